@@ -1,0 +1,1 @@
+"""Subcommand modules of the ``radval`` CLI (one per subcommand)."""

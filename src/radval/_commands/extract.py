@@ -1,0 +1,20 @@
+"""`radval extract`: not implemented yet."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from radval.exceptions import RadvalError
+
+HELP = "(extract: not implemented yet)"
+EXAMPLE = "radval extract --help"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add this subcommand's arguments."""
+
+
+def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    """Run the subcommand."""
+    raise RadvalError("radval extract is not implemented yet")

@@ -1,0 +1,20 @@
+"""`radval report`: not implemented yet."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from radval.exceptions import RadvalError
+
+HELP = "(report: not implemented yet)"
+EXAMPLE = "radval report --help"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add this subcommand's arguments."""
+
+
+def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    """Run the subcommand."""
+    raise RadvalError("radval report is not implemented yet")

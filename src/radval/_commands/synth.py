@@ -1,0 +1,20 @@
+"""`radval synth`: not implemented yet."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from radval.exceptions import RadvalError
+
+HELP = "(synth: not implemented yet)"
+EXAMPLE = "radval synth --help"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add this subcommand's arguments."""
+
+
+def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    """Run the subcommand."""
+    raise RadvalError("radval synth is not implemented yet")

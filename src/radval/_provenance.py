@@ -1,0 +1,130 @@
+"""Provenance: package versions, input hashes, seeds and atomic writes.
+
+Every artifact radval writes records what produced it.  Hashes are SHA-256 of
+file bytes; paths written into artifacts are always relative to a stated root
+(absolute paths can identify patients).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from radval._results import jsonable
+
+__all__ = [
+    "DEFAULT_PACKAGES",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "package_versions",
+    "provenance_record",
+    "sha256_bytes",
+    "sha256_file",
+    "sha256_path",
+    "utc_now",
+]
+
+DEFAULT_PACKAGES = (
+    "radval", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "SimpleITK",
+    "pyradiomics", "torch", "safetensors", "dask", "distributed", "matplotlib",
+)
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601, second precision."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_path(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file, or of a folder (sorted relative names and file hashes)."""
+    p = Path(path)
+    if p.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(q for q in p.rglob("*") if q.is_file()):
+            h.update(f.relative_to(p).as_posix().encode())
+            h.update(sha256_file(f).encode())
+        return h.hexdigest()
+    return sha256_file(p)
+
+
+def package_versions(names: Iterable[str] = DEFAULT_PACKAGES) -> dict[str, str | None]:
+    """Installed versions of ``names`` (``None`` when not installed) plus Python."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def provenance_record(*, seed: int | None = None,
+                      inputs: Mapping[str, str | os.PathLike[str]] | None = None,
+                      extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A provenance block: versions, platform, seed, SHA-256 of named inputs.
+
+    ``inputs`` maps a label (never an absolute path) to a file to hash.
+    """
+    rec: dict[str, Any] = {
+        "created": utc_now(),
+        "versions": package_versions(),
+        "platform": {"system": platform.system(), "machine": platform.machine(),
+                     "python_implementation": sys.implementation.name},
+        "seed": seed,
+        "input_sha256": {k: sha256_path(v) for k, v in (inputs or {}).items()},
+    }
+    if extra:
+        rec.update(dict(extra))
+    return rec
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write UTF-8 ``text`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int = 2) -> None:
+    """Write ``obj`` as strict JSON (NaN -> null, sorted keys) atomically."""
+    text = json.dumps(jsonable(obj), indent=indent, sort_keys=True, allow_nan=False)
+    atomic_write_text(path, text + "\n")

@@ -1,0 +1,73 @@
+"""Result objects: frozen dataclasses with ``to_dict()`` and ``to_frame()``.
+
+Every statistics function returns a ``@dataclass(frozen=True, kw_only=True)``
+subclass of :class:`Result`.  Scalar fields keep full precision; rounding is the
+report's job.  Array fields (curves, bootstrap distributions) are declared with
+``field(repr=False, compare=False)`` and made read-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Result", "jsonable"]
+
+
+def jsonable(value: Any) -> Any:
+    """Convert numpy / pandas values to plain JSON-safe Python objects.
+
+    NaN and infinities become ``None`` so that the output is strict JSON.
+    """
+    if isinstance(value, Result):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, pd.DataFrame):
+        return [jsonable(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class Result:
+    """Mixin for result dataclasses."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray):
+                v.flags.writeable = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return all fields as a JSON-safe dict (NaN becomes ``None``)."""
+        return {
+            f.name: jsonable(getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+        }
+
+    def _scalar_fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray | pd.DataFrame | list | dict):
+                continue
+            out[f.name] = v
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the scalar fields as a one-row tidy DataFrame."""
+        return pd.DataFrame([self._scalar_fields()])
+
+    def _repr_html_(self) -> str:
+        return str(self.to_frame().to_html(index=False))
