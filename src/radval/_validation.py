@@ -123,10 +123,9 @@ def check_consistent_length(caller: str, **arrays: Sequence[Any] | npt.NDArray[A
 def check_confidence_level(value: Any, *, caller: str,
                            param: str = "confidence_level") -> float:
     """Return a confidence level strictly between 0 and 1."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise param_error(param, caller, "a float in (0, 1)", value) from exc
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+        raise param_error(param, caller, "a float in (0, 1)", value)
+    v = float(value)
     if not 0.0 < v < 1.0:
         raise param_error(param, caller, "a float in (0, 1)", value)
     return v

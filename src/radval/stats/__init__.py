@@ -1,1 +1,61 @@
-"""radval.stats."""
+"""Statistics for prediction-model validation, each matching its R reference.
+
+Names are loaded lazily from their modules so that ``import radval.stats`` is
+cheap.  To export a new name, add one line to ``_EXPORTS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    # discrimination (pROC)
+    "roc_auc": "discrimination",
+    "roc_curve": "discrimination",
+    "delong_ci": "discrimination",
+    "delong_test": "discrimination",
+    "delong_test_unpaired": "discrimination",
+    "delong_test_many": "discrimination",
+    "bootstrap_auc": "discrimination",
+    "bootstrap_auc_test": "discrimination",
+    # threshold metrics (epiR / binom)
+    "threshold_metrics": "threshold",
+    "youden_threshold": "threshold",
+    # decision curves (dcurves)
+    "decision_curve": "decision_curve",
+    # reclassification (Hmisc improveProb)
+    "nri": "reclassification",
+    "idi": "reclassification",
+    # reliability (psych::ICC)
+    "icc": "reliability",
+    # rank tests (wilcox.test)
+    "mann_whitney": "rank",
+    "mann_whitney_table": "rank",
+    # calibration (rms::val.prob, ResourceSelection::hoslem.test)
+    "calibration": "calibration",
+    "hosmer_lemeshow": "calibration",
+    # multiplicity (p.adjust)
+    "adjust_pvalues": "multitest",
+    # survival (survival::survfit / survdiff / coxph / concordance)
+    "kaplan_meier": "survival",
+    "logrank_test": "survival",
+    "cox_ph": "survival",
+    "concordance_index": "survival",
+    # descriptive (Table 1)
+    "baseline_table": "descriptive",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module 'radval.stats' has no attribute {name!r}"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(f"radval.stats.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
