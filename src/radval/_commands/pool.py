@@ -1,20 +1,44 @@
-"""`radval pool`: not implemented yet."""
+"""`radval pool`: random-effects meta-analysis of several sites' share.json files."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from radval.exceptions import RadvalError
+from radval.exceptions import EXIT_OK
 
-HELP = "(pool: not implemented yet)"
-EXAMPLE = "radval pool --help"
+HELP = "pool the share.json files of several validation sites (random-effects meta-analysis)"
+EXAMPLE = "radval pool siteA/share.json siteB/share.json siteC/share.json --out pooled/"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's arguments."""
+    parser.add_argument("shares", nargs="+", help="share.json files (one per site)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--method", choices=["REML", "DL"], default="REML",
+                        help="between-site variance estimator (default REML)")
+    parser.add_argument("--hksj", action="store_true",
+                        help="Hartung-Knapp-Sidik-Jonkman confidence intervals")
+    parser.add_argument("--allow-mixed-signatures", action="store_true",
+                        help="pool shares of different signatures (normally an error)")
+    parser.add_argument("--formats", default="html",
+                        help="pooled report formats: html,docx,pdf or 'none' (default html)")
 
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    raise RadvalError("radval pool is not implemented yet")
+    from radval.pool.pooling import pool_shares
+
+    formats = [] if args.formats.strip().lower() == "none" else \
+        [f.strip() for f in args.formats.split(",") if f.strip()]
+    pooled = pool_shares(args.shares, out=args.out, method=args.method, hksj=args.hksj,
+                         allow_mixed_signatures=args.allow_mixed_signatures,
+                         report_formats=formats)
+    summary = {"out": args.out, "sites": [s["site"] for s in pooled["sites"]],
+               "paths": pooled["paths"]}
+    for name, m in pooled["measures"].items():
+        r = m.get("result")
+        summary[name] = None if r is None else {
+            "pooled": r["pooled_natural"], "ci": [r["ci_low_natural"], r["ci_high_natural"]],
+            "pi": [r["pi_low_natural"], r["pi_high_natural"]], "i2": r["i2"], "k": r["k"]}
+    return EXIT_OK, summary

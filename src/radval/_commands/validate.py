@@ -1,20 +1,65 @@
-"""`radval validate`: not implemented yet."""
+"""`radval validate`: validate a frozen signature bundle on this site's data."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from radval.exceptions import RadvalError
+from radval.exceptions import EXIT_OK, InputError
 
-HELP = "(validate: not implemented yet)"
-EXAMPLE = "radval validate --help"
+HELP = "validate a frozen signature bundle on local scans; write results, share.json and a report"
+EXAMPLE = ("radval validate bundle/ --manifest manifest.csv --clinical clinical.csv "
+           "--out validation/ --site hospitalB")
+
+
+def _thresholds(text: str) -> list[float]:
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--thresholds: not a list of numbers: {text!r}") \
+            from exc
+    if any(not 0 <= v < 1 for v in values):
+        raise argparse.ArgumentTypeError("--thresholds: values must be in [0, 1)")
+    return values
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's arguments."""
+    parser.add_argument("bundle", help="signature bundle (folder or .zip) from `radval run`")
+    parser.add_argument("--manifest", help="manifest of the site's scans (CSV/parquet)")
+    parser.add_argument("--clinical", required=True, help="clinical table with the outcome")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--outcome", help="outcome column (default: the bundle's outcome)")
+    parser.add_argument("--site", help="site label for share.json (letters, digits, _ . -)")
+    parser.add_argument("--cohort", help="use only manifest rows of this cohort")
+    parser.add_argument("--features", help="features table already extracted with the "
+                        "bundle's settings (skips extraction)")
+    parser.add_argument("--allow-small-cells", action="store_true",
+                        help="keep counts below 5 in share.json")
+    parser.add_argument("--thresholds", type=_thresholds, default=[0.1, 0.2, 0.3],
+                        help="net-benefit thresholds for share.json (default 0.1,0.2,0.3)")
+    parser.add_argument("--jobs", type=int, default=None, help="worker processes")
+    parser.add_argument("--bootstrap", type=int, default=500,
+                        help="bootstrap resamples of the AUC CI (default 500)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstraps")
+    parser.add_argument("--formats", default="html",
+                        help="site report formats: html,docx,pdf or 'none' (qmd and figures "
+                        "only; default html)")
+    parser.add_argument("--no-report", action="store_true", help="do not write a site report")
 
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    raise RadvalError("radval validate is not implemented yet")
+    from radval.pool.site import validate_bundle
+
+    if args.manifest is None and args.features is None:
+        raise InputError("radval validate: give --manifest (or --features).")
+    formats = [] if args.formats.strip().lower() == "none" else \
+        [f.strip() for f in args.formats.split(",") if f.strip()]
+    summary = validate_bundle(
+        args.bundle, manifest=args.manifest, clinical=args.clinical, out=args.out,
+        outcome=args.outcome, site=args.site, cohort=args.cohort, features=args.features,
+        allow_small_cells=args.allow_small_cells, thresholds=args.thresholds, jobs=args.jobs,
+        n_bootstrap=args.bootstrap, seed=args.seed,
+        report_formats=None if args.no_report else formats)
+    return EXIT_OK, summary

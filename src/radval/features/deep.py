@@ -1,0 +1,752 @@
+"""Deep-learning features: a compact 3-D CNN trained on the development cohort.
+
+No pretrained weights can be downloaded in the settings radval targets, so the
+default network (:mod:`radval.features._cnn`, ``cnn3d_small``) is trained from scratch
+on the development cohort only, to predict the outcome, and its penultimate-layer
+activations are the deep features ``deep_0 .. deep_{k-1}`` of every cohort.
+
+Input
+    For every manifest row, a tumour-centred crop of ``crop_size^3`` voxels at an
+    isotropic ``spacing_mm`` (identity direction, centred on the mask's centroid) is
+    resampled from the image (linear interpolation, outside = -1024 HU) and the mask
+    (linear, i.e. a soft partial-volume mask).  HU are clipped to ``window`` and scaled
+    to [0, 1] (``normalisation="window"``) or z-scored inside the window
+    (``"window_zscore"``, using the training crops' mean and SD, stored with the model).
+    With ``mask_channel=True`` the mask is a second input channel.
+Training
+    Class-weighted binary cross-entropy (``pos_weight = n_negative / n_positive``), AdamW,
+    augmentation: random flips along each axis, random shifts of up to ``max_shift_vox``
+    voxels and intensity jitter (``x * U(1 - j, 1 + j) + U(-j, j)``, ``j =
+    intensity_jitter``).
+Determinism
+    Training and extraction run inside a context that forks torch's global random state,
+    seeds it (``torch.manual_seed(seed)``), switches on
+    ``torch.use_deterministic_algorithms(True)`` and sets ``torch.set_num_threads(
+    num_threads)`` (default 1), restoring all three afterwards; augmentation and batch
+    order come from ``numpy.random.default_rng(seed)``.  On the CPU the same seed and data
+    give bit-identical weights and features.  Training uses CUDA when available
+    (``device=None``); results on a GPU are reproducible on that GPU only.  Extraction runs
+    on the CPU by default so that every site computes the same features from the same
+    weights.
+Storage
+    :meth:`DeepModel.save` writes ``deep.safetensors`` (weights, never pickled) and
+    ``deep.json`` (config, sha256 of the weights, radval and torch versions, training
+    summary).  :func:`load_deep_model` verifies the checksum and never unpickles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from radval._provenance import atomic_write_bytes, atomic_write_json, sha256_file
+from radval._validation import check_binary, check_positive_int, param_error
+from radval.exceptions import (
+    BundleError,
+    ConfigError,
+    DataError,
+    ExtractionError,
+    InputError,
+    MissingInputError,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from radval.features._cnn import SmallCNN3d
+
+__all__ = [
+    "CONFIG_FILE",
+    "WEIGHTS_FILE",
+    "DeepConfig",
+    "DeepModel",
+    "build_crops",
+    "extract_deep_features",
+    "load_deep_model",
+    "train_deep_model",
+]
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "deep.safetensors"
+CONFIG_FILE = "deep.json"
+_FORMAT = "radval-deep-model"
+_FORMAT_VERSION = 1
+
+_F32 = npt.NDArray[np.float32]
+
+
+class DeepConfig(BaseModel):
+    """Configuration of the deep-feature network (stored in ``deep.json``).
+
+    Schema: ``data-dictionary/deep_config.yaml``.
+
+    Parameters
+    ----------
+    architecture : {"cnn3d_small"}
+        Network (see :mod:`radval.features._cnn`).
+    channels : tuple of int
+        Convolution channels; the first layer has stride 2, each further one a max-pool.
+    crop_size : int
+        Crop edge in voxels (a multiple of ``2 ** len(channels)``).
+    spacing_mm : float
+        Isotropic voxel spacing of the crop (mm).
+    window : (float, float)
+        HU window ``(low, high)``.
+    normalisation : {"window", "window_zscore"}
+        Scale the windowed HU to [0, 1], or z-score them with the training crops' mean/SD.
+    mask_channel : bool
+        Feed the (soft) tumour mask as a second channel.
+    feature_dim : int
+        Number of deep features (width of the penultimate layer).
+    dropout : float
+        Dropout before the output layer.
+    epochs, batch_size : int
+        Training length and mini-batch size.
+    lr, weight_decay : float
+        AdamW learning rate and weight decay.
+    max_shift_vox : int
+        Largest random shift (voxels) in augmentation; crops are built with this margin.
+    intensity_jitter : float
+        Intensity augmentation amplitude ``j`` (on the normalised scale).
+    flips : bool
+        Random flips along each axis.
+    seed : int
+        Seed of initialisation, augmentation and batch order.
+    num_threads : int
+        torch CPU threads inside training and extraction (1 = bit-reproducible).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    architecture: Literal["cnn3d_small"] = "cnn3d_small"
+    channels: tuple[int, ...] = (8, 16, 32)
+    crop_size: int = Field(default=32, ge=8, le=128)
+    spacing_mm: float = Field(default=1.0, gt=0.0, le=10.0)
+    window: tuple[float, float] = (-100.0, 240.0)
+    normalisation: Literal["window", "window_zscore"] = "window"
+    mask_channel: bool = True
+    feature_dim: int = Field(default=32, ge=2, le=1024)
+    dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
+    epochs: int = Field(default=30, ge=1, le=10_000)
+    batch_size: int = Field(default=16, ge=1, le=4096)
+    lr: float = Field(default=2e-3, gt=0.0)
+    weight_decay: float = Field(default=1e-3, ge=0.0)
+    max_shift_vox: int = Field(default=2, ge=0, le=16)
+    intensity_jitter: float = Field(default=0.05, ge=0.0, le=1.0)
+    flips: bool = True
+    seed: int = Field(default=0, ge=0)
+    num_threads: int = Field(default=1, ge=1, le=256)
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not 1 <= len(v) <= 6 or any(c < 1 or c > 1024 for c in v):
+            msg = "channels must hold 1 to 6 integers in [1, 1024]"
+            raise ValueError(msg)
+        return v
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not v[0] < v[1]:
+            msg = "window must be (low, high) with low < high"
+            raise ValueError(msg)
+        return v
+
+    def model_post_init(self, __context: Any) -> None:
+        """Check that the crop survives the downsampling."""
+        factor = 2 ** len(self.channels)
+        if self.crop_size % factor:
+            msg = (f"crop_size ({self.crop_size}) must be a multiple of 2**len(channels) = "
+                   f"{factor}")
+            raise ValueError(msg)
+
+    @property
+    def in_channels(self) -> int:
+        """Number of input channels."""
+        return 2 if self.mask_channel else 1
+
+
+def _config(config: DeepConfig | Mapping[str, Any] | None, *, caller: str,
+            seed: int | None = None) -> DeepConfig:
+    if config is None:
+        cfg = DeepConfig()
+    elif isinstance(config, DeepConfig):
+        cfg = config
+    elif isinstance(config, Mapping):
+        try:
+            cfg = DeepConfig(**dict(config))
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{caller}: invalid deep-network config: {exc}") from exc
+    else:
+        raise param_error("config", caller, "a DeepConfig, a mapping or None", config)
+    if seed is not None:
+        cfg = cfg.model_copy(update={"seed": seed})
+    return cfg
+
+
+# --------------------------------------------------------------------------- crops
+def _load_manifest(manifest: Any, *, caller: str) -> pd.DataFrame:
+    """A manifest with ``image_path``/``mask_path`` columns (radval.io.manifest)."""
+    from radval.io.manifest import prepare_manifest, read_manifest
+
+    if isinstance(manifest, pd.DataFrame):
+        if {"image_path", "mask_path"} <= set(manifest.columns):
+            df = manifest.copy()
+            if "reader" not in df.columns:
+                df["reader"] = "1"
+            if "label" not in df.columns:
+                df["label"] = 1
+            df["patient_id"] = df["patient_id"].astype(str)
+            df["reader"] = df["reader"].astype(str)
+            df["cohort"] = df["cohort"].astype(str)
+            return df.reset_index(drop=True)
+        return prepare_manifest(manifest, caller=caller)
+    if isinstance(manifest, str | os.PathLike):
+        return read_manifest(manifest)
+    raise param_error("manifest", caller, "a manifest path or DataFrame", manifest)
+
+
+def _crop_one(image_path: str, mask_path: str, label: int, cfg: DeepConfig,
+              margin: int) -> _F32:
+    """Resample one tumour-centred crop: array (channels, S, S, S), windowed, float32."""
+    import SimpleITK as sitk
+
+    from radval.io.images import read_image, read_mask
+
+    img = read_image(image_path)
+    msk = read_mask(mask_path, reference=img, label=label)
+    arr = sitk.GetArrayViewFromImage(msk) == label
+    if not arr.any():
+        msg = f"label {label} absent from the mask"
+        raise ExtractionError(msg)
+    zyx = np.argwhere(arr).mean(axis=0)
+    centre = np.array(msk.TransformContinuousIndexToPhysicalPoint(
+        [float(zyx[2]), float(zyx[1]), float(zyx[0])]))
+    size = cfg.crop_size + 2 * margin
+    sp = cfg.spacing_mm
+    origin = centre - sp * (size - 1) / 2.0
+    ref = sitk.Image(size, size, size, sitk.sitkFloat32)
+    ref.SetSpacing((sp, sp, sp))
+    ref.SetOrigin(tuple(float(v) for v in origin))
+    img_r = sitk.Resample(sitk.Cast(img, sitk.sitkFloat32), ref, sitk.Transform(),
+                          sitk.sitkLinear, -1024.0, sitk.sitkFloat32)
+    bin_mask = sitk.Cast(sitk.Equal(msk, label), sitk.sitkFloat32)
+    msk_r = sitk.Resample(bin_mask, ref, sitk.Transform(), sitk.sitkLinear, 0.0,
+                          sitk.sitkFloat32)
+    lo, hi = cfg.window
+    x = (np.clip(sitk.GetArrayFromImage(img_r), lo, hi) - lo) / (hi - lo)
+    chans = [x.astype(np.float32)]
+    if cfg.mask_channel:
+        chans.append(np.clip(sitk.GetArrayFromImage(msk_r), 0.0, 1.0).astype(np.float32))
+    return np.stack(chans).astype(np.float32)
+
+
+def build_crops(manifest: Any, config: DeepConfig | Mapping[str, Any] | None = None, *,
+                margin: int = 0, jobs: int = 1) -> tuple[_F32, pd.DataFrame, pd.DataFrame]:
+    """Tumour-centred network inputs for every manifest row.
+
+    Parameters
+    ----------
+    manifest : DataFrame or path
+        Manifest (see ``data-dictionary/manifest.yaml``).
+    config : DeepConfig or mapping, optional
+        Network configuration (crop size, spacing, window, mask channel).
+    margin : int, optional
+        Extra voxels on each side (for shift augmentation).
+    jobs : int, optional
+        Threads (SimpleITK releases the GIL while resampling).
+
+    Returns
+    -------
+    crops : ndarray, float32, shape (n_ok, channels, S + 2 margin, ...)
+        Windowed to [0, 1] (before any z-scoring).
+    rows : DataFrame
+        Manifest rows of the crops (``patient_id, reader, cohort``, same order).
+    failures : DataFrame
+        ``patient_id, reader, cohort, image, mask, stage, reason`` of rows that failed.
+    """
+    caller = "build_crops"
+    cfg = _config(config, caller=caller)
+    jobs = check_positive_int(jobs, caller=caller, param="jobs")
+    man = _load_manifest(manifest, caller=caller)
+
+    def one(i: int) -> _F32 | str:
+        r = man.iloc[i]
+        try:
+            return _crop_one(str(r["image_path"]), str(r["mask_path"]), int(r["label"]), cfg,
+                             margin)
+        except (InputError, MissingInputError, ExtractionError, RuntimeError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    if jobs > 1 and len(man) > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            out = list(pool.map(one, range(len(man))))
+    else:
+        out = [one(i) for i in range(len(man))]
+    ok = [i for i, o in enumerate(out) if not isinstance(o, str)]
+    fail_rows = []
+    for i, o in enumerate(out):
+        if isinstance(o, str):
+            r = man.iloc[i]
+            fail_rows.append({"patient_id": r["patient_id"], "reader": r["reader"],
+                              "cohort": r["cohort"], "image": r["image"], "mask": r["mask"],
+                              "stage": "deep_crop", "reason": o})
+    failures = pd.DataFrame(fail_rows, columns=["patient_id", "reader", "cohort", "image",
+                                                "mask", "stage", "reason"])
+    size = cfg.crop_size + 2 * margin
+    if ok:
+        crops = np.stack([out[i] for i in ok]).astype(np.float32)  # type: ignore[misc]
+    else:
+        crops = np.zeros((0, cfg.in_channels, size, size, size), dtype=np.float32)
+    rows = man.iloc[ok][["patient_id", "reader", "cohort"]].reset_index(drop=True)
+    return crops, rows, failures
+
+
+# --------------------------------------------------------------------------- torch context
+@contextlib.contextmanager
+def _torch_context(seed: int, threads: int) -> Iterator[None]:
+    """Seeded, deterministic, ``threads``-thread torch; global state restored afterwards."""
+    import torch
+
+    prev_threads = torch.get_num_threads()
+    prev_det = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True)
+        torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(prev_threads)
+            torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+
+
+def _device(device: str | None, caller: str) -> str:
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
+        raise param_error("device", caller, "'cpu', 'cuda', 'cuda:<n>' or None", device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise param_error("device", caller, "an available device (no CUDA here)", device)
+    return device
+
+
+# --------------------------------------------------------------------------- model
+@dataclass(eq=False)
+class DeepModel:
+    """A trained deep-feature network with its configuration.
+
+    Attributes
+    ----------
+    config : DeepConfig
+        Configuration (architecture, crop, window, training settings).
+    network : torch.nn.Module
+        The network, in evaluation mode, on the CPU.
+    norm_mean, norm_sd : float
+        Image-channel z-scoring constants (``normalisation="window_zscore"``; 0 and 1
+        otherwise).
+    training : dict
+        Training summary (n, events, epochs, final loss, apparent AUC, seconds).
+    """
+
+    config: DeepConfig
+    network: SmallCNN3d
+    norm_mean: float = 0.0
+    norm_sd: float = 1.0
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """``deep_0 .. deep_{feature_dim-1}``."""
+        return [f"deep_{k}" for k in range(self.config.feature_dim)]
+
+    def metadata(self, weights_sha256: str | None = None) -> dict[str, Any]:
+        """The content of ``deep.json`` (config, normalisation constants, versions, training).
+
+        ``weights_sha256`` is filled in by :meth:`save`; store this dict (e.g. in a signature
+        bundle) to reload the model with :func:`load_deep_model`.
+        """
+        from radval import __version__
+        from radval._provenance import package_versions
+
+        return {
+            "format": _FORMAT, "format_version": _FORMAT_VERSION,
+            "radval_version": __version__,
+            "torch_version": package_versions(["torch"]).get("torch"),
+            "config": self.config.model_dump(mode="json"),
+            "normalisation_constants": {"mean": self.norm_mean, "sd": self.norm_sd},
+            "weights_file": WEIGHTS_FILE, "weights_sha256": weights_sha256,
+            "feature_names": self.feature_names,
+            "training": self.training,
+        }
+
+    def save(self, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+        """Write ``deep.safetensors`` and ``deep.json`` into ``out_dir``.
+
+        Returns
+        -------
+        (weights_path, config_path)
+        """
+        from safetensors.torch import save
+
+        d = Path(out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in
+                 self.network.state_dict().items()}
+        data = save(state, metadata={"format": _FORMAT})
+        wpath, cpath = d / WEIGHTS_FILE, d / CONFIG_FILE
+        atomic_write_bytes(wpath, data)
+        atomic_write_json(cpath, self.metadata(sha256_file(wpath)))
+        return wpath, cpath
+
+    def predict_logit(self, crops: _F32) -> npt.NDArray[np.float64]:
+        """Outcome logits of the network for prepared crops (diagnostic)."""
+        logits, _ = self._forward(crops)
+        return logits
+
+    def _forward(self, crops: _F32, batch: int = 64
+                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        import torch
+
+        x_all = self._normalise(crops)
+        logits, feats = [], []
+        self.network.eval()
+        with torch.no_grad():
+            for start in range(0, len(x_all), batch):
+                x = torch.from_numpy(x_all[start:start + batch])
+                lg, f = self.network(x)
+                logits.append(lg.double().numpy())
+                feats.append(f.double().numpy())
+        if not logits:
+            return np.zeros(0), np.zeros((0, self.config.feature_dim))
+        return np.concatenate(logits), np.concatenate(feats)
+
+    def _normalise(self, crops: _F32) -> _F32:
+        if self.config.normalisation == "window_zscore":
+            crops = crops.copy()
+            crops[:, 0] = (crops[:, 0] - self.norm_mean) / self.norm_sd
+        return np.ascontiguousarray(crops, dtype=np.float32)
+
+
+def _labels_for(rows: pd.DataFrame, labels: Any, n_manifest: int, man: pd.DataFrame,
+                caller: str) -> npt.NDArray[np.int64]:
+    if isinstance(labels, pd.Series | Mapping):
+        lab = pd.Series(labels)
+        lab.index = lab.index.astype(str)
+        missing = sorted(set(rows["patient_id"]) - set(lab.index))
+        if missing:
+            shown = ", ".join(missing[:5])
+            raise InputError(f"{caller}: no label for patient(s) {shown}"
+                             + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+        if lab.index.has_duplicates:
+            raise InputError(f"{caller}: 'labels' has duplicate patient ids")
+        values = lab.loc[rows["patient_id"]].to_numpy()
+    else:
+        arr = np.asarray(labels)
+        if arr.ndim != 1 or len(arr) != n_manifest:
+            raise param_error("labels", caller, "a Series indexed by patient_id, a mapping, "
+                              f"or an array with one value per manifest row ({n_manifest})",
+                              f"shape {arr.shape}")
+        by_pid = dict(zip(man["patient_id"], arr))
+        values = np.array([by_pid[p] for p in rows["patient_id"]])
+    return check_binary(values, caller=caller, param="labels")
+
+
+def train_deep_model(manifest: Any, labels: Any, *,
+                     config: DeepConfig | Mapping[str, Any] | None = None,
+                     seed: int = 0, device: str | None = None, jobs: int = 1) -> DeepModel:
+    """Train the deep-feature network on development-cohort scans.
+
+    Parameters
+    ----------
+    manifest : DataFrame or path
+        Development cohort only (the caller filters it).  With several readers, reader
+        ``"1"`` (else the first row) of each patient is used.
+    labels : Series, mapping or array-like
+        Binary outcome: indexed by ``patient_id`` (Series / mapping), or one value per
+        manifest row.
+    config : DeepConfig or mapping, optional
+        Network and training settings (defaults: :class:`DeepConfig`).
+    seed : int, optional
+        Seed (overrides ``config.seed``).
+    device : str, optional
+        ``"cpu"``, ``"cuda"``; default CUDA when available, else CPU.
+    jobs : int, optional
+        Threads used to build the crops.
+
+    Returns
+    -------
+    DeepModel
+        The trained network (evaluation mode, CPU).
+
+    Raises
+    ------
+    DataError
+        Fewer than 4 usable patients, or a single outcome class.
+    """
+    import torch
+
+    from radval.features._cnn import build_network
+
+    caller = "train_deep_model"
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise param_error("seed", caller, "a non-negative integer", seed)
+    cfg = _config(config, caller=caller, seed=int(seed))
+    dev = _device(device, caller)
+    man = _load_manifest(manifest, caller=caller)
+    if man.empty:
+        raise param_error("manifest", caller, "a non-empty manifest", "0 rows")
+    order = man.assign(_r=(man["reader"] != "1").astype(int)).sort_values(
+        ["_r"], kind="stable")
+    first = order.drop_duplicates("patient_id", keep="first").sort_index()
+    t0 = time.perf_counter()
+    margin = cfg.max_shift_vox
+    crops, rows, failures = build_crops(first, cfg, margin=margin, jobs=jobs)
+    if len(failures):
+        for rec in failures.itertuples(index=False):
+            logger.warning("deep training: %s skipped (%s)", rec.patient_id, rec.reason)
+    if len(rows) < 4:
+        raise DataError(f"{caller}: only {len(rows)} usable training scan(s); need >= 4")
+    y = _labels_for(rows, labels, len(man), man, caller)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    t_crops = time.perf_counter() - t0
+
+    norm_mean, norm_sd = 0.0, 1.0
+    if cfg.normalisation == "window_zscore":
+        norm_mean = float(crops[:, 0].mean())
+        norm_sd = float(crops[:, 0].std()) or 1.0
+
+    rng = np.random.default_rng(cfg.seed)
+    s = cfg.crop_size
+    with _torch_context(cfg.seed, cfg.num_threads):
+        net = build_network(cfg.architecture, in_channels=cfg.in_channels,
+                            channels=cfg.channels, feature_dim=cfg.feature_dim,
+                            dropout=cfg.dropout).to(dev)
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+        loss_fn = torch.nn.BCEWithLogitsLoss(
+            pos_weight=torch.tensor(n_neg / n_pos, dtype=torch.float32, device=dev))
+        yt = y.astype(np.float32)
+        losses: list[float] = []
+        net.train()
+        for _epoch in range(cfg.epochs):
+            perm = rng.permutation(len(y))
+            total = 0.0
+            for start in range(0, len(perm), cfg.batch_size):
+                idx = perm[start:start + cfg.batch_size]
+                if len(idx) < 2:  # BatchNorm needs more than one sample
+                    continue
+                xb = _augment(crops[idx], cfg, rng, margin, s)
+                if cfg.normalisation == "window_zscore":
+                    xb[:, 0] = (xb[:, 0] - norm_mean) / norm_sd
+                xt = torch.from_numpy(xb).to(dev)
+                target = torch.from_numpy(yt[idx]).to(dev)
+                opt.zero_grad()
+                logit, _ = net(xt)
+                loss = loss_fn(logit, target)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach().cpu()) * len(idx)
+            sched.step()
+            losses.append(total / len(y))
+        net = net.cpu().eval()
+    elapsed = time.perf_counter() - t0
+    model = DeepModel(config=cfg, network=net, norm_mean=norm_mean, norm_sd=norm_sd)
+    centre = crops[:, :, margin:margin + s, margin:margin + s, margin:margin + s]
+    with _torch_context(cfg.seed, cfg.num_threads):
+        logits, _ = model._forward(np.ascontiguousarray(centre))
+    model.training = {
+        "n": len(y), "events": n_pos, "skipped": int(len(failures)), "epochs": cfg.epochs,
+        "device": dev, "final_loss": losses[-1] if losses else math.nan,
+        "loss_history": [round(v, 6) for v in losses],
+        "apparent_auc": _auc(y, logits), "seconds_crops": round(t_crops, 3),
+        "seconds_total": round(elapsed, 3),
+    }
+    logger.info("deep network trained on %d scans (%d events) in %.1f s; apparent AUC %.3f",
+                len(y), n_pos, elapsed, model.training["apparent_auc"])
+    return model
+
+
+def _auc(y: npt.NDArray[np.int64], s: npt.NDArray[np.float64]) -> float:
+    """Mann-Whitney AUC with midranks."""
+    from scipy.stats import rankdata
+
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return math.nan
+    r = rankdata(s)
+    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _augment(batch: _F32, cfg: DeepConfig, rng: np.random.Generator, margin: int,
+             s: int) -> _F32:
+    """Random shift (sub-crop), flips and intensity jitter of one mini-batch."""
+    out = np.empty((len(batch), batch.shape[1], s, s, s), dtype=np.float32)
+    for j, x in enumerate(batch):
+        oz, oy, ox = rng.integers(0, 2 * margin + 1, size=3) if margin else (0, 0, 0)
+        v = x[:, oz:oz + s, oy:oy + s, ox:ox + s]
+        if cfg.flips:
+            for axis in (1, 2, 3):
+                if rng.random() < 0.5:
+                    v = np.flip(v, axis=axis)
+        v = np.array(v, dtype=np.float32)
+        if cfg.intensity_jitter > 0:
+            jit = cfg.intensity_jitter
+            v[0] = v[0] * rng.uniform(1 - jit, 1 + jit) + rng.uniform(-jit, jit)
+        out[j] = v
+    return out
+
+
+def extract_deep_features(manifest: Any, model: DeepModel, *, jobs: int = 1,
+                          device: str = "cpu") -> pd.DataFrame:
+    """Deep features of every manifest row from a trained (or loaded) network.
+
+    Parameters
+    ----------
+    manifest : DataFrame or path
+        Any cohort(s); every row (patient, reader) gets a feature row.
+    model : DeepModel
+        From :func:`train_deep_model` or :func:`load_deep_model`.
+    jobs : int, optional
+        Threads used to build the crops.
+    device : str, optional
+        Only ``"cpu"`` is supported for extraction, so that every site computes identical
+        features from the same weights.
+
+    Returns
+    -------
+    DataFrame
+        ``patient_id, reader, cohort, deep_0 .. deep_{k-1}`` (float64), one row per
+        successful manifest row.  ``attrs["failures"]`` holds the failures table (``patient_id,
+        reader, cohort, image, mask, stage, reason``) of rows whose crop could not be built.
+
+    Raises
+    ------
+    ExtractionError
+        No row could be processed.
+    """
+    caller = "extract_deep_features"
+    if not isinstance(model, DeepModel):
+        raise param_error("model", caller, "a DeepModel (train_deep_model / load_deep_model)",
+                          model)
+    if device != "cpu":
+        raise param_error("device", caller, "'cpu' (features must not depend on hardware)",
+                          device)
+    jobs = check_positive_int(jobs, caller=caller, param="jobs")
+    crops, rows, failures = build_crops(manifest, model.config, margin=0, jobs=jobs)
+    for rec in failures.itertuples(index=False):
+        logger.warning("deep features: %s (reader %s) failed: %s", rec.patient_id, rec.reader,
+                       rec.reason)
+    if len(rows) == 0:
+        raise ExtractionError(f"{caller}: no manifest row could be processed "
+                              f"({len(failures)} failure(s))")
+    with _torch_context(model.config.seed, model.config.num_threads):
+        _, feats = model._forward(crops)
+    out = pd.concat([rows.astype(str), pd.DataFrame(feats, columns=model.feature_names)],
+                    axis=1)
+    out.attrs["failures"] = failures
+    return out
+
+
+def load_deep_model(weights_path: str | os.PathLike[str],
+                    config_path: str | os.PathLike[str] | Mapping[str, Any] | None = None
+                    ) -> DeepModel:
+    """Load a network saved by :meth:`DeepModel.save` (safetensors; nothing is unpickled).
+
+    Parameters
+    ----------
+    weights_path : path
+        ``deep.safetensors`` (or the folder holding it).
+    config_path : path or mapping, optional
+        ``deep.json``; default: ``deep.json`` next to the weights.  A mapping is taken as
+        the content of ``deep.json`` (:meth:`DeepModel.metadata`, e.g. stored inside a
+        signature bundle) or as bare :class:`DeepConfig` fields.
+
+    Raises
+    ------
+    MissingInputError
+        A file is missing.
+    BundleError
+        The checksum does not match, the JSON is not a radval deep-model config, or the
+        weights do not fit the architecture.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    from radval.features._cnn import build_network
+
+    wpath = Path(weights_path)
+    if wpath.is_dir():
+        wpath = wpath / WEIGHTS_FILE
+    if not wpath.is_file():
+        raise MissingInputError(f"deep-network weights not found: {wpath.name}")
+    meta: Any
+    if isinstance(config_path, Mapping):
+        cname = "deep-network config"
+        meta = dict(config_path)
+        if "format" not in meta:  # bare DeepConfig fields
+            meta = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "config": meta}
+    else:
+        cpath = Path(config_path) if config_path is not None else wpath.with_name(CONFIG_FILE)
+        cname = cpath.name
+        if not cpath.is_file():
+            raise MissingInputError(f"deep-network config not found: {cpath.name}")
+        try:
+            meta = json.loads(cpath.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BundleError(f"{cpath.name}: not a readable JSON file ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise BundleError(f"{cname}: not a radval deep-model config "
+                          f"(format {meta.get('format') if isinstance(meta, dict) else None!r})")
+    if meta.get("format_version") != _FORMAT_VERSION:
+        raise BundleError(f"{cname}: format_version {meta.get('format_version')!r} is not "
+                          f"supported (expected {_FORMAT_VERSION})")
+    recorded = meta.get("weights_sha256")
+    data = wpath.read_bytes()
+    if recorded is not None:
+        from radval._provenance import sha256_bytes
+
+        actual = sha256_bytes(data)
+        if actual != recorded:
+            raise BundleError(f"{wpath.name}: sha256 {actual[:12]}... does not match "
+                              f"{cname} ({str(recorded)[:12]}...): modified or corrupted")
+    try:
+        cfg = DeepConfig(**meta["config"])
+    except (KeyError, TypeError, ValidationError, ValueError) as exc:
+        raise BundleError(f"{cname}: invalid config ({exc})") from exc
+    try:
+        state = load(data)
+    except (SafetensorError, ValueError) as exc:
+        raise BundleError(f"{wpath.name}: not a safetensors file ({exc})") from exc
+    net = build_network(cfg.architecture, in_channels=cfg.in_channels, channels=cfg.channels,
+                        feature_dim=cfg.feature_dim, dropout=cfg.dropout)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise BundleError(f"{wpath.name}: weights do not fit the {cfg.architecture} "
+                          f"architecture of {cname} ({exc})") from exc
+    net.eval()
+    consts = meta.get("normalisation_constants") or {}
+    return DeepModel(config=cfg, network=net, norm_mean=float(consts.get("mean", 0.0)),
+                     norm_sd=float(consts.get("sd", 1.0)),
+                     training=dict(meta.get("training") or {}))
+

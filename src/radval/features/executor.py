@@ -1,0 +1,320 @@
+"""Run one function over many cases: in-process, local worker processes, or Dask.
+
+:func:`map_cases` is the one entry point.  It is used by feature extraction and can be reused
+for any embarrassingly parallel loop (e.g. bootstrap resamples):
+
+- ``fn`` must be a picklable **top-level** function of one argument (a lambda or a closure
+  cannot be sent to a worker process); each item must be picklable too;
+- results come back **in input order** as :class:`CaseOutcome` records, whatever the order in
+  which workers finish;
+- an exception raised by ``fn`` for one item is **captured as data** (``ok=False``, ``error``
+  holds ``"<Type>: <message>"``); the other items still run.  ``KeyboardInterrupt`` and
+  ``SystemExit`` are not captured: they stop the run (finished results were already handed to
+  ``on_result``);
+- ``on_result(outcome)`` runs in the calling process as soon as an item finishes, so callers
+  can persist results immediately (the extraction cache does this, which makes a crashed or
+  interrupted run resumable).
+
+Backends
+--------
+``scheduler`` (or the environment variable ``RADVAL_DASK_SCHEDULER``) selects Dask distributed:
+a scheduler address (``"tcp://host:8786"``), an existing ``distributed.Client``, or ``"local"``
+for a ``LocalCluster`` with ``jobs`` single-threaded worker processes.  Otherwise ``jobs``
+worker processes are started with :class:`concurrent.futures.ProcessPoolExecutor` in a
+``spawn`` context (no fork of a multi-threaded parent); ``jobs=1`` runs in the calling process.
+``jobs=None`` uses every core available to the process.
+
+Every worker runs one case at a time with one thread: ``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS`` are
+set to 1 for the worker processes, and SimpleITK's global thread count is set to 1 before each
+item.  Results therefore do not depend on the backend or the number of workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from radval._validation import param_error
+
+__all__ = ["CaseOutcome", "available_cores", "map_cases", "resolve_scheduler"]
+
+logger = logging.getLogger(__name__)
+
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "NUMEXPR_NUM_THREADS")
+ENV_SCHEDULER = "RADVAL_DASK_SCHEDULER"
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """The outcome of ``fn(items[index])``.
+
+    Attributes
+    ----------
+    index : int
+        Position of the item in the input.
+    ok : bool
+        ``True`` when ``fn`` returned.
+    value : Any
+        What ``fn`` returned (``None`` when it raised).
+    error : str or None
+        ``"<ExceptionType>: <message>"`` when ``fn`` raised.
+    seconds : float
+        Wall time of the call in the worker.
+    """
+
+    index: int
+    ok: bool
+    value: Any = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def available_cores() -> int:
+    """Number of cores this process may use (CPU affinity aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _one_thread() -> None:
+    if "SimpleITK" in sys.modules:
+        sys.modules["SimpleITK"].ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+
+
+def _run_one(fn: Callable[[Any], Any], index: int, item: Any) -> CaseOutcome:
+    """Worker-side wrapper: one thread, timing, exceptions captured as data."""
+    _one_thread()
+    t0 = time.perf_counter()
+    try:
+        value = fn(item)
+    except Exception as exc:  # noqa: BLE001 - per-item failures are data
+        return CaseOutcome(index, False, None, f"{type(exc).__name__}: {exc}",
+                           time.perf_counter() - t0)
+    return CaseOutcome(index, True, value, None, time.perf_counter() - t0)
+
+
+def _worker_init() -> None:
+    for k in _THREAD_ENV:
+        os.environ[k] = "1"
+    _one_thread()
+
+
+@contextlib.contextmanager
+def _single_thread_env() -> Iterator[None]:
+    """Set the thread variables to 1 while worker processes are started (they inherit them)."""
+    old = {k: os.environ.get(k) for k in _THREAD_ENV}
+    for k in _THREAD_ENV:
+        os.environ[k] = "1"
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _sitk_threads(n: int) -> Iterator[None]:
+    """Temporarily set SimpleITK's global thread count (in-process runs)."""
+    import SimpleITK as sitk
+
+    old = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(n)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(old)
+
+
+class _Progress:
+    """tqdm bar on a terminal, plain log lines otherwise (CI, --quiet), or nothing."""
+
+    def __init__(self, total: int, desc: str, mode: bool | None) -> None:
+        self.total = total
+        self.desc = desc
+        self.done = 0
+        self.t0 = time.monotonic()
+        self.last_log = 0.0
+        self.bar: Any = None
+        self.enabled = mode is not False and total > 0
+        if not self.enabled:
+            return
+        tty = sys.stderr.isatty()
+        quiet = not logging.getLogger("radval").isEnabledFor(logging.INFO)
+        if (mode is True or (mode is None and tty and not quiet)):
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=total, desc=desc, unit="case", file=sys.stderr,
+                                dynamic_ncols=True)
+            except ImportError:  # pragma: no cover - tqdm is a features dependency
+                self.bar = None
+        self.step = max(1, total // 20)
+
+    def update(self) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.update(1)
+            return
+        now = time.monotonic()
+        if self.done == self.total or self.done % self.step == 0 or now - self.last_log > 30:
+            self.last_log = now
+            elapsed = now - self.t0
+            rate = self.done / elapsed if elapsed > 0 else float("nan")
+            eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+            logger.info("%s: %d/%d cases (%.2f/s, ETA %.0f s)", self.desc, self.done,
+                        self.total, rate, eta)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def resolve_scheduler(scheduler: Any) -> Any:
+    """``scheduler`` or, when ``None``, the ``RADVAL_DASK_SCHEDULER`` environment variable."""
+    if scheduler is None:
+        env = os.environ.get(ENV_SCHEDULER, "").strip()
+        return env or None
+    return scheduler
+
+
+def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | None = None,
+              scheduler: Any = None, progress: bool | None = None,
+              on_result: Callable[[CaseOutcome], None] | None = None,
+              desc: str = "cases") -> list[CaseOutcome]:
+    """Apply ``fn`` to every item, in parallel, results in input order.
+
+    Parameters
+    ----------
+    fn : callable
+        Picklable top-level function of one argument.
+    items : sequence
+        Picklable inputs.
+    jobs : int, optional
+        Worker processes (default: all available cores).  ``1`` runs in this process.  With
+        ``scheduler="local"`` the number of Dask workers.
+    scheduler : str or distributed.Client, optional
+        Dask distributed scheduler address, a ``Client``, or ``"local"``; default the
+        ``RADVAL_DASK_SCHEDULER`` environment variable, else local processes.
+    progress : bool, optional
+        ``None`` (default): a tqdm bar on a terminal, log lines otherwise; ``False``: nothing;
+        ``True``: always a bar.
+    on_result : callable, optional
+        Called in this process with each :class:`CaseOutcome` as soon as it is available.
+    desc : str, optional
+        Label of the progress bar / log lines.
+
+    Returns
+    -------
+    list of CaseOutcome
+        ``out[i]`` is the outcome of ``items[i]``.
+    """
+    if not callable(fn):
+        raise param_error("fn", "map_cases", "a callable", fn)
+    items = list(items)
+    if jobs is None:
+        jobs = available_cores()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise param_error("jobs", "map_cases", "an integer >= 1 or None", jobs)
+    sched = resolve_scheduler(scheduler)
+    bar = _Progress(len(items), desc, progress)
+    results: list[CaseOutcome | None] = [None] * len(items)
+
+    def _collect(out: CaseOutcome) -> None:
+        results[out.index] = out
+        if on_result is not None:
+            on_result(out)
+        bar.update()
+
+    try:
+        if not items:
+            return []
+        if sched is not None:
+            _run_dask(fn, items, sched, jobs, _collect)
+        elif jobs == 1 or len(items) == 1:
+            with _sitk_threads(1):
+                for i, item in enumerate(items):
+                    _collect(_run_one(fn, i, item))
+        else:
+            _run_processes(fn, items, min(jobs, len(items)), _collect)
+    finally:
+        bar.close()
+    return [r for r in results if r is not None]
+
+
+def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
+                   collect: Callable[[CaseOutcome], None]) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = mp.get_context("spawn")
+    with _single_thread_env(), ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                                   initializer=_worker_init) as pool:
+        # Keep at most 2 * jobs items in flight: bounded memory, early on_result calls.
+        pending: set[Any] = set()
+        it = iter(enumerate(items))
+        try:
+            for i, item in it:
+                pending.add(pool.submit(_run_one, fn, i, item))
+                if len(pending) >= 2 * jobs:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        collect(f.result())
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    collect(f.result())
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+
+
+def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
+              collect: Callable[[CaseOutcome], None]) -> None:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    own_client = False
+    if isinstance(sched, Client):
+        client = sched
+    elif sched == "local":
+        with _single_thread_env():
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        client = Client(cluster)
+        own_client = True
+    elif isinstance(sched, str):
+        client = Client(sched)
+        own_client = True
+    else:
+        raise param_error("scheduler", "map_cases",
+                          "a scheduler address, 'local' or a distributed.Client", sched)
+    try:
+        client.run(_worker_init)
+        futures = client.map(_run_one, [fn] * len(items), range(len(items)), items,
+                             pure=False)
+        try:
+            for fut in as_completed(futures):
+                collect(fut.result())
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        if own_client:
+            client.close()
+        if cluster is not None:
+            cluster.close()

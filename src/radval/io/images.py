@@ -1,0 +1,169 @@
+"""Reading CT images and tumour masks through SimpleITK.
+
+Images: NIfTI (``.nii``, ``.nii.gz``), NRRD (``.nrrd``, ``.nhdr``), MetaImage (``.mha``,
+``.mhd``) and a folder holding exactly one DICOM series.  A folder with several series is
+refused and the error names them (their SeriesInstanceUIDs appear only in this local error
+message, never in an output file).
+
+Masks: the same formats, plus a DICOM-SEG file (read with highdicom; the segment is chosen by
+its number, i.e. the manifest ``label``) and a DICOM RTSTRUCT file (rasterised on the image grid
+by :mod:`radval.io.rtstruct`; the ROI is chosen by its ROI Number).  DICOM-SEG and RTSTRUCT masks
+are returned on the reference image's grid with the voxel value ``label`` inside the ROI, so the
+rest of the pipeline treats every mask the same way.
+
+SimpleITK is imported inside the functions (``import radval`` stays light).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from radval.exceptions import InputError, MissingInputError
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "dicom_modality",
+    "read_image",
+    "read_mask",
+]
+
+#: File name endings read directly by SimpleITK.
+IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+
+def _is_dicom_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def dicom_modality(path: str | os.PathLike[str]) -> str | None:
+    """Modality (``CT``, ``SEG``, ``RTSTRUCT``...) of a DICOM file, ``None`` if not DICOM."""
+    p = Path(path)
+    if not p.is_file() or not _is_dicom_file(p):
+        return None
+    import pydicom
+
+    ds = pydicom.dcmread(p, stop_before_pixels=True, specific_tags=["Modality"])
+    return str(getattr(ds, "Modality", "")) or None
+
+
+def _read_dicom_series(folder: Path) -> sitk.Image:
+    import SimpleITK as sitk
+
+    reader = sitk.ImageSeriesReader()
+    ids = list(reader.GetGDCMSeriesIDs(str(folder)))
+    if not ids:
+        raise InputError(f"{folder.name}: the folder holds no DICOM image series")
+    if len(ids) > 1:
+        raise InputError(f"{folder.name}: the folder holds {len(ids)} DICOM series "
+                         f"({', '.join(sorted(ids))}); put one series per folder")
+    files = reader.GetGDCMSeriesFileNames(str(folder), ids[0])
+    reader.SetFileNames(files)
+    return reader.Execute()
+
+
+def _check_exists(path: str | os.PathLike[str], what: str) -> Path:
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise MissingInputError(f"{what} not found: {p.name}")
+    return p
+
+
+def read_image(path: str | os.PathLike[str]) -> sitk.Image:
+    """Read an image (NIfTI, NRRD, MetaImage, or a folder with one DICOM series).
+
+    Parameters
+    ----------
+    path : path
+        File or DICOM folder.
+
+    Returns
+    -------
+    SimpleITK.Image
+
+    Raises
+    ------
+    MissingInputError
+        The file does not exist.
+    InputError
+        The file cannot be read, or the folder holds zero or several DICOM series.
+    """
+    import SimpleITK as sitk
+
+    p = _check_exists(path, "image")
+    if p.is_dir():
+        return _read_dicom_series(p)
+    try:
+        return sitk.ReadImage(str(p))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
+        raise InputError(f"{p.name}: unreadable image ({first})") from exc
+
+
+def read_mask(path: str | os.PathLike[str], *, reference: sitk.Image | None = None,
+              label: int = 1) -> sitk.Image:
+    """Read a mask; DICOM-SEG and RTSTRUCT are converted to a label image on ``reference``.
+
+    Parameters
+    ----------
+    path : path
+        Mask file (NIfTI / NRRD / MetaImage / DICOM folder / DICOM-SEG / RTSTRUCT).
+    reference : SimpleITK.Image, optional
+        The image the mask belongs to.  Required for RTSTRUCT (it only holds contours) and
+        used for DICOM-SEG (the segment is resampled, nearest neighbour, onto its grid).
+    label : int, optional
+        Label value (DICOM-SEG: segment number; RTSTRUCT: ROI Number).  In the returned image
+        of a DICOM-SEG or RTSTRUCT, voxels inside the ROI hold ``label``.
+
+    Returns
+    -------
+    SimpleITK.Image
+    """
+    p = _check_exists(path, "mask")
+    if p.is_file() and _is_dicom_file(p):
+        modality = dicom_modality(p)
+        if modality == "SEG":
+            return _read_seg(p, reference=reference, label=label)
+        if modality == "RTSTRUCT":
+            if reference is None:
+                raise InputError(f"{p.name}: an RTSTRUCT mask needs the reference image")
+            from radval.io.rtstruct import rasterize_rtstruct
+
+            return rasterize_rtstruct(p, reference, roi_number=label, value=label)
+    return read_image(p)
+
+
+def _read_seg(path: Path, *, reference: sitk.Image | None, label: int) -> sitk.Image:
+    import highdicom as hd
+    import numpy as np
+    import SimpleITK as sitk
+
+    try:
+        seg = hd.seg.segread(str(path))
+    except Exception as exc:  # noqa: BLE001 - highdicom raises many types on bad files
+        raise InputError(f"{path.name}: unreadable DICOM-SEG ({exc})") from exc
+    numbers = [int(n) for n in seg.segment_numbers]
+    if label not in numbers:
+        described = ", ".join(f"{n}: {seg.get_segment_description(n).segment_label}"
+                              for n in numbers)
+        raise InputError(f"{path.name}: DICOM-SEG has no segment {label} (segments: {described})")
+    vol = seg.get_volume(segment_numbers=[label], combine_segments=True, relabel=False,
+                         dtype=np.uint8)
+    img: Any = vol.to_simpleitk()
+    arr = sitk.GetArrayFromImage(img)
+    arr = np.where(arr > 0, label, 0).astype(np.uint16 if label > 255 else np.uint8)
+    out = sitk.GetImageFromArray(arr)
+    out.CopyInformation(img)
+    if reference is not None:
+        out = sitk.Resample(out, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
+                            out.GetPixelID())
+    return out

@@ -1,0 +1,462 @@
+"""Signature bundle: a folder (or .zip) that carries a frozen signature between sites.
+
+Layout (every file listed in ``SHA256SUMS``, nothing else allowed)::
+
+    signature.json          the Signature (radval.models.signature), JSON
+    radiomics_params.yaml   the PyRadiomics parameter file the features were extracted with
+    deep.safetensors        deep-network weights (safetensors only: nothing is unpickled)
+    radval_version          the radval version that wrote the bundle
+    SHA256SUMS              ``sha256sum`` format: "<hex>  <name>" per file
+
+:func:`load_bundle` verifies, in this order: the checksum file exists and is
+well formed; no listed file is missing and no unlisted file is present; every
+SHA-256 matches; ``signature.json`` is JSON with a supported ``schema_version``
+and follows the schema (:data:`SIGNATURE_SCHEMA`, documented in
+``data-dictionary/signature.yaml``); the parameter file and the weights match
+the hashes recorded inside the signature; the weights file has a valid
+safetensors header.  Any failure raises :class:`~radval.exceptions.BundleError`
+naming the file.  Verify with ``sha256sum -c SHA256SUMS`` by hand as well.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from radval._provenance import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
+from radval.exceptions import BundleError, MissingInputError
+from radval.models.signature import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, Signature
+
+__all__ = [
+    "BUNDLE_FILES",
+    "SIGNATURE_SCHEMA",
+    "Bundle",
+    "load_bundle",
+    "schema_errors",
+    "validate_signature_json",
+    "write_bundle",
+]
+
+SIGNATURE_FILE = "signature.json"
+PARAMS_FILE = "radiomics_params.yaml"
+WEIGHTS_FILE = "deep.safetensors"
+VERSION_FILE = "radval_version"
+SUMS_FILE = "SHA256SUMS"
+#: Files a bundle may contain (besides ``SHA256SUMS``).
+BUNDLE_FILES: tuple[str, ...] = (SIGNATURE_FILE, PARAMS_FILE, WEIGHTS_FILE, VERSION_FILE)
+
+_NUM: dict[str, Any] = {"type": "number"}
+_NUM_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
+_STR: dict[str, Any] = {"type": "string"}
+_LIST_STR: dict[str, Any] = {"type": "array", "items": _STR}
+_LIST_NUM: dict[str, Any] = {"type": "array", "items": _NUM}
+_LINEAR_SCORE: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "features", "intercept", "coef", "means", "sds"],
+    "additionalProperties": False,
+    "properties": {"name": _STR, "features": _LIST_STR, "intercept": _NUM, "coef": _LIST_NUM,
+                   "means": {"type": "array", "items": _NUM_OR_NULL},
+                   "sds": {"type": "array", "items": _NUM_OR_NULL}},
+}
+_LOGISTIC: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "inputs", "intercept", "coef"],
+    "additionalProperties": False,
+    "properties": {"name": _STR, "inputs": _LIST_STR, "intercept": _NUM, "coef": _LIST_NUM},
+}
+_SUMMARY: dict[str, Any] = {
+    "type": "object",
+    "required": ["n", "mean", "sd", "min", "max", "q01", "q99"],
+    "additionalProperties": _NUM_OR_NULL,
+    "properties": {"n": {"type": "integer", "minimum": 0}},
+}
+
+#: JSON schema (subset: type, required, properties, additionalProperties, items, enum,
+#: minimum, maximum) of ``signature.json``.  ``data-dictionary/signature.yaml`` holds the
+#: same schema with descriptions; a test checks that the two agree.
+SIGNATURE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["schema_version", "radval_version", "outcome", "intended_use", "population",
+                 "prediction_moment", "predictors", "radiomics", "deep", "scores", "combined",
+                 "cutoff", "development_summary"],
+    "additionalProperties": False,
+    "properties": {
+        "schema_version": {"type": "string", "enum": [SCHEMA_VERSION]},
+        "radval_version": _STR,
+        "outcome": {"type": "object", "required": ["name"],
+                    "properties": {"name": _STR}},
+        "intended_use": _STR,
+        "population": _STR,
+        "prediction_moment": _STR,
+        "predictors": {"type": "array", "items": {
+            "type": "object", "required": ["name", "kind", "timing"],
+            "properties": {"name": _STR, "kind": _STR, "timing": _STR}}},
+        "radiomics": {"type": ["object", "null"], "required": ["params_yaml", "params_sha256"],
+                      "properties": {"params_yaml": _STR, "params_sha256": _STR}},
+        "deep": {"type": ["object", "null"], "required": ["config", "weights_file",
+                                                          "weights_sha256"],
+                 "properties": {"config": {"type": "object"},
+                                "weights_file": {"type": ["string", "null"]},
+                                "weights_sha256": {"type": ["string", "null"]}}},
+        "scores": {"type": "object", "additionalProperties": _LINEAR_SCORE},
+        "combined": _LOGISTIC,
+        "cutoff": {"type": "number", "minimum": 0, "maximum": 1},
+        "development_summary": {
+            "type": "object", "required": ["n", "features", "predicted_risk"],
+            "properties": {
+                "n": {"type": "integer", "minimum": 1},
+                "events": {"type": ["integer", "null"], "minimum": 0},
+                "prevalence": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                "features": {"type": "object", "additionalProperties": _SUMMARY},
+                "predicted_risk": _SUMMARY}},
+        "models": {"type": "object", "additionalProperties": _LOGISTIC},
+        "extra": {"type": "object"},
+    },
+}
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,), "array": (list,), "string": (str,), "number": (int, float),
+    "integer": (int,), "boolean": (bool,), "null": (type(None),),
+}
+
+
+def _type_ok(value: Any, name: str) -> bool:
+    if name in ("number", "integer") and isinstance(value, bool):
+        return False
+    if name == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _TYPES[name])
+
+
+def _check(value: Any, schema: Mapping[str, Any], where: str, errors: list[str]) -> None:
+    types = schema.get("type")
+    if types is not None:
+        names = [types] if isinstance(types, str) else list(types)
+        if not any(_type_ok(value, t) for t in names):
+            errors.append(f"{where}: expected {' or '.join(names)}, got {type(value).__name__}")
+            return
+    if value is None:
+        return
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{where}: {value!r} is not one of {schema['enum']}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            errors.append(f"{where}: {value} < minimum {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            errors.append(f"{where}: {value} > maximum {schema['maximum']}")
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                errors.append(f"{where}: missing required key {key!r}")
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, sub in value.items():
+            if key in props:
+                _check(sub, props[key], f"{where}.{key}", errors)
+            elif extra is False:
+                errors.append(f"{where}: unknown key {key!r}")
+            elif isinstance(extra, Mapping):
+                _check(sub, extra, f"{where}.{key}", errors)
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            _check(item, schema["items"], f"{where}[{i}]", errors)
+
+
+def schema_errors(obj: Any, schema: Mapping[str, Any], *, document: str) -> list[str]:
+    """Return every violation of ``schema`` (the JSON-schema subset above) by ``obj``.
+
+    Each message starts with the path inside the document, e.g.
+    ``signature.json.scores.rad_score.coef[0]: expected number, got str``.
+    """
+    errors: list[str] = []
+    _check(obj, schema, document, errors)
+    return errors
+
+
+def validate_signature_json(obj: Any, *, schema: Mapping[str, Any] | None = None) -> None:
+    """Check a parsed ``signature.json`` against :data:`SIGNATURE_SCHEMA`.
+
+    Raises
+    ------
+    BundleError
+        Listing every violation (path inside the document and rule).
+    """
+    errors = schema_errors(obj, SIGNATURE_SCHEMA if schema is None else schema,
+                           document=SIGNATURE_FILE)
+    if errors:
+        shown = "; ".join(errors[:10]) + (f"; and {len(errors) - 10} more" if len(errors) > 10
+                                           else "")
+        raise BundleError(f"{SIGNATURE_FILE} does not follow the signature schema: {shown}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Bundle:
+    """A verified bundle.
+
+    Attributes
+    ----------
+    signature : Signature
+    root : Path
+        Folder holding the verified files (a temporary folder for a .zip).
+    deep_weights_path : Path or None
+        ``root / "deep.safetensors"`` when the bundle has deep weights.
+    radiomics_params_path : Path or None
+    radval_version : str
+        Version that wrote the bundle.
+    sha256 : dict
+        File name -> SHA-256 as verified.
+    """
+
+    signature: Signature
+    root: Path
+    deep_weights_path: Path | None
+    radiomics_params_path: Path | None = None
+    radval_version: str = ""
+    sha256: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def radiomics_params_text(self) -> str | None:
+        """Text of the PyRadiomics parameter file (from the signature)."""
+        rad = self.signature.radiomics
+        return None if rad is None else str(rad["params_yaml"])
+
+
+def _check_safetensors(path: Path) -> None:
+    """Validate the safetensors framing: u64 header length + JSON header + data."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise BundleError(f"{path.name}: not a safetensors file (truncated header).")
+        (n,) = struct.unpack("<Q", head)
+        if n == 0 or n > min(size - 8, 100 << 20):
+            raise BundleError(f"{path.name}: not a safetensors file (bad header length).")
+        try:
+            header = json.loads(fh.read(n).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BundleError(f"{path.name}: not a safetensors file (header is not JSON).") \
+                from exc
+    if not isinstance(header, dict):
+        raise BundleError(f"{path.name}: not a safetensors file (header is not an object).")
+    data_len = size - 8 - n
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not 0 <= offsets[0] <= offsets[1] <= data_len):
+            raise BundleError(f"{path.name}: tensor {name!r} has invalid data offsets.")
+
+
+def write_bundle(out_dir: str | os.PathLike[str], signature: Signature, *,
+                 deep_weights: str | os.PathLike[str] | None = None,
+                 deep_config: dict[str, Any] | None = None, zip: bool = False) -> Path:
+    """Write a signature bundle.
+
+    Parameters
+    ----------
+    out_dir : path
+        Bundle folder (created; bundle files already there are replaced; any other
+        file is an error, so that a bundle never carries unlisted files).
+    signature : Signature
+        The frozen signature.  Its ``radiomics.params_sha256`` and
+        ``deep.weights_sha256`` are (re)computed from the files written.
+    deep_weights : path, optional
+        A ``.safetensors`` file, copied to ``deep.safetensors``.
+    deep_config : dict, optional
+        Network configuration stored in ``signature.deep["config"]`` (overrides).
+    zip : bool, default False
+        Also write ``<out_dir>.zip`` (flat, the same files) and return its path.
+
+    Returns
+    -------
+    Path
+        The folder, or the .zip when ``zip=True``.
+    """
+    from radval import __version__
+
+    root = Path(out_dir)
+    if root.exists() and not root.is_dir():
+        raise BundleError(f"write_bundle: {root} exists and is not a folder.")
+    root.mkdir(parents=True, exist_ok=True)
+    allowed = {*BUNDLE_FILES, SUMS_FILE}
+    unknown = sorted(p.name for p in root.iterdir() if p.name not in allowed)
+    if unknown:
+        raise BundleError(f"write_bundle: {root} holds files that are not part of a bundle: "
+                          f"{', '.join(unknown)}; use an empty folder.")
+    for name in allowed:
+        (root / name).unlink(missing_ok=True)
+
+    deep = dict(signature.deep) if signature.deep is not None else None
+    if deep_weights is not None:
+        src = Path(deep_weights)
+        if not src.is_file():
+            raise MissingInputError(f"write_bundle: deep weights file {src} does not exist.")
+        _check_safetensors(src)
+        shutil.copyfile(src, root / WEIGHTS_FILE)
+        deep = deep or {"config": {}}
+        deep["weights_file"] = WEIGHTS_FILE
+        deep["weights_sha256"] = sha256_file(root / WEIGHTS_FILE)
+    elif deep is not None and deep.get("weights_file"):
+        raise BundleError("write_bundle: the signature names deep weights but deep_weights "
+                          "was not given.")
+    if deep_config is not None:
+        deep = deep or {"weights_file": None, "weights_sha256": None}
+        deep["config"] = dict(deep_config)
+    if deep is not None:
+        deep.setdefault("config", {})
+        deep.setdefault("weights_file", None)
+        deep.setdefault("weights_sha256", None)
+
+    radiomics = dict(signature.radiomics) if signature.radiomics is not None else None
+    if radiomics is not None:
+        text = str(radiomics.get("params_yaml", ""))
+        radiomics["params_yaml"] = text
+        radiomics["params_sha256"] = sha256_bytes(text.encode("utf-8"))
+        atomic_write_text(root / PARAMS_FILE, text)
+
+    sig = dataclasses.replace(signature, deep=deep, radiomics=radiomics)
+    doc = sig.to_dict()
+    validate_signature_json(doc)
+    text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    atomic_write_text(root / SIGNATURE_FILE, text)
+    atomic_write_text(root / VERSION_FILE, f"{__version__}\n")
+
+    names = sorted(p.name for p in root.iterdir() if p.name in BUNDLE_FILES)
+    sums = "".join(f"{sha256_file(root / n)}  {n}\n" for n in names)
+    atomic_write_text(root / SUMS_FILE, sums)
+    if not zip:
+        return root
+    zpath = root.with_name(root.name + ".zip")
+    tmp = zpath.with_name(f".{zpath.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for n in [*names, SUMS_FILE]:
+            info = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, (root / n).read_bytes())
+    os.replace(tmp, zpath)
+    return zpath
+
+
+_SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *]([^/\\]+)$")
+
+
+def _extract_zip(path: Path) -> Path:
+    dest = Path(tempfile.mkdtemp(prefix="radval-bundle-"))
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                name = info.filename
+                if info.is_dir() or "/" in name.strip("/") or "\\" in name or name in ("", ".",
+                                                                                     ".."):
+                    raise BundleError(f"{path.name}: unexpected entry {name!r} (a bundle zip "
+                                      "holds flat files only).")
+                if info.file_size > (2 << 30):
+                    raise BundleError(f"{path.name}: entry {name!r} is too large.")
+                atomic_write_bytes(dest / name, zf.read(info))
+    except zipfile.BadZipFile as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise BundleError(f"{path.name}: not a valid zip file ({exc}).") from exc
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return dest
+
+
+def load_bundle(path: str | os.PathLike[str]) -> Bundle:
+    """Load and verify a signature bundle (folder or .zip).
+
+    Raises
+    ------
+    MissingInputError
+        ``path`` does not exist.
+    BundleError
+        Naming the file that is missing, unexpected, modified or invalid.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise MissingInputError(f"bundle {p} does not exist.")
+    root = _extract_zip(p) if p.is_file() else p
+
+    sums_path = root / SUMS_FILE
+    if not sums_path.is_file():
+        raise BundleError(f"bundle {p}: {SUMS_FILE} is missing; the bundle is incomplete.")
+    expected: dict[str, str] = {}
+    for i, line in enumerate(sums_path.read_text("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        m = _SUM_LINE.match(line)
+        if m is None or m.group(2) not in BUNDLE_FILES or m.group(2) in expected:
+            raise BundleError(f"bundle {p}: {SUMS_FILE} line {i} is malformed or names an "
+                              f"unexpected file: {line[:80]!r}.")
+        expected[m.group(2)] = m.group(1)
+    for required in (SIGNATURE_FILE, VERSION_FILE):
+        if required not in expected:
+            raise BundleError(f"bundle {p}: {SUMS_FILE} does not list {required}.")
+    present = {q.name for q in root.iterdir()}
+    for name in sorted(expected):
+        if name not in present:
+            raise BundleError(f"bundle {p}: {name} is missing (listed in {SUMS_FILE}).")
+    extra = sorted(present - set(expected) - {SUMS_FILE})
+    if extra:
+        raise BundleError(f"bundle {p}: unexpected file(s) not listed in {SUMS_FILE}: "
+                          f"{', '.join(extra)}.")
+    for name, digest in sorted(expected.items()):
+        f = root / name
+        if not f.is_file():
+            raise BundleError(f"bundle {p}: {name} is not a regular file.")
+        actual = sha256_file(f)
+        if actual != digest:
+            raise BundleError(f"bundle {p}: {name} has been modified: its SHA-256 {actual[:12]}"
+                              f"... does not match {SUMS_FILE} ({digest[:12]}...).")
+
+    try:
+        doc = json.loads((root / SIGNATURE_FILE).read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"bundle {p}: {SIGNATURE_FILE} is not valid JSON ({exc}).") from exc
+    if not isinstance(doc, dict):
+        raise BundleError(f"bundle {p}: {SIGNATURE_FILE} must hold a JSON object.")
+    if str(doc.get("schema_version")) not in SUPPORTED_SCHEMA_VERSIONS:
+        raise BundleError(f"bundle {p}: {SIGNATURE_FILE} has schema_version "
+                          f"{doc.get('schema_version')!r}, which this radval "
+                          f"(supports {', '.join(SUPPORTED_SCHEMA_VERSIONS)}) cannot read.")
+    validate_signature_json(doc)
+    signature = Signature.from_dict(doc)
+
+    params_path: Path | None = None
+    if signature.radiomics is not None:
+        params_path = root / PARAMS_FILE
+        if PARAMS_FILE not in expected:
+            raise BundleError(f"bundle {p}: {PARAMS_FILE} is missing.")
+        text = params_path.read_bytes()
+        if (hashlib.sha256(text).hexdigest() != signature.radiomics["params_sha256"]
+                or text.decode("utf-8") != signature.radiomics["params_yaml"]):
+            raise BundleError(f"bundle {p}: {PARAMS_FILE} does not match the parameters "
+                              f"recorded in {SIGNATURE_FILE}.")
+    weights: Path | None = None
+    deep = signature.deep
+    if deep is not None and deep.get("weights_file"):
+        if deep["weights_file"] != WEIGHTS_FILE or WEIGHTS_FILE not in expected:
+            raise BundleError(f"bundle {p}: {WEIGHTS_FILE} is missing.")
+        weights = root / WEIGHTS_FILE
+        if expected[WEIGHTS_FILE] != deep.get("weights_sha256"):
+            raise BundleError(f"bundle {p}: {WEIGHTS_FILE} does not match the weights hash "
+                              f"recorded in {SIGNATURE_FILE}.")
+        _check_safetensors(weights)
+    elif WEIGHTS_FILE in expected:
+        raise BundleError(f"bundle {p}: {WEIGHTS_FILE} is present but {SIGNATURE_FILE} does "
+                          "not use deep weights.")
+    version = (root / VERSION_FILE).read_text("utf-8").strip()
+    return Bundle(signature=signature, root=root, deep_weights_path=weights,
+                  radiomics_params_path=params_path, radval_version=version,
+                  sha256=dict(expected))

@@ -1,0 +1,415 @@
+"""External validation of a frozen signature bundle at one site (``radval validate``).
+
+Steps (nothing is refitted):
+
+1. load and verify the bundle (:func:`radval.models.bundle.load_bundle`);
+2. extract features exactly as the bundle says: PyRadiomics with the bundle's
+   parameter file, the deep network with the bundle's safetensors weights;
+3. predict with :meth:`radval.models.signature.Signature.predict`;
+4. evaluate the cohort at the frozen cutoff with the pipeline's
+   :func:`radval.models.evaluation.evaluate_predictions` (AUC with DeLong and bootstrap
+   CIs, threshold metrics, calibration, decision curve);
+5. dataset-shift diagnostics (:func:`radval.models.shift.dataset_shift`) and model
+   updating beside the original (:func:`radval.models.recalibration.recalibrate`);
+6. write ``results.json`` (the pipeline's layout for one cohort, plus ``shift`` and
+   ``updating``), ``predictions.parquet`` (local only), ``share.json`` (aggregates only,
+   :mod:`radval.pool.share`) and a site report.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from radval._provenance import atomic_write_json, atomic_write_text, sha256_file, utc_now
+from radval._results import jsonable
+from radval.exceptions import (
+    DataError,
+    DatasetShiftWarning,
+    InputError,
+    MissingInputError,
+    RadvalWarning,
+)
+
+__all__ = ["load_features_for_bundle", "validate_bundle"]
+
+logger = logging.getLogger(__name__)
+
+MODEL = "signature"
+
+
+def _first_reader(manifest: pd.DataFrame) -> pd.DataFrame:
+    if "reader" not in manifest.columns:
+        return manifest
+    m = manifest.copy()
+    m["reader"] = m["reader"].astype(str)
+    first = m.groupby("patient_id")["reader"].transform("min")
+    return m[m["reader"] == first].reset_index(drop=True)
+
+
+def load_features_for_bundle(bundle: Any, manifest: pd.DataFrame, *, out_dir: Path,
+                             jobs: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Extract the features a bundle needs, with the bundle's own settings.
+
+    Returns
+    -------
+    features, failures : DataFrame
+        One row per patient (first reader) and the failed cases.
+    """
+    sig = bundle.signature
+    frames: list[pd.DataFrame] = []
+    failures = pd.DataFrame(columns=["patient_id", "reader", "cohort", "image", "mask", "stage",
+                                     "reason"])
+    rad_needed = any(f.startswith("radiomics_") for f in sig.selected_features)
+    deep_needed = any(f.startswith("deep_") for f in sig.selected_features)
+    if rad_needed:
+        if bundle.radiomics_params_path is None:
+            raise DataError("the signature uses radiomics features but the bundle has no "
+                            "radiomics_params.yaml")
+        from radval.features import extract_radiomics
+
+        res = extract_radiomics(manifest, params=bundle.radiomics_params_path,
+                                out_dir=out_dir / "features", jobs=jobs)
+        frames.append(res.features)
+        if res.failures is not None and len(res.failures):
+            failures = pd.concat([failures, res.failures], ignore_index=True)
+    if deep_needed:
+        if bundle.deep_weights_path is None:
+            raise DataError("the signature uses deep features but the bundle has no "
+                            "deep.safetensors")
+        from radval.features import deep as deep_mod
+
+        cfg = (sig.deep or {}).get("config") or {}
+        # the config stored in signature.json (verified with the bundle), never a file
+        # found next to the weights
+        model = deep_mod.load_deep_model(bundle.deep_weights_path, dict(cfg))
+        deep_feats = deep_mod.extract_deep_features(manifest, model, jobs=jobs or 1)
+        frames.append(deep_feats)
+        deep_fail = deep_feats.attrs.get("failures")
+        if deep_fail is not None and len(deep_fail):
+            failures = pd.concat([failures, deep_fail], ignore_index=True)
+    if not frames:
+        raise DataError("the signature uses no radiomics_* or deep_* feature; nothing to "
+                        "extract")
+    feats = frames[0]
+    for extra in frames[1:]:
+        feats = feats.merge(extra.drop(columns=["cohort"], errors="ignore"),
+                            on=["patient_id", "reader"], how="inner")
+    feats["patient_id"] = feats["patient_id"].astype(str)
+    return feats, failures
+
+
+def _read_table(path: Path, what: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise MissingInputError(f"{what} {path} does not exist.")
+    if path.suffix in (".parquet", ".pq"):
+        df = pd.read_parquet(path)
+    else:
+        df = pd.read_csv(path, dtype={"patient_id": str, "reader": str})
+    if "patient_id" not in df.columns:
+        raise InputError(f"{what} {path.name} has no patient_id column.")
+    df["patient_id"] = df["patient_id"].astype(str)
+    return df
+
+
+def _outcome(clinical: pd.DataFrame, column: str, positive: Any) -> pd.Series:
+    if column not in clinical.columns:
+        raise InputError(f"the clinical table has no outcome column {column!r} (use --outcome).")
+    s = clinical.set_index("patient_id")[column]
+    if s.index.duplicated().any():
+        dups = sorted(set(s.index[s.index.duplicated()]))[:10]
+        raise InputError(f"the clinical table repeats patient_id(s): {', '.join(dups)}.")
+    out = pd.Series(np.nan, index=s.index, dtype=float)
+    ok = s.notna()
+    out[ok] = (s[ok].astype(str) == str(positive)).astype(float)
+    # numeric 0/1 columns with positive label 1 / "1" / True
+    if ok.any() and pd.api.types.is_numeric_dtype(s):
+        out[ok] = (s[ok].astype(float) == float(positive)).astype(float)
+    return out
+
+
+def _shift_markdown(shift: Any, recal: Any) -> str:
+    lines = ["", "# Dataset shift against the development cohort {#sec-shift}", "",
+             "Standardised mean difference (SMD, pooled SD) of each selected feature and the "
+             "share of values outside the development range. Features are flagged when "
+             f"|SMD| > {shift.smd_threshold:g} or more than "
+             f"{100 * shift.out_of_range_threshold:.0f}% fall outside the range, the pattern "
+             "of a different scanner or protocol.", "",
+             "| Feature | Dev. mean | Site mean | SMD | Outside dev. range | Flag |",
+             "|---|---:|---:|---:|---:|:---:|"]
+    for r in shift.features.to_dict(orient="records"):
+        lines.append(f"| `{r['feature']}` | {r['dev_mean']:.4g} | {r['val_mean']:.4g} | "
+                     f"{r['smd']:.2f} | {100 * r['share_out_of_range']:.0f}% | "
+                     f"{'**yes**' if r['flagged'] else ''} |")
+    lines += ["", ": Dataset-shift diagnostics {#tbl-shift}", ""]
+    pr = shift.predicted_risk
+    if "val_mean" in pr and "dev_mean" in pr:
+        lines.append(f"Mean predicted risk: development {pr['dev_mean']:.3f}, this site "
+                     f"{pr['val_mean']:.3f} (SMD {pr.get('smd', math.nan):.2f}). ")
+    pv = shift.prevalence
+    if pv.get("validation") is not None and pv.get("development") is not None:
+        lines.append(f"Outcome prevalence: development {pv['development']:.3f}, this site "
+                     f"{pv['validation']:.3f}.")
+    lines += ["", "# Model updating (beside the original model) {#sec-updating}", "",
+              "Recalibration-in-the-large re-estimates the intercept with the frozen linear "
+              "predictor as offset; logistic recalibration re-estimates intercept and slope. "
+              "Calibration of the updated models is apparent (estimated in the same data). The "
+              "original model is the one validated.", "",
+              "| Model | AUC | CITL | Slope | Brier | O/E |", "|---|---:|---:|---:|---:|---:|"]
+    for r in recal.comparison.to_dict(orient="records"):
+        lines.append(f"| {r['model']} | {r['auc']:.3f} | {r['citl']:.3f} | {r['slope']:.3f} | "
+                     f"{r['brier']:.3f} | {r['o_e_ratio']:.3f} |")
+    lines += ["", ": Original and updated models {#tbl-updating}", "",
+              f"Recalibration-in-the-large: intercept {recal.citl_intercept:.3f} "
+              f"(SE {recal.citl_intercept_se:.3f}). Logistic recalibration: intercept "
+              f"{recal.logistic_intercept:.3f} (SE {recal.logistic_intercept_se:.3f}), slope "
+              f"{recal.logistic_slope:.3f} (SE {recal.logistic_slope_se:.3f}).", ""]
+    return "\n".join(lines)
+
+
+def _render(out: Path, results: dict[str, Any], predictions: pd.DataFrame, shift: Any,
+            recal: Any, formats: Sequence[str]) -> dict[str, str]:
+    try:
+        from radval.report.document import build_report
+        from radval.report.render import render_document
+    except ImportError:  # pragma: no cover - report layer not installed
+        logger.warning("report layer not available: no site report")
+        return {}
+    report_dir = out / "report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    parts = build_report(jsonable(results), predictions, report_dir)
+    qmd = report_dir / "report.qmd"
+    atomic_write_text(qmd, parts.qmd + _shift_markdown(shift, recal))
+    rendered = render_document(qmd, formats=list(formats)) if formats else {}
+    return {k: os.path.relpath(v, out) for k, v in {**rendered, "qmd": qmd}.items()}
+
+
+def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None,
+                    clinical: str | os.PathLike[str], out: str | os.PathLike[str],
+                    outcome: str | None = None, site: str | None = None,
+                    cohort: str | None = None, features: str | os.PathLike[str] | None = None,
+                    allow_small_cells: bool = False,
+                    thresholds: Sequence[float] = (0.1, 0.2, 0.3), jobs: int | None = None,
+                    n_bootstrap: int = 500, seed: int = 0,
+                    report_formats: Sequence[str] | None = ("html",)) -> dict[str, Any]:
+    """Validate a frozen signature bundle on one site's data.
+
+    Parameters
+    ----------
+    bundle : path
+        Bundle folder or .zip.
+    manifest : path or None
+        Manifest of the site's scans (``None`` when ``features`` is given).
+    clinical : path
+        Clinical table with ``patient_id`` and the outcome column.
+    out : path
+        Output folder.
+    outcome : str, optional
+        Outcome column (default: the bundle's outcome name).
+    site : str, optional
+        Site label written to ``share.json`` (default: the cohort name, else ``"site"``).
+    cohort : str, optional
+        Keep only manifest / feature rows of this cohort.
+    features : path, optional
+        A features table already extracted with the bundle's settings (skips extraction).
+    allow_small_cells : bool, default False
+        Keep counts below 5 in ``share.json``.
+    thresholds : sequence of float
+        Net-benefit thresholds reported in ``share.json`` (decision curve as well).
+    jobs : int, optional
+        Worker processes for extraction.
+    n_bootstrap : int, default 500
+        Resamples of the bootstrap AUC CI.
+    seed : int, default 0
+    report_formats : sequence of str or None, default ("html",)
+        Formats of the site report (empty: write the qmd and figures only; ``None``: no
+        report).
+
+    Returns
+    -------
+    dict
+        Summary: ``site, n, events, auc, share, results, report, flagged_features``.
+    """
+    from radval import __version__
+    from radval._provenance import package_versions
+    from radval.models.bundle import SIGNATURE_FILE, load_bundle
+    from radval.models.recalibration import recalibrate
+    from radval.models.shift import dataset_shift
+    from radval.pool.share import build_share, write_share
+
+    t_start = time.perf_counter()
+    b = load_bundle(bundle)
+    sig = b.signature
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clin = _read_table(Path(clinical), "clinical table")
+    column = outcome or str(sig.outcome.get("name"))
+    y_all = _outcome(clin, column, sig.outcome.get("positive_label", 1))
+
+    flow: list[dict[str, Any]] = []
+    inputs: dict[str, Path] = {"clinical": Path(clinical)}
+    if features is not None:
+        feats = _read_table(Path(features), "features table")
+        inputs["features"] = Path(features)
+        if "reader" in feats.columns:
+            feats = _first_reader(feats)
+        failures = pd.DataFrame()
+        n_listed = int(feats["patient_id"].nunique())
+    else:
+        if manifest is None:
+            raise InputError("validate_bundle: give a manifest or a features table.")
+        from radval.io.manifest import read_manifest
+
+        inputs["manifest"] = Path(manifest)
+        man = read_manifest(manifest)
+        if cohort is not None:
+            man = man[man["cohort"].astype(str) == cohort].reset_index(drop=True)
+            if man.empty:
+                raise DataError(f"the manifest has no rows of cohort {cohort!r}.")
+        man = _first_reader(man)
+        n_listed = int(man["patient_id"].astype(str).nunique())
+        feats, failures = load_features_for_bundle(b, man, out_dir=out_dir, jobs=jobs)
+    if cohort is not None and "cohort" in feats.columns:
+        feats = feats[feats["cohort"].astype(str) == cohort]
+    cohorts_seen = sorted(set(feats["cohort"].astype(str))) if "cohort" in feats.columns else []
+    site_label = site or (cohort if cohort else (cohorts_seen[0] if len(cohorts_seen) == 1
+                                                 else "site"))
+    flow.append({"cohort": site_label, "stage": "manifest", "n": n_listed, "reason": None})
+    if len(failures):
+        flow.append({"cohort": site_label, "stage": "extraction_failed",
+                     "n": int(failures["patient_id"].nunique()),
+                     "reason": "feature extraction failed (see failures table)"})
+    feats = feats.drop_duplicates("patient_id").reset_index(drop=True)
+    # patients with missing selected features or outcome are excluded and counted
+    need = sig.selected_features
+    missing_feat = [c for c in need if c not in feats.columns]
+    if missing_feat:
+        raise DataError(f"the features lack {len(missing_feat)} column(s) the signature needs: "
+                        f"{', '.join(missing_feat[:10])}")
+    ok_feat = np.isfinite(feats[need].to_numpy(dtype=float)).all(axis=1)
+    if (~ok_feat).any():
+        flow.append({"cohort": site_label, "stage": "missing_features", "n": int((~ok_feat).sum()),
+                     "reason": "missing or non-finite selected feature values"})
+    feats = feats[ok_feat].reset_index(drop=True)
+    yv = feats["patient_id"].map(y_all)
+    ok_y = yv.notna().to_numpy()
+    if (~ok_y).any():
+        flow.append({"cohort": site_label, "stage": "missing_clinical", "n": int((~ok_y).sum()),
+                     "reason": f"outcome {column!r} missing"})
+    feats = feats[ok_y].reset_index(drop=True)
+    y = yv[ok_y].to_numpy(dtype=np.int64)
+    flow.append({"cohort": site_label, "stage": "analysed", "n": int(y.size), "reason": None})
+    if y.size == 0:
+        raise DataError("no patient has both features and an outcome.")
+
+    pred = sig.predict(feats)
+    prob = pred["probability"].to_numpy(dtype=float)
+    lp = pred["linear_predictor"].to_numpy(dtype=float)
+    preds = pd.DataFrame({"patient_id": pred["patient_id"], "cohort": site_label,
+                          "model": MODEL, "score": lp, "probability": prob, "y_true": y})
+    for name in sig.scores:
+        preds[name] = pred[name].to_numpy()
+
+    warn_records: list[dict[str, Any]] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RadvalWarning)
+        from radval.models.evaluation import evaluate_predictions
+
+        tables = evaluate_predictions(preds, cutoffs={MODEL: sig.cutoff},
+                                      roles={site_label: "external_validation"},
+                                      n_bootstrap=n_bootstrap, dca_thresholds=None, seed=seed)
+        shift = dataset_shift(feats, sig, probabilities=prob, y_true=y)
+        recal = recalibrate(y, lp) if 0 < y.sum() < y.size else None
+    for w in caught:
+        code = "DATASET_SHIFT" if issubclass(w.category, DatasetShiftWarning) else \
+            w.category.__name__
+        warn_records.append({"code": code, "message": str(w.message), "context": {}})
+        if issubclass(w.category, DatasetShiftWarning):
+            warnings.warn(str(w.message), DatasetShiftWarning, stacklevel=2)
+    share = build_share(y, prob, site=site_label, cutoff=sig.cutoff, thresholds=thresholds,
+                        outcome=column if _plain(column) else "outcome", model=MODEL,
+                        signature_sha256=b.sha256[SIGNATURE_FILE], shift=shift,
+                        allow_small_cells=allow_small_cells)
+    share_path = write_share(out_dir / "share.json", share)
+    preds.to_parquet(out_dir / "predictions.parquet", index=False)
+
+    results: dict[str, Any] = {
+        "schema_version": "1",
+        "radval_version": __version__,
+        "created": utc_now(),
+        "provenance": {"versions": package_versions(), "seed": seed,
+                       "input_sha256": {k: sha256_file(v) for k, v in sorted(inputs.items())},
+                       "bundle_sha256": b.sha256, "bundle_radval_version": b.radval_version},
+        "study": {"name": f"external validation at {site_label}", "outcome": column,
+                  "positive_label": sig.outcome.get("positive_label", 1),
+                  "definition": sig.outcome.get("definition"), "question": sig.intended_use,
+                  "prediction_moment": sig.prediction_moment, "development_cohort": None,
+                  "signature_model": MODEL},
+        "cohorts": [{"name": site_label, "role": "external_validation", "n": int(y.size),
+                     "events": int(y.sum()), "prevalence": float(y.mean()),
+                     "n_excluded": int(sum(r["n"] for r in flow
+                                           if r["stage"] not in ("manifest", "analysed")))}],
+        "patient_flow": flow,
+        "warnings": warn_records,
+        "models": [{"name": MODEL, "label": "Signature (frozen)", "kind": "combined",
+                    "predictors": list(sig.combined.inputs), "cutoff": sig.cutoff,
+                    "coefficients": [{"feature": "(Intercept)", "coef": sig.combined.intercept},
+                                     *[{"feature": f, "coef": c} for f, c in
+                                       zip(sig.combined.inputs, sig.combined.coef)]]}],
+        "cutoffs": {MODEL: sig.cutoff},
+        "performance": tables["performance"],
+        "threshold_metrics": tables["threshold_metrics"],
+        "comparisons": tables["comparisons"],
+        "calibration": tables["calibration"],
+        "curves": tables["curves"],
+        "subgroups": tables["subgroups"],
+        "heterogeneity": tables["heterogeneity"],
+        "extraction": {"radiomics": {"params_sha256": (sig.radiomics or {}).get("params_sha256")},
+                       "deep": {"weights_sha256": (sig.deep or {}).get("weights_sha256")}},
+        "bundle": {"path": None, "kind": "bundle (validated)",
+                   "signature_sha256": b.sha256[SIGNATURE_FILE]},
+        "shift": {"features": shift.features, "flagged": shift.flagged,
+                  "prevalence": shift.prevalence, "predicted_risk": shift.predicted_risk,
+                  "smd_threshold": shift.smd_threshold,
+                  "out_of_range_threshold": shift.out_of_range_threshold},
+        "updating": None if recal is None else {
+            "citl_intercept": recal.citl_intercept, "citl_intercept_se": recal.citl_intercept_se,
+            "logistic_intercept": recal.logistic_intercept,
+            "logistic_intercept_se": recal.logistic_intercept_se,
+            "logistic_slope": recal.logistic_slope,
+            "logistic_slope_se": recal.logistic_slope_se,
+            "comparison": recal.comparison},
+        "methods": {"validation": "frozen signature from a verified bundle; features extracted "
+                                  "with the bundle's parameter file and network weights; no "
+                                  "refit", "missing_data": "complete-case analysis"},
+    }
+    atomic_write_json(out_dir / "results.json", results)
+    report: dict[str, str] = {}
+    if recal is not None and report_formats is not None:
+        try:
+            report = _render(out_dir, results, preds, shift, recal, report_formats)
+        except Exception as exc:  # noqa: BLE001 - the report must not lose the results
+            logger.warning("site report not rendered: %s", exc)
+    auc = tables["performance"]
+    auc_all = auc[auc["subgroup"] == "all"]["auc"]
+    summary = {"site": site_label, "n": int(y.size), "events": int(y.sum()),
+               "auc": float(auc_all.iloc[0]) if len(auc_all) else math.nan,
+               "share": str(share_path), "results": str(out_dir / "results.json"),
+               "report": report, "flagged_features": shift.flagged,
+               "seconds": round(time.perf_counter() - t_start, 2)}
+    return summary
+
+
+def _plain(name: str) -> bool:
+    import re
+
+    return bool(re.match(r"^[A-Za-z0-9_.-]{1,128}$", name))

@@ -1,0 +1,592 @@
+"""Report figures drawn with matplotlib (Agg) from results.json records.
+
+Every function takes the parsed ``results`` dict (and ``predictions`` where
+needed), draws one figure and saves it as SVG, PDF and 300 dpi PNG under
+``out_dir`` via :func:`save`.  It returns the PNG path, or ``None`` when that
+part is not in the run (the report then says so).  The palette is Okabe-Ito
+(colour-blind safe); line styles also differ so that figures survive
+grey-scale printing.  matplotlib is imported inside the functions so that
+``import radval.report`` stays light.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from radval.report.tables import cohort_order, fmt_num, frame, model_labels
+
+__all__ = [
+    "OKABE_ITO",
+    "calibration_figure",
+    "decision_figure",
+    "flow_figure",
+    "forest_figure",
+    "funnel_figure",
+    "icc_figure",
+    "km_figure",
+    "lasso_figure",
+    "nomogram_figure",
+    "roc_figure",
+    "draw_all",
+    "save",
+    "score_distribution_figure",
+]
+
+#: Okabe & Ito (2008) colour-blind-safe palette (black first).
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
+             "#000000")
+_STYLES = ("-", "--", "-.", ":")
+
+
+def _plt() -> Any:
+    import logging
+
+    import matplotlib
+
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({
+        "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
+        "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "path",
+        "pdf.fonttype": 42, "svg.hashsalt": "radval", "figure.dpi": 100})
+    return plt
+
+
+def save(fig: Any, out_dir: str | Path, name: str) -> Path:
+    """Save ``fig`` as ``name.svg``, ``name.pdf`` and ``name.png`` (300 dpi); close it."""
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # one layout pass for the tight bounding box, shared by the three outputs
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.08)
+    fig.savefig(out / f"{name}.svg", bbox_inches=bbox, metadata={"Date": None})
+    fig.savefig(out / f"{name}.pdf", bbox_inches=bbox, metadata={"CreationDate": None})
+    fig.savefig(out / f"{name}.png", dpi=300, bbox_inches=bbox)
+    plt.close(fig)
+    return out / f"{name}.png"
+
+
+def _colors(names: list[str]) -> dict[str, str]:
+    return {n: OKABE_ITO[i % len(OKABE_ITO)] for i, n in enumerate(names)}
+
+
+def _grid(n: int, ncol_max: int = 3) -> tuple[int, int]:
+    ncol = min(n, ncol_max)
+    return math.ceil(n / ncol), ncol
+
+
+def _models(results: Mapping[str, Any], df: pd.DataFrame) -> list[str]:
+    named = [m for m in model_labels(results) if "model" in df and m in set(df["model"])]
+    rest = [m for m in dict.fromkeys(df["model"]) if m not in named] if "model" in df else []
+    return named + rest
+
+
+def _cohorts(results: Mapping[str, Any], df: pd.DataFrame) -> list[str]:
+    present = set(df["cohort"].astype(str)) if "cohort" in df else set()
+    return [c for c in cohort_order(results) if c in present] + sorted(
+        present - set(cohort_order(results)))
+
+
+def flow_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
+    """Patient-flow diagram: per cohort, a column of boxes (assessed -> exclusions -> analysed)."""
+    df = frame(results, "patient_flow")
+    if df.empty:
+        return None
+    plt = _plt()
+    from matplotlib.patches import FancyBboxPatch
+
+    cohorts = _cohorts(results, df)
+    n_stage = max(len(df[df["cohort"] == c]) for c in cohorts)
+    fig, ax = plt.subplots(figsize=(max(3.2 * len(cohorts), 6), 1.0 + 0.9 * n_stage))
+    ax.set_xlim(0, len(cohorts))
+    ax.set_ylim(-n_stage + 0.3, 1.0)
+    ax.axis("off")
+    for i, c in enumerate(cohorts):
+        sub = df[df["cohort"] == c].reset_index(drop=True)
+        prev_y = None
+        for j, (_, r) in enumerate(sub.iterrows()):
+            y = -float(j)
+            stage = str(r["stage"]).replace("_", " ")
+            excl = stage not in ("manifest", "analysed", "assessed", "included")
+            n_txt = int(r["n"]) if pd.notna(r["n"]) else "?"
+            text = (f"Excluded: {stage}\nn = {n_txt}" + (f"\n({r['reason']})"
+                                                          if r.get("reason") else "")
+                    if excl else f"{stage.capitalize()}\nn = {n_txt}")
+            x0 = i + (0.30 if excl else 0.08)
+            w = 0.64 if excl else 0.6
+            box = FancyBboxPatch((x0, y - 0.32), w, 0.62, boxstyle="round,pad=0.02",
+                                 fc="#FBE3D6" if excl else "#DCEBF7",
+                                 ec=OKABE_ITO[1] if excl else OKABE_ITO[0], lw=1)
+            ax.add_patch(box)
+            ax.text(x0 + w / 2, y, text, ha="center", va="center", fontsize=7.5)
+            if prev_y is not None:
+                ax.annotate("", xy=(i + 0.2, y + 0.31), xytext=(i + 0.2, prev_y - 0.33),
+                            arrowprops={"arrowstyle": "->", "color": "0.3"})
+            if not excl:
+                prev_y = y
+        ax.text(i + 0.5, 0.75, c, ha="center", va="center", fontweight="bold")
+    return save(fig, out_dir, "fig-flow")
+
+
+def funnel_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
+    """Feature-selection funnel: features kept after each step, one panel per family."""
+    sel = results.get("selection")
+    if not isinstance(sel, Mapping):
+        return None
+    fams = [(f, b) for f, b in sel.items() if isinstance(b, Mapping) and b.get("funnel")]
+    if not fams:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(fams), figsize=(4.2 * len(fams), 2.8), squeeze=False)
+    for ax, (fam, body) in zip(axes[0], fams):
+        steps = [str(r["step"]) for r in body["funnel"]]
+        kept = [float(r["n_out"]) for r in body["funnel"]]
+        ypos = np.arange(len(steps))[::-1]
+        ax.barh(ypos, kept, color=OKABE_ITO[0] if fam == "radiomics" else OKABE_ITO[2])
+        for yv, k in zip(ypos, kept):
+            ax.text(k, yv, f" {int(k)}", va="center", fontsize=8)
+        ax.set_yticks(ypos, [s.replace("_", " ") for s in steps])
+        ax.set_xscale("log")
+        ax.set_xlabel("features kept (log scale)")
+        ax.set_title(str(fam))
+    fig.tight_layout()
+    return save(fig, out_dir, "fig-funnel")
+
+
+def icc_figure(results: Mapping[str, Any], out_dir: str | Path,
+               threshold: float = 0.75) -> Path | None:
+    """Histogram of feature ICCs with the reproducibility threshold."""
+    df = frame(results, "selection", "radiomics", "icc")
+    if df.empty or "icc" not in df:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3))
+    vals = pd.to_numeric(df["icc"], errors="coerce").dropna()
+    ax.hist(vals, bins=np.linspace(min(0.0, float(vals.min())), 1, 31), color=OKABE_ITO[0],
+            edgecolor="white")
+    ax.axvline(threshold, color=OKABE_ITO[1], ls="--")
+    ax.text(threshold, ax.get_ylim()[1] * 0.95, f" ICC = {threshold}", color=OKABE_ITO[1],
+            va="top")
+    ax.set_xlabel("ICC between segmentations")
+    ax.set_ylabel("features")
+    fig.tight_layout()
+    return save(fig, out_dir, "fig-icc")
+
+
+def lasso_figure(results: Mapping[str, Any], out_dir: str | Path,
+                 family: str = "radiomics") -> Path | None:
+    """LASSO: cross-validated deviance against log(lambda), and the coefficient path."""
+    body = (results.get("selection") or {}).get(family)
+    if not isinstance(body, Mapping) or not body.get("lasso_cv"):
+        return None
+    cv = pd.DataFrame(body["lasso_cv"])
+    path = pd.DataFrame(body.get("lasso_path") or [])
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    ll = np.log(cv["lambda"].astype(float))
+    axes[0].errorbar(ll, cv["cvm"], yerr=cv.get("cvsd"), fmt="o", ms=3, color=OKABE_ITO[1],
+                     ecolor="0.6", elinewidth=0.8)
+    axes[0].set_xlabel("log(λ)")
+    axes[0].set_ylabel("CV binomial deviance")
+    for key, style in (("lambda_min", "--"), ("lambda_1se", ":")):
+        if body.get(key):
+            for ax in axes:
+                ax.axvline(math.log(float(body[key])), color="0.3", ls=style, lw=0.8)
+    axes[0].set_title("Cross-validation")
+    if not path.empty:
+        for i, (_feat, g) in enumerate(path.groupby("feature", sort=False)):
+            axes[1].plot(np.log(g["lambda"].astype(float)), g["coef"],
+                         color=OKABE_ITO[i % len(OKABE_ITO)], lw=1)
+        axes[1].axhline(0, color="0.5", lw=0.5)
+    axes[1].set_xlabel("log(λ)")
+    axes[1].set_ylabel("coefficient (standardised)")
+    axes[1].set_title("Coefficient path")
+    fig.tight_layout()
+    return save(fig, out_dir, f"fig-lasso-{family}")
+
+
+def roc_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
+    """ROC curves, one panel per cohort, one line per model, with the CI band where stored."""
+    roc = frame(results, "curves", "roc")
+    if roc.empty:
+        return None
+    band = frame(results, "curves", "roc_band")
+    perf = frame(results, "performance")
+    if "subgroup" in perf:
+        perf = perf[perf["subgroup"].fillna("all") == "all"]
+    labels = model_labels(results)
+    cohorts, models = _cohorts(results, roc), _models(results, roc)
+    col = _colors(models)
+    plt = _plt()
+    nrow, ncol = _grid(len(cohorts))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.6 * nrow), squeeze=False)
+    for k, c in enumerate(cohorts):
+        ax = axes.flat[k]
+        for i, m in enumerate(models):
+            g = roc[(roc["cohort"] == c) & (roc["model"] == m)]
+            if g.empty:
+                continue
+            b = band[(band["cohort"] == c) & (band["model"] == m)] if not band.empty else band
+            if len(b):
+                ax.fill_between(b["fpr"], b["tpr_low"], b["tpr_high"], color=col[m],
+                                alpha=0.13, lw=0)
+            p = perf[(perf["cohort"] == c) & (perf["model"] == m)] if not perf.empty else perf
+            auc = f" {fmt_num(p.iloc[0]['auc'], 2)}" if len(p) else ""
+            ax.plot(g["fpr"], g["tpr"], color=col[m], ls=_STYLES[i % 4], lw=1.4,
+                    label=f"{labels.get(m, m)}{auc}", drawstyle="default")
+        ax.plot([0, 1], [0, 1], color="0.7", lw=0.7)
+        ax.set_title(c)
+        ax.set_xlabel("1 − specificity")
+        ax.set_ylabel("sensitivity")
+        ax.set_aspect("equal")
+        ax.legend(loc="lower right", title="AUC", frameon=False)
+    for ax in list(axes.flat)[len(cohorts):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return save(fig, out_dir, "fig-roc")
+
+
+def calibration_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
+    """Calibration curves (grouped with CIs + smoothed), metrics printed on each panel.
+
+    Rows are models, columns cohorts.
+    """
+    grp = frame(results, "curves", "calibration_grouped")
+    smooth = frame(results, "curves", "calibration_smooth")
+    base = grp if not grp.empty else smooth
+    if base.empty:
+        return None
+    metrics = frame(results, "calibration")
+    labels = model_labels(results)
+    cohorts, models = _cohorts(results, base), _models(results, base)
+    plt = _plt()
+    fig, axes = plt.subplots(len(models), len(cohorts),
+                             figsize=(2.9 * len(cohorts) + 0.4, 2.9 * len(models)),
+                             squeeze=False, sharex=True, sharey=True)
+    for i, m in enumerate(models):
+        for j, c in enumerate(cohorts):
+            ax = axes[i, j]
+            ax.plot([0, 1], [0, 1], color="0.7", lw=0.7)
+            if not smooth.empty:
+                s = smooth[(smooth["cohort"] == c) & (smooth["model"] == m)]
+                ax.plot(s["predicted"], s["observed"], color=OKABE_ITO[0], lw=1.3)
+            if not grp.empty:
+                g = grp[(grp["cohort"] == c) & (grp["model"] == m)]
+                if len(g):
+                    err = np.vstack([g["observed"] - g["ci_low"], g["ci_high"] - g["observed"]])
+                    ax.errorbar(g["mean_predicted"], g["observed"], yerr=np.clip(err, 0, None),
+                                fmt="o", ms=3, color=OKABE_ITO[1], ecolor=OKABE_ITO[1],
+                                elinewidth=0.7)
+            r = metrics[(metrics["cohort"] == c) & (metrics["model"] == m)] \
+                if not metrics.empty else metrics
+            if len(r):
+                r0 = r.iloc[0]
+                txt = (f"intercept {fmt_num(r0.get('intercept'))}\n"
+                       f"slope {fmt_num(r0.get('slope'))}\n"
+                       f"Brier {fmt_num(r0.get('brier'), 3)}\nICI {fmt_num(r0.get('ici'), 3)}")
+                ax.text(0.03, 0.97, txt, transform=ax.transAxes, va="top", fontsize=7,
+                        family="monospace")
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_xticks([0, 0.5, 1])
+            ax.set_yticks([0, 0.5, 1])
+            if i == 0:
+                ax.set_title(c)
+            if j == 0:
+                ax.set_ylabel(f"{labels.get(m, m)}\nobserved", fontsize=8)
+            if i == len(models) - 1:
+                ax.set_xlabel("predicted probability")
+    fig.tight_layout()
+    return save(fig, out_dir, "fig-calibration")
+
+
+def decision_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
+    """Decision curves (net benefit against threshold) per cohort, with treat-all / none."""
+    dc = frame(results, "curves", "decision")
+    if dc.empty:
+        return None
+    labels = model_labels(results)
+    cohorts, models = _cohorts(results, dc), _models(results, dc)
+    col = _colors(models)
+    plt = _plt()
+    nrow, ncol = _grid(len(cohorts))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.8 * ncol, 3.2 * nrow), squeeze=False)
+    for k, c in enumerate(cohorts):
+        ax = axes.flat[k]
+        sub = dc[dc["cohort"] == c]
+        first = sub[sub["model"] == models[0]].sort_values("threshold")
+        ax.plot(first["threshold"], first["treat_all"], color="0.55", lw=1, label="treat all")
+        ax.axhline(0, color="0.2", lw=0.8, label="treat none")
+        top = 0.0
+        for i, m in enumerate(models):
+            g = sub[sub["model"] == m].sort_values("threshold")
+            if g.empty:
+                continue
+            ax.plot(g["threshold"], g["net_benefit"], color=col[m], ls=_STYLES[i % 4], lw=1.3,
+                    label=labels.get(m, m))
+            top = max(top, float(np.nanmax(g["net_benefit"])))
+        ax.set_ylim(-0.05, max(top * 1.15, 0.05))
+        ax.set_title(c)
+        ax.set_xlabel("threshold probability")
+        ax.set_ylabel("net benefit")
+        if k == 0:
+            ax.legend(frameon=False)
+    for ax in list(axes.flat)[len(cohorts):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return save(fig, out_dir, "fig-dca")
+
+
+def forest_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
+    """Subgroup forest plot: AUC (95% CI) per cohort x subgroup level, one colour per model."""
+    df = frame(results, "subgroups")
+    if df.empty:
+        return None
+    labels = model_labels(results)
+    cohorts, models = _cohorts(results, df), _models(results, df)
+    col = _colors(models)
+    rows = [(c, s, lv) for c in cohorts
+            for (s, lv) in dict.fromkeys(zip(df[df["cohort"] == c]["subgroup"],
+                                             df[df["cohort"] == c]["level"]))]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.32 * len(rows) * max(1, len(models)) / 2))
+    step = 0.8 / max(1, len(models))
+    ylabels = []
+    for k, (c, s, lv) in enumerate(rows):
+        y0 = len(rows) - 1 - k
+        ylabels.append((y0, f"{c}: {s} {lv}"))
+        for i, m in enumerate(models):
+            r = df[(df["cohort"] == c) & (df["subgroup"] == s) & (df["level"] == lv)
+                   & (df["model"] == m)]
+            if r.empty or not np.isfinite(pd.to_numeric(r["auc"], errors="coerce")).all():
+                continue
+            y = y0 + 0.4 - (i + 0.5) * step
+            r0 = r.iloc[0]
+            ax.errorbar([r0["auc"]], [y], xerr=[[r0["auc"] - r0["ci_low"]],
+                                                [r0["ci_high"] - r0["auc"]]],
+                        fmt="o", ms=3.5, color=col[m], elinewidth=1,
+                        label=labels.get(m, m) if k == 0 else None)
+    ax.axvline(0.5, color="0.6", lw=0.7, ls=":")
+    ax.set_yticks([y for y, _ in ylabels], [t for _, t in ylabels])
+    ax.set_xlabel("AUC (95% CI)")
+    ax.set_xlim(0.3, 1.0)
+    ax.legend(loc="lower left", frameon=False, fontsize=7)
+    fig.tight_layout()
+    return save(fig, out_dir, "fig-forest")
+
+
+def nomogram_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
+    """Nomogram from ``results["nomogram"]`` points scales (rms-style).
+
+    Expected keys: ``variables`` (or ``predictors``): list of ``{name, values,
+    points}``; ``total_points`` and ``probability`` (+ ``probability_points``)
+    for the bottom axes.  Each variable is drawn as an axis whose tick labels
+    are its values placed at their points.
+    """
+    nomo = results.get("nomogram")
+    if not isinstance(nomo, Mapping):
+        return None
+    variables = nomo.get("variables") or nomo.get("predictors") or []
+    variables = [v for v in variables if isinstance(v, Mapping) and v.get("points")]
+    if not variables:
+        return None
+    plt = _plt()
+    total = [float(t) for t in nomo.get("total_points") or []]
+    probs = nomo.get("probability") or []
+    ppoints = nomo.get("probability_points") or []
+    n_axes = len(variables) + 1 + (1 if total else 0) + (1 if probs and ppoints else 0)
+    fig, ax = plt.subplots(figsize=(8, 0.55 * n_axes + 0.6))
+    ax.axis("off")
+    max_total = max(total) if total else 100.0
+
+    def axis(y: float, name: str, pos: list[float], labels: list[str], scale: float) -> None:
+        xs = [p / scale * 100 for p in pos]
+        ax.plot([min(xs), max(xs)], [y, y], color="0.2", lw=0.8)
+        for x, lab in zip(xs, labels):
+            ax.plot([x, x], [y, y + 0.12], color="0.2", lw=0.8)
+            ax.text(x, y + 0.18, lab, ha="center", va="bottom", fontsize=6.5)
+        ax.text(-3, y, name, ha="right", va="center", fontsize=8)
+
+    y = 0.0
+    axis(y, "Points", [float(v) for v in range(0, 101, 10)], [str(v) for v in range(0, 101, 10)],
+         100.0)
+    for v in variables:
+        y -= 1
+        axis(y, str(v.get("label") or v["name"]), [float(p) for p in v["points"]],
+             [_tick(x) for x in v.get("values") or []], 100.0)
+    if total:
+        y -= 1
+        axis(y, "Total points", total, [_tick(t) for t in total], max_total)
+    if probs and ppoints:
+        y -= 1
+        axis(y, "Probability", [float(p) for p in ppoints], [_tick(p) for p in probs],
+             max_total)
+    ax.set_xlim(-30, 105)
+    ax.set_ylim(y - 0.5, 0.8)
+    fig.tight_layout()
+    return save(fig, out_dir, "fig-nomogram")
+
+
+def _tick(v: Any) -> str:
+    if isinstance(v, float) and not float(v).is_integer():
+        return f"{v:g}"
+    if isinstance(v, float):
+        return str(int(v))
+    return str(v)
+
+
+def score_distribution_figure(results: Mapping[str, Any], predictions: pd.DataFrame | None,
+                              out_dir: str | Path) -> Path | None:
+    """Box-and-strip plots of each model's score by outcome within each cohort."""
+    if predictions is None or predictions.empty:
+        return None
+    need = {"cohort", "model", "score", "y_true"}
+    if not need <= set(predictions.columns):
+        return None
+    labels = model_labels(results)
+    cohorts, models = _cohorts(results, predictions), _models(results, predictions)
+    plt = _plt()
+    nrow, ncol = _grid(len(models), 2)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.0 * nrow), squeeze=False)
+    rng = np.random.default_rng(0)
+    for k, m in enumerate(models):
+        ax = axes.flat[k]
+        sub = predictions[predictions["model"] == m]
+        for ci, c in enumerate(cohorts):
+            for yi, (yv, colr) in enumerate(((0, OKABE_ITO[0]), (1, OKABE_ITO[1]))):
+                v = sub[(sub["cohort"] == c) & (sub["y_true"] == yv)]["score"].dropna()
+                if v.empty:
+                    continue
+                x = ci * 3 + yi
+                ax.boxplot([v], positions=[x], widths=0.6, showfliers=False,
+                           medianprops={"color": colr}, boxprops={"color": colr},
+                           whiskerprops={"color": colr}, capprops={"color": colr})
+                ax.scatter(x + rng.uniform(-0.18, 0.18, len(v)), v, s=4, color=colr, alpha=0.45,
+                           lw=0)
+        ax.set_xticks([ci * 3 + 0.5 for ci in range(len(cohorts))], cohorts, fontsize=7)
+        ax.set_title(labels.get(m, m))
+        ax.set_ylabel("score")
+        if k == 0:
+            from matplotlib.lines import Line2D
+
+            ax.legend(handles=[Line2D([], [], color=OKABE_ITO[0], marker="o", ls="",
+                                      label="no event"),
+                               Line2D([], [], color=OKABE_ITO[1], marker="o", ls="",
+                                      label="event")], frameon=False, fontsize=7)
+    for ax in list(axes.flat)[len(models):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return save(fig, out_dir, "fig-scores")
+
+
+def km_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
+    """Kaplan-Meier curves by risk group per cohort with numbers at risk underneath."""
+    km = frame(results, "survival", "km")
+    if km.empty:
+        return None
+    cohorts = _cohorts(results, km)
+    plt = _plt()
+    fig, axes = plt.subplots(2, len(cohorts), figsize=(4.2 * len(cohorts), 4.2),
+                             squeeze=False, gridspec_kw={"height_ratios": [4, 1]})
+    for j, c in enumerate(cohorts):
+        ax, tab = axes[0, j], axes[1, j]
+        sub = km[km["cohort"] == c]
+        groups = list(dict.fromkeys(sub["group"]))
+        tmax = float(sub["time"].max())
+        from matplotlib.ticker import MaxNLocator
+
+        ticks = [t for t in MaxNLocator(5).tick_values(0, tmax) if 0 <= t <= tmax]
+        for i, g in enumerate(groups):
+            d = sub[sub["group"] == g].sort_values("time")
+            ax.step(d["time"], d["survival"], where="post", color=OKABE_ITO[i],
+                    ls=_STYLES[i % 4], label=str(g))
+            at: list[int | str] = []
+            for t in ticks:  # at risk at t = at risk at the first time >= t (survfit)
+                after = d[d["time"] >= t]
+                at.append(int(after["at_risk"].iloc[0]) if len(after) else "–")
+            for t, a in zip(ticks, at):
+                tab.text(t, len(groups) - 1 - i, str(a), ha="center", va="center", fontsize=7,
+                         color=OKABE_ITO[i])
+        ax.set_ylim(0, 1.02)
+        ax.set_xlim(0, tmax * 1.02)
+        ax.set_title(c)
+        ax.set_ylabel("event-free probability")
+        ax.legend(frameon=False, fontsize=7)
+        tab.set_xlim(ax.get_xlim())
+        tab.set_ylim(-0.6, len(groups) - 0.4)
+        tab.set_yticks(range(len(groups)), list(reversed([str(g) for g in groups])), fontsize=7)
+        tab.set_xticks(ticks, [f"{t:.0f}" for t in ticks], fontsize=7)
+        tab.set_xlabel("time (months); numbers at risk")
+        for s in ("left", "bottom"):
+            tab.spines[s].set_visible(False)
+        tab.tick_params(length=0)
+        tab.tick_params(axis="y", pad=14)
+    fig.tight_layout()
+    return save(fig, out_dir, "fig-km")
+
+
+def _figure_jobs(results: Mapping[str, Any]) -> list[tuple[str, str, tuple[Any, ...]]]:
+    jobs: list[tuple[str, str, tuple[Any, ...]]] = [
+        ("fig-calibration", "calibration_figure", ()), ("fig-roc", "roc_figure", ()),
+        ("fig-scores", "score_distribution_figure", ("predictions",)),
+        ("fig-dca", "decision_figure", ()), ("fig-km", "km_figure", ()),
+        ("fig-forest", "forest_figure", ()), ("fig-flow", "flow_figure", ()),
+        ("fig-funnel", "funnel_figure", ()), ("fig-icc", "icc_figure", ()),
+        ("fig-nomogram", "nomogram_figure", ())]
+    sel = results.get("selection")
+    if isinstance(sel, Mapping):
+        jobs += [(f"fig-lasso-{fam}", "lasso_figure", ("family", str(fam))) for fam in sel]
+    return jobs
+
+
+def _draw_one(name: str, func: str, extra: tuple[Any, ...], results: Mapping[str, Any],
+              predictions: pd.DataFrame | None, out_dir: str) -> tuple[str, Path | None | str]:
+    fn = globals()[func]
+    try:
+        if extra and extra[0] == "predictions":
+            return name, fn(results, predictions, out_dir)
+        if extra and extra[0] == "family":
+            return name, fn(results, out_dir, extra[1])
+        return name, fn(results, out_dir)
+    except Exception as exc:  # noqa: BLE001 - reported in the document instead
+        return name, f"{type(exc).__name__}: {exc}"
+
+
+def draw_all(results: Mapping[str, Any], predictions: pd.DataFrame | None,
+             out_dir: str | Path, *, jobs: int | None = None) -> dict[str, Path | None | str]:
+    """Draw every report figure, in parallel processes when ``jobs`` > 1.
+
+    Returns
+    -------
+    dict
+        Figure label (``fig-roc`` ...) -> PNG path, ``None`` (part not in the
+        run) or an error message (the figure failed; the report says so).
+    """
+    import os
+
+    todo = _figure_jobs(results)
+    n = jobs if jobs is not None else min(2, os.cpu_count() or 1)
+    out: dict[str, Path | None | str] = {}
+    if n <= 1:
+        for name, func, extra in todo:
+            out[name] = _draw_one(name, func, extra, results, predictions, str(out_dir))[1]
+        return out
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as ex:
+        futs = [ex.submit(_draw_one, name, func, extra, results, predictions, str(out_dir))
+                for name, func, extra in todo]
+        for f in futs:
+            name, res = f.result()
+            out[name] = res
+    return out

@@ -1,0 +1,181 @@
+"""Methods text a biostatistician can paste: software, settings, statistics, references.
+
+Built from results.json only (provenance versions, the study block, selection
+settings); nothing is computed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from radval.report.tables import fmt_num
+
+__all__ = ["REFERENCES", "methods_markdown"]
+
+#: Numbered references cited in the methods text.
+REFERENCES: dict[str, str] = {
+    "delong": "DeLong ER, DeLong DM, Clarke-Pearson DL. Comparing the areas under two or more "
+              "correlated receiver operating characteristic curves: a nonparametric approach. "
+              "Biometrics 1988;44:837-845.",
+    "sunxu": "Sun X, Xu W. Fast implementation of DeLong's algorithm for comparing the areas "
+             "under correlated receiver operating characteristic curves. IEEE Signal Process "
+             "Lett 2014;21:1389-1393.",
+    "proc": "Robin X, Turck N, Hainard A, et al. pROC: an open-source package for R and S+ to "
+            "analyze and compare ROC curves. BMC Bioinformatics 2011;12:77.",
+    "holm": "Holm S. A simple sequentially rejective multiple test procedure. Scand J Stat "
+            "1979;6:65-70.",
+    "wilson": "Wilson EB. Probable inference, the law of succession, and statistical inference. "
+              "J Am Stat Assoc 1927;22:209-212.",
+    "youden": "Youden WJ. Index for rating diagnostic tests. Cancer 1950;3:32-35.",
+    "vancalster": "Van Calster B, Nieboer D, Vergouwe Y, et al. A calibration hierarchy for risk "
+                  "models was defined: from utopia to empirical data. J Clin Epidemiol "
+                  "2016;74:167-176.",
+    "austin": "Austin PC, Steyerberg EW. The Integrated Calibration Index (ICI) and related "
+              "metrics for quantifying the calibration of logistic regression models. Stat Med "
+              "2019;38:4051-4065.",
+    "hl": "Hosmer DW, Lemeshow S. Goodness of fit tests for the multiple logistic regression "
+          "model. Commun Stat Theory Methods 1980;9:1043-1069.",
+    "vickers": "Vickers AJ, Elkin EB. Decision curve analysis: a novel method for evaluating "
+               "prediction models. Med Decis Making 2006;26:565-574.",
+    "harrell": "Harrell FE, Lee KL, Mark DB. Multivariable prognostic models: issues in "
+               "developing models, evaluating assumptions and adequacy, and measuring and "
+               "reducing errors. Stat Med 1996;15:361-387.",
+    "icc": "Shrout PE, Fleiss JL. Intraclass correlations: uses in assessing rater reliability. "
+           "Psychol Bull 1979;86:420-428.",
+    "koo": "Koo TK, Li MY. A guideline of selecting and reporting intraclass correlation "
+           "coefficients for reliability research. J Chiropr Med 2016;15:155-163.",
+    "glmnet": "Friedman J, Hastie T, Tibshirani R. Regularization paths for generalized linear "
+              "models via coordinate descent. J Stat Softw 2010;33:1-22.",
+    "riley": "Riley RD, Ensor J, Snell KIE, et al. Calculating the sample size required for "
+             "developing a clinical prediction model. BMJ 2020;368:m441.",
+    "pyradiomics": "van Griethuysen JJM, Fedorov A, Parmar C, et al. Computational radiomics "
+                   "system to decode the radiographic phenotype. Cancer Res 2017;77:e104-e107.",
+    "ibsi": "Zwanenburg A, Vallières M, Abdalah MA, et al. The Image Biomarker Standardization "
+            "Initiative. Radiology 2020;295:328-338.",
+    "tripod": "Collins GS, Moons KGM, Dhiman P, et al. TRIPOD+AI statement: updated guidance "
+              "for reporting clinical prediction models that use regression or machine "
+              "learning methods. BMJ 2024;385:e078378.",
+    "rqs": "Lambin P, Leijenaar RTH, Deist TM, et al. Radiomics: the bridge between medical "
+           "imaging and personalized medicine. Nat Rev Clin Oncol 2017;14:749-762.",
+    "welch": "Welch BL. The generalization of 'Student's' problem when several different "
+             "population variances are involved. Biometrika 1947;34:28-35.",
+    "km": "Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. J Am Stat "
+          "Assoc 1958;53:457-481.",
+}
+
+
+def _m(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty dict."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _cite(*keys: str) -> str:
+    order = list(REFERENCES)
+    return "[" + ", ".join(str(order.index(k) + 1) for k in keys) + "]"
+
+
+def _setting(results: Mapping[str, Any], *path: str, default: Any = None) -> Any:
+    node: Any = results.get("provenance", {}).get("study") if isinstance(
+        results.get("provenance"), Mapping) else None
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def methods_markdown(results: Mapping[str, Any]) -> tuple[str, str]:
+    """Return (methods paragraphs, numbered reference list) as Markdown."""
+    prov = _m(results.get("provenance"))
+    versions = _m(prov.get("versions"))
+    soft = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v) or "not recorded"
+    radval_v = results.get("radval_version") or versions.get("radval") or "unknown"
+    icc_thr = _setting(results, "selection", "icc_threshold", default=0.75)
+    p_thr = _setting(results, "selection", "p_threshold", default=0.05)
+    corr = _setting(results, "selection", "corr_threshold", default=0.9)
+    folds = _setting(results, "selection", "n_folds", default=10)
+    rule = _setting(results, "selection", "lasso_rule", default="1se")
+    n_boot = _setting(results, "evaluation", "bootstrap_ci", default=None)
+    opt = results.get("optimism") or []
+    n_opt = next((r.get("n_resamples") for r in opt if isinstance(r, Mapping)), None)
+    seed = prov.get("seed")
+    paras = []
+    paras.append(
+        f"**Software.** Analyses used radval {radval_v} (Python) with {soft}. Radiomic "
+        f"features were extracted with PyRadiomics {_cite('pyradiomics')} following the IBSI "
+        f"{_cite('ibsi')} where PyRadiomics allows (see @sec-ibsi). The random seed was "
+        f"{seed if seed is not None else 'not recorded'}; every input file is identified by "
+        "its SHA-256 in results.json.")
+    if results.get("selection"):
+        paras.append(
+            "**Feature selection** used the development cohort only. Features with an "
+            f"intraclass correlation coefficient (two-way random effects, absolute agreement, "
+            f"single rater, ICC(2,1)) below {icc_thr} between segmentations were removed "
+            f"{_cite('icc', 'koo')}; the remaining features were screened with the "
+            f"Mann-Whitney U test (p < {p_thr}), redundant features (|Spearman ρ| > {corr}) "
+            "were removed keeping the one with the larger univariable AUC, and LASSO logistic "
+            f"regression with {folds}-fold cross-validation chose the penalty (λ rule "
+            f"{rule}) {_cite('glmnet')}. The rad-score and the DL-score are the LASSO linear "
+            "predictors on the original feature scale.")
+    paras.append(
+        "**Discrimination** was measured by the area under the ROC curve (AUC) with DeLong "
+        f"95% confidence intervals {_cite('delong', 'sunxu', 'proc')}"
+        + (f" and stratified percentile bootstrap intervals ({n_boot} resamples)"
+           if n_boot else " and stratified percentile bootstrap intervals")
+        + f"; correlated AUCs within a cohort were compared with DeLong's test and the p-values "
+        f"adjusted with Holm's method {_cite('holm')}. The probability cutoff was chosen on "
+        f"the development cohort by the Youden index {_cite('youden')} and carried frozen to "
+        "the validation cohorts; sensitivity, specificity, predictive values and accuracy are "
+        f"given with Wilson score intervals {_cite('wilson')}.")
+    paras.append(
+        "**Calibration** was assessed by calibration-in-the-large, the calibration intercept "
+        f"and slope {_cite('vancalster')}, the Brier score, the integrated calibration index "
+        f"(ICI), E50/E90/Emax from a loess calibration curve {_cite('austin')}, and the "
+        f"Hosmer-Lemeshow test with 10 groups {_cite('hl')}. **Clinical utility** was "
+        f"assessed by decision-curve analysis {_cite('vickers')}.")
+    if opt:
+        paras.append(
+            "**Internal validation** used Harrell's bootstrap optimism correction "
+            f"{_cite('harrell')} with {n_opt if n_opt is not None else 'the stated number of'} "
+            "resamples, repeating the whole selection and fitting inside each resample.")
+    if results.get("sample_size"):
+        paras.append(
+            f"**Sample size** was checked against the criteria of Riley et al. {_cite('riley')} "
+            "and by events per candidate predictor (see @sec-sample-size).")
+    paras.append(
+        f"**Baseline characteristics** are mean ± SD (compared with Welch's t-test or Welch's "
+        f"ANOVA {_cite('welch')}) or median [IQR] (Mann-Whitney U or Kruskal-Wallis tests), "
+        "and n (%) (chi-square test, or Fisher's exact test for 2 × 2 tables with an expected "
+        "count below 5). Missing values are counted and excluded (complete-case analysis).")
+    if results.get("survival"):
+        paras.append(
+            f"**Survival** by risk group was described with Kaplan-Meier curves {_cite('km')}, "
+            "compared with the log-rank test, and summarised by the Cox hazard ratio and "
+            "Harrell's C-index.")
+    paras.append(
+        f"Reporting follows TRIPOD+AI {_cite('tripod')}; the Radiomics Quality Score "
+        f"{_cite('rqs')} items that follow from the analysis are listed in @sec-checklists.")
+    refs = "\n".join(f"{i}. {text}" for i, text in enumerate(REFERENCES.values(), start=1))
+    return "\n\n".join(paras), refs
+
+
+def sample_size_markdown(results: Mapping[str, Any]) -> str:
+    """Short text on the development sample size (EPP, Riley criteria)."""
+    ss = results.get("sample_size")
+    if not isinstance(ss, Mapping):
+        return "The sample-size check is not part of this run."
+    parts = [f"The development cohort had {ss.get('n', '?')} patients and "
+             f"{ss.get('events', '?')} events for {ss.get('candidate_predictors', '?')} candidate "
+             f"predictors ({fmt_num(ss.get('epp'), 1)} events per candidate predictor)."]
+    riley = ss.get("riley")
+    if isinstance(riley, Mapping):
+        req = riley.get("n_required") or riley.get("n")
+        if req is not None:
+            parts.append(f"The minimum sample size by Riley et al. (2020) is {req}.")
+    ok = ss.get("ok")
+    if ok is not None:
+        parts.append("The sample size is sufficient." if ok else
+                     "**The development sample is smaller than required**; expect optimism "
+                     "and interpret the internal validation accordingly.")
+    return " ".join(parts)

@@ -1,0 +1,203 @@
+"""Decision curve analysis: net benefit across threshold probabilities.
+
+At threshold probability :math:`p_t` a patient is treated iff the predicted
+risk is at least :math:`p_t`.  With prevalence :math:`\\pi` and N patients
+
+.. math::
+
+    \\mathrm{NB}(p_t) = \\frac{TP}{N} - \\frac{FP}{N}\\,\\frac{p_t}{1-p_t} - \\mathrm{harm},
+    \\qquad
+    \\mathrm{NB}_{all}(p_t) = \\pi - (1-\\pi)\\frac{p_t}{1-p_t},
+    \\qquad \\mathrm{NB}_{none} = 0,
+
+and net interventions avoided per ``nper`` patients
+:math:`(\\mathrm{NB} - \\mathrm{NB}_{all}) / (p_t/(1-p_t)) \\cdot nper`.
+As R ``dcurves::dca`` (``R/dca.r``, ``R/test_consequences.R``): true- and
+false-positive rates are ``mean(risk[y] >= pt) * pi`` and
+``mean(risk[!y] >= pt) * (1 - pi)``; risks equal to 0 are moved to
+``-.Machine$double.eps`` and risks equal to 1 to ``1 + eps``, so a risk of 0 is
+never treated (even at :math:`p_t = 0`) and a risk of 1 always is.  Default
+thresholds ``seq(0, 0.99, by = 0.01)``.
+
+References
+----------
+Vickers AJ, Elkin EB. Decision curve analysis: a novel method for evaluating
+prediction models. Med Decis Making 2006;26:565-574.
+Vickers AJ, van Calster B, Steyerberg EW. A simple, step-by-step guide to
+interpreting decision curve analysis. Diagn Progn Res 2019;3:18.
+Sjoberg DD. dcurves: Decision Curve Analysis for Model Evaluation (R package).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from radval._validation import (
+    check_binary,
+    check_confidence_level,
+    check_consistent_length,
+    check_probabilities,
+    param_error,
+)
+
+__all__ = ["decision_curve"]
+
+FloatArray = npt.NDArray[np.float64]
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _check_thresholds(thresholds: Any, caller: str) -> FloatArray:
+    if thresholds is None:
+        # R seq(0, 0.99, by = 0.01) is 0 + (0:99) * 0.01: the same doubles as here
+        return np.arange(100, dtype=np.float64) * 0.01
+    try:
+        t = np.asarray(thresholds, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise param_error("thresholds", caller, "an array of numbers in [0, 1)",
+                          thresholds) from exc
+    if t.size == 0 or not np.isfinite(t).all() or (t < 0).any() or (t >= 1).any():
+        raise param_error("thresholds", caller, "a non-empty array of numbers in [0, 1)",
+                          thresholds)
+    return t
+
+
+def _dca_risk(p: FloatArray) -> FloatArray:
+    """dcurves' boundary rule: 0 -> -eps, 1 -> 1 + eps."""
+    r = p.copy()
+    r[r == 0.0] = -_EPS
+    r[r == 1.0] = 1.0 + _EPS
+    return r
+
+
+def decision_curve(y_true: Any, y_prob: Any, *, thresholds: Any = None, harm: float = 0.0,
+                   prevalence: float | None = None, nper: float = 1.0,
+                   n_resamples: int = 0, confidence_level: float = 0.95,
+                   rng: int | np.random.Generator | None = None) -> pd.DataFrame:
+    """Net benefit of a model, treat-all and treat-none across thresholds.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        0/1 outcome, 1 = event.
+    y_prob : array-like of shape (n_samples,)
+        Predicted risks in [0, 1].
+    thresholds : array-like, optional
+        Threshold probabilities in [0, 1); default ``0, 0.01, ..., 0.99``
+        (dcurves).
+    harm : float, optional
+        Harm of the test/model, subtracted from the model's net benefit.
+    prevalence : float, optional
+        Outcome prevalence to use instead of ``mean(y_true)`` (case-control
+        designs, dcurves ``prevalence=``).
+    nper : float, optional
+        Net interventions avoided are per ``nper`` patients (dcurves default 1).
+    n_resamples : int, optional
+        When positive, bootstrap (patients resampled with replacement) the
+        model's net benefit and add percentile (type-7) bands ``nb_ci_low``,
+        ``nb_ci_high``.
+    confidence_level : float, optional
+        Level of the bootstrap bands.
+    rng : int, numpy.random.Generator or None, optional
+        Seed or generator for the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per threshold with columns ``threshold, net_benefit,
+        treat_all, treat_none, net_interventions_avoided, pos_rate, tp_rate,
+        fp_rate`` (+ ``nb_ci_low, nb_ci_high``).  ``net_interventions_avoided``
+        is NaN at threshold 0, where :math:`p_t/(1-p_t) = 0` (R returns
+        ``Inf``/``NaN`` there).
+    """
+    caller = "decision_curve"
+    y = check_binary(y_true, caller=caller).astype(bool)
+    p = check_probabilities(y_prob, caller=caller, param="y_prob")
+    check_consistent_length(caller, y_true=y, y_prob=p)
+    t = _check_thresholds(thresholds, caller)
+    try:
+        harm = float(harm)
+        nper = float(nper)
+    except (TypeError, ValueError) as exc:
+        raise param_error("harm", caller, "a number", harm) from exc
+    if not math.isfinite(harm):
+        raise param_error("harm", caller, "a finite number", harm)
+    if not (math.isfinite(nper) and nper > 0):
+        raise param_error("nper", caller, "a positive number", nper)
+    if prevalence is None:
+        pi = float(y.mean())
+    else:
+        pi = float(prevalence)
+        if not 0.0 < pi < 1.0:
+            raise param_error("prevalence", caller, "a number in (0, 1)", prevalence)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) \
+            or n_resamples < 0:
+        raise param_error("n_resamples", caller, "an integer >= 0", n_resamples)
+    level = check_confidence_level(confidence_level, caller=caller)
+
+    r = _dca_risk(p)
+    odds = t / (1.0 - t)
+    ev = np.sort(r[y])
+    ne = np.sort(r[~y])
+    # fraction of events / non-events with risk >= t
+    f_ev = (ev.size - np.searchsorted(ev, t, "left")) / ev.size
+    f_ne = (ne.size - np.searchsorted(ne, t, "left")) / ne.size
+    tp_rate = f_ev * pi
+    fp_rate = f_ne * (1.0 - pi)
+    nb = tp_rate - fp_rate * odds - harm
+    nb_all = pi - (1.0 - pi) * odds
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nia = np.where(odds > 0, (nb - nb_all) / np.where(odds > 0, odds, 1.0) * nper, np.nan)
+    out = pd.DataFrame({
+        "threshold": t,
+        "net_benefit": nb,
+        "treat_all": nb_all,
+        "treat_none": np.zeros_like(t),
+        "net_interventions_avoided": nia,
+        "pos_rate": tp_rate + fp_rate,
+        "tp_rate": tp_rate,
+        "fp_rate": fp_rate,
+    })
+    if n_resamples > 0:
+        lo, hi = _bootstrap_nb(y, r, t, odds, harm, prevalence, int(n_resamples), level, rng,
+                               caller)
+        out["nb_ci_low"] = lo
+        out["nb_ci_high"] = hi
+    return out
+
+
+def _bootstrap_nb(y: npt.NDArray[np.bool_], r: FloatArray, t: FloatArray, odds: FloatArray,
+                  harm: float, prevalence: float | None, n_resamples: int, level: float,
+                  rng: Any, caller: str) -> tuple[FloatArray, FloatArray]:
+    """Percentile bands of the model's net benefit over patient resamples."""
+    from radval.stats.discrimination import _check_rng, _weights_from_indices
+
+    gen = _check_rng(rng, caller)
+    n_total = y.size
+    # indicator of "treated" per patient and threshold (N, T)
+    treated = (r[:, None] >= t[None, :]).astype(np.float64)
+    ind_ev = treated[y]
+    ind_ne = treated[~y]
+    out = np.empty((n_resamples, t.size))
+    chunk = max(1, 2_000_000 // max(1, n_total))
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
+        w = _weights_from_indices(gen.integers(0, n_total, size=(b, n_total)), n_total)
+        w_ev, w_ne = w[:, y], w[:, ~y]
+        if prevalence is None:
+            tp_rate = (w_ev @ ind_ev) / n_total
+            fp_rate = (w_ne @ ind_ne) / n_total
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tp_rate = (w_ev @ ind_ev) / w_ev.sum(axis=1, keepdims=True) * prevalence
+                fp_rate = ((w_ne @ ind_ne) / w_ne.sum(axis=1, keepdims=True)
+                           * (1.0 - prevalence))
+        out[start:start + b] = tp_rate - fp_rate * odds[None, :] - harm
+    ok = np.isfinite(out).all(axis=1)
+    alpha = 1.0 - level
+    q = np.quantile(out[ok], [alpha / 2, 1 - alpha / 2], axis=0, method="linear")
+    return np.asarray(q[0]), np.asarray(q[1])

@@ -1,0 +1,123 @@
+"""Pre-extraction checks: each problem is detected and reported with patient, file, reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from radval.exceptions import InputError
+from radval.features.checks import CheckSettings, check_case
+
+sitk = pytest.importorskip("SimpleITK")
+
+
+def _case(tmp_path: Path, *, img: np.ndarray | None = None, mask: np.ndarray | None = None,
+          mask_spacing: tuple[float, ...] = (1.0, 1.0, 2.0),
+          mask_origin: tuple[float, ...] = (0.0, 0.0, 0.0), label: int = 1) -> dict[str, Any]:
+    rng = np.random.default_rng(3)
+    if img is None:
+        img = rng.normal(40, 20, (10, 16, 16)).astype(np.int16)
+        img[0] = -1000
+    if mask is None:
+        mask = np.zeros(img.shape, dtype=np.uint8)
+        mask[3:7, 4:10, 4:10] = 1
+    im = sitk.GetImageFromArray(img)
+    im.SetSpacing((1.0, 1.0, 2.0))
+    m = sitk.GetImageFromArray(mask)
+    m.SetSpacing(mask_spacing)
+    m.SetOrigin(mask_origin)
+    sitk.WriteImage(im, str(tmp_path / "ct.nii.gz"))
+    sitk.WriteImage(m, str(tmp_path / "mask.nii.gz"))
+    return {"patient_id": "p7", "reader": "1", "cohort": "external", "image": "ct.nii.gz",
+            "mask": "mask.nii.gz", "label": label, "image_path": str(tmp_path / "ct.nii.gz"),
+            "mask_path": str(tmp_path / "mask.nii.gz"), "duplicate": False}
+
+
+def _reasons(problems: list[dict[str, Any]]) -> list[str]:
+    return [p["reason"] for p in problems]
+
+
+def test_good_case_has_no_problem(tmp_path: Path) -> None:
+    assert check_case(_case(tmp_path)) == []
+
+
+def test_problem_record_shape(tmp_path: Path) -> None:
+    row = _case(tmp_path, mask_origin=(0.0, 0.0, 0.5))
+    (p,) = check_case(row)
+    assert {k: p[k] for k in ("patient_id", "reader", "cohort", "image", "mask", "stage")} == {
+        "patient_id": "p7", "reader": "1", "cohort": "external", "image": "ct.nii.gz",
+        "mask": "mask.nii.gz", "stage": "check"}
+    assert "origin differs by 0.5 mm" in p["reason"]
+    assert str(tmp_path) not in p["reason"]  # no absolute path
+
+
+def test_geometry_mismatches(tmp_path: Path) -> None:
+    r = _reasons(check_case(_case(tmp_path, mask_spacing=(1.0, 1.0, 2.01))))
+    assert len(r) == 1 and "spacing differs by 0.01 mm" in r[0]
+    # Inside the tolerance: accepted.
+    assert check_case(_case(tmp_path, mask_origin=(0.0, 0.0002, 0.0))) == []
+    assert check_case(_case(tmp_path, mask_origin=(0.0, 0.0, 0.5)),
+                      settings=CheckSettings(tolerance_mm=1.0)) == []
+    small = np.zeros((10, 16, 15), dtype=np.uint8)
+    small[3:7, 4:10, 4:10] = 1
+    r = _reasons(check_case(_case(tmp_path, mask=small)))
+    assert len(r) == 1 and "size differs (image (16, 16, 10), mask (15, 16, 10))" in r[0]
+
+
+def test_direction_mismatch(tmp_path: Path) -> None:
+    row = _case(tmp_path)
+    m = sitk.ReadImage(row["mask_path"])
+    m.SetDirection((0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0))
+    sitk.WriteImage(m, row["mask_path"])
+    assert "direction cosines differ by 1" in _reasons(check_case(row))[0]
+
+
+def test_mask_problems(tmp_path: Path) -> None:
+    empty = np.zeros((10, 16, 16), dtype=np.uint8)
+    assert "empty mask" in _reasons(check_case(_case(tmp_path, mask=empty)))[0]
+    two = np.zeros((10, 16, 16), dtype=np.uint8)
+    two[3:7, 4:10, 4:10] = 2
+    r = _reasons(check_case(_case(tmp_path, mask=two, label=1)))
+    assert "label 1 absent (labels present: [2])" in r[0]
+    assert check_case(_case(tmp_path, mask=two, label=2)) == []
+    tiny = np.zeros((10, 16, 16), dtype=np.uint8)
+    tiny[5, 4:9, 4:9] = 1  # 25 voxels in one slice
+    r = _reasons(check_case(_case(tmp_path, mask=tiny)))
+    assert "too small for texture features (25 voxels, extent [5, 5, 1]" in r[0]
+    assert check_case(_case(tmp_path, mask=tiny),
+                      settings=CheckSettings(min_voxels=20, min_dims=2)) == []
+
+
+def test_non_ct_intensities(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    norm = rng.normal(0, 1, (10, 16, 16)).astype(np.float32)
+    r = _reasons(check_case(_case(tmp_path, img=norm)))
+    assert len(r) == 1 and "looks normalised" in r[0]
+    assert check_case(_case(tmp_path, img=norm), settings=CheckSettings(modality=None)) == []
+    hot = rng.normal(40, 20, (10, 16, 16)).astype(np.int16)
+    hot[5, 6, 6] = 5000
+    r = _reasons(check_case(_case(tmp_path, img=hot)))
+    assert "outside the CT range [-1100, 4000] HU" in r[0] and "5000" in r[0]
+
+
+def test_missing_unreadable_duplicate(tmp_path: Path) -> None:
+    row = _case(tmp_path)
+    Path(row["mask_path"]).unlink()
+    (p,) = check_case(row)
+    assert p["stage"] == "read" and p["reason"] == "mask mask.nii.gz: mask not found: mask.nii.gz"
+    Path(row["image_path"]).write_bytes(b"garbage")
+    r = check_case(row)
+    assert [q["stage"] for q in r] == ["read", "read"]
+    assert "unreadable image" in r[0]["reason"]
+    dup = check_case({**row, "duplicate": True})
+    assert dup[0]["stage"] == "manifest" and "duplicate (patient_id, reader)" in dup[0]["reason"]
+
+
+def test_settings_validation() -> None:
+    with pytest.raises(InputError, match="'min_voxels' parameter of CheckSettings"):
+        CheckSettings(min_voxels=0)
+    with pytest.raises(InputError, match="'modality'"):
+        CheckSettings(modality="MR")

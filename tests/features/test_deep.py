@@ -1,0 +1,262 @@
+"""Tests of the deep-feature network (radval.features.deep)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from radval.exceptions import BundleError, ConfigError, DataError, InputError, MissingInputError
+
+torch = pytest.importorskip("torch")
+sitk = pytest.importorskip("SimpleITK")
+pytest.importorskip("safetensors")
+
+from radval.features import deep  # noqa: E402
+from radval.io.synth import generate_study  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+FAST = {"epochs": 3, "crop_size": 24, "spacing_mm": 1.25, "channels": (4, 8, 16),
+        "feature_dim": 8, "batch_size": 8}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.Series]:
+    res = generate_study(tmp_path_factory.mktemp("deep"), small=True, n_patients=24, seed=5)
+    from radval.io.manifest import read_manifest
+
+    man = read_manifest(res.manifest)
+    clin = pd.read_csv(res.clinical, dtype={"patient_id": str}).set_index("patient_id")
+    return man, clin["ln_metastasis"]
+
+
+@pytest.fixture(scope="module")
+def trained(study: tuple[pd.DataFrame, pd.Series]) -> deep.DeepModel:
+    man, y = study
+    dev = man[man["cohort"] == "centre1_train"]
+    return deep.train_deep_model(dev, y, config=FAST, seed=11)
+
+
+def _state(model: deep.DeepModel) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy().copy() for k, v in model.network.state_dict().items()}
+
+
+def test_features_table(study: tuple[pd.DataFrame, pd.Series],
+                        trained: deep.DeepModel) -> None:
+    man, _ = study
+    feats = deep.extract_deep_features(man, trained)
+    assert list(feats.columns) == ["patient_id", "reader", "cohort"] + [
+        f"deep_{k}" for k in range(8)]
+    assert len(feats) == len(man)  # every (patient, reader) row, all cohorts
+    assert set(zip(feats["patient_id"], feats["reader"])) == set(
+        zip(man["patient_id"], man["reader"]))
+    values = feats.filter(like="deep_").to_numpy()
+    assert values.dtype == np.float64
+    assert np.isfinite(values).all() and (np.abs(values) <= 1).all()  # tanh layer
+    assert (values.std(axis=0) > 0).all()
+    assert feats.attrs["failures"].empty
+    assert trained.training["n"] == man.loc[man["cohort"] == "centre1_train",
+                                            "patient_id"].nunique()
+
+
+def test_training_is_deterministic(study: tuple[pd.DataFrame, pd.Series],
+                                   trained: deep.DeepModel) -> None:
+    man, y = study
+    dev = man[man["cohort"] == "centre1_train"]
+    again = deep.train_deep_model(dev, y, config=FAST, seed=11)
+    a, b = _state(trained), _state(again)
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    other = deep.train_deep_model(dev, y, config=FAST, seed=12)
+    c = _state(other)
+    assert not all(np.array_equal(a[k], c[k]) for k in a)
+
+
+def test_torch_global_state_restored(study: tuple[pd.DataFrame, pd.Series]) -> None:
+    man, y = study
+    dev = man[man["cohort"] == "centre1_train"]
+    threads = torch.get_num_threads()
+    det = torch.are_deterministic_algorithms_enabled()
+    rng_state = torch.random.get_rng_state().clone()
+    deep.train_deep_model(dev, y, config={**FAST, "epochs": 1}, seed=3)
+    assert torch.get_num_threads() == threads
+    assert torch.are_deterministic_algorithms_enabled() == det
+    assert torch.equal(torch.random.get_rng_state(), rng_state)
+
+
+def test_save_load_same_features_at_external_site(tmp_path: Path,
+                                                  study: tuple[pd.DataFrame, pd.Series],
+                                                  trained: deep.DeepModel) -> None:
+    man, _ = study
+    wpath, cpath = trained.save(tmp_path / "dev_site")
+    assert (wpath.name, cpath.name) == ("deep.safetensors", "deep.json")
+    meta = json.loads(cpath.read_text())
+    import hashlib
+
+    assert meta["weights_sha256"] == hashlib.sha256(wpath.read_bytes()).hexdigest()
+    # the external site only receives the two files
+    ext_dir = tmp_path / "external_site"
+    ext_dir.mkdir()
+    for p in (wpath, cpath):
+        (ext_dir / p.name).write_bytes(p.read_bytes())
+    loaded = deep.load_deep_model(ext_dir / "deep.safetensors")
+    assert loaded.config == trained.config
+    external = man[man["cohort"] == "centre2"]
+    f_dev = deep.extract_deep_features(external, trained)
+    f_ext = deep.extract_deep_features(external, loaded, jobs=2)
+    pd.testing.assert_frame_equal(f_dev, f_ext, check_exact=True)
+    # loading from the metadata dict (as stored in a signature bundle) works too
+    from_dict = deep.load_deep_model(wpath, meta)
+    pd.testing.assert_frame_equal(f_dev, deep.extract_deep_features(external, from_dict),
+                                  check_exact=True)
+
+
+def test_deep_json_follows_data_dictionary(tmp_path: Path, trained: deep.DeepModel) -> None:
+    from radval.models.bundle import schema_errors
+
+    _, cpath = trained.save(tmp_path)
+    doc = yaml.safe_load((ROOT / "data-dictionary" / "deep_config.yaml").read_text())
+    schema = doc["schema"]
+    assert schema_errors(json.loads(cpath.read_text()), schema, document="deep.json") == []
+    assert set(schema["properties"]["config"]["properties"]) == set(deep.DeepConfig.model_fields)
+
+
+def test_tampered_or_missing_files_are_refused(tmp_path: Path,
+                                               trained: deep.DeepModel) -> None:
+    wpath, cpath = trained.save(tmp_path)
+    data = bytearray(wpath.read_bytes())
+    data[-1] ^= 0x01
+    wpath.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="sha256"):
+        deep.load_deep_model(wpath)
+    trained.save(tmp_path)  # restore
+    meta = json.loads(cpath.read_text())
+    meta["format"] = "something-else"
+    cpath.write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="not a radval deep-model"):
+        deep.load_deep_model(wpath)
+    trained.save(tmp_path)
+    meta = json.loads(cpath.read_text())
+    meta["config"]["feature_dim"] = 9  # weights no longer fit the architecture
+    meta["weights_sha256"] = None
+    with pytest.raises(BundleError, match="do not fit"):
+        deep.load_deep_model(wpath, meta)
+    with pytest.raises(MissingInputError):
+        deep.load_deep_model(tmp_path / "nope.safetensors")
+
+
+def _toy_case(folder: Path, i: int, hu: float) -> dict[str, object]:
+    """A 40^3 image at 1 mm with a 6 mm-radius sphere of ``hu`` HU in fat."""
+    zz, yy, xx = np.mgrid[:40, :40, :40]
+    rng = np.random.default_rng(i)
+    c = rng.uniform(15, 25, size=3)
+    sphere = (zz - c[0]) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2 <= 36
+    arr = np.where(sphere, hu, -90.0) + rng.normal(0, 5, sphere.shape)
+    img = sitk.GetImageFromArray(arr.astype(np.int16))
+    msk = sitk.GetImageFromArray(sphere.astype(np.uint8))
+    sitk.WriteImage(img, str(folder / f"img{i}.nii.gz"))
+    sitk.WriteImage(msk, str(folder / f"msk{i}.nii.gz"))
+    return {"patient_id": f"p{i}", "cohort": "dev", "image": f"img{i}.nii.gz",
+            "mask": f"msk{i}.nii.gz"}
+
+
+def test_network_learns_a_separable_problem(tmp_path: Path) -> None:
+    """Bright (200 HU) vs. faint (60 HU) tumours: training must separate them."""
+    from radval.io.manifest import prepare_manifest
+
+    rows, y = [], []
+    for i in range(16):
+        label = i % 2
+        rows.append(_toy_case(tmp_path, i, 200.0 if label else 60.0))
+        y.append(label)
+    man = prepare_manifest(pd.DataFrame(rows), root=tmp_path)
+    cfg = {**FAST, "crop_size": 16, "spacing_mm": 1.0, "epochs": 25, "lr": 5e-3,
+           "channels": (4, 8)}
+    model = deep.train_deep_model(man, y, config=cfg, seed=0)
+    assert model.training["apparent_auc"] == 1.0
+    assert model.training["loss_history"][-1] < model.training["loss_history"][0]
+
+
+def test_crop_geometry_and_window(tmp_path: Path) -> None:
+    """A crop is centred on the mask centroid; HU map linearly into the window."""
+    arr = np.full((30, 30, 30), 70, dtype=np.int16)  # (70 + 100) / 340 = 0.5
+    m = np.zeros_like(arr, dtype=np.uint8)
+    m[10:15, 12:17, 4:9] = 1  # centroid (z, y, x) = (12, 14, 6) voxels
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((2.0, 2.0, 2.0))
+    img.SetOrigin((5.0, -3.0, 11.0))
+    msk = sitk.GetImageFromArray(m)
+    msk.CopyInformation(img)
+    sitk.WriteImage(img, str(tmp_path / "i.nii.gz"))
+    sitk.WriteImage(msk, str(tmp_path / "m.nii.gz"))
+    man = pd.DataFrame([{"patient_id": "a", "cohort": "x", "image": "i.nii.gz",
+                         "mask": "m.nii.gz"}])
+    from radval.io.manifest import prepare_manifest
+
+    cfg = deep.DeepConfig(crop_size=16, channels=(4, 8), spacing_mm=1.0)
+    crops, rows, fails = deep.build_crops(prepare_manifest(man, root=tmp_path), cfg)
+    assert crops.shape == (1, 2, 16, 16, 16) and fails.empty
+    x, mk = crops[0]
+    # The mask spans x in [4, 8] voxels = 10 mm physical edge (5 voxels of 2 mm); its
+    # centroid is mid-crop: (16 - 1) / 2 = 7.5, i.e. voxels 7 and 8 hold the centre.
+    inside = mk[7:9, 7:9, 7:9]
+    assert np.allclose(inside, 1.0)
+    prof = mk[8, 8, :]  # along x through the centre: symmetric about 7.5
+    assert np.allclose(prof, prof[::-1], atol=1e-5)
+    # the physical x-extent of the crop (16 mm) reaches outside the image (x < 5 mm)
+    assert np.allclose(x[:, :, 8:], 0.5, atol=1e-6)
+    assert np.allclose(x[:, :, 0], 0.0)  # outside the image: -1024 HU -> window low -> 0
+
+
+def test_failures_are_reported(tmp_path: Path, study: tuple[pd.DataFrame, pd.Series],
+                               trained: deep.DeepModel) -> None:
+    man, _ = study
+    bad = man.head(3).copy()
+    bad.loc[bad.index[1], "image_path"] = str(tmp_path / "missing.nii.gz")
+    feats = deep.extract_deep_features(bad, trained)
+    assert len(feats) == 2
+    fails = feats.attrs["failures"]
+    assert list(fails["patient_id"]) == [bad["patient_id"].iloc[1]]
+    assert "not found" in fails["reason"].iloc[0]
+
+
+@pytest.mark.parametrize(("kwargs", "exc", "match"), [
+    ({"config": {"crop_size": 20}}, ConfigError, "multiple"),
+    ({"config": {"unknown_key": 1}}, ConfigError, "unknown_key"),
+    ({"config": {"window": (200, 100)}}, ConfigError, "low < high"),
+    ({"seed": -1}, InputError, "seed"),
+    ({"device": "tpu"}, InputError, "device"),
+])
+def test_invalid_arguments(study: tuple[pd.DataFrame, pd.Series], kwargs: dict[str, object],
+                           exc: type[Exception], match: str) -> None:
+    man, y = study
+    with pytest.raises(exc, match=match):
+        deep.train_deep_model(man, y, **kwargs)  # type: ignore[arg-type]
+
+
+def test_invalid_labels(study: tuple[pd.DataFrame, pd.Series]) -> None:
+    man, y = study
+    dev = man[man["cohort"] == "centre1_train"]
+    with pytest.raises(InputError, match="no label"):
+        deep.train_deep_model(dev, y.iloc[:3], config=FAST)
+    with pytest.raises(InputError, match="both classes"):
+        deep.train_deep_model(dev, y * 0, config=FAST)
+    with pytest.raises(DataError, match="usable"):
+        deep.train_deep_model(dev.head(2), y, config=FAST)
+
+
+def test_import_is_light() -> None:
+    code = ("import sys, radval.features.deep; "
+            "bad = [m for m in ('torch', 'SimpleITK', 'radiomics') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -1,0 +1,205 @@
+"""extract_radiomics and the `radval extract` / `radval check` commands."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import radval.features.extract as extract_mod
+from radval.cli import main
+from radval.exceptions import EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_PARTIAL, ExtractionError
+from radval.features.extract import FAILURE_COLUMNS, extract_radiomics
+from radval.features.radiomics import DEFAULT_PARAMS, shipped_params
+
+from .conftest import write_case
+
+
+def _direct(params: Path, image: Path, mask: Path) -> dict[str, float]:
+    from radiomics import featureextractor
+
+    ex = featureextractor.RadiomicsFeatureExtractor(str(params))
+    res = ex.execute(str(image), str(mask))
+    return {k: float(v) for k, v in res.items() if not k.startswith("diagnostics_")}
+
+
+def test_values_equal_direct_pyradiomics_default_params(tmp_path: Path) -> None:
+    img, msk = write_case(tmp_path / "s", "p1", seed=1)
+    pd.DataFrame({"patient_id": ["p1"], "cohort": ["training"], "image": [img],
+                  "mask": [msk]}).to_csv(tmp_path / "s" / "manifest.csv", index=False)
+    res = extract_radiomics(tmp_path / "s" / "manifest.csv", out_dir=None, jobs=1,
+                            progress=False)
+    want = _direct(shipped_params()[DEFAULT_PARAMS], tmp_path / "s" / img,
+                   tmp_path / "s" / msk)
+    got = res.features.iloc[0]
+    assert list(res.features.columns) == ["patient_id", "reader", "cohort"] + [
+        f"radiomics_{k}" for k in want]
+    assert len(want) == 1130  # Original 107 + LoG 3 x 93 + Wavelet 8 x 93
+    for k, v in want.items():
+        assert got[f"radiomics_{k}"] == v, k  # exactly, not approximately
+    assert "radiomics_log-sigma-1-0-mm-3D_firstorder_Mean" in res.features.columns
+    assert "radiomics_wavelet-LLH_glcm_Idm" in res.features.columns
+    assert not any(c.startswith("radiomics_diagnostics") for c in res.features.columns)
+    assert "diagnostics_Mask-original_VoxelNum" in res.diagnostics.columns
+
+
+def test_user_params_and_outputs(study: Callable[..., Path], light_params: Path) -> None:
+    manifest = study(3, extra_rows=[
+        {"patient_id": "p900", "cohort": "external", "image": "images/p000.nii.gz",
+         "mask": "images/absent.nii.gz"},
+        {"patient_id": "p001", "cohort": "external", "image": "images/p001.nii.gz",
+         "mask": "images/p001_mask.nii.gz"}])
+    out = manifest.parent / "out"
+    res = extract_radiomics(manifest, params=light_params, out_dir=out, jobs=1, progress=False)
+    # Good rows ran; problems are listed, not raised.
+    assert res.features["patient_id"].tolist() == ["p000", "p001", "p002"]
+    assert res.features["reader"].tolist() == ["1"] * 3
+    assert res.n_failed == 2 and not res.ok
+    assert res.failures.columns.tolist() == FAILURE_COLUMNS
+    # Manifest order: p900 (row 4) before the duplicate p001 (row 5).
+    assert res.failures[["patient_id", "stage"]].values.tolist() == [["p900", "read"],
+                                                                     ["p001", "manifest"]]
+    want = _direct(light_params, manifest.parent / "images" / "p002.nii.gz",
+                   manifest.parent / "images" / "p002_mask.nii.gz")
+    got = res.features.set_index("patient_id").loc["p002"]
+    assert {k: got[f"radiomics_{k}"] for k in want} == want
+    # Files, sidecar, relative paths only.
+    on_disk = pd.read_parquet(out / "features.parquet")
+    pd.testing.assert_frame_equal(on_disk, res.features)
+    fails = pd.read_csv(out / "failures.csv", dtype=str)
+    assert fails["mask"].tolist() == ["images/absent.nii.gz", "images/p001_mask.nii.gz"]
+    side = json.loads((out / "features.json").read_text())
+    assert side["params"]["sha256"] == hashlib.sha256(light_params.read_bytes()).hexdigest()
+    assert side["params"]["text"] == light_params.read_text()
+    assert side["input_sha256"]["images/p000.nii.gz"] == hashlib.sha256(
+        (manifest.parent / "images" / "p000.nii.gz").read_bytes()).hexdigest()
+    assert side["versions"]["pyradiomics"] and side["n_cases"] == 5
+    for f in out.iterdir():
+        if f.is_file():
+            assert str(manifest.parent.resolve()).encode() not in f.read_bytes(), f.name
+    # CSV on request.
+    res_csv = extract_radiomics(manifest, params=light_params, out_dir=out, jobs=1,
+                                progress=False, fmt="csv")
+    back = pd.read_csv(out / "features.csv", dtype={"patient_id": str, "reader": str})
+    pd.testing.assert_frame_equal(back, res_csv.features)
+
+
+def test_strict_stops_at_first_problem(study: Callable[..., Path], light_params: Path) -> None:
+    manifest = study(2, extra_rows=[{"patient_id": "p9", "cohort": "x",
+                                     "image": "images/p000.nii.gz",
+                                     "mask": "images/gone.nii.gz"}])
+    calls: list[int] = []
+    with pytest.raises(ExtractionError, match=r"p9 \(reader 1\): mask not found"):
+        extract_radiomics(manifest, params=light_params, out_dir=None, jobs=1, strict=True,
+                          on_case=lambda o: calls.append(o.index), progress=False)
+    assert calls == []  # nothing was extracted
+
+
+def test_resume_after_interrupt(study: Callable[..., Path], light_params: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = study(4)
+    out = manifest.parent / "out"
+    reference = extract_radiomics(manifest, params=light_params, out_dir=None, jobs=1,
+                                  progress=False).features
+    real = extract_mod.extract_case
+    calls: list[str] = []
+
+    def counting(*args: Any, interrupt_at: int | None = None, **kw: Any) -> Any:
+        calls.append("x")
+        if interrupt_at is not None and len(calls) == interrupt_at:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(extract_mod, "extract_case",
+                        lambda *a, **k: counting(*a, interrupt_at=3, **k))
+    with pytest.raises(KeyboardInterrupt):
+        extract_radiomics(manifest, params=light_params, out_dir=out, jobs=1, progress=False)
+    assert len(list((out / ".cache").glob("*.json"))) == 2
+    assert not (out / "features.parquet").exists()  # no half-written table
+    calls.clear()
+    monkeypatch.setattr(extract_mod, "extract_case", counting)
+    res = extract_radiomics(manifest, params=light_params, out_dir=out, jobs=1, progress=False)
+    assert len(calls) == 2 and res.n_cached == 2 and res.n_extracted == 2
+    pd.testing.assert_frame_equal(res.features, reference)
+    # A damaged cache record (e.g. a partial file) is recomputed, the others reused.
+    first = sorted((out / ".cache").glob("*.json"))[0]
+    first.write_text(first.read_text()[:40])
+    calls.clear()
+    res = extract_radiomics(manifest, params=light_params, out_dir=out, jobs=1, progress=False)
+    assert len(calls) == 1 and res.n_cached == 3
+    pd.testing.assert_frame_equal(res.features, reference)
+    # Changing the parameter file invalidates the cache.
+    changed = light_params.with_name("light2.yaml")
+    changed.write_text(light_params.read_text().replace("binWidth: 25", "binWidth: 10"))
+    calls.clear()
+    res = extract_radiomics(manifest, params=changed, out_dir=out, jobs=1, progress=False)
+    assert len(calls) == 4 and res.n_cached == 0
+
+
+def test_worker_processes_give_identical_output(study: Callable[..., Path],
+                                                light_params: Path) -> None:
+    manifest = study(4)
+    one = extract_radiomics(manifest, params=light_params, out_dir=None, jobs=1,
+                            progress=False)
+    two = extract_radiomics(manifest, params=light_params, out_dir=None, jobs=2,
+                            progress=False)
+    pd.testing.assert_frame_equal(one.features, two.features)
+    pd.testing.assert_frame_equal(one.diagnostics, two.diagnostics)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_identical_output(study: Callable[..., Path],
+                                                   light_params: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    manifest = study(4)
+    local = extract_radiomics(manifest, params=light_params, out_dir=None, jobs=1,
+                              progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        dask = extract_radiomics(manifest, params=light_params, out_dir=None,
+                                 scheduler=client, progress=False)
+        by_address = extract_radiomics(manifest, params=light_params, out_dir=None,
+                                       scheduler=cluster.scheduler_address, progress=False)
+    pd.testing.assert_frame_equal(local.features, dask.features)
+    pd.testing.assert_frame_equal(local.features, by_address.features)
+    pd.testing.assert_frame_equal(local.diagnostics, dask.diagnostics)
+
+
+# ---------------------------------------------------------------------------- CLI
+def test_cli_exit_codes(study: Callable[..., Path], light_params: Path, tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = study(2)
+    out = tmp_path / "o"
+    args = ["extract", str(manifest), "--out", str(out), "--params", str(light_params),
+            "--jobs", "1", "--quiet"]
+    assert main(args) == EXIT_OK
+    assert pd.read_parquet(out / "features.parquet").shape[0] == 2
+    capsys.readouterr()
+    assert main([*args, "--json"]) == EXIT_OK
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] and doc["summary"]["n_cached"] == 2
+    assert main(["check", str(manifest), "--quiet", "--jobs", "1"]) == EXIT_OK
+    # A failing row: exit 4 after writing the good ones.
+    df = pd.read_csv(manifest)
+    df.loc[len(df)] = ["p5", "external", "images/p000.nii.gz", "images/nothere.nii.gz"]
+    df.to_csv(manifest, index=False)
+    assert main(args) == EXIT_PARTIAL
+    assert pd.read_parquet(out / "features.parquet").shape[0] == 2
+    assert pd.read_csv(out / "failures.csv")["patient_id"].tolist() == ["p5"]
+    capsys.readouterr()
+    assert main(["check", str(manifest), "--json", "--jobs", "1"]) == EXIT_PARTIAL
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["summary"]["n_failed"] == 1 and doc["errors"][0]["patient_id"] == "p5"
+    assert main([*args, "--strict"]) == EXIT_PARTIAL
+    # Missing manifest: 66; invalid manifest: 65.
+    assert main(["extract", str(tmp_path / "none.csv"), "--out", str(out)]) == EXIT_NOINPUT
+    bad = tmp_path / "bad.csv"
+    bad.write_text("patient_id,image\np1,a.nii\n")
+    assert main(["extract", str(bad), "--out", str(out)]) == EXIT_DATAERR
+    assert main(["check", str(bad)]) == EXIT_DATAERR

@@ -1,0 +1,262 @@
+"""Acceptance test of the external-validation kit on the small synthetic study.
+
+Fit on centre 1, write the bundle, validate it on centre 2 and on two extra synthetic
+sites with other scanners, pool the three share.json files, render the reports, and
+refuse a bundle with one flipped byte (exit code 65, message naming the file).
+
+The fit is a deliberately minimal one (top univariate features + maximum-likelihood
+logistic regression) so that the test does not depend on the full pipeline; a reduced
+PyRadiomics parameter file (first order + shape) keeps extraction fast.  The bundle
+carries that parameter file and validate must use it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("radiomics")
+pytest.importorskip("SimpleITK")
+
+from radval import stats  # noqa: E402
+from radval.exceptions import RadvalWarning  # noqa: E402
+from radval.models.bundle import write_bundle  # noqa: E402
+from radval.models.recalibration import logistic_fit  # noqa: E402
+from radval.models.signature import (  # noqa: E402
+    LinearScore,
+    LogisticModel,
+    Signature,
+    development_summary_from,
+)
+
+PARAMS = """imageType:
+  Original: {}
+featureClass:
+  firstorder: []
+  shape: []
+setting:
+  binWidth: 25
+  label: 1
+"""
+SITES = ("centre2", "siteC", "siteD")
+
+
+def _fit_minimal(feats: pd.DataFrame, y: np.ndarray, n_features: int = 3) -> LinearScore:
+    cols = [c for c in feats.columns if c.startswith("radiomics_")
+            and np.isfinite(feats[c]).all() and feats[c].std() > 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RadvalWarning)
+        auc = {c: abs(stats.roc_auc(y, feats[c].to_numpy()) - 0.5) for c in cols}
+    chosen: list[str] = []
+    for c in sorted(cols, key=lambda c: (-auc[c], c)):
+        if all(abs(np.corrcoef(feats[c], feats[o])[0, 1]) < 0.8 for o in chosen):
+            chosen.append(c)
+        if len(chosen) == n_features:
+            break
+    x = feats[chosen].to_numpy(float)
+    mean, sd = x.mean(axis=0), x.std(axis=0, ddof=1)
+    z = (x - mean) / sd
+    beta, _cov, _ok = logistic_fit(np.column_stack([np.ones(len(y)), z]), y.astype(float))
+    coef = beta[1:] / sd
+    intercept = beta[0] - float((coef * mean).sum())
+    return LinearScore(name="rad_score", features=chosen, intercept=float(intercept),
+                       coef=coef.tolist(), means=mean.tolist(), sds=sd.tolist())
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from radval.features import extract_radiomics
+    from radval.io.manifest import read_manifest
+    from radval.io.synth import SiteSpec, generate_study
+
+    root = tmp_path_factory.mktemp("e2e")
+    sp = generate_study(root / "study", small=True, n_patients=72, seed=7,
+                        sites=[SiteSpec(name="siteC", n=32, profile="ge_thick"),
+                               SiteSpec(name="siteD", n=32, profile="philips_lowdose")])
+    params = root / "params.yaml"
+    params.write_text(PARAMS)
+    man = read_manifest(sp.manifest)
+    dev = man[man["cohort"].astype(str).str.startswith("centre1")
+              & (man["reader"].astype(str) == "1")].reset_index(drop=True)
+    res = extract_radiomics(dev, params=params, out_dir=None, jobs=1)
+    feats = res.features.sort_values("patient_id").reset_index(drop=True)
+    clin = pd.read_csv(sp.clinical, dtype={"patient_id": str})
+    y = feats["patient_id"].map(clin.set_index("patient_id")["ln_metastasis"]).to_numpy(int)
+    rad = _fit_minimal(feats, y)
+    combined = LogisticModel(name="combined", inputs=["rad_score"], intercept=0.0, coef=[1.0])
+    lp = rad.compute(feats)
+    prob = 1 / (1 + np.exp(-lp))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RadvalWarning)
+        cutoff = float(stats.youden_threshold(y, prob))
+    sig = Signature(
+        schema_version="1", radval_version="test", outcome={"name": "ln_metastasis",
+                                                            "positive_label": 1},
+        intended_use="pre-operative prediction of lymph-node metastasis",
+        population="synthetic centre 1", prediction_moment="pre-operative",
+        predictors=[{"name": "rad_score", "kind": "radiomics", "timing": "pre-operative"}],
+        radiomics={"params_yaml": PARAMS, "params_sha256": ""}, deep=None,
+        scores={"rad_score": rad}, combined=combined, cutoff=min(max(cutoff, 0.01), 0.99),
+        development_summary=development_summary_from(feats, rad.features, prob, y_true=y))
+    bundle = write_bundle(root / "bundle", sig)
+    bundle_zip = write_bundle(root / "bundle", sig, zip=True)
+    return {"root": root, "paths": sp, "bundle": bundle, "zip": bundle_zip, "sig": sig,
+            "dev_auc": stats.roc_auc(y, prob)}
+
+
+@pytest.fixture(scope="module")
+def validated(study: dict[str, Any]) -> dict[str, Any]:
+    from radval.pool.site import validate_bundle
+
+    out: dict[str, Any] = {}
+    for i, site in enumerate(SITES):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RadvalWarning)
+            out[site] = validate_bundle(
+                study["zip"] if site == "siteD" else study["bundle"],
+                manifest=study["paths"].manifest, clinical=study["paths"].clinical,
+                out=study["root"] / f"val_{site}", cohort=site, jobs=1, n_bootstrap=50,
+                report_formats=("html",) if i == 0 else None)
+    return out
+
+
+@pytest.mark.slow
+def test_validate_writes_results_share_and_report(study: dict[str, Any],
+                                                  validated: dict[str, Any]) -> None:
+    root = study["root"]
+    for site in SITES:
+        d = root / f"val_{site}"
+        res = json.loads((d / "results.json").read_text())
+        share = json.loads((d / "share.json").read_text())
+        preds = pd.read_parquet(d / "predictions.parquet")
+        assert share["site"] == site
+        assert share["n"] == len(preds) == res["cohorts"][0]["n"]
+        # the prediction re-done from the frozen signature equals what validate wrote
+        feats = pd.read_parquet(d / "features" / "features.parquet") \
+            if (d / "features" / "features.parquet").exists() else None
+        if feats is not None:
+            f1 = feats[feats["reader"].astype(str) == "1"].drop_duplicates("patient_id")
+            redo = study["sig"].predict(f1).set_index("patient_id")["probability"]
+            np.testing.assert_allclose(preds.set_index("patient_id")["probability"],
+                                       redo.loc[preds["patient_id"]].to_numpy(), rtol=1e-12)
+        y, p = preds["y_true"].to_numpy(), preds["probability"].to_numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RadvalWarning)
+            d_ci = stats.delong_ci(y, p)
+        assert share["discrimination"]["auc"] == pytest.approx(d_ci.estimate, rel=1e-12)
+        assert share["discrimination"]["auc_se"] == pytest.approx(d_ci.se, rel=1e-12)
+        perf = pd.DataFrame(res["performance"])
+        assert perf.loc[perf["subgroup"] == "all", "auc"].iloc[0] == \
+            pytest.approx(d_ci.estimate, rel=1e-12)
+        assert "shift" in res and "updating" in res
+        assert {f["feature"] for f in share["shift"]["features"]} == \
+            set(study["sig"].selected_features)
+    assert (root / "val_centre2" / "report" / "report.html").is_file()
+    html = (root / "val_centre2" / "report" / "report.html").read_text()
+    assert "Dataset shift" in html
+
+
+@pytest.mark.slow
+def test_share_json_holds_aggregates_only(study: dict[str, Any],
+                                          validated: dict[str, Any]) -> None:
+    root = study["root"]
+    clin = pd.read_csv(study["paths"].clinical, dtype={"patient_id": str})
+    ids = clin["patient_id"].tolist()
+    for site in SITES:
+        d = root / f"val_{site}"
+        text = (d / "share.json").read_text()
+        low = text.lower()
+        for pid in ids:
+            assert pid.lower() not in low, pid
+        for frag in [str(root), str(root.name), "/tmp", ".nii", ".nrrd", ".parquet", "/",
+                     "\\", "manifest", "clinical.csv"]:
+            assert frag.lower() not in low, frag
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", text), "a date"
+        assert not re.search(r"\b\d+(\.\d+){4,}\b", text), "a DICOM-like UID"
+        preds = pd.read_parquet(d / "predictions.parquet")
+        values: list[float] = []
+        for col in ["probability", "score", "rad_score"]:
+            values.extend(preds[col].tolist())
+        feats_path = d / "features" / "features.parquet"
+        if feats_path.exists():
+            f = pd.read_parquet(feats_path)
+            for c in study["sig"].selected_features:
+                values.extend(f[c].tolist())
+        numbers = set(re.findall(r"-?\d+\.\d+(?:e-?\d+)?", text))
+        for v in values:
+            text_v = repr(float(v))
+            if len(text_v.lstrip("-")) < 7:  # 0.0, 1.0, 25.0: no information about anyone
+                continue
+            assert text_v not in numbers, v
+        share = json.loads(text)
+        # small cells: every reported 2x2 count is >= 5, else it is suppressed and flagged
+        tm = share["threshold_metrics"]
+        counts = [tm[k] for k in ("tp", "fp", "tn", "fn")]
+        if any(c is None for c in counts):
+            assert all(c is None for c in counts)
+            assert "threshold_metrics.tp" in share["suppression"]["suppressed"]
+        else:
+            assert min(counts) >= 5
+        if share["events"] is None:
+            assert "events" in share["suppression"]["suppressed"]
+        else:
+            assert min(share["events"], share["non_events"]) >= 5
+
+
+@pytest.mark.slow
+def test_pool_three_sites(study: dict[str, Any], validated: dict[str, Any]) -> None:
+    from radval.pool import meta_analysis
+    from radval.pool.pooling import pool_shares
+
+    root = study["root"]
+    shares = [root / f"val_{s}" / "share.json" for s in SITES]
+    pooled = pool_shares(shares, out=root / "pooled", report_formats=("html",))
+    docs = [json.loads(p.read_text()) for p in shares]
+    auc = pooled["measures"]["auc"]["result"]
+    assert auc["k"] == 3
+    direct = meta_analysis([d["discrimination"]["logit_auc"] for d in docs],
+                           [d["discrimination"]["logit_auc_se"] ** 2 for d in docs])
+    assert auc["pooled"] == pytest.approx(direct.pooled, rel=1e-10)
+    assert auc["tau2"] == pytest.approx(direct.tau2, rel=1e-8, abs=1e-12)
+    assert auc["pooled_natural"] == pytest.approx(1 / (1 + np.exp(-direct.pooled)), rel=1e-12)
+    slope = pooled["measures"]["calibration_slope"]["result"]
+    assert slope is not None and slope["k"] == 3
+    assert (root / "pooled" / "pooled.json").is_file()
+    assert (root / "pooled" / "figures" / "forest_auc.png").is_file()
+    assert (root / "pooled" / "report" / "pooled.html").is_file()
+    on_disk = json.loads((root / "pooled" / "pooled.json").read_text())
+    assert on_disk["measures"]["auc"]["result"]["pooled"] == auc["pooled"]
+
+
+@pytest.mark.slow
+def test_tampered_bundle_is_refused_by_cli(study: dict[str, Any], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from radval.cli import main
+
+    bad = tmp_path / "bundle"
+    shutil.copytree(study["bundle"], bad)
+    f = bad / "signature.json"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    f.write_bytes(bytes(data))
+    argv = ["validate", str(bad), "--manifest", str(study["paths"].manifest), "--clinical",
+            str(study["paths"].clinical), "--out", str(tmp_path / "out"), "--cohort",
+            "centre2", "--no-report"]
+    code = main(argv)
+    assert code == 65
+    err = capsys.readouterr().err
+    assert "signature.json" in err and "modified" in err
+    assert not (tmp_path / "out" / "share.json").exists()
+    from radval.exceptions import BundleError
+    from radval.models.bundle import load_bundle
+
+    with pytest.raises(BundleError, match="signature.json"):
+        load_bundle(bad)

@@ -1,0 +1,351 @@
+"""A realistic run directory (results.json + predictions.parquet) for report tests.
+
+Built from synthetic predictions with plain numpy so that the report can be
+developed and tested without the pipeline.  Every table follows
+``data-dictionary/results.yaml``.  The numbers are internally consistent
+(AUCs, CIs, calibration, decision curves are computed from the synthetic
+predictions) but are not reference values for anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+COHORTS = [("development", "development", 160), ("internal", "internal_validation", 70),
+           ("external_1", "external_validation", 90), ("external_2", "external_validation", 80)]
+MODELS = [("radiomics", "Radiomics signature", "radiomics", 1.3),
+          ("deep", "Deep-learning signature", "deep", 1.1),
+          ("clinical", "Clinical model", "clinical", 0.7),
+          ("nomogram", "Combined nomogram", "nomogram", 1.6)]
+
+
+def _auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    pos, neg = s[y == 1], s[y == 0]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    auc = float(psi.mean())
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    var = v10.var(ddof=1) / pos.size + v01.var(ddof=1) / neg.size
+    return auc, float(math.sqrt(var))
+
+
+def _roc(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    thr = np.r_[np.inf, np.sort(np.unique(s))[::-1]]
+    tpr = np.array([(s[y == 1] >= t).mean() for t in thr])
+    fpr = np.array([(s[y == 0] >= t).mean() for t in thr])
+    return fpr, tpr
+
+
+def _wilson(k: int, n: int) -> tuple[float, float, float]:
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    p, z = k / n, 1.959963984540054
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return p, centre - half, centre + half
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for rec in df.to_dict(orient="records"):
+        out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else
+                        (v.item() if isinstance(v, np.generic) else v)) for k, v in rec.items()})
+    return out
+
+
+def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Return (results dict, predictions DataFrame) for a four-cohort study."""
+    rng = np.random.default_rng(seed)
+    preds, clinical = [], []
+    for cname, _role, n in COHORTS:
+        y = rng.binomial(1, 0.38, n)
+        latent = rng.normal(size=n)
+        size = np.round(np.exp(rng.normal(3.0 + 0.25 * y, 0.4)), 1)
+        clinical.append(pd.DataFrame({
+            "patient_id": [f"{cname[:3].upper()}{i:03d}" for i in range(n)], "cohort": cname,
+            "age_years": np.round(rng.normal(61, 9, n), 0),
+            "sex": rng.choice(["female", "male"], n), "tumour_size_mm": size,
+            "grade": rng.choice(["G1", "G2", "G3"], n, p=[0.3, 0.5, 0.2]), "y": y}))
+        for mname, _lab, _kind, d in MODELS:
+            shift = -0.15 if cname.startswith("external") else 0.0
+            score = (d + shift) * y + 0.6 * latent + rng.normal(size=n) - 0.8
+            prob = 1 / (1 + np.exp(-score))
+            preds.append(pd.DataFrame({
+                "patient_id": clinical[-1].patient_id, "cohort": cname, "model": mname,
+                "score": score, "probability": prob, "y_true": y}))
+    pred = pd.concat(preds, ignore_index=True)
+    clin = pd.concat(clinical, ignore_index=True)
+
+    perf, thr_rows, cal, roc, band, calg, cals, dec, comps, subg, het = ([] for _ in range(11))
+    cut = {m: 0.4 for m, *_ in MODELS}
+    for cname, _role, _n in COHORTS:
+        scores = {}
+        for mname, *_ in MODELS:
+            d = pred[(pred.cohort == cname) & (pred.model == mname)]
+            y, p = d.y_true.to_numpy(), d.probability.to_numpy()
+            scores[mname] = (y, p)
+            auc, se = _auc_delong(y, p)
+            perf.append({"cohort": cname, "model": mname, "subgroup": "all", "n": int(y.size),
+                         "events": int(y.sum()), "auc": auc, "auc_se": se,
+                         "auc_ci_low": max(0.0, auc - 1.96 * se),
+                         "auc_ci_high": min(1.0, auc + 1.96 * se),
+                         "auc_boot_ci_low": max(0.0, auc - 2.0 * se),
+                         "auc_boot_ci_high": min(1.0, auc + 1.9 * se),
+                         "cutoff": cut[mname], "undefined_reason": None})
+            pos = p >= cut[mname]
+            tp, fp = int((pos & (y == 1)).sum()), int((pos & (y == 0)).sum())
+            fn, tn = int((~pos & (y == 1)).sum()), int((~pos & (y == 0)).sum())
+            for metric, k, m in (("sensitivity", tp, tp + fn), ("specificity", tn, tn + fp),
+                                 ("ppv", tp, tp + fp), ("npv", tn, tn + fn),
+                                 ("accuracy", tp + tn, y.size)):
+                est, lo, hi = _wilson(k, m)
+                thr_rows.append({"cohort": cname, "model": mname, "subgroup": "all",
+                                 "metric": metric, "estimate": est, "ci_low": lo, "ci_high": hi,
+                                 "numerator": k, "denominator": m})
+            fpr, tpr = _roc(y, p)
+            roc += [{"cohort": cname, "model": mname, "fpr": a, "tpr": b}
+                    for a, b in zip(fpr, tpr)]
+            grid = np.linspace(0, 1, 21)
+            t = np.interp(grid, fpr, tpr)
+            band += [{"cohort": cname, "model": mname, "fpr": g,
+                      "tpr_low": max(0.0, v - 0.08 * math.sin(math.pi * g) - 0.02),
+                      "tpr_high": min(1.0, v + 0.08 * math.sin(math.pi * g) + 0.02)}
+                     for g, v in zip(grid, t)]
+            lp = np.log(p / (1 - p))
+            slope = float(np.polyfit(lp, y, 1)[0] * 4)
+            brier = float(np.mean((p - y) ** 2))
+            order = np.argsort(p)
+            groups = np.array_split(order, 10)
+            errs = []
+            for gi, idx in enumerate(groups):
+                mp, ob = float(p[idx].mean()), float(y[idx].mean())
+                _e, lo, hi = _wilson(int(y[idx].sum()), idx.size)
+                errs.append(abs(mp - ob))
+                calg.append({"cohort": cname, "model": mname, "group": gi + 1,
+                             "mean_predicted": mp, "observed": ob, "ci_low": lo, "ci_high": hi,
+                             "n": int(idx.size)})
+            xs = np.linspace(np.quantile(p, 0.05), np.quantile(p, 0.95), 25)
+            bw = 0.12
+            for xv in xs:
+                w = np.exp(-0.5 * ((p - xv) / bw) ** 2)
+                cals.append({"cohort": cname, "model": mname, "predicted": float(xv),
+                             "observed": float((w * y).sum() / w.sum())})
+            oe = float(y.mean() / p.mean())
+            hl = float(rng.chisquare(8))
+            cal.append({"cohort": cname, "model": mname,
+                        "intercept": float(np.log(y.mean() / (1 - y.mean())) - lp.mean() * 0.3),
+                        "slope": slope, "citl": float(y.mean() - p.mean()), "brier": brier,
+                        "emax": float(max(errs)), "e90": float(np.quantile(errs, 0.9)),
+                        "eavg": float(np.mean(errs)), "ici": float(np.mean(errs)),
+                        "spiegelhalter_z": float(rng.normal()), "spiegelhalter_p": 0.4,
+                        "o_e_ratio": oe, "hl_statistic": hl, "hl_df": 8,
+                        "hl_p_value": float(stats.chi2.sf(hl, 8))})
+            prev = y.mean()
+            for tv in np.round(np.arange(0.01, 0.81, 0.01), 2):
+                pos = p >= tv
+                tpn, fpn = (pos & (y == 1)).sum() / y.size, (pos & (y == 0)).sum() / y.size
+                nb = tpn - fpn * tv / (1 - tv)
+                ta = prev - (1 - prev) * tv / (1 - tv)
+                dec.append({"cohort": cname, "model": mname, "threshold": float(tv),
+                            "net_benefit": float(nb), "treat_all": float(ta), "treat_none": 0.0,
+                            "net_interventions_avoided": float((nb - ta) / (tv / (1 - tv)))})
+            size = clin[clin.cohort == cname].tumour_size_mm.to_numpy()
+            for level, sel in (("< 20 mm", size < 20), (">= 20 mm", size >= 20)):
+                if y[sel].min() == y[sel].max():
+                    subg.append({"cohort": cname, "model": mname, "subgroup": "tumour size",
+                                 "level": level, "n": int(sel.sum()), "events": int(y[sel].sum()),
+                                 "auc": None, "ci_low": None, "ci_high": None})
+                    continue
+                a, s = _auc_delong(y[sel], p[sel])
+                subg.append({"cohort": cname, "model": mname, "subgroup": "tumour size",
+                             "level": level, "n": int(sel.sum()), "events": int(y[sel].sum()),
+                             "auc": a, "ci_low": max(0, a - 1.96 * s),
+                             "ci_high": min(1, a + 1.96 * s)})
+            het.append({"cohort": cname, "model": mname, "subgroup": "tumour size",
+                        "statistic": float(rng.chisquare(1)), "df": 1,
+                        "p_value": float(rng.uniform())})
+        names = [m for m, *_ in MODELS]
+        raw = []
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                y, pa = scores[a]
+                _, pb = scores[b]
+                aa, sa = _auc_delong(y, pa)
+                ab, sb = _auc_delong(y, pb)
+                diff = aa - ab
+                se = math.sqrt(max(sa * sa + sb * sb - 2 * 0.5 * sa * sb, 1e-12))
+                z = diff / se
+                raw.append({"cohort": cname, "model_a": a, "model_b": b, "auc_a": aa,
+                            "auc_b": ab, "difference": diff, "statistic": z,
+                            "p_value": float(2 * stats.norm.sf(abs(z))),
+                            "ci_low": diff - 1.96 * se, "ci_high": diff + 1.96 * se})
+        ps = np.array([r["p_value"] for r in raw])
+        order = np.argsort(ps)
+        adj = np.empty_like(ps)
+        running = 0.0
+        for rank, idx in enumerate(order):
+            running = max(running, min(1.0, (ps.size - rank) * ps[idx]))
+            adj[idx] = running
+        for r, q in zip(raw, adj):
+            r["p_adjusted"] = float(q)
+        comps += raw
+
+    from radval.stats.descriptive import baseline_table
+
+    base = baseline_table(clin, variables=["age_years", "sex", "tumour_size_mm", "grade"],
+                          nonnormal=["tumour_size_mm"], overall=False)
+
+    feats = [f"radiomics_original_glcm_F{i}" for i in range(8)] + [
+        "radiomics_wavelet-LLH_firstorder_Mean", "radiomics_original_shape_Sphericity"]
+    lambdas = np.exp(np.linspace(np.log(0.3), np.log(0.003), 40))
+    coefs = rng.normal(0, 0.8, len(feats))
+    path = [{"lambda": float(lam), "feature": f,
+             "coef": float(np.sign(c) * max(0.0, abs(c) - lam * (3 + i)))}
+            for lam in lambdas for i, (f, c) in enumerate(zip(feats, coefs))]
+    cvm = 1.25 - 0.25 * np.exp(-((np.log(lambdas) - np.log(0.03)) ** 2) / 2)
+    lasso_cv = [{"lambda": float(lam), "cvm": float(m), "cvsd": 0.03,
+                 "nzero": int(sum(abs(c) > lam * (3 + i) for i, c in enumerate(coefs)))}
+                for lam, m in zip(lambdas, cvm)]
+    kept = [f for f, c in zip(feats, coefs) if abs(c) > 0.03 * 5]
+    final = [{"feature": "(Intercept)", "coef": -0.42, "mean": None, "sd": None}] + [
+        {"feature": f, "coef": float(c), "mean": float(rng.normal()),
+         "sd": float(abs(rng.normal()) + 0.5)} for f, c in zip(feats, coefs) if f in kept]
+    formula = "rad-score = -0.420 " + " ".join(
+        f"{'+' if r['coef'] >= 0 else '-'} {abs(r['coef']):.3f} × {r['feature']}"
+        for r in final[1:])
+    icc_vals = np.clip(rng.beta(8, 2, 120), 0, 1)
+    selection = {"radiomics": {
+        "funnel": [{"step": "candidates", "n_in": 1218, "n_out": 1218},
+                   {"step": "icc", "n_in": 1218, "n_out": 914},
+                   {"step": "mann_whitney", "n_in": 914, "n_out": 233},
+                   {"step": "redundancy", "n_in": 233, "n_out": 41},
+                   {"step": "lasso", "n_in": 41, "n_out": len(kept)}],
+        "features": [{"feature": f, "step": "lasso", "kept": f in kept, "reason": None,
+                      "value": float(c)} for f, c in zip(feats, coefs)],
+        "icc": [{"feature": f"radiomics_f{i}", "icc": float(v), "ci_low": float(v - 0.1),
+                 "ci_high": float(min(1, v + 0.05))} for i, v in enumerate(icc_vals)],
+        "lasso_cv": lasso_cv, "lasso_path": path, "lambda_min": 0.03, "lambda_1se": 0.06,
+        "lambda_used": 0.03, "coefficients": final, "formula": formula},
+        "deep": {"funnel": [{"step": "candidates", "n_in": 512, "n_out": 512},
+                            {"step": "mann_whitney", "n_in": 512, "n_out": 60},
+                            {"step": "lasso", "n_in": 60, "n_out": 6}],
+                 "coefficients": [{"feature": "(Intercept)", "coef": 0.1, "mean": None,
+                                   "sd": None}] + [{"feature": f"deep_{k}", "coef": 0.2 * k,
+                                                    "mean": 0.0, "sd": 1.0} for k in range(1, 7)],
+                 "formula": "DL-score = 0.100 + 0.200 × deep_1 + ... + 1.200 × deep_6"}}
+    optimism = []
+    for m, *_ in MODELS:
+        app = next(r["auc"] for r in perf if r["cohort"] == "development" and r["model"] == m)
+        for metric, a, o in (("auc", app, 0.031), ("slope", 1.0, 0.12), ("brier", 0.18, -0.01)):
+            optimism.append({"model": m, "metric": metric, "apparent": a, "optimism": o,
+                             "corrected": a - o, "n_resamples": 200})
+    km, surv = [], []
+    if survival:
+        for cname, _r, _n in COHORTS[2:]:
+            for grp, rate in (("low risk", 0.02), ("high risk", 0.06)):
+                times = np.sort(rng.exponential(1 / rate, 40))
+                at = 40
+                s = 1.0
+                km.append({"cohort": cname, "group": grp, "time": 0.0, "survival": 1.0,
+                           "at_risk": 40})
+                for t in times[times < 60]:
+                    s *= (at - 1) / at
+                    at -= 1
+                    km.append({"cohort": cname, "group": grp, "time": float(t),
+                               "survival": s, "at_risk": at})
+            surv.append({"cohort": cname, "logrank_statistic": 9.1, "logrank_p": 0.0026,
+                         "hr": 2.4, "hr_ci_low": 1.35, "hr_ci_high": 4.3, "c_index": 0.66})
+    params = ("imageType:\n  Original: {}\n  Wavelet: {}\nsetting:\n  binWidth: 25\n"
+              "  resampledPixelSpacing: [1, 1, 1]\n  interpolator: sitkBSpline\n"
+              "  normalize: false\n  resegmentRange: [-150, 250]\n  label: 1\n"
+              "  force2D: false\nfeatureClass:\n  firstorder: []\n  glcm: []\n  shape: []\n")
+    results: dict[str, Any] = {
+        "schema_version": "1", "radval_version": "0.1.0", "created": "2026-11-28T00:00:00Z",
+        "provenance": {"versions": {"python": "3.11.2", "radval": "0.1.0", "numpy": np.__version__,
+                                    "pyradiomics": "3.0.1"}, "seed": seed,
+                       "input_sha256": {"manifest": "ab" * 32}},
+        "study": {"name": "Synthetic LN-metastasis study", "outcome": "ln_metastasis",
+                  "positive_label": "1", "prediction_moment": "pre-operative",
+                  "question": "Does a CT radiomics + deep-learning signature predict lymph-node "
+                              "metastasis before surgery?"},
+        "cohorts": [{"name": c, "role": r,
+                     "n": int((clin.cohort == c).sum()),
+                     "events": int(clin[clin.cohort == c].y.sum()),
+                     "prevalence": float(clin[clin.cohort == c].y.mean()),
+                     "n_excluded": 3} for c, r, _ in COHORTS],
+        "patient_flow": [rec for c, _r, n in COHORTS for rec in (
+            {"cohort": c, "stage": "manifest", "n": n + 3, "reason": None},
+            {"cohort": c, "stage": "extraction_failed", "n": 2, "reason": "empty mask"},
+            {"cohort": c, "stage": "missing_clinical", "n": 1, "reason": "no outcome"},
+            {"cohort": c, "stage": "analysed", "n": n, "reason": None})],
+        "warnings": [{"code": "SMALL_SAMPLE", "message": "external_2 has fewer than 100 events",
+                      "context": {"cohort": "external_2"}},
+                     {"code": "POSTOP_PREDICTOR",
+                      "message": "vascular_invasion is known only after surgery",
+                      "context": None}],
+        "sample_size": {"n": 160, "events": 61, "candidate_predictors": 10, "epp": 6.1,
+                        "riley": {"n_required": 310}, "ok": False},
+        "baseline": _records(base[["variable", "level", "cohort", "summary", "n", "missing",
+                                   "test", "p_value", "kind"]]),
+        "selection": selection,
+        "models": [{"name": m, "label": lab, "kind": k, "predictors": [], "cutoff": cut[m],
+                    "coefficients": None} for m, lab, k, _ in MODELS],
+        "performance": perf, "threshold_metrics": thr_rows, "comparisons": comps,
+        "calibration": cal,
+        "curves": {"roc": roc, "roc_band": band, "calibration_grouped": calg,
+                   "calibration_smooth": cals, "decision": dec},
+        "optimism": optimism, "subgroups": subg, "heterogeneity": het,
+        "stability": {"selection_frequency": [
+            {"family": "radiomics", "feature": f, "frequency": float(rng.uniform())}
+            for f in feats]},
+        "nomogram": {"model": "nomogram", "lp_intercept": -1.2, "variables": [
+            {"name": "rad-score", "type": "continuous", "values": [-2, -1, 0, 1, 2, 3],
+             "points": [0, 20, 40, 60, 80, 100]},
+            {"name": "tumour_size_mm", "type": "continuous", "values": [10, 20, 30, 40, 50],
+             "points": [0, 8, 16, 24, 32]},
+            {"name": "grade", "type": "categorical", "values": ["G1", "G2", "G3"],
+             "points": [0, 12, 25]}],
+            "total_points": [0, 40, 80, 120, 160], "probability": [0.1, 0.3, 0.5, 0.7, 0.9],
+            "probability_points": [22, 63, 87, 111, 152]},
+        "extraction": {"software": "pyradiomics", "version": "3.0.1", "params_text": params,
+                       "params_sha256": "cd" * 32,
+                       "deep": {"backbone": "resnet18 (MedicalNet weights)", "input": "64^3 crop"}},
+    }
+    if survival:
+        results["survival"] = {"km": km, "summary": surv}
+    for k in ("performance", "threshold_metrics", "comparisons", "calibration", "subgroups"):
+        results[k] = _records(pd.DataFrame(results[k]))
+    return results, pred
+
+
+def make_run_dir(tmp_path: Path, *, minimal: bool = False, seed: int = 7) -> Path:
+    """Write a run directory under ``tmp_path`` and return it.
+
+    ``minimal=True`` writes a site-validation-like run: one external cohort,
+    one model, no selection, baseline, survival, nomogram or comparisons.
+    """
+    results, pred = make_results(seed, survival=not minimal)
+    if minimal:
+        keep = "external_1"
+        results = {k: v for k, v in results.items() if k in (
+            "schema_version", "radval_version", "created", "provenance", "study", "cohorts",
+            "performance", "threshold_metrics", "calibration", "curves", "models")}
+        results["cohorts"] = [c for c in results["cohorts"] if c["name"] == keep]
+        results["models"] = [m for m in results["models"] if m["name"] == "radiomics"]
+        for k in ("performance", "threshold_metrics", "calibration"):
+            results[k] = [r for r in results[k] if r["cohort"] == keep
+                          and r["model"] == "radiomics"]
+        results["curves"] = {k: [r for r in v if r["cohort"] == keep and r["model"] == "radiomics"]
+                             for k, v in results["curves"].items()}
+        pred = pred[(pred.cohort == keep) & (pred.model == "radiomics")]
+    run = Path(tmp_path) / ("run_minimal" if minimal else "run")
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
+    pred.to_parquet(run / "predictions.parquet", index=False)
+    return run
