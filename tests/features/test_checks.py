@@ -121,3 +121,20 @@ def test_settings_validation() -> None:
         CheckSettings(min_voxels=0)
     with pytest.raises(InputError, match="'modality'"):
         CheckSettings(modality="MR")
+
+
+def test_several_series_reported_without_uids(tmp_path: Path) -> None:
+    from tests.io.conftest import write_ct_series
+
+    rng = np.random.default_rng(1)
+    vol = rng.normal(40, 10, (3, 8, 8)).astype(np.int16)
+    uids = ("1.2.826.0.1.3680043.8.498.11", "1.2.826.0.1.3680043.8.498.12")
+    write_ct_series(tmp_path / "a", vol, spacing=(1, 1, 2), origin=(0, 0, 0), series_uid=uids[0])
+    write_ct_series(tmp_path / "b", vol, spacing=(1, 1, 2), origin=(0, 0, 0), series_uid=uids[1])
+    for f in (tmp_path / "b").iterdir():
+        f.rename(tmp_path / "a" / f"b_{f.name}")
+    row = _case(tmp_path)
+    row.update(image="a", image_path=str(tmp_path / "a"))
+    (p, *_) = check_case(row)
+    assert p["stage"] == "read" and "2 DICOM series (<UID>, <UID>)" in p["reason"]
+    assert not any(u in p["reason"] for u in uids)

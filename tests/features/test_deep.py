@@ -189,10 +189,10 @@ def test_crop_geometry_and_window(tmp_path: Path) -> None:
     """A crop is centred on the mask centroid; HU map linearly into the window."""
     arr = np.full((30, 30, 30), 70, dtype=np.int16)  # (70 + 100) / 340 = 0.5
     m = np.zeros_like(arr, dtype=np.uint8)
-    m[10:15, 12:17, 4:9] = 1  # centroid (z, y, x) = (12, 14, 6) voxels
+    m[10:15, 12:17, 0:3] = 1  # centroid (z, y, x) = (12, 14, 1) voxels, at the image's x edge
     img = sitk.GetImageFromArray(arr)
     img.SetSpacing((2.0, 2.0, 2.0))
-    img.SetOrigin((5.0, -3.0, 11.0))
+    img.SetOrigin((11.0, -3.0, 5.0))  # x of voxel centres: 11, 13, ...; centroid x = 13 mm
     msk = sitk.GetImageFromArray(m)
     msk.CopyInformation(img)
     sitk.WriteImage(img, str(tmp_path / "i.nii.gz"))
@@ -204,16 +204,18 @@ def test_crop_geometry_and_window(tmp_path: Path) -> None:
     cfg = deep.DeepConfig(crop_size=16, channels=(4, 8), spacing_mm=1.0)
     crops, rows, fails = deep.build_crops(prepare_manifest(man, root=tmp_path), cfg)
     assert crops.shape == (1, 2, 16, 16, 16) and fails.empty
+    assert list(rows["patient_id"]) == ["a"]
     x, mk = crops[0]
-    # The mask spans x in [4, 8] voxels = 10 mm physical edge (5 voxels of 2 mm); its
-    # centroid is mid-crop: (16 - 1) / 2 = 7.5, i.e. voxels 7 and 8 hold the centre.
-    inside = mk[7:9, 7:9, 7:9]
-    assert np.allclose(inside, 1.0)
-    prof = mk[8, 8, :]  # along x through the centre: symmetric about 7.5
+    # crop voxel i sits at centroid + (i - 7.5) mm along each axis
+    assert np.allclose(mk[7:9, 7:9, 7:9], 1.0)
+    prof = mk[7, :, 7]  # along y (mask fully inside the image): symmetric about 7.5
+    assert prof.max() == 1.0 and prof.min() == 0.0
     assert np.allclose(prof, prof[::-1], atol=1e-5)
-    # the physical x-extent of the crop (16 mm) reaches outside the image (x < 5 mm)
+    # x = 13 + (i - 7.5) mm: i >= 8 inside the image -> (70 + 100) / 340 = 0.5 ...
     assert np.allclose(x[:, :, 8:], 0.5, atol=1e-6)
-    assert np.allclose(x[:, :, 0], 0.0)  # outside the image: -1024 HU -> window low -> 0
+    # ... i <= 3 (x <= 8.5 mm, left of the first voxel's edge at 10 mm) is outside:
+    # -1024 HU, clipped to the window's low end -> 0
+    assert np.allclose(x[:, :, :4], 0.0)
 
 
 def test_failures_are_reported(tmp_path: Path, study: tuple[pd.DataFrame, pd.Series],

@@ -37,10 +37,7 @@ def test_order_and_captured_errors(jobs: int) -> None:
     assert all(isinstance(o, CaseOutcome) and o.seconds >= 0 for o in out)
 
 
-def test_workers_are_single_threaded() -> None:
-    out = map_cases(worker_env, [0, 1, 2], jobs=2, progress=False)
-    assert {o.value for o in out} == {(1, "1")}
-    # In-process runs restore the caller's SimpleITK thread count afterwards.
+def test_in_process_run_is_single_threaded_and_restores() -> None:
     import SimpleITK as sitk
 
     before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
@@ -88,3 +85,37 @@ def test_log_lines_when_not_a_terminal() -> None:
         log.removeHandler(h)
         log.setLevel(old)
     assert any(r.startswith("demo: 2/2 cases") for r in records)
+
+
+def test_case_seed_depends_on_case_only() -> None:
+    from radval.features.executor import case_seed
+
+    a = case_seed("p001", "1", base=42)
+    assert a == case_seed("p001", "1", base=42)
+    assert len({a, case_seed("p001", "2", base=42), case_seed("p002", "1", base=42),
+                case_seed("p001", "1", base=43)}) == 4
+    assert 0 <= a < 2**64
+
+
+def die_on_two(x: int) -> tuple[int, int, str | None]:
+    """Top-level: kills its worker process for item 2 (like a segfault or the OOM killer)."""
+    if x == 2:
+        os._exit(3)
+    threads, omp = worker_env(x)
+    return x + 100, threads, omp
+
+
+def test_a_case_that_kills_its_worker_fails_alone() -> None:
+    out = map_cases(die_on_two, list(range(5)), jobs=2, progress=False)
+    assert [o.value[0] if o.ok else None for o in out] == [100, 101, None, 103, 104]
+    assert [o.index for o in out] == list(range(5))
+    assert out[2].error is not None and out[2].error.startswith("WorkerDied")
+    # Worker processes run one thread (SimpleITK and OpenMP).
+    assert {o.value[1:] for o in out if o.ok} == {(1, "1")}
+
+
+def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    out = map_cases(square_or_fail, [0, 1, 2], jobs=1, progress=True, desc="bar")
+    assert [o.value for o in out] == [0, 1, 4]
+    err = capsys.readouterr().err
+    assert "bar" in err and "3/3" in err

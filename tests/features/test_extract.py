@@ -46,6 +46,12 @@ def test_values_equal_direct_pyradiomics_default_params(tmp_path: Path) -> None:
     assert "radiomics_wavelet-LLH_glcm_Idm" in res.features.columns
     assert not any(c.startswith("radiomics_diagnostics") for c in res.features.columns)
     assert "diagnostics_Mask-original_VoxelNum" in res.diagnostics.columns
+    # Every column follows the features data dictionary (names and types).
+    from radval.io.schema import validate_table
+
+    assert validate_table(res.features, "features") == []
+    errs = validate_table(res.features.assign(radiomics_original_glcm_Idm="x"), "features")
+    assert [(e["column"], e["rule"]) for e in errs] == [("radiomics_original_glcm_Idm", "type")]
 
 
 def test_user_params_and_outputs(study: Callable[..., Path], light_params: Path) -> None:
@@ -203,3 +209,50 @@ def test_cli_exit_codes(study: Callable[..., Path], light_params: Path, tmp_path
     bad.write_text("patient_id,image\np1,a.nii\n")
     assert main(["extract", str(bad), "--out", str(out)]) == EXIT_DATAERR
     assert main(["check", str(bad)]) == EXIT_DATAERR
+
+
+def test_dicom_series_with_rtstruct_through_extraction(tmp_path: Path,
+                                                       light_params: Path) -> None:
+    import numpy as np
+
+    from tests.io.conftest import write_ct_series
+    from tests.io.test_images import _square, _write_rtstruct
+
+    rng = np.random.default_rng(11)
+    vol = rng.normal(40, 10, (8, 20, 20)).astype(np.int16)
+    vol[2:6, 5:15, 5:15] += 60
+    spacing, origin = (1.0, 1.0, 2.0), (-10.0, -10.0, 50.0)
+    dss = write_ct_series(tmp_path / "ct", vol, spacing=spacing, origin=origin)
+    # Square ROI over slices 2-5: voxel centres x, y in 5..14 -> x in (-5.5, 4.5) mm.
+    polys = [_square(-5.5, 4.5, -5.5, 4.5, origin[2] + k * spacing[2]) for k in range(2, 6)]
+    _write_rtstruct(tmp_path / "rt.dcm", dss, {1: polys}, {1: "tumour"})
+    pd.DataFrame({"patient_id": ["d1"], "cohort": ["t"], "image": ["ct"],
+                  "mask": ["rt.dcm"]}).to_csv(tmp_path / "manifest.csv", index=False)
+    res = extract_radiomics(tmp_path / "manifest.csv", params=light_params, out_dir=None,
+                            jobs=1, progress=False)
+    assert res.ok
+    f = res.features.iloc[0]
+    assert f["radiomics_original_shape_VoxelVolume"] == 10 * 10 * 4 * 2.0
+    assert f["radiomics_original_firstorder_Mean"] == pytest.approx(
+        vol[2:6, 5:15, 5:15].mean(), rel=1e-12)
+
+
+@pytest.mark.slow
+def test_cli_deep_features_train_then_apply_weights(tmp_path: Path, light_params: Path) -> None:
+    pytest.importorskip("torch")
+    synth = pytest.importorskip("radval.io.synth")
+    paths = synth.generate_study(tmp_path / "study", small=True, seed=3)
+    common = ["--params", str(light_params), "--jobs", "1", "--quiet"]
+    out1, out2 = tmp_path / "dev", tmp_path / "site"
+    assert main(["extract", str(paths.manifest), "--out", str(out1), *common, "--deep",
+                 "--clinical", str(paths.clinical), "--outcome", "ln_metastasis"]) == EXIT_OK
+    assert (out1 / "deep_model" / "deep.safetensors").is_file()
+    assert main(["extract", str(paths.manifest), "--out", str(out2), *common,
+                 "--deep-weights", str(out1 / "deep_model")]) == EXIT_OK
+    a = pd.read_parquet(out1 / "features.parquet")
+    b = pd.read_parquet(out2 / "features.parquet")
+    deep_cols = [c for c in a.columns if c.startswith("deep_")]
+    assert deep_cols and a[deep_cols].notna().all().all()
+    pd.testing.assert_frame_equal(a, b)  # same weights -> same deep features
+    assert main(["extract", str(paths.manifest), "--out", str(out2), *common,
+                 "--deep"]) == EXIT_DATAERR  # --deep without --clinical/--outcome

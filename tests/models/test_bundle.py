@@ -12,7 +12,12 @@ import pytest
 import yaml
 
 from radval.exceptions import BundleError, MissingInputError
-from radval.models.bundle import SIGNATURE_SCHEMA, load_bundle, validate_signature_json, write_bundle
+from radval.models.bundle import (
+    SIGNATURE_SCHEMA,
+    load_bundle,
+    validate_signature_json,
+    write_bundle,
+)
 from tests.models.test_signature import PARAMS, make_signature
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,3 +174,14 @@ def test_schema_validator_reports_paths() -> None:
     msg = str(info.value)
     assert "signature.json.scores.rad_score.coef[0]" in msg
     assert "signature.json.development_summary.n: 0 < minimum 1" in msg
+
+
+def test_zscore_config_without_constants_refused(tmp_path: Path, weights: Path) -> None:
+    sig = make_signature(deep={"config": {"normalisation": "window_zscore"},
+                               "weights_file": None, "weights_sha256": None})
+    with pytest.raises(BundleError, match="normalisation_constants"):
+        write_bundle(tmp_path / "b", sig, deep_weights=weights)
+    ok = {"config": {"normalisation": "window_zscore"},
+          "normalisation_constants": {"mean": 0.1, "sd": 0.9}}
+    write_bundle(tmp_path / "c", make_signature(), deep_weights=weights, deep_config=ok)
+    assert load_bundle(tmp_path / "c").signature.deep["config"] == ok  # type: ignore[index]

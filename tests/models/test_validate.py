@@ -17,6 +17,7 @@ from radval.exceptions import DatasetShiftWarning, RadvalWarning
 from radval.models.bundle import write_bundle
 from radval.models.recalibration import recalibrate
 from radval.models.shift import dataset_shift
+from radval.pool import pseudonymise
 from radval.stats.calibration import calibration
 from tests.models.test_signature import make_signature
 
@@ -100,8 +101,11 @@ def test_validate_from_features_table(tmp_path: Path, rng: np.random.Generator,
     clin.loc[3, "ln_metastasis"] = np.nan  # one missing outcome: excluded and counted
     feats.to_csv(tmp_path / "features.csv", index=False)
     clin.to_csv(tmp_path / "clinical.csv", index=False)
+    key = b"site-secret-key-0123456789"
+    (tmp_path / "key.txt").write_bytes(key + b"\n")
     with pytest.warns(DatasetShiftWarning):
         code = main(["validate", str(bundle), "--features", str(tmp_path / "features.csv"),
+                     "--pseudonym-key-file", str(tmp_path / "key.txt"),
                      "--clinical", str(tmp_path / "clinical.csv"), "--out",
                      str(tmp_path / "out"), "--bootstrap", "20", "--no-report",
                      "--thresholds", "0.15,0.25", "--json"])
@@ -121,3 +125,30 @@ def test_validate_from_features_table(tmp_path: Path, rng: np.random.Generator,
     assert res["updating"]["logistic_slope"] == pytest.approx(
         recalibrate(preds["y_true"], preds["score"]).logistic_slope, rel=1e-12)
     assert not (tmp_path / "out" / "report").exists()
+    ret = pd.read_csv(tmp_path / "out" / "return_predictions.csv")
+    assert set(ret["pseudonym"]) == set(pseudonymise(preds["patient_id"], key, site="hospB"))
+    for f in (tmp_path / "out").rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert key not in data, f
+            if f.name in ("return_predictions.csv", "share.json"):
+                assert b"x00" not in data, f
+
+
+def test_one_class_site_writes_results_but_no_share(tmp_path: Path,
+                                                    rng: np.random.Generator) -> None:
+    bundle = write_bundle(tmp_path / "bundle", make_signature(deep=None))
+    feats = _site(rng, n=40)
+    feats.to_csv(tmp_path / "features.csv", index=False)
+    pd.DataFrame({"patient_id": feats["patient_id"], "ln_metastasis": 0}).to_csv(
+        tmp_path / "clinical.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RadvalWarning)
+        code = main(["validate", str(bundle), "--features", str(tmp_path / "features.csv"),
+                     "--clinical", str(tmp_path / "clinical.csv"), "--out",
+                     str(tmp_path / "out"), "--site", "one", "--no-report", "--bootstrap", "0"])
+    assert code == 65
+    assert (tmp_path / "out" / "results.json").is_file()
+    assert not (tmp_path / "out" / "share.json").exists()
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["performance"][0]["undefined_reason"]

@@ -260,3 +260,101 @@ def test_tampered_bundle_is_refused_by_cli(study: dict[str, Any], tmp_path: Path
 
     with pytest.raises(BundleError, match="signature.json"):
         load_bundle(bad)
+
+
+STUDY_YAML = """name: e2e-pipeline
+outcome: {{column: ln_metastasis, positive_label: 1}}
+prediction_moment: pre-operative
+manifest: {manifest}
+clinical: {clinical}
+radiomics: {{enabled: true, params: {params}}}
+deep: {{enabled: false}}
+cohorts:
+  - {{name: centre1_train, role: development}}
+  - {{name: centre1_test, role: internal_validation}}
+  - {{name: centre2, role: external_validation}}
+clinical_predictors:
+  - {{name: age_years, timing: pre-operative, kind: numeric}}
+selection: {{icc_threshold: 0.5, p_threshold: 0.5, n_folds: 3}}
+models: {{clinical: false, combined: true, nomogram: false}}
+evaluation: {{bootstrap_ci: 20, optimism: 0}}
+compute: {{jobs: 1}}
+seed: 1
+"""
+
+
+@pytest.mark.slow
+def test_pipeline_bundle_validates_to_identical_predictions(study: dict[str, Any]) -> None:
+    """`radval run`'s own bundle, validated on centre 2, reproduces the pipeline's predictions
+    of centre 2 exactly (same parameter file, same coefficients, no refit)."""
+    from radval.models.pipeline import run_study
+    from radval.models.study import load_study
+    from radval.pool.site import validate_bundle
+
+    root = study["root"]
+    sp = study["paths"]
+    yaml_path = root / "study.yaml"
+    yaml_path.write_text(STUDY_YAML.format(manifest=sp.manifest, clinical=sp.clinical,
+                                           params=root / "params.yaml"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RadvalWarning)
+        run = run_study(load_study(yaml_path), root / "run", jobs=1)
+        bundle = run.out_dir / "bundle"
+        assert (bundle / "SHA256SUMS").is_file()
+        validate_bundle(bundle, manifest=sp.manifest, clinical=sp.clinical,
+                        out=root / "val_pipeline", cohort="centre2", jobs=1, n_bootstrap=20,
+                        report_formats=None)
+    sig_model = json.loads((bundle / "signature.json").read_text())["extra"]["signature_model"]
+    ref = pd.read_parquet(run.out_dir / "predictions.parquet")
+    ref = ref[(ref["cohort"] == "centre2") & (ref["model"] == sig_model)]
+    got = pd.read_parquet(root / "val_pipeline" / "predictions.parquet")
+    ref = ref.set_index("patient_id").sort_index()
+    got = got.set_index("patient_id").sort_index()
+    assert list(got.index) == list(ref.index)
+    np.testing.assert_allclose(got["probability"], ref["probability"], rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(got["y_true"], ref["y_true"])
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_deep_weights_travel_in_the_bundle(study: dict[str, Any], tmp_path: Path) -> None:
+    """A bundle with a DL-score: validate loads deep.safetensors (no refit) and its features
+    equal those of the original network (window z-scoring constants included)."""
+    pytest.importorskip("torch")
+    from radval.features import deep as deep_mod
+    from radval.io.manifest import read_manifest
+    from radval.pool.site import validate_bundle
+
+    sp = study["paths"]
+    man = read_manifest(sp.manifest)
+    man = man[man["reader"].astype(str) == "1"].reset_index(drop=True)
+    dev = man[man["cohort"].astype(str).str.startswith("centre1")].reset_index(drop=True)
+    clin = pd.read_csv(sp.clinical, dtype={"patient_id": str}).set_index("patient_id")
+    model = deep_mod.train_deep_model(dev, clin["ln_metastasis"],
+                                      config={"epochs": 1, "normalisation": "window_zscore",
+                                              "feature_dim": 8}, seed=3)
+    weights, _cfg = model.save(tmp_path / "deep")
+    from radval._provenance import sha256_file
+
+    dl = LinearScore(name="dl_score", features=["deep_0", "deep_3"], intercept=0.2,
+                     coef=[0.7, -0.4], means=[0.0, 0.0], sds=[1.0, 1.0])
+    base = study["sig"]
+    sig = Signature(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
+                       "scores": {"rad_score": base.scores["rad_score"], "dl_score": dl},
+                       "combined": LogisticModel(name="combined",
+                                                 inputs=["rad_score", "dl_score"],
+                                                 intercept=-0.3, coef=[0.9, 0.5]),
+                       "deep": {"config": model.metadata(sha256_file(weights)),
+                                "weights_file": None, "weights_sha256": None}})
+    bundle = write_bundle(tmp_path / "bundle", sig, deep_weights=weights)
+    assert (bundle / "deep.safetensors").read_bytes() == weights.read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RadvalWarning)
+        validate_bundle(bundle, manifest=sp.manifest, clinical=sp.clinical,
+                        out=tmp_path / "val", cohort="siteC", jobs=1, n_bootstrap=20,
+                        report_formats=None)
+    got = pd.read_parquet(tmp_path / "val" / "predictions.parquet").set_index("patient_id")
+    site = man[man["cohort"].astype(str) == "siteC"].reset_index(drop=True)
+    ref_deep = deep_mod.extract_deep_features(site, model).set_index("patient_id")
+    np.testing.assert_allclose(got["dl_score"],
+                               dl.compute(ref_deep.loc[got.index].reset_index()), rtol=1e-12)

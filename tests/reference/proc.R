@@ -136,6 +136,17 @@ mk("identical", y6, a6, a6)
 y7 <- c(rep(0, 9), 1); a7 <- round(c(rnorm(9), 0.5), 6)
 synth$one_case <- list(y = y7, a = a7, curve_a = one_curve(y7, a7))
 
+# near ties: the midpoint of 1 and the next double rounds onto 1; pROC then
+# uses the upper value as threshold (roc.utils.thresholds).  Values written
+# with 17 significant digits.
+y8 <- c(0, 1, 0, 1, 1, 0)
+a8 <- c(1, 1 + .Machine$double.eps, 0.5, 2, 1 + .Machine$double.eps, 1)
+r8 <- mkroc(y8, a8)
+synth$near_tie <- list(y = y8, a = sprintf("%.17g", a8),
+                       thresholds = sprintf("%.17g", r8$thresholds),
+                       tpr = r8$sensitivities, fpr = 1 - r8$specificities,
+                       auc = as.numeric(auc(r8)))
+
 # three-model covariance matrix on aSAH (for delong_test_many)
 cov3 <- list()
 for (p in list(c("wfns", "ndka"), c("ndka", "s100b"), c("s100b", "wfns")))

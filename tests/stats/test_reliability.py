@@ -105,6 +105,16 @@ def test_long_dataframe_input_and_get() -> None:
     assert_allclose(one.get("ICC3")["icc"].to_numpy(), [ref["icc"][2]], rtol=1e-12)
 
 
+def test_wide_dataframe_input_as_psych() -> None:
+    wide = pd.DataFrame(SHROUT_FLEISS, columns=["J1", "J2", "J3", "J4"],
+                        index=[f"s{i}" for i in range(6)])
+    tab = icc(wide).to_frame()
+    assert_allclose(tab["icc"], CASES["shrout_fleiss_1979"]["icc"], rtol=1e-12)
+    wide.iloc[3, 2] = np.nan
+    with pytest.raises(InputError, match="subject 's3'"):
+        icc(wide)
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(3, 15), k=st.integers(2, 5))
 def test_icc_invariant_to_subject_and_rater_order(seed: int, n: int, k: int) -> None:
@@ -151,6 +161,7 @@ def test_missing_rating_is_refused_with_feature_and_subject() -> None:
         (SHROUT_FLEISS, {"confidence_level": 1.5}, "confidence_level"),
         (pd.DataFrame({"a": [1], "b": [1], "c": [1.0]}), {"targets": "a", "raters": "b"},
          "'values'"),
+        (pd.DataFrame({"r1": [1.0, 2.0], "r2": ["x", "y"]}), {}, "non-numeric"),
         (pd.DataFrame({"a": [1], "b": [1], "c": [1.0]}),
          {"targets": "a", "raters": "zz", "values": "c"}, "'raters'"),
         (pd.DataFrame({"a": [1, 1], "b": [1, 1], "c": [1.0, 2.0]}),

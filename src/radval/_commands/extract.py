@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     from radval.features.extract import extract_radiomics, table_bytes
     from radval.io.manifest import read_manifest
 
+    if args.deep and not args.deep_weights and (not args.clinical or not args.outcome):
+        raise InputError("--deep needs --clinical CSV and --outcome COLUMN to train the CNN "
+                         "(or pass --deep-weights)")
     manifest = read_manifest(args.manifest)
     out = Path(args.out)
     res = extract_radiomics(

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="site report formats: html,docx,pdf or 'none' (qmd and figures "
                         "only; default html)")
     parser.add_argument("--no-report", action="store_true", help="do not write a site report")
+    parser.add_argument("--pseudonym-key-file",
+                        help="file holding a secret key (kept at the site): also write "
+                        "return_predictions.csv with keyed HMAC-SHA256 pseudonyms")
 
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
@@ -56,10 +59,20 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         raise InputError("radval validate: give --manifest (or --features).")
     formats = [] if args.formats.strip().lower() == "none" else \
         [f.strip() for f in args.formats.split(",") if f.strip()]
+    key = None
+    if args.pseudonym_key_file:
+        from pathlib import Path
+
+        from radval.exceptions import MissingInputError
+
+        kp = Path(args.pseudonym_key_file)
+        if not kp.is_file():
+            raise MissingInputError(f"key file {kp} does not exist.")
+        key = kp.read_bytes().strip()
     summary = validate_bundle(
         args.bundle, manifest=args.manifest, clinical=args.clinical, out=args.out,
         outcome=args.outcome, site=args.site, cohort=args.cohort, features=args.features,
         allow_small_cells=args.allow_small_cells, thresholds=args.thresholds, jobs=args.jobs,
         n_bootstrap=args.bootstrap, seed=args.seed,
-        report_formats=None if args.no_report else formats)
+        report_formats=None if args.no_report else formats, pseudonym_key=key)
     return EXIT_OK, summary

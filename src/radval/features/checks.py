@@ -15,11 +15,16 @@ Checks, in order
    outside ``ct_range`` (default [-1100, 4000] HU) or the whole image spans less than
    ``normalised_span`` (50) units, i.e. it looks normalised rather than in HU, when
    ``modality="CT"``.
+
+Reasons never carry absolute paths (files are named as in the manifest) nor DICOM UIDs (a
+folder with several series is reported with ``<UID>`` placeholders; :func:`radval.io.images.
+read_image` on the folder shows the UIDs to the local user).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,7 +37,7 @@ from radval.exceptions import InputError
 if TYPE_CHECKING:
     import SimpleITK as sitk
 
-__all__ = ["CheckSettings", "check_case", "check_loaded", "load_case", "problem"]
+__all__ = ["CheckSettings", "check_case", "check_loaded", "load_case", "problem", "redact_uids"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,11 +85,20 @@ class CheckSettings:
                 raise param_error(name, "CheckSettings", "a finite number >= 0", v)
 
 
+#: DICOM UIDs (digits and dots, five components or more) are withheld from the failures table.
+_UID = re.compile(r"\b\d+(?:\.\d+){4,}\b")
+
+
+def redact_uids(text: str) -> str:
+    """Replace DICOM UIDs in ``text`` by ``<UID>`` (they can identify a study or patient)."""
+    return _UID.sub("<UID>", text)
+
+
 def problem(row: Mapping[str, Any], stage: str, reason: str) -> dict[str, Any]:
-    """One failures-table record for manifest ``row``."""
+    """One failures-table record for manifest ``row`` (DICOM UIDs redacted from ``reason``)."""
     return {"patient_id": str(row.get("patient_id", "")), "reader": str(row.get("reader", "1")),
             "cohort": str(row.get("cohort", "")), "image": str(row.get("image", "")),
-            "mask": str(row.get("mask", "")), "stage": stage, "reason": reason}
+            "mask": str(row.get("mask", "")), "stage": stage, "reason": redact_uids(reason)}
 
 
 def load_case(row: Mapping[str, Any]) -> tuple[sitk.Image | None, sitk.Image | None,

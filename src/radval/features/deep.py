@@ -109,6 +109,9 @@ class DeepConfig(BaseModel):
         Scale the windowed HU to [0, 1], or z-score them with the training crops' mean/SD.
     mask_channel : bool
         Feed the (soft) tumour mask as a second channel.
+    pooling : {"mask", "global", "both"}
+        Mask-weighted average of the last feature maps (focus on the tumour; needs
+        ``mask_channel``), global average, or both concatenated.
     feature_dim : int
         Number of deep features (width of the penultimate layer).
     dropout : float
@@ -138,11 +141,12 @@ class DeepConfig(BaseModel):
     window: tuple[float, float] = (-100.0, 240.0)
     normalisation: Literal["window", "window_zscore"] = "window"
     mask_channel: bool = True
+    pooling: Literal["mask", "global", "both"] = "mask"
     feature_dim: int = Field(default=32, ge=2, le=1024)
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
     epochs: int = Field(default=30, ge=1, le=10_000)
     batch_size: int = Field(default=16, ge=1, le=4096)
-    lr: float = Field(default=2e-3, gt=0.0)
+    lr: float = Field(default=5e-3, gt=0.0)
     weight_decay: float = Field(default=1e-3, ge=0.0)
     max_shift_vox: int = Field(default=2, ge=0, le=16)
     intensity_jitter: float = Field(default=0.05, ge=0.0, le=1.0)
@@ -172,6 +176,9 @@ class DeepConfig(BaseModel):
         if self.crop_size % factor:
             msg = (f"crop_size ({self.crop_size}) must be a multiple of 2**len(channels) = "
                    f"{factor}")
+            raise ValueError(msg)
+        if self.pooling != "global" and not self.mask_channel:
+            msg = f"pooling={self.pooling!r} needs mask_channel=True"
             raise ValueError(msg)
 
     @property
@@ -539,7 +546,7 @@ def train_deep_model(manifest: Any, labels: Any, *,
     with _torch_context(cfg.seed, cfg.num_threads):
         net = build_network(cfg.architecture, in_channels=cfg.in_channels,
                             channels=cfg.channels, feature_dim=cfg.feature_dim,
-                            dropout=cfg.dropout).to(dev)
+                            dropout=cfg.dropout, pooling=cfg.pooling).to(dev)
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
         loss_fn = torch.nn.BCEWithLogitsLoss(
@@ -738,7 +745,8 @@ def load_deep_model(weights_path: str | os.PathLike[str],
     except (SafetensorError, ValueError) as exc:
         raise BundleError(f"{wpath.name}: not a safetensors file ({exc})") from exc
     net = build_network(cfg.architecture, in_channels=cfg.in_channels, channels=cfg.channels,
-                        feature_dim=cfg.feature_dim, dropout=cfg.dropout)
+                        feature_dim=cfg.feature_dim, dropout=cfg.dropout,
+                        pooling=cfg.pooling)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -43,7 +43,7 @@ from typing import Any
 
 from radval._validation import param_error
 
-__all__ = ["CaseOutcome", "available_cores", "map_cases", "resolve_scheduler"]
+__all__ = ["CaseOutcome", "available_cores", "case_seed", "map_cases", "resolve_scheduler"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,20 @@ class CaseOutcome:
     value: Any = None
     error: str | None = None
     seconds: float = 0.0
+
+
+def case_seed(*parts: object, base: int = 0) -> int:
+    """A per-case seed that depends only on the case, never on the worker or the order.
+
+    ``case_seed("p001", "1", base=42)`` is the first 8 bytes of
+    SHA-256(``"42|p001|1"``) as an unsigned integer, for ``np.random.default_rng``.
+    PyRadiomics is deterministic and needs none; functions passed to :func:`map_cases`
+    that draw random numbers (augmentation, bootstrap) should seed from this.
+    """
+    import hashlib
+
+    text = "|".join(str(p) for p in (base, *parts))
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
 
 
 def available_cores() -> int:
@@ -255,32 +269,68 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
     return [r for r in results if r is not None]
 
 
-def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
-                   collect: Callable[[CaseOutcome], None]) -> None:
+_DIED = ("WorkerDied: the worker process died while running this case (a crash or the "
+         "out-of-memory killer); the other cases were not affected")
+
+
+def _pool_pass(fn: Callable[[Any], Any], items: list[Any], indices: list[int], jobs: int,
+               collect: Callable[[CaseOutcome], None]) -> tuple[list[int], list[int]]:
+    """Run ``indices`` in one process pool.
+
+    Returns the items that were in flight when a worker died (pool broken) and the items not
+    yet submitted; both empty when the pass completed.
+    """
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")
+    pending: dict[Future[CaseOutcome], int] = {}
     with _single_thread_env(), ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
                                                    initializer=_worker_init) as pool:
-        # Keep at most 2 * jobs items in flight: bounded memory, early on_result calls.
-        pending: set[Any] = set()
-        it = iter(enumerate(items))
+        pos = 0
         try:
-            for i, item in it:
-                pending.add(pool.submit(_run_one, fn, i, item))
-                if len(pending) >= 2 * jobs:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        collect(f.result())
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            while pos < len(indices) or pending:
+                # At most 2 * jobs items in flight: bounded memory, early on_result calls.
+                while pos < len(indices) and len(pending) < 2 * jobs:
+                    i = indices[pos]
+                    pending[pool.submit(_run_one, fn, i, items[i])] = i
+                    pos += 1
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                broken: list[int] = []
                 for f in done:
-                    collect(f.result())
+                    i = pending.pop(f)
+                    try:
+                        out = f.result()
+                    except BrokenProcessPool:
+                        broken.append(i)
+                        continue
+                    collect(out)
+                if broken:
+                    return sorted(broken + list(pending.values())), indices[pos:]
         except BaseException:
             for f in pending:
                 f.cancel()
             raise
+    return [], []
+
+
+def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
+                   collect: Callable[[CaseOutcome], None]) -> None:
+    """Local worker processes; a case that kills its worker fails alone.
+
+    When a worker dies the pool is broken and every case in flight is lost; those cases are
+    retried one at a time in a fresh single-worker pool (the one that dies again is recorded
+    as failed) and the run continues with a new pool.
+    """
+    todo = list(range(len(items)))
+    while todo:
+        suspects, todo = _pool_pass(fn, items, todo, jobs, collect)
+        for i in suspects:
+            again, _ = _pool_pass(fn, items, [i], 1, collect)
+            if again:
+                logger.warning("a worker process died on item %d; recorded as failed", i)
+                collect(CaseOutcome(i, False, None, _DIED))
 
 
 def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
@@ -307,9 +357,15 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
         client.run(_worker_init)
         futures = client.map(_run_one, [fn] * len(items), range(len(items)), items,
                              pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
         try:
             for fut in as_completed(futures):
-                collect(fut.result())
+                try:
+                    out = fut.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: one case fails
+                    out = CaseOutcome(index[fut.key], False, None,
+                                      f"{type(exc).__name__}: {exc}")
+                collect(out)
         except BaseException:
             client.cancel(futures)
             raise

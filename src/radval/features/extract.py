@@ -146,7 +146,7 @@ def _extract_task(task: dict[str, Any]) -> dict[str, Any]:
     return {"names": list(feats), "values": list(feats.values()), "diagnostics": diags}
 
 
-def _settings_dict(settings: CheckSettings | None, params: ParamFile | None) -> dict[str, Any]:
+def _settings_dict(settings: CheckSettings | None) -> dict[str, Any]:
     s = settings or CheckSettings()
     d = asdict(s)
     d["ct_range"] = tuple(d["ct_range"])
@@ -173,7 +173,7 @@ def check_manifest(manifest: Any, *, settings: CheckSettings | None = None,
         Failures table (columns :data:`FAILURE_COLUMNS`), empty when every row passes.
     """
     m = load_manifest(manifest, caller="check_manifest")
-    sd = _settings_dict(settings, None)
+    sd = _settings_dict(settings)
     tasks = [{"row": _row(r), "settings": sd} for _, r in m.iterrows()]
     outs = map_cases(_check_task, tasks, jobs=jobs, scheduler=scheduler, progress=progress,
                      desc="check")
@@ -251,7 +251,7 @@ def extract_radiomics(manifest: Any, *, params: str | os.PathLike[str] | ParamFi
         raise param_error("strict", caller, "a bool", strict)
     m = load_manifest(manifest, caller=caller)
     pf = resolve_params(params)
-    sd = _settings_dict(settings, pf)
+    sd = _settings_dict(settings)
     out = Path(out_dir) if out_dir is not None else None
     if cache_dir is not None:
         cache: CaseCache | None = CaseCache(cache_dir)

@@ -34,6 +34,7 @@ __all__ = [
     "IBSI_PARAMS",
     "PREFIX",
     "ParamFile",
+    "default_params_path",
     "extract_case",
     "get_extractor",
     "radiomics_name",
@@ -56,6 +57,11 @@ def shipped_params() -> dict[str, Path]:
     """Names and paths of the parameter files shipped in ``radval/features/params``."""
     folder = Path(str(resources.files("radval.features") / "params"))
     return {p.name: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def default_params_path() -> Path:
+    """Path of the shipped default parameter file (:data:`DEFAULT_PARAMS`)."""
+    return shipped_params()[DEFAULT_PARAMS]
 
 
 class ParamFile:

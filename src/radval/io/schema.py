@@ -146,8 +146,9 @@ def load_schema(name_or_path: str | os.PathLike[str] | TableSchema) -> TableSche
     Parameters
     ----------
     name_or_path : str, path or TableSchema
-        One of :data:`SCHEMA_NAMES` (``"manifest"``, ``"clinical"``, ``"features"``,
-        ``"failures"``), or the path of a YAML/JSON schema file.  A :class:`TableSchema` is
+        A schema shipped in ``radval/data/dictionary`` by name (:data:`SCHEMA_NAMES`:
+        ``"manifest"``, ``"clinical"``, ``"features"``, ``"failures"``, and any other
+        ``<name>.yaml`` there), or the path of a YAML/JSON schema file.  A :class:`TableSchema` is
         returned unchanged.
 
     Returns
@@ -166,8 +167,9 @@ def load_schema(name_or_path: str | os.PathLike[str] | TableSchema) -> TableSche
     if isinstance(name_or_path, TableSchema):
         return name_or_path
     text = os.fspath(name_or_path)
-    if text in SCHEMA_NAMES:
-        path = _dictionary_dir() / f"{text}.yaml"
+    shipped = _dictionary_dir() / f"{text}.yaml"
+    if text in SCHEMA_NAMES or (os.sep not in text and "." not in text and shipped.is_file()):
+        path = shipped
     else:
         path = Path(text)
         if not path.exists():
@@ -321,8 +323,9 @@ def _validate_column(table: str, col: str, series: pd.Series, ftype: str,
             continue
         values.append((i, v))
         if enum_conv is not None and v not in enum_conv:
+            shown = list(enum or [])
             errors.append(_err(table, i, col, raw, "enum",
-                               f"row {i}, column {col!r}: {raw!r} is not one of {list(enum or [])}"))
+                               f"row {i}, column {col!r}: {raw!r} is not one of {shown}"))
         if "minimum" in cons and v < cons["minimum"]:
             errors.append(_err(table, i, col, raw, "minimum",
                                f"row {i}, column {col!r}: {raw!r} is below the minimum "

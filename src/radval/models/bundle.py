@@ -314,6 +314,14 @@ def write_bundle(out_dir: str | os.PathLike[str], signature: Signature, *,
         deep = deep or {"weights_file": None, "weights_sha256": None}
         deep["config"] = dict(deep_config)
     if deep is not None:
+        cfg = deep.get("config") or {}
+        if (isinstance(cfg, Mapping) and cfg.get("normalisation") == "window_zscore"
+                and "normalisation_constants" not in cfg):
+            # bare DeepConfig fields lose the z-scoring constants learnt in training: a site
+            # would compute different deep features from the same weights
+            raise BundleError("write_bundle: the deep config uses normalisation "
+                              "'window_zscore' but carries no normalisation_constants; store "
+                              "DeepModel.metadata() as the deep config.")
         deep.setdefault("config", {})
         deep.setdefault("weights_file", None)
         deep.setdefault("weights_sha256", None)
@@ -352,7 +360,11 @@ _SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *]([^/\\]+)$")
 
 
 def _extract_zip(path: Path) -> Path:
+    import atexit
+
     dest = Path(tempfile.mkdtemp(prefix="radval-bundle-"))
+    # the verified copy lives until the interpreter exits (Bundle.root points to it)
+    atexit.register(shutil.rmtree, dest, ignore_errors=True)
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():

@@ -77,48 +77,59 @@ def performance_indexes(y: npt.ArrayLike, prob: npt.ArrayLike) -> dict[str, floa
 
 
 def _resample_chunk(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """Worker: run selection + fitting in each resample of the chunk (top-level: picklable)."""
-    from radval.models.pipeline import AnalysisData, fit_models, run_selection
-    from radval.models.study import StudyConfig
+    """Worker: run selection + fitting in each resample of the chunk (top-level: picklable).
 
-    study: StudyConfig = payload["study"]
-    data: AnalysisData = payload["data"]
+    A resample that fails is returned as ``{"b", "error"}`` and counted, not fatal.
+    """
+    study = payload["study"]
+    data = payload["data"]
     y0 = data.patients["y"].to_numpy(dtype=np.int64)
     out = []
     for b, idx, seed_b in payload["resamples"]:
-        pats = data.patients.iloc[idx].copy()
-        new_index = pd.Index([f"{pid}#{k}" for k, pid in enumerate(pats.index)],
-                             name="patient_id")
-        pats.index = new_index
-        feats = {}
-        for fam, f in data.features.items():
-            ff = f.iloc[idx].copy()
-            ff.index = new_index
-            feats[fam] = ff
-        boot = AnalysisData(patients=pats, features=feats, reader_features=data.reader_features)
-        yb = pats["y"].to_numpy(dtype=np.int64)
-        if yb.min() == yb.max():
-            raise ValueError(f"resample {b}: one outcome class")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sel = run_selection(study, boot, seed=seed_b, detail=False)
-            fm = fit_models(study, boot, sel, comparison=False, cutoffs=False)
-            train = fm.predict(boot.patients, boot.features)
-            test = fm.predict(data.patients, data.features)
-            rec: dict[str, Any] = {"b": b, "metrics": {}, "test_prob": {},
-                                   "selected": {f: list(s["selected"]) for f, s in sel.items()}}
-            for name in fm.model_names:
-                tr = performance_indexes(yb, train[name][1])
-                te = performance_indexes(y0, test[name][1])
-                rec["metrics"][name] = {m: (tr[m], te[m]) for m in OPTIMISM_METRICS}
-                rec["test_prob"][name] = np.asarray(test[name][1], dtype=float)
-        out.append(rec)
+        try:
+            out.append(_one_resample(study, data, y0, b, idx, seed_b, payload.get("levels")))
+        except Exception as exc:  # noqa: BLE001 - a failed resample is counted, not fatal
+            out.append({"b": b, "error": f"{type(exc).__name__}: {exc}"})
     return out
+
+
+def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
+                  idx: npt.NDArray[np.int64], seed_b: int, levels: Any) -> dict[str, Any]:
+    from radval.models.pipeline import AnalysisData, fit_models, run_selection
+
+    pats = data.patients.iloc[idx].copy()
+    # unique labels: a patient drawn twice is two rows
+    new_index = pd.Index([f"{pid}#{k}" for k, pid in enumerate(pats.index)], name="patient_id")
+    pats.index = new_index
+    feats = {}
+    for fam, f in data.features.items():
+        ff = f.iloc[idx].copy()
+        ff.index = new_index
+        feats[fam] = ff
+    boot = AnalysisData(patients=pats, features=feats, reader_features=data.reader_features)
+    yb = pats["y"].to_numpy(dtype=np.int64)
+    if yb.min() == yb.max():
+        raise ValueError(f"resample {b}: one outcome class")
+    rec: dict[str, Any] = {"b": b, "metrics": {}, "test_prob": {}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = run_selection(study, boot, seed=seed_b, detail=False)
+        fm = fit_models(study, boot, sel, comparison=False, cutoffs=False, levels=levels)
+        train = fm.predict(boot.patients, boot.features)
+        test = fm.predict(data.patients, data.features)
+        rec["selected"] = {f: list(s["selected"]) for f, s in sel.items()}
+        for name in fm.model_names:
+            tr = performance_indexes(yb, train[name][1])
+            te = performance_indexes(y0, test[name][1])
+            rec["metrics"][name] = {m: (tr[m], te[m]) for m in OPTIMISM_METRICS}
+            rec["test_prob"][name] = np.asarray(test[name][1], dtype=float)
+    return rec
 
 
 def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.DataFrame,
                        jobs: int | None = None, scheduler: Any = None,
-                       n_chunks: int | None = None) -> dict[str, Any]:
+                       n_chunks: int | None = None, levels: Any = None,
+                       icc_dropped: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """Harrell's bootstrap optimism of every refittable model in the development cohort.
 
     Parameters
@@ -132,6 +143,13 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         Predictions of the final models (apparent performance on development).
     jobs, scheduler :
         Passed to :func:`radval.features.executor.map_cases`.
+    levels : mapping, optional
+        Designs of the clinical predictors frozen on the full development cohort (a level
+        absent from a resample then gets coefficient 0 instead of failing).
+    icc_dropped : dict, optional
+        Family -> features the ICC step removed in the main selection.  The ICC step
+        depends only on the second-reader data, which the resamples do not change, so
+        these features are removed once up front (same result, less work).
 
     Returns
     -------
@@ -153,8 +171,15 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     }
     if n_resamples <= 0:
         return empty
+    from radval.models.pipeline import AnalysisData
+
     dev_mask = data.cohort_mask(study.development)
     dev = data.subset(dev_mask)
+    if icc_dropped:
+        feats = {fam: f.drop(columns=[c for c in icc_dropped.get(fam, []) if c in f.columns])
+                 for fam, f in dev.features.items()}
+        dev = AnalysisData(patients=dev.patients, features=feats,
+                           reader_features=dict.fromkeys(dev.features))
     n = len(dev.patients)
     ids = dev.patients.index.astype(str).to_numpy()
     resamples = []
@@ -165,26 +190,31 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         resamples.append((b, idx, seed_b))
     k = n_chunks or max(1, min(n_resamples, 4 * max(1, jobs or 2)))
     chunks = [resamples[i::k] for i in range(k)]
-    items = [{"study": study, "data": dev, "resamples": c} for c in chunks if c]
+    items = [{"study": study, "data": dev, "resamples": c, "levels": levels}
+             for c in chunks if c]
     try:
         from radval.features.executor import map_cases
 
         outcomes = map_cases(_resample_chunk, items, jobs=jobs, scheduler=scheduler,
                              progress=False, desc="bootstrap resamples")
-        results: list[dict[str, Any]] = []
-        n_failed = 0
+        raw: list[dict[str, Any]] = []
+        chunk_failed = 0
         for o in outcomes:
             if o.ok:
-                results.extend(o.value)
+                raw.extend(o.value)
             else:
                 logger.warning("bootstrap chunk failed: %s", o.error)
-                n_failed += len(items[o.index]["resamples"])
+                chunk_failed += len(items[o.index]["resamples"])
     except ImportError:  # pragma: no cover - executor unavailable: run here
-        results = []
-        n_failed = 0
+        raw = []
+        chunk_failed = 0
         for it in items:
-            results.extend(_resample_chunk(it))
-    results.sort(key=lambda r: r["b"])
+            raw.extend(_resample_chunk(it))
+    errors = [r for r in raw if "error" in r]
+    results = sorted((r for r in raw if "error" not in r), key=lambda r: r["b"])
+    n_failed = chunk_failed + len(errors)
+    for r in errors[:5]:
+        logger.warning("bootstrap resample %d failed: %s", r["b"], r["error"])
     flags = []
     if n_failed:
         msg = f"{n_failed} of {n_resamples} bootstrap resamples failed and were dropped"

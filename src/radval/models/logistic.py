@@ -104,10 +104,14 @@ class LogisticFit(Result):
         """Coefficient table: ``term, coef, se, z, p_value, odds_ratio, or_ci_low, or_ci_high``."""
         from scipy.stats import norm
 
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return self._table(norm.sf)
+
+    def _table(self, sf: Any) -> pd.DataFrame:
         z = self.coef / self.se
         return pd.DataFrame({
             "term": self.names, "coef": self.coef, "se": self.se, "z": z,
-            "p_value": 2.0 * norm.sf(np.abs(z)), "odds_ratio": np.exp(self.coef),
+            "p_value": 2.0 * sf(np.abs(z)), "odds_ratio": np.exp(self.coef),
             "or_ci_low": np.exp(self.coef - 1.959963984540054 * self.se),
             "or_ci_high": np.exp(self.coef + 1.959963984540054 * self.se),
         })

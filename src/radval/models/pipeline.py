@@ -48,7 +48,6 @@ from radval.exceptions import (
     InputError,
     MissingInputError,
     RadvalWarning,
-    SmallSampleWarning,
 )
 from radval.models.guards import (
     check_duplicate_patients,
@@ -267,8 +266,9 @@ def _deep_features(study: StudyConfig, manifest: pd.DataFrame, out_dir: Path,
 
     deep_dir = out_dir / "deep"
     if study.deep.weights is not None:
-        model = deep_mod.load_deep_model(study.path(study.deep.weights),
-                                         study.path(study.deep.config))
+        weights_path = study.path(study.deep.weights)
+        assert weights_path is not None  # noqa: S101 - checked just above
+        model = deep_mod.load_deep_model(weights_path, study.path(study.deep.config))
     else:
         clinical = _read_clinical(study)
         dev = study.development
@@ -534,7 +534,12 @@ def summarise_selection(family: str, res: Any, *, detail: bool = True) -> dict[s
         out["icc"] = _records(icc_tab)
         out["lasso_cv"] = _records(cv.to_frame()) if cv is not None and hasattr(
             cv, "to_frame") else []
-        out["lasso_path"] = _records(getattr(res, "lasso_path", None))
+        path = getattr(res, "lasso_path", None)
+        if isinstance(path, pd.DataFrame) and {"feature", "coef"} <= set(path.columns):
+            # only features that enter the path somewhere (the rest are 0 throughout)
+            active = path.groupby("feature")["coef"].apply(lambda c: bool((c != 0).any()))
+            path = path[path["feature"].isin(active[active].index)]
+        out["lasso_path"] = _records(path)
         out["warnings"] = jsonable(list(getattr(res, "warnings", []) or []))
     return out
 
@@ -658,8 +663,38 @@ def _selected_matrix(selection: Mapping[str, dict[str, Any]],
     return np.column_stack(mats) if mats else np.empty((0, 0))
 
 
+def _design(pats: pd.DataFrame, preds: Sequence[Any],
+            levels: Mapping[str, DesignSpec] | None, name: str) -> DesignSpec:
+    if levels is not None and name in levels:
+        return levels[name]
+    return DesignSpec.from_frame(pats, [(p.name, p.kind) for p in preds])
+
+
+def _fit(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], *,
+         names: Sequence[str]) -> LogisticFit:
+    """Logistic fit; columns constant in this sample (e.g. a level absent from a
+    bootstrap resample) are left out and get coefficient 0 (SE NaN)."""
+    x = np.asarray(x, dtype=float)
+    keep = np.ptp(x, axis=0) > 0 if x.shape[0] else np.ones(x.shape[1], bool)
+    if keep.all():
+        return fit_logistic(x, y, names=names)
+    sub = fit_logistic(x[:, keep], y, names=[n for n, k in zip(names, keep, strict=True) if k])
+    coef = np.zeros(len(names) + 1)
+    se = np.full(len(names) + 1, np.nan)
+    cov = np.full((len(names) + 1, len(names) + 1), np.nan)
+    pos = np.concatenate([[0], 1 + np.flatnonzero(keep)])
+    coef[pos] = sub.coef
+    se[pos] = sub.se
+    cov[np.ix_(pos, pos)] = sub.cov
+    return LogisticFit(names=["(Intercept)", *names], coef=coef, se=se, cov=cov,
+                       deviance=sub.deviance, null_deviance=sub.null_deviance,
+                       loglik=sub.loglik, n=sub.n, events=sub.events, n_iter=sub.n_iter,
+                       converged=sub.converged)
+
+
 def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[str, Any]],
-               *, comparison: bool = True, cutoffs: bool = True) -> FittedModels:
+               *, comparison: bool = True, cutoffs: bool = True,
+               levels: Mapping[str, DesignSpec] | None = None) -> FittedModels:
     """Fit every model on the development cohort of ``data``.
 
     Parameters
@@ -673,6 +708,9 @@ def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict
         Fit the scikit-learn comparison classifiers.
     cutoffs : bool
         Choose the Youden cutoff of each model on the development cohort.
+    levels : mapping, optional
+        Frozen designs (``"clinical"``, ``"nomogram"`` -> :class:`DesignSpec`), e.g. those
+        of the full development cohort inside bootstrap resamples.
     """
     dev = data.cohort_mask(study.development)
     pats = data.patients.loc[dev]
@@ -684,28 +722,28 @@ def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RadvalWarning)
         if study.models.combined and len(scores) >= 2:
-            fm.logistic["combined"] = (scores, fit_logistic(fr[scores].to_numpy(), y,
+            fm.logistic["combined"] = (scores, _fit(fr[scores].to_numpy(), y,
                                                             names=scores))
             fm.signature_input = "signature"
         else:
             fm.signature_input = scores[0]
         if study.models.clinical and study.clinical_model_predictors():
             preds = study.clinical_model_predictors()
-            spec = DesignSpec.from_frame(pats, [(p.name, p.kind) for p in preds])
+            spec = _design(pats, preds, levels, "clinical")
             fm.designs["clinical"] = spec
             xd = spec.transform(pats)
-            fm.logistic["clinical"] = (spec.columns, fit_logistic(xd.to_numpy(), y,
+            fm.logistic["clinical"] = (spec.columns, _fit(xd.to_numpy(), y,
                                                                   names=spec.columns))
             fm.flags += check_predictor_timing(
                 "clinical", [(p.name, p.timing) for p in preds],
                 prediction_moment=study.prediction_moment)
         if study.models.nomogram:
             preds = study.nomogram_model_predictors()
-            spec = DesignSpec.from_frame(pats, [(p.name, p.kind) for p in preds])
+            spec = _design(pats, preds, levels, "nomogram")
             fm.designs["nomogram"] = spec
             fr = fm.frame(pats, feats)
             inputs = [fm.signature_input, *spec.columns]
-            fm.logistic["nomogram"] = (inputs, fit_logistic(fr[inputs].to_numpy(), y,
+            fm.logistic["nomogram"] = (inputs, _fit(fr[inputs].to_numpy(), y,
                                                             names=inputs))
             fm.flags += check_predictor_timing(
                 "nomogram", [(p.name, p.timing) for p in preds],
@@ -1047,7 +1085,7 @@ def _sample_size(study: StudyConfig, data: AnalysisData,
                    f"predictors; Riley et al. (2020) criteria need {r.n_required} "
                    f"(EPP {ev / cand:.2f}); expect overfitting, rely on the "
                    "optimism-corrected estimates and external validation")
-            warnings.warn(msg, SmallSampleWarning, stacklevel=2)
+            logger.warning("%s", msg)
             flags.append(flag("SMALL_SAMPLE", msg, n=n, events=ev, required=r.n_required))
     else:
         out["ok"] = False
@@ -1171,8 +1209,13 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
     sample, ss_flags = _sample_size(study, data, models["models"])
     warn += ss_flags
     t0 = time.perf_counter()
+    designs = {k: DesignSpec.from_dict(v) for k, v in models.get("designs", {}).items()}
+    icc_dropped = {fam: [r["feature"] for r in sel.get("features", [])
+                         if r.get("step") == "icc" and not r.get("kept")]
+                   for fam, sel in selection.items()}
     optimism = optimism_bootstrap(study, data, n_resamples=ev.optimism, jobs=jobs,
-                                  scheduler=scheduler, preds=preds)
+                                  scheduler=scheduler, preds=preds, levels=designs,
+                                  icc_dropped=icc_dropped)
     timings["optimism"] = time.perf_counter() - t0
     warn += optimism.get("flags", [])
     survival = None
@@ -1356,8 +1399,8 @@ def summary_table(results: Mapping[str, Any]) -> pd.DataFrame:
             text = f"undefined ({rec.get('undefined_reason')})"
         else:
             lo, hi = rec.get("auc_ci_low"), rec.get("auc_ci_high")
-            text = f"{auc:.3f}" + (f" ({lo:.3f}-{hi:.3f})" if lo is not None and
-                                   not (isinstance(lo, float) and math.isnan(lo)) else "")
+            has_ci = lo is not None and not (isinstance(lo, float) and math.isnan(lo))
+            text = f"{auc:.3f}" + (f" ({lo:.3f}-{hi:.3f})" if has_ci else " (no CI)")
         rows.append({"cohort": rec["cohort"], "model": rec["model"], "auc": text})
     if not rows:
         return pd.DataFrame()

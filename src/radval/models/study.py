@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -213,13 +213,13 @@ class Subgroup(_Strict):
 class SelectionConfig(_Strict):
     """Feature-selection settings (development cohort only)."""
 
-    icc_threshold: float = Field(0.75, ge=-1.0, le=1.0)
+    icc_threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.75
     icc_type: Literal["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"] = "ICC2"
-    p_threshold: float = Field(0.05, gt=0.0, le=1.0)
+    p_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     fdr: bool = False
-    corr_threshold: float = Field(0.9, gt=0.0, le=1.0)
+    corr_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9
     lasso_rule: Literal["1se", "min"] = "1se"
-    n_folds: int = Field(10, ge=3, le=50)
+    n_folds: Annotated[int, Field(ge=3, le=50)] = 10
 
 
 class ModelsConfig(_Strict):
@@ -249,13 +249,13 @@ class EvaluationConfig(_Strict):
     probability; ``hl_groups``: Hosmer-Lemeshow groups.
     """
 
-    bootstrap_ci: int = Field(2000, ge=0)
-    optimism: int = Field(200, ge=0)
+    bootstrap_ci: Annotated[int, Field(ge=0)] = 2000
+    optimism: Annotated[int, Field(ge=0)] = 200
     dca_thresholds: list[float] = Field(
         default_factory=lambda: [round(0.01 * i, 2) for i in range(1, 100)])
     cutoff: Literal["youden"] | float = "youden"
-    hl_groups: int = Field(10, ge=3)
-    confidence_level: float = Field(0.95, gt=0.0, lt=1.0)
+    hl_groups: Annotated[int, Field(ge=3)] = 10
+    confidence_level: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
 
     @field_validator("dca_thresholds")
     @classmethod
@@ -285,7 +285,7 @@ class SurvivalConfig(_Strict):
 class ComputeConfig(_Strict):
     """Parallelism: ``jobs`` local processes, or a Dask ``scheduler`` address."""
 
-    jobs: int = Field(1, ge=1)
+    jobs: Annotated[int, Field(ge=1)] = 1
     scheduler: str | None = None
 
 
@@ -312,7 +312,7 @@ class StudyConfig(_Strict):
     seed: int = 20261128
     output: str = "results"
     #: folder of the study file; relative paths are resolved against it (not in the YAML)
-    base_dir: str = Field(".", exclude=True)
+    base_dir: Annotated[str, Field(exclude=True)] = "."
 
     @model_validator(mode="after")
     def _check(self) -> StudyConfig:

@@ -120,8 +120,9 @@ def forest_plot(sites: pd.DataFrame, result: Any, *, title: str, null: float,
 
 def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
     lines = ["---", 'title: "Multi-site external validation: pooled results"', "---", "",
-             "# Sites {#sec-sites}", "", "| Site | n | Events | AUC | Slope | CITL | O/E |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "# Sites {#sec-sites}", "",
+             "| Site | n | Events | AUC | Slope | CITL | O/E | Brier | Shifted features |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
     def fmt(x: Any, d: int = 3) -> str:
         return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else \
@@ -130,13 +131,20 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
     for s in pooled["sites"]:
         ev = "-" if s["events"] is None else str(s["events"])
         lines.append(f"| {s['site']} | {s['n']} | {ev} | {fmt(s['auc'])} | {fmt(s['slope'])} | "
-                     f"{fmt(s['citl'])} | {fmt(s['o_e'])} |")
-    lines += ["", ": Site-level results (from share.json) {#tbl-sites}", "",
+                     f"{fmt(s['citl'])} | {fmt(s['o_e'])} | {fmt(s['brier'])} | "
+                     f"{s['n_flagged_features']} |")
+    lines += ["", ": Site-level results (from share.json; '-' = suppressed small cell or "
+              "undefined). Shifted features: selected features flagged by the site's "
+              "dataset-shift check. {#tbl-sites}", "",
               "# Random-effects meta-analysis {#sec-meta}", "",
               f"Method: {pooled['method']}"
               f"{' with Hartung-Knapp-Sidik-Jonkman CIs' if pooled['hksj'] else ''}; AUC "
               "pooled on the logit scale and O/E on the log scale (Debray et al. 2017), "
-              "back-transformed for display; 95% prediction interval for a new site.", "",
+              "back-transformed for display. tau\u00b2: between-site variance; I\u00b2: share of "
+              "the variability due to between-site heterogeneity; the 95% prediction interval "
+              "(metafor predict(): normal quantile, t with k - 1 df under HKSJ) is where the "
+              "performance in a new, similar site is expected. With few sites tau\u00b2 and the "
+              "prediction interval are very imprecise (Riley et al. 2011).", "",
               "| Measure | k | Pooled | 95% CI | 95% PI | tau\u00b2 | I\u00b2 | Q (p) |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, m in pooled["measures"].items():

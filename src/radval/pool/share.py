@@ -147,6 +147,7 @@ def build_share(y_true: Any, y_prob: Any, *, site: str, cutoff: float,
         The document (validated against :data:`SHARE_SCHEMA`).
     """
     from radval import __version__
+
     # import the functions from their modules: `radval.stats.calibration` and
     # `radval.stats.decision_curve` are also submodule names, so the package attribute
     # can be the module once it has been imported

@@ -200,7 +200,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                     allow_small_cells: bool = False,
                     thresholds: Sequence[float] = (0.1, 0.2, 0.3), jobs: int | None = None,
                     n_bootstrap: int = 500, seed: int = 0,
-                    report_formats: Sequence[str] | None = ("html",)) -> dict[str, Any]:
+                    report_formats: Sequence[str] | None = ("html",),
+                    pseudonym_key: bytes | None = None) -> dict[str, Any]:
     """Validate a frozen signature bundle on one site's data.
 
     Parameters
@@ -233,6 +234,11 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     report_formats : sequence of str or None, default ("html",)
         Formats of the site report (empty: write the qmd and figures only; ``None``: no
         report).
+    pseudonym_key : bytes, optional
+        Secret key kept at the site.  When given, ``return_predictions.csv`` is written
+        with ``pseudonym, probability, y_true`` (keyed HMAC-SHA256 pseudonyms,
+        :func:`radval.pool.pseudonymise`) for a site that agrees to send per-patient
+        predictions back.  The key is never written.
 
     Returns
     -------
@@ -335,12 +341,26 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         warn_records.append({"code": code, "message": str(w.message), "context": {}})
         if issubclass(w.category, DatasetShiftWarning):
             warnings.warn(str(w.message), DatasetShiftWarning, stacklevel=2)
-    share = build_share(y, prob, site=site_label, cutoff=sig.cutoff, thresholds=thresholds,
-                        outcome=column if _plain(column) else "outcome", model=MODEL,
-                        signature_sha256=b.sha256[SIGNATURE_FILE], shift=shift,
-                        allow_small_cells=allow_small_cells)
-    share_path = write_share(out_dir / "share.json", share)
+    one_class = recal is None
+    share_path: Path | None = None
+    (out_dir / "share.json").unlink(missing_ok=True)
+    if not one_class:
+        share = build_share(y, prob, site=site_label, cutoff=sig.cutoff,
+                            thresholds=thresholds,
+                            outcome=column if _plain(column) else "outcome", model=MODEL,
+                            signature_sha256=b.sha256[SIGNATURE_FILE], shift=shift,
+                            allow_small_cells=allow_small_cells)
+        share_path = write_share(out_dir / "share.json", share)
     preds.to_parquet(out_dir / "predictions.parquet", index=False)
+    if pseudonym_key is not None:
+        from radval.pool.pseudonym import pseudonymise
+
+        ret = pd.DataFrame({"pseudonym": pseudonymise(preds["patient_id"], pseudonym_key,
+                                                      site=site_label.replace("-", "_")
+                                                      .replace(".", "_")[:32]),
+                            "probability": preds["probability"], "y_true": preds["y_true"]})
+        ret.sample(frac=1.0, random_state=np.random.default_rng(seed)) \
+            .to_csv(out_dir / "return_predictions.csv", index=False)
 
     results: dict[str, Any] = {
         "schema_version": "1",
@@ -399,6 +419,10 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
             report = _render(out_dir, results, preds, shift, recal, report_formats)
         except Exception as exc:  # noqa: BLE001 - the report must not lose the results
             logger.warning("site report not rendered: %s", exc)
+    if one_class:
+        raise DataError(f"site {site_label}: all {y.size} analysed patients have the same "
+                        f"outcome; results.json was written with undefined metrics, but no "
+                        "share.json (discrimination and calibration need both classes).")
     auc = tables["performance"]
     auc_all = auc[auc["subgroup"] == "all"]["auc"]
     summary = {"site": site_label, "n": int(y.size), "events": int(y.sum()),

@@ -23,6 +23,7 @@ from radval.report.tables import cohort_order, fmt_num, frame, model_labels
 
 __all__ = [
     "OKABE_ITO",
+    "SAVE_OPTIONS",
     "calibration_figure",
     "decision_figure",
     "flow_figure",
@@ -61,16 +62,27 @@ def _plt() -> Any:
     return plt
 
 
+#: Formats written by :func:`save` and the PNG resolution (changed only by tests).
+SAVE_OPTIONS: dict[str, Any] = {"formats": ("svg", "pdf", "png"), "dpi": 300}
+
+
 def save(fig: Any, out_dir: str | Path, name: str) -> Path:
-    """Save ``fig`` as ``name.svg``, ``name.pdf`` and ``name.png`` (300 dpi); close it."""
+    """Save ``fig`` as ``name.svg``, ``name.pdf`` and ``name.png`` (300 dpi); close it.
+
+    The formats and dpi come from :data:`SAVE_OPTIONS`; the PNG is always written
+    because the report embeds it (HTML / typst use the SVG when it exists).
+    """
     plt = _plt()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # one layout pass for the tight bounding box, shared by the three outputs
+    formats = set(SAVE_OPTIONS["formats"]) | {"png"}
+    # one layout pass for the tight bounding box, shared by the outputs
     bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.08)
-    fig.savefig(out / f"{name}.svg", bbox_inches=bbox, metadata={"Date": None})
-    fig.savefig(out / f"{name}.pdf", bbox_inches=bbox, metadata={"CreationDate": None})
-    fig.savefig(out / f"{name}.png", dpi=300, bbox_inches=bbox)
+    if "svg" in formats:
+        fig.savefig(out / f"{name}.svg", bbox_inches=bbox, metadata={"Date": None})
+    if "pdf" in formats:
+        fig.savefig(out / f"{name}.pdf", bbox_inches=bbox, metadata={"CreationDate": None})
+    fig.savefig(out / f"{name}.png", dpi=int(SAVE_OPTIONS["dpi"]), bbox_inches=bbox)
     plt.close(fig)
     return out / f"{name}.png"
 
@@ -395,18 +407,36 @@ def nomogram_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | N
     nomo = results.get("nomogram")
     if not isinstance(nomo, Mapping):
         return None
-    variables = nomo.get("variables") or nomo.get("predictors") or []
-    variables = [v for v in variables if isinstance(v, Mapping) and v.get("points")]
+    variables: list[dict[str, Any]] = []
+    for v in nomo.get("predictors") or nomo.get("variables") or []:
+        if not isinstance(v, Mapping):
+            continue
+        if v.get("ticks"):  # radval pipeline: ticks = [{value, points}]
+            ticks = [t for t in v["ticks"] if isinstance(t, Mapping)]
+            variables.append({"name": v.get("name"), "values": [t["value"] for t in ticks],
+                              "points": [t["points"] for t in ticks]})
+        elif v.get("points"):
+            variables.append(dict(v))
     if not variables:
         return None
     plt = _plt()
-    total = [float(t) for t in nomo.get("total_points") or []]
-    probs = nomo.get("probability") or []
-    ppoints = nomo.get("probability_points") or []
+    tp = nomo.get("total_points") or []
+    if tp and isinstance(tp[0], Mapping):  # [{points, probability}] + total_points_max
+        tmax = float(nomo.get("total_points_max") or max(float(t["points"]) for t in tp))
+        from matplotlib.ticker import MaxNLocator
+
+        total = [float(t) for t in MaxNLocator(6).tick_values(0, tmax) if 0 <= t <= tmax]
+        probs = [t["probability"] for t in tp]
+        ppoints = [float(t["points"]) for t in tp]
+        total = sorted(set(total) | {0.0})
+    else:
+        total = [float(t) for t in tp]
+        probs = nomo.get("probability") or []
+        ppoints = nomo.get("probability_points") or []
     n_axes = len(variables) + 1 + (1 if total else 0) + (1 if probs and ppoints else 0)
     fig, ax = plt.subplots(figsize=(8, 0.55 * n_axes + 0.6))
     ax.axis("off")
-    max_total = max(total) if total else 100.0
+    max_total = max(total + [float(p) for p in ppoints]) if total else 100.0
 
     def axis(y: float, name: str, pos: list[float], labels: list[str], scale: float) -> None:
         xs = [p / scale * 100 for p in pos]
@@ -438,7 +468,7 @@ def nomogram_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | N
 
 def _tick(v: Any) -> str:
     if isinstance(v, float) and not float(v).is_integer():
-        return f"{v:g}"
+        return f"{v:.3g}"
     if isinstance(v, float):
         return str(int(v))
     return str(v)
@@ -549,7 +579,10 @@ def _figure_jobs(results: Mapping[str, Any]) -> list[tuple[str, str, tuple[Any, 
 
 
 def _draw_one(name: str, func: str, extra: tuple[Any, ...], results: Mapping[str, Any],
-              predictions: pd.DataFrame | None, out_dir: str) -> tuple[str, Path | None | str]:
+              predictions: pd.DataFrame | None, out_dir: str,
+              options: dict[str, Any] | None = None) -> tuple[str, Path | None | str]:
+    if options is not None:
+        SAVE_OPTIONS.update(options)
     fn = globals()[func]
     try:
         if extra and extra[0] == "predictions":
@@ -574,7 +607,11 @@ def draw_all(results: Mapping[str, Any], predictions: pd.DataFrame | None,
     import os
 
     todo = _figure_jobs(results)
-    n = jobs if jobs is not None else min(2, os.cpu_count() or 1)
+    if jobs is not None:
+        n = jobs
+    else:  # worker start-up (~1-2 s) only pays off for the larger figures
+        size = len(cohort_order(results)) * max(1, len(model_labels(results)))
+        n = min(2, os.cpu_count() or 1) if size >= 4 else 1
     out: dict[str, Path | None | str] = {}
     if n <= 1:
         for name, func, extra in todo:
@@ -584,7 +621,8 @@ def draw_all(results: Mapping[str, Any], predictions: pd.DataFrame | None,
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as ex:
-        futs = [ex.submit(_draw_one, name, func, extra, results, predictions, str(out_dir))
+        futs = [ex.submit(_draw_one, name, func, extra, results, predictions, str(out_dir),
+                          dict(SAVE_OPTIONS))
                 for name, func, extra in todo]
         for f in futs:
             name, res = f.result()

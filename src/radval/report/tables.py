@@ -361,8 +361,11 @@ def to_pipe(df: pd.DataFrame, caption: str, label: str,
     # pandoc sets relative column widths from the number of dashes (wide tables)
     widths = []
     for c in df.columns:
-        longest = max([len(str(c))] + [len(str(v)) for v in df[c]])
-        widths.append(min(max(longest, 4), 40))
+        cells = [str(c)] + [str(v) for v in df[c]]
+        longest = max(len(v) for v in cells)
+        word = max(len(w) for v in cells for w in (v.split() or [""]))
+        # room for the longest unbreakable word, and about half of the longest cell
+        widths.append(min(max(word + 2, math.ceil(0.55 * longest), 4), 40))
     def mark(a: str, w: int) -> str:
         if a == "r":
             return "-" * (w - 1) + ":"

@@ -48,6 +48,13 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
+# Two functions share their module's name.  Importing a submodule binds the
+# package attribute to the module, which would shadow a lazily returned
+# function after first use; importing these two eagerly (numpy/pandas only)
+# binds the names to the functions once and for all.
+from radval.stats.calibration import calibration  # noqa: E402
+from radval.stats.decision_curve import decision_curve  # noqa: E402
+
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)

@@ -19,6 +19,8 @@ J Am Stat Assoc 1979;74:829-836.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -27,37 +29,38 @@ __all__ = ["lowess"]
 FloatArray = npt.NDArray[np.float64]
 
 
-def _local_fit(x: FloatArray, y: FloatArray, xs: float, nleft: int, nright: int,
-               rw: FloatArray | None) -> float | None:
+def _first_true(lo: int, hi: int, pred: Callable[[int], bool]) -> int:
+    """Smallest j in [lo, hi) with ``pred(j)`` for a monotone predicate (else hi)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pred(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _local_fit(x: FloatArray, xl: list[float], y: FloatArray, xs: float, nleft: int,
+               nright: int, rw: FloatArray | None) -> float | None:
     """Fitted value at ``xs`` from the window ``[nleft, nright]`` (0-based, inclusive).
 
     Mirrors R's ``lowest``: weights ``(1 - (r/h)^3)^3`` for ``r <= 0.999 h``
-    (1 for ``r <= 0.001 h``), the window extended to the right over points with
-    ``r <= 0.999 h`` (ties), and a weighted linear fit when the weighted spread of
-    ``x`` exceeds ``0.001 * range(x)``.  Returns ``None`` when all weights are 0.
+    (1 for ``r <= 0.001 h``) and 0 beyond, the window extended to the right over
+    points with ``r <= 0.999 h`` (ties), and a weighted linear fit when the
+    weighted spread of ``x`` exceeds ``0.001 * range(x)``.  Returns ``None`` when
+    all weights are 0.
     """
-    n = x.size
-    rng = x[n - 1] - x[0]
-    h = max(xs - x[nleft], x[nright] - xs)
+    n = len(xl)
+    rng = xl[n - 1] - xl[0]
+    h = max(xs - xl[nleft], xl[nright] - xs)
     h9 = 0.999 * h
     h1 = 0.001 * h
-    # R scans j = nleft, nleft+1, ... and stops at the first j with
-    # |x_j - xs| > h9 and x_j > xs.  Because x is sorted that index can be found
-    # by a vectorised test over a slice that surely contains it.
-    stop = int(np.searchsorted(x, xs + h9, side="right")) + 2
-    stop = min(n, max(stop, nright + 2))
-    while True:
-        seg = x[nleft:stop]
-        r = np.abs(seg - xs)
-        brk = (r > h9) & (seg > xs)
-        if brk.any():
-            end = nleft + int(np.argmax(brk))  # exclusive
-            break
-        if stop >= n:
-            end = n
-            break
-        stop = n
-    xw = x[nleft:end]
+    # R scans j = nleft, nleft+1, ... and stops at the first j with x_j > xs and
+    # x_j - xs > h9; both tests are monotone in j on sorted x, so bisect.  Points
+    # on the left with xs - x_j > h9 get weight 0 in R: skip them the same way.
+    end = _first_true(nleft, n, lambda j: xl[j] > xs and xl[j] - xs > h9)
+    begin = _first_true(nleft, end, lambda j: abs(xl[j] - xs) <= h9)
+    xw = x[begin:end]
     r = np.abs(xw - xs)
     if h > 0.0:
         t = r / h
@@ -65,9 +68,8 @@ def _local_fit(x: FloatArray, y: FloatArray, xs: float, nleft: int, nright: int,
         w = np.where(r <= h1, 1.0, u * u * u)
     else:
         w = np.ones_like(r)
-    w[r > h9] = 0.0
     if rw is not None:
-        w = w * rw[nleft:end]
+        w = w * rw[begin:end]
     a = float(w.sum())
     if a <= 0.0:
         return None
@@ -82,7 +84,7 @@ def _local_fit(x: FloatArray, y: FloatArray, xs: float, nleft: int, nright: int,
             w = w * (b * dx + 1.0)
     # sums, not np.dot: BLAS threads are slow on a loaded machine and the
     # pairwise summation of np.sum is at least as accurate as R's loop
-    return float(np.sum(w * y[nleft:end]))
+    return float(np.sum(w * y[begin:end]))
 
 
 def _clowess(x: FloatArray, y: FloatArray, f: float, nsteps: int, delta: float) -> FloatArray:
@@ -114,7 +116,7 @@ def _clowess(x: FloatArray, y: FloatArray, f: float, nsteps: int, delta: float) 
                     else:
                         hi = mid
                 nleft, nright = lo, lo + ns - 1
-            fit = _local_fit(x, y, xl[i], nleft, nright, rw)
+            fit = _local_fit(x, xl, y, xl[i], nleft, nright, rw)
             ys[i] = y[i] if fit is None else fit
             if last < i - 1:
                 # linear interpolation over the skipped points

@@ -299,7 +299,8 @@ def calibration(y_true: Any, y_prob: Any, *, n_groups: int = 10, smoother: str =
     * recalibration: :math:`\operatorname{logit} P(y=1) = a + b L` by maximum
       likelihood (Newton-Raphson to a relative step of 1e-12); ``intercept = a``,
       ``slope = b`` (``val.prob`` fits the same model with ``lrm.fit``, whose
-      default convergence criterion is looser, so rms agrees to about 1e-6);
+      default convergence criterion (change in -2 log L < 0.025) is looser, so
+      rms agrees to about 1e-9 relative here);
     * CITL: :math:`\operatorname{logit} P(y=1) = a + L` (offset), as
       ``glm(y ~ offset(L), family=binomial)``;
     * Spiegelhalter: :math:`z = \sum (y-p)(1-2p) / \sqrt{\sum (1-2p)^2 p(1-p)}`,

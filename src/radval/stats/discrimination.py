@@ -51,7 +51,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from radval._results import Result
 from radval._validation import (
@@ -241,10 +241,10 @@ def _p_t(t: float, df: float, alternative: str) -> float:
     if math.isnan(t) or math.isnan(df):
         return math.nan
     if alternative == "two-sided":
-        return float(2.0 * stats.t.cdf(-abs(t), df))
+        return float(2.0 * special.stdtr(df, -abs(t)))
     if alternative == "greater":
-        return float(stats.t.cdf(-t, df))
-    return float(stats.t.cdf(t, df))
+        return float(special.stdtr(df, -t))
+    return float(special.stdtr(df, t))
 
 
 # --------------------------------------------------------------------------- AUC and curve
@@ -627,7 +627,7 @@ def delong_test_unpaired(y_true_a: Any, score_a: Any, y_true_b: Any, score_b: An
     if sig == 0.0:
         t = 0.0 if d == 0.0 else math.copysign(math.inf, d)
         df = math.nan
-        p = 1.0 if d == 0.0 else 0.0
+        p = 1.0 if d == 0.0 else _p_normal(t, alternative)  # limit of the t test
     else:
         t = d / sig
         df = tot**2 / (var_a**2 / (ya.size - 1) + var_b**2 / (yb.size - 1))

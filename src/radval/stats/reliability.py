@@ -161,9 +161,11 @@ def icc(ratings: Any, *, confidence_level: float = 0.95, targets: str | None = N
     ----------
     ratings : array-like or pandas.DataFrame
         Either an array of shape ``(n_subjects, n_raters)`` (one feature), an
-        array of shape ``(n_features, n_subjects, n_raters)``, or a long
-        DataFrame with one row per rating and the columns named by ``targets``,
-        ``raters``, ``values`` (and ``feature`` for several features).
+        array of shape ``(n_features, n_subjects, n_raters)``, a wide DataFrame
+        (one row per subject, one numeric column per rater, as ``psych::ICC``
+        takes it), or a long DataFrame with one row per rating and the columns
+        named by ``targets``, ``raters``, ``values`` (and ``feature`` for several
+        features).
     confidence_level : float, optional
         Level of the two-sided confidence intervals (psych ``alpha = 1 - level``).
     targets, raters, values, feature : str, optional
@@ -242,7 +244,18 @@ def icc(ratings: Any, *, confidence_level: float = 0.95, targets: str | None = N
     """
     level = check_confidence_level(confidence_level, caller=_CALLER)
     subjects: list[Hashable] | None = None
-    if isinstance(ratings, pd.DataFrame):
+    feats: list[Hashable]
+    if isinstance(ratings, pd.DataFrame) and targets is raters is values is feature is None:
+        # wide table as psych::ICC takes it: one row per subject, one column per rater
+        non_numeric = [c for c, dt in ratings.dtypes.items()
+                       if not pd.api.types.is_numeric_dtype(dt)]
+        if non_numeric:
+            raise param_error("ratings", _CALLER,
+                              "numeric rater columns (or pass targets/raters/values for a "
+                              "long table)", f"non-numeric column(s) {non_numeric[:5]}")
+        arr = ratings.to_numpy(dtype=np.float64)[None]
+        feats, subjects = [0], list(ratings.index)
+    elif isinstance(ratings, pd.DataFrame):
         arr, feats, subjects = _ratings_from_frame(ratings, targets, raters, values, feature)
     else:
         try:

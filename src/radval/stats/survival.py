@@ -417,7 +417,7 @@ def cox_ph(time: Any, event: Any, x: Any, *, ties: str = "efron",
 # --------------------------------------------------------------------------- C-index
 @dataclass(frozen=True, kw_only=True)
 class CIndexResult(Result):
-    """Harrell's concordance index.
+    r"""Harrell's concordance index.
 
     Attributes
     ----------

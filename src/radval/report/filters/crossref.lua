@@ -7,7 +7,7 @@ caption prefixes and "1.2 " header numbers; typst numbers natively, so nothing i
 Pass 2 rewrites citations whose key is a known fig-/tbl-/sec- id into links
 "Figure N" / "Table N" / "Section N" (typst: a raw @key reference).  Unknown fig-/tbl-/sec-
 keys become a visible "[missing reference: key]" and a warning; other citations are left
-for citeproc.  Callouts (.callout-note|tip|warning|important|caution) become styled
+for citeproc (in typst without a bibliography they stay as their literal text).  Callouts (.callout-note|tip|warning|important|caution) become styled
 blocks: HTML div.callout, DOCX custom-style "Callout", typst #block.
 Images: outside DOCX a sibling .svg is preferred to a .png.
 ]]
@@ -42,8 +42,14 @@ local function exists(path)
   return false
 end
 
+local has_bibliography = false
+
 local number_pass = {
   traverse = "topdown",
+  Meta = function(meta)
+    has_bibliography = meta.bibliography ~= nil or meta.references ~= nil
+    return nil
+  end,
   Header = function(h)
     if h.classes:includes("unnumbered") then return nil end
     local lvl = h.level
@@ -94,7 +100,13 @@ local ref_pass = {
     for _, citation in ipairs(c.citations) do
       if not is_xref(citation.id) then all_xref = false end
     end
-    if not all_xref then return nil end
+    if not all_xref then
+      -- typst fails on a citation without a bibliography: keep it as plain text
+      if is_typst and not has_bibliography then
+        return pandoc.Inlines(c.content)
+      end
+      return nil
+    end
     for i, citation in ipairs(c.citations) do
       if i > 1 then out:insert(pandoc.Str(",")) out:insert(pandoc.Space()) end
       local key = citation.id
