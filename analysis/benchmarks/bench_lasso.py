@@ -7,7 +7,7 @@ lambdas) must take well under 1 s.  The reference is scikit-learn's
 unpenalised intercept) on the standardised predictors with ``C = 1/(N lambda)``,
 fitted along the same 100 penalties with warm starts, for the full data and the 10
 training folds (11 paths, as cv.glmnet).  Also reported: the max difference of the
-standardised coefficients at ``lambda.1se`` between the two (saga at tol 1e-6), and
+standardised coefficients at ``lambda.1se`` between the two (saga at tol 1e-4), and
 the time of a whole ``select_features`` run (n = 160, 200 candidate features).
 Times are the best of ``repeats`` runs; BLAS is limited to one thread.
 Run: ``python analysis/benchmarks/bench_lasso.py``.
@@ -41,8 +41,8 @@ def _sklearn_cv(x: np.ndarray, y: np.ndarray, lambdas: np.ndarray,
         tr = foldid != k  # k = 0: full data
         xt = x[tr]
         zt = (xt - xt.mean(axis=0)) / xt.std(axis=0)
-        clf = LogisticRegression(C=1.0, l1_ratio=1.0, solver="saga", tol=1e-6,
-                                 max_iter=5000, warm_start=True)
+        clf = LogisticRegression(C=1.0, l1_ratio=1.0, solver="saga", tol=1e-4,
+                                 max_iter=1000, warm_start=True)
         for j, lam in enumerate(lambdas):
             clf.set_params(C=1.0 / (zt.shape[0] * lam))
             clf.fit(zt, y[tr])
@@ -51,7 +51,8 @@ def _sklearn_cv(x: np.ndarray, y: np.ndarray, lambdas: np.ndarray,
     return out
 
 
-def main(n: int = 160, p: int = 100, repeats: int = 3, seed: int = 20240611) -> list[dict[str, Any]]:
+def main(n: int = 160, p: int = 100, repeats: int = 2,
+         seed: int = 20240611) -> list[dict[str, Any]]:
     """Run the benchmark and return one row per comparison."""
     import pandas as pd
     from threadpoolctl import threadpool_limits
@@ -93,7 +94,7 @@ def main(n: int = 160, p: int = 100, repeats: int = 3, seed: int = 20240611) -> 
     for r in rows:
         print(f"{r['benchmark']:58s} {r['radval_s']:9.4f} {r['reference_s']:9.4f} "
               f"{r['ratio']:7.1f} {r['target']:>7s} {r['ok']}")
-    print(f"max |standardised coef difference| at lambda.1se vs saga (tol 1e-6): {diff:.2e}")
+    print(f"max |standardised coef difference| at lambda.1se vs saga (tol 1e-4): {diff:.2e}")
     return rows
 
 

@@ -262,3 +262,22 @@ def test_import_is_light() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=False)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_zscore_normalisation_roundtrip(tmp_path: Path,
+                                        study: tuple[pd.DataFrame, pd.Series]) -> None:
+    man, y = study
+    dev = man[man["cohort"] == "centre1_train"]
+    model = deep.train_deep_model(dev, y, config={**FAST, "epochs": 1,
+                                                  "normalisation": "window_zscore"}, seed=2)
+    crops, _, _ = deep.build_crops(dev[dev["reader"] == "1"], model.config)
+    assert model.norm_mean != 0.0 and model.norm_sd != 1.0
+    # constants are the training crops' image-channel mean / SD
+    x = crops[:, 0].astype(np.float64)
+    assert model.norm_mean == pytest.approx(x.mean(), rel=1e-6)
+    assert model.norm_sd == pytest.approx(x.std(), rel=1e-6)
+    model.save(tmp_path)
+    loaded = deep.load_deep_model(tmp_path)
+    assert (loaded.norm_mean, loaded.norm_sd) == (model.norm_mean, model.norm_sd)
+    pd.testing.assert_frame_equal(deep.extract_deep_features(man, model),
+                                  deep.extract_deep_features(man, loaded), check_exact=True)

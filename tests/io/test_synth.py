@@ -46,8 +46,16 @@ def test_small_study_tables(small_study: synth.StudyPaths) -> None:
     assert small_study.n_patients == 48 == len(clin)
     assert clin["patient_id"].is_unique
     assert set(clin["cohort"]) == {"centre1_train", "centre1_test", "centre2"}
-    # centre 1 = round(48 * 236 / 320) = 35, split 70/30 -> 24 / 11
-    assert small_study.cohorts == {"centre1_train": 24, "centre1_test": 11, "centre2": 13}
+    # centre 1 = round(48 * 236 / 320) = 35, split 70/30 within each outcome class
+    cohorts = small_study.cohorts
+    assert cohorts["centre1_train"] + cohorts["centre1_test"] == 35
+    assert cohorts["centre2"] == 13
+    assert 23 <= cohorts["centre1_train"] <= 26
+    by = clin.groupby("cohort")["ln_metastasis"]
+    assert (by.sum() >= 2).all() and ((by.count() - by.sum()) >= 2).all()
+    c1 = clin[clin["cohort"].str.startswith("centre1")]
+    share = c1.groupby("ln_metastasis")["cohort"].apply(lambda c: (c == "centre1_train").mean())
+    assert share.between(0.6, 0.8).all()  # stratified split
     assert (man["reader"] == "2").sum() == 10
     assert set(man.loc[man["reader"] == "2", "cohort"]) == {"centre1_train"}
     assert not man.duplicated(["patient_id", "reader"]).any()
@@ -91,7 +99,7 @@ def test_small_volumes_are_ct_like(small_study: synth.StudyPaths) -> None:
 
 def test_same_seed_same_bytes_and_patients_stable(tmp_path: Path) -> None:
     a = generate_study(tmp_path / "a", small=True, n_patients=12, seed=7)
-    b = generate_study(tmp_path / "b", small=True, n_patients=12, seed=7)
+    b = generate_study(tmp_path / "b", small=True, n_patients=12, seed=7, jobs=2)
     assert _hashes(a.root) == _hashes(b.root)
     c = generate_study(tmp_path / "c", small=True, n_patients=12, seed=8)
     ha, hc = _hashes(a.root), _hashes(c.root)
@@ -122,6 +130,7 @@ def test_extra_sites(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"n_patients": 5}, "n_patients"),
     ({"seed": -1}, "seed"),
+    ({"jobs": 0}, "jobs"),
     ({"sites_only": True}, "sites"),
     ({"sites": [SiteSpec(name="centre2", n=3)]}, "unique site names"),
     ({"sites": [SiteSpec(name="x y", n=3)]}, "site names"),
@@ -179,3 +188,15 @@ def test_tables_follow_data_dictionary(small_study: synth.StudyPaths) -> None:
     man = manifest_mod.read_manifest(small_study.manifest)
     assert not man["duplicate"].any()
     assert set(man["reader"]) == {"1", "2"}
+
+
+def test_import_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, radval.io.synth; "
+            "bad = [m for m in ('torch', 'SimpleITK', 'radiomics') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -106,6 +106,28 @@ def test_run_outputs(first_run: Path) -> None:
     assert set(opt.metric) == {"auc", "slope", "intercept", "brier"}
     row = opt[(opt.model == "radiomics") & (opt.metric == "auc")].iloc[0]
     assert row.corrected == pytest.approx(row.apparent - row.optimism)
+    # Harrell optimism of the clinical model recomputed by hand (no selection involved):
+    # the same resample indices, fit on the resample, test on the original cohort
+    from radval.models.evaluation import stable_rng
+    from radval.models.internal import performance_indexes
+    from radval.models.logistic import fit_logistic
+
+    clin = pd.read_csv(out.parent / "clinical.csv", dtype={"patient_id": str})
+    dev = clin[clin.cohort == "centre1_train"].sort_values("patient_id")
+    x = dev[["age_years", "tumour_size_mm"]].to_numpy(float)
+    y = dev.ln_metastasis.to_numpy(int)
+    diffs = {m: [] for m in ("auc", "slope", "intercept", "brier")}
+    for b in range(6):
+        r = stable_rng(11, "optimism", str(b))
+        idx = np.sort(r.integers(0, y.size, size=y.size))
+        fit = fit_logistic(x[idx], y[idx])
+        tr = performance_indexes(y[idx], 1 / (1 + np.exp(-fit.linear_predictor(x[idx]))))
+        te = performance_indexes(y, 1 / (1 + np.exp(-fit.linear_predictor(x))))
+        for m in diffs:
+            diffs[m].append(tr[m] - te[m])
+    for m, d in diffs.items():
+        got = opt[(opt.model == "clinical") & (opt.metric == m)].iloc[0]
+        assert got.optimism == pytest.approx(float(np.nanmean(d)), rel=1e-8, abs=1e-12)
     assert res["stability"]["selection_frequency"]
     assert {r["level"] for r in res["subgroups"]} == {"tumour_size_mm < 15",
                                                       "tumour_size_mm >= 15"}

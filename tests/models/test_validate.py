@@ -152,3 +152,13 @@ def test_one_class_site_writes_results_but_no_share(tmp_path: Path,
     assert not (tmp_path / "out" / "share.json").exists()
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     assert res["performance"][0]["undefined_reason"]
+
+
+def test_cli_argument_errors(tmp_path: Path) -> None:
+    bundle = write_bundle(tmp_path / "bundle", make_signature(deep=None))
+    base = ["validate", str(bundle), "--features", "f.csv", "--clinical", "c.csv",
+            "--out", str(tmp_path / "o")]
+    assert main([*base, "--thresholds", "0.1,2"]) == 2  # usage error
+    assert main([*base, "--site", "St Mary's"]) == 65  # free text refused before any work
+    assert main([*base, "--site", "ok"]) == 66  # missing clinical file
+    assert not (tmp_path / "o" / "share.json").exists()

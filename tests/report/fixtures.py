@@ -304,18 +304,29 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
         "stability": {"selection_frequency": [
             {"family": "radiomics", "feature": f, "frequency": float(rng.uniform())}
             for f in feats]},
-        "nomogram": {"model": "nomogram", "lp_intercept": -1.2, "variables": [
-            {"name": "rad-score", "type": "continuous", "values": [-2, -1, 0, 1, 2, 3],
-             "points": [0, 20, 40, 60, 80, 100]},
-            {"name": "tumour_size_mm", "type": "continuous", "values": [10, 20, 30, 40, 50],
-             "points": [0, 8, 16, 24, 32]},
-            {"name": "grade", "type": "categorical", "values": ["G1", "G2", "G3"],
-             "points": [0, 12, 25]}],
-            "total_points": [0, 40, 80, 120, 160], "probability": [0.1, 0.3, 0.5, 0.7, 0.9],
-            "probability_points": [22, 63, 87, 111, 152]},
-        "extraction": {"software": "pyradiomics", "version": "3.0.1", "params_text": params,
-                       "params_sha256": "cd" * 32,
-                       "deep": {"backbone": "resnet18 (MedicalNet weights)", "input": "64^3 crop"}},
+        # shapes as written by radval.models.pipeline (nomogram_points, _extraction_record)
+        "nomogram": {"predictors": [
+            {"name": "Signature", "column": "combined", "kind": "numeric", "coef": 1.1,
+             "ticks": [{"value": v, "points": p} for v, p in
+                       zip([-2, -1, 0, 1, 2, 3], [0, 20, 40, 60, 80, 100])],
+             "max_points": 100},
+            {"name": "tumour_size_mm", "column": "tumour_size_mm", "kind": "numeric",
+             "coef": 0.02, "ticks": [{"value": v, "points": p} for v, p in
+                                     zip([10, 20, 30, 40, 50], [0, 8, 16, 24, 32])],
+             "max_points": 32},
+            {"name": "grade", "column": "grade", "kind": "categorical", "coef": None,
+             "ticks": [{"value": v, "points": p} for v, p in
+                       zip(["G1", "G2", "G3"], [0, 12, 25])], "max_points": 25}],
+            "total_points": [{"points": p, "probability": q} for p, q in
+                             zip([22, 63, 87, 111, 152], [0.1, 0.3, 0.5, 0.7, 0.9])],
+            "total_points_max": 157, "points_per_unit_lp": 20.0, "lp_at_zero_points": -3.2},
+        "extraction": {"radiomics": {"pyradiomics_version": "3.0.1", "params_yaml": params,
+                                     "params_file": "ct.yaml", "params_sha256": "cd" * 32,
+                                     "n_cases": 406, "n_failed_rows": 6},
+                       "deep": {"config": {"architecture": "cnn3d_small", "crop_size": 32},
+                                "weights_sha256": "ef" * 32}},
+        "missing": [{"cohort": c, "variable": "grade", "missing": 2, "n": n, "fraction": 2 / n}
+                    for c, _r, n in COHORTS],
     }
     if survival:
         results["survival"] = {"km": km, "summary": surv}

@@ -105,7 +105,7 @@ def test_rqs_follows_cohort_structure(results: dict) -> None:
 
 
 def test_ibsi_reads_parameter_file(results: dict) -> None:
-    params = extraction_params(results["extraction"])
+    params = extraction_params(results["extraction"])  # nested {radiomics: {params_yaml}}
     assert params is not None and params["setting"]["binWidth"] == 25
     ib = ibsi_items(results)
     disc = ib[ib["item"] == "discretisation"].iloc[0]
@@ -113,7 +113,8 @@ def test_ibsi_reads_parameter_file(results: dict) -> None:
     reseg = ib[ib["item"] == "re-segmentation"].iloc[0]
     assert reseg["value"] == "-150 × 250"
     assert ibsi_items({}).empty
-    counted = ibsi_items({"extraction": {"params_text": "setting:\n  binCount: 32\n"}})
+    counted = ibsi_items({"extraction": {"params_text": "setting:\n  binCount: 32\n",
+                                         "version": "3.0.1"}})
     assert "32 bins" in counted[counted["item"] == "discretisation"].iloc[0]["value"]
 
 
@@ -152,3 +153,35 @@ def test_qmd_refs_resolve_and_parts_degrade(tmp_path: Path, minimal: bool,
                 "fig-km", "fig-flow", "fig-scores", "fig-lasso-radiomics"} <= set(parts.figures)
         assert "::: {.callout-warning}" in parts.qmd
         assert "rad-score = " in parts.qmd
+
+
+@pytest.mark.parametrize("shape", ["pipeline", "flat"])
+def test_nomogram_accepts_both_shapes(tmp_path: Path, shape: str,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from radval.report import figures
+
+    monkeypatch.setitem(figures.SAVE_OPTIONS, "formats", ("png",))
+    monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 40)
+    if shape == "pipeline":
+        nomo = make_results(7)[0]["nomogram"]
+    else:
+        nomo = {"variables": [{"name": "x", "values": [0, 1], "points": [0, 100]}],
+                "total_points": [0, 50, 100], "probability": [0.2, 0.8],
+                "probability_points": [10, 90]}
+    assert figures.nomogram_figure({"nomogram": nomo}, tmp_path).is_file()
+    assert figures.nomogram_figure({"nomogram": {"predictors": []}}, tmp_path) is None
+    assert figures.nomogram_figure({}, tmp_path) is None
+
+
+def test_undefined_comparisons_are_summarised(results: dict) -> None:
+    comps = [dict(c) for c in results["comparisons"]]
+    for c in comps:
+        if c["cohort"] == "internal":
+            c.update(p_value=None, p_adjusted=None, statistic=None,
+                     undefined_reason="too few events.")
+    r = dict(results, comparisons=comps)
+    tab = T.comparison_table(r)
+    assert "internal" not in set(tab["Cohort"]) and len(tab) == len(comps) - 6
+    assert T.undefined_comparisons(r) == ["6 comparison(s) in internal are undefined: "
+                                          "too few events."]
+    assert T.undefined_comparisons(results) == []

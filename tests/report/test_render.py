@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -216,3 +217,29 @@ def test_errors(tmp_path: Path) -> None:
         render_document(tmp_path / "x.qmd", formats=("rtf",))
     with pytest.raises(MissingInputError):
         render_document(tmp_path / "x.qmd", formats=("html",))
+
+
+REAL_RUN = os.environ.get("RADVAL_REPORT_RUN_DIR")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_RUN, reason="set RADVAL_REPORT_RUN_DIR to a `radval run` output")
+def test_real_run_report(tmp_path: Path) -> None:
+    """The report of a real pipeline run (e.g. `radval demo --small --no-report`)."""
+    from radval.report import render_report
+
+    src = Path(str(REAL_RUN))
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("results.json", "predictions.parquet"):
+        if (src / name).is_file():
+            shutil.copyfile(src / name, run / name)
+    out = render_report(run)
+    qmd = out["qmd"].read_text()
+    n_tables = len(re.findall(r"\{#tbl-", qmd))
+    dom = check_html(out["html"], tmp_path)
+    assert len(re.findall(r"<img", dom)) == len(re.findall(r"\{#fig-", qmd))
+    text = check_pdf(out["pdf"], tmp_path, min_pages=10)
+    assert "TRIPOD+AI" in text
+    d, _ = check_docx(out["docx"])
+    assert len(d.tables) == n_tables

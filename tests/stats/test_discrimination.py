@@ -341,9 +341,9 @@ def test_bootstrap_agrees_with_proc_in_distribution(proc: dict[str, Any],
     Monte-Carlo tolerance: for B=20000 the SD of a 2.5% / 97.5% bootstrap
     quantile of the AUC is at most 0.0014 here (measured over 8 radval seeds:
     0.0002-0.0014), so the difference of two independent runs has SD <= 0.002;
-    the tolerance 0.007 is ~3.5 SD (observed differences: <= 0.0018).  The median (middle value) uses the same
-    tolerance, the bootstrap variance a relative tolerance of 5% (its relative
-    MC SD is sqrt(2/B) = 1%).
+    the tolerance 0.007 is ~3.5 SD (observed differences: <= 0.0018).  The median
+    (middle value) uses the same tolerance, the bootstrap variance a relative
+    tolerance of 5% (its relative MC SD is sqrt(2/B) = 1%).
     """
     y = asah["y"].to_numpy()
     for m in MARKERS:
@@ -491,3 +491,42 @@ def test_near_tie_thresholds_match_proc(proc: dict[str, Any]) -> None:
     np.testing.assert_allclose(curve["fpr"], d["fpr"], rtol=RTOL, atol=1e-15)
     assert roc_auc(d["y"], s) == pytest.approx(d["auc"], rel=RTOL)
     assert roc_auc(d["y"], s) == brute_auc(np.asarray(d["y"]), s)
+
+
+def _with_ulp_neighbours(s: np.ndarray, gen: np.random.Generator) -> np.ndarray:
+    """Make 50 values one ulp above 50 others (repair path of the fast argsort)."""
+    idx = gen.choice(s.size, 100, replace=False)
+    s[idx[:50]] = np.nextafter(s[idx[50:]], np.inf)
+    return s
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "near_ties", "many_near_ties", "signed_zero",
+                                  "huge"])
+def test_fast_argsort_sorts_exactly(kind: str) -> None:
+    """The packed-key argsort (n >= 50,000) sorts exactly, including its repair
+    path (values equal in all but the lowest bits) and its fallback."""
+    from radval.stats.discrimination import _argsort
+
+    gen = np.random.default_rng(5)
+    n = 60_000
+    s = {
+        "normal": gen.normal(size=n),
+        "ties": np.round(gen.normal(size=n), 2),
+        "near_ties": _with_ulp_neighbours(gen.normal(size=n), gen),
+        "many_near_ties": 1.0 + gen.integers(0, 2**16, n) * 2.2e-16,
+        "signed_zero": np.where(gen.uniform(size=n) < 0.5, -0.0, 0.0)
+        + np.where(gen.uniform(size=n) < 0.1, gen.normal(size=n), 0.0),
+        "huge": gen.normal(size=n) * 1e300,
+    }[kind]
+    order, sv = _argsort(s)
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    np.testing.assert_array_equal(s[order], np.sort(s))
+    np.testing.assert_array_equal(sv, s[order])
+    y = (gen.uniform(size=n) < 0.3).astype(int)
+    v10, v01 = delong_placements(y, s)
+    # same placements as the two-sorts + searchsorted route
+    xs, ys = np.sort(s[y == 1]), np.sort(s[y == 0])
+    c2 = np.searchsorted(ys, s[y == 1], "left") + np.searchsorted(ys, s[y == 1], "right")
+    np.testing.assert_array_equal(v10, c2 / (2.0 * ys.size))
+    d2 = np.searchsorted(xs, s[y == 0], "left") + np.searchsorted(xs, s[y == 0], "right")
+    np.testing.assert_allclose(v01, 1.0 - d2 / (2.0 * xs.size), rtol=0, atol=1e-15)

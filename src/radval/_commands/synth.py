@@ -48,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="NAME:N:PROFILE",
                         help="extra external site (repeatable); profiles: "
                              + ", ".join(sorted(PROFILES)))
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="worker processes (output does not depend on it; default 1)")
     parser.add_argument("--sites-only", action="store_true",
                         help="write only the --site cohorts, not centres 1 and 2")
 
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     sites = [SiteSpec(name=n, n=k, profile=p) for n, k, p in args.site] or None
     t0 = time.perf_counter()
     res = generate_study(args.out, n_patients=args.n_patients, seed=args.seed,
-                         small=args.small, sites=sites, sites_only=args.sites_only)
+                         small=args.small, sites=sites, sites_only=args.sites_only,
+                         jobs=args.jobs)
     elapsed = time.perf_counter() - t0
     logger.info("wrote %d patients (%s) to %s in %.1f s", res.n_patients,
                 ", ".join(f"{c}: {n}" for c, n in res.cohorts.items()), res.root, elapsed)

@@ -8,8 +8,9 @@ atomically (temporary file + rename), where
    key = \\mathrm{SHA256}(h_{image} \\,|\\, h_{mask} \\,|\\, label \\,|\\, h_{params}
    \\,|\\, v_{pyradiomics} \\,|\\, extra)
 
-with :math:`h` the SHA-256 of the file bytes (of every file, for a DICOM folder) and
-:math:`h_{params}` the SHA-256 of the parameter file text.  A rerun looks every case up first
+with :math:`h` the SHA-256 of the file bytes (of every file, for a DICOM folder),
+:math:`h_{params}` the SHA-256 of the parameter file text and ``extra`` the check thresholds
+(:class:`radval.features.checks.CheckSettings` as JSON).  A rerun looks every case up first
 and only computes the missing ones; changing an image, a mask, the label or the parameter file
 changes the key, so stale results are never reused.  JSON keeps Python floats exactly
 (shortest round-trip representation), so a cached value equals the freshly computed one.

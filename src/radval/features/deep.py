@@ -11,7 +11,8 @@ Input
     resampled from the image (linear interpolation, outside = -1024 HU) and the mask
     (linear, i.e. a soft partial-volume mask).  HU are clipped to ``window`` and scaled
     to [0, 1] (``normalisation="window"``) or z-scored inside the window
-    (``"window_zscore"``, using the training crops' mean and SD, stored with the model).
+    (``"window_zscore"``, using the mean and SD of the training crops' image channel,
+    stored with the model).
     With ``mask_channel=True`` the mask is a second input channel.
 Training
     Class-weighted binary cross-entropy (``pos_weight = n_negative / n_positive``), AdamW,
@@ -536,13 +537,15 @@ def train_deep_model(manifest: Any, labels: Any, *,
     n_neg = len(y) - n_pos
     t_crops = time.perf_counter() - t0
 
+    s = cfg.crop_size
+    centre = np.ascontiguousarray(crops[:, :, margin:margin + s, margin:margin + s,
+                                        margin:margin + s])
     norm_mean, norm_sd = 0.0, 1.0
-    if cfg.normalisation == "window_zscore":
-        norm_mean = float(crops[:, 0].mean())
-        norm_sd = float(crops[:, 0].std()) or 1.0
+    if cfg.normalisation == "window_zscore":  # statistics of the un-augmented inputs
+        norm_mean = float(centre[:, 0].astype(np.float64).mean())
+        norm_sd = float(centre[:, 0].astype(np.float64).std()) or 1.0
 
     rng = np.random.default_rng(cfg.seed)
-    s = cfg.crop_size
     with _torch_context(cfg.seed, cfg.num_threads):
         net = build_network(cfg.architecture, in_channels=cfg.in_channels,
                             channels=cfg.channels, feature_dim=cfg.feature_dim,
@@ -577,9 +580,8 @@ def train_deep_model(manifest: Any, labels: Any, *,
         net = net.cpu().eval()
     elapsed = time.perf_counter() - t0
     model = DeepModel(config=cfg, network=net, norm_mean=norm_mean, norm_sd=norm_sd)
-    centre = crops[:, :, margin:margin + s, margin:margin + s, margin:margin + s]
     with _torch_context(cfg.seed, cfg.num_threads):
-        logits, _ = model._forward(np.ascontiguousarray(centre))
+        logits, _ = model._forward(centre)
     model.training = {
         "n": len(y), "events": n_pos, "skipped": int(len(failures)), "epochs": cfg.epochs,
         "device": dev, "final_loss": losses[-1] if losses else math.nan,

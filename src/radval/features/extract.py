@@ -252,6 +252,7 @@ def extract_radiomics(manifest: Any, *, params: str | os.PathLike[str] | ParamFi
     m = load_manifest(manifest, caller=caller)
     pf = resolve_params(params)
     sd = _settings_dict(settings)
+    settings_key = json.dumps(sd, sort_keys=True)  # other check thresholds -> other cache key
     out = Path(out_dir) if out_dir is not None else None
     if cache_dir is not None:
         cache: CaseCache | None = CaseCache(cache_dir)
@@ -286,7 +287,8 @@ def extract_radiomics(manifest: Any, *, params: str | os.PathLike[str] | ParamFi
             failures.extend((i, problem(row, "read", msg)) for msg in missing)
             continue
         key = case_key(_hash(row["image_path"], row["image"]),
-                       _hash(row["mask_path"], row["mask"]), row["label"], pf.sha256)
+                       _hash(row["mask_path"], row["mask"]), row["label"], pf.sha256,
+                       extra=settings_key)
         keys[i] = key
         rec = cache.get(key) if cache is not None else None
         if rec is not None and "names" in rec:

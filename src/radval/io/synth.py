@@ -18,8 +18,10 @@ Latent variables, standard normal unless stated:
 * grade (1, 2, 3 as in ``data-dictionary/clinical.yaml``): ``g = 0.5 h + 0.3 s + e``,
   grade 1 if ``g < 0.3``, 2 if ``g < 1.6``, else 3.
 * lymph-node metastasis ``Y ~ Bernoulli(logistic(b0 + 0.9 s + 2.2 h + 0.3 (grade - 1)))``
-  with ``b0 = -1.7`` (prevalence about 30%).  The true linear predictor has an AUC
-  near 0.9, size alone near 0.7.
+  with ``b0 = -1.7``: prevalence about 30%; the true linear predictor has an AUC near 0.9,
+  size alone near 0.7.  The small variant uses ``logistic(-0.8 + 1.2 s + 3.0 h + 0.3
+  (grade - 1))`` (about 40%, stronger signal) so that its few patients still hold events
+  and signal in every cohort.  Centre 1 is split 70/30 within each outcome class.
 * vascular / perineural invasion (post-operative):
   ``logistic(-2.0 + 1.3 Y + 0.4 s)`` and ``logistic(-2.3 + 1.1 Y + 0.4 h)``.
 * disease-free survival: exponential with hazard
@@ -213,7 +215,10 @@ def _latent(rng: np.random.Generator, *, small: bool) -> dict[str, Any]:
     diameter = float(np.clip(math.exp(math.log(19.0) + 0.45 * s), 8.0, hi))
     g = 0.5 * h + 0.3 * s + float(rng.standard_normal())
     grade = 1 if g < 0.3 else (2 if g < 1.6 else 3)
-    lp = -1.7 + 0.9 * s + 2.2 * h + 0.3 * (grade - 1)
+    if small:  # fewer patients: stronger signal and more events
+        lp = -0.8 + 1.2 * s + 3.0 * h + 0.3 * (grade - 1)
+    else:
+        lp = -1.7 + 0.9 * s + 2.2 * h + 0.3 * (grade - 1)
     y = int(rng.random() < _logistic(lp))
     vi = int(rng.random() < _logistic(-2.0 + 1.3 * y + 0.4 * s))
     pni = int(rng.random() < _logistic(-2.3 + 1.1 * y + 0.4 * h))
@@ -358,6 +363,50 @@ def _write_nifti(arr: npt.NDArray[Any], spacing: tuple[float, float, float],
     tmp.replace(path)
 
 
+@dataclass(frozen=True)
+class _Task:
+    root: str
+    seed: int
+    site: str
+    key: int
+    index: int
+    profile: str
+    small: bool
+    cohort: str
+    reader2: bool
+
+
+def _write_patient(task: _Task) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Simulate and write one patient; return its manifest rows and clinical row."""
+    root = Path(task.root)
+    i = task.index
+    pid = f"{task.site}_{i + 1:04d}"
+    rng = np.random.default_rng([task.seed, task.key, i])
+    case = simulate_patient(rng, PROFILES[task.profile], small=task.small)
+    lat = case["latent"]
+    img_rel = f"images/{pid}.nii.gz"
+    _write_nifti(case["image"], case["spacing"], case["origin"], root / img_rel)
+    readers = [("1", case["mask1"])]
+    if task.reader2:
+        readers.append(("2", case["mask2"]))
+    man_rows = []
+    for reader, m in readers:
+        m_rel = f"masks/{pid}_reader{reader}.nii.gz"
+        _write_nifti(m, case["spacing"], case["origin"], root / m_rel)
+        man_rows.append({"patient_id": pid, "cohort": task.cohort, "image": img_rel,
+                         "mask": m_rel, "reader": reader, "label": 1, "phase": "arterial"})
+    size_meas = lat["diameter"] + float(rng.normal(0.0, 0.8))
+    clin_row = {
+        "patient_id": pid, "cohort": task.cohort, "age_years": lat["age"],
+        "sex": lat["sex"], "tumour_size_mm": round(max(size_meas, 5.0), 1),
+        "grade": lat["grade"], "vascular_invasion": lat["vi"],
+        "perineural_invasion": lat["pni"], "ln_metastasis": lat["y"],
+        "dfs_months": round(max(lat["dfs_months"], 0.1), 1),
+        "dfs_event": lat["dfs_event"],
+    }
+    return man_rows, clin_row
+
+
 def _check_sites(sites: Sequence[SiteSpec] | None, *, sites_only: bool) -> list[SiteSpec]:
     if sites is None:
         if sites_only:
@@ -429,7 +478,7 @@ def _readme(seed: int, small: bool, plan: list[tuple[str, int, str]], cohorts: d
 def generate_study(out_dir: str | Path, *, n_patients: int = DEFAULT_N_PATIENTS,
                    seed: int = DEFAULT_SEED, small: bool = False,
                    sites: Sequence[SiteSpec] | None = None,
-                   sites_only: bool = False) -> StudyPaths:
+                   sites_only: bool = False, jobs: int = 1) -> StudyPaths:
     """Write the built-in synthetic multicentre study.
 
     Parameters
@@ -439,7 +488,8 @@ def generate_study(out_dir: str | Path, *, n_patients: int = DEFAULT_N_PATIENTS,
     n_patients : int, optional
         Patients at centres 1 and 2 together (default 320: 236 + 84, the published
         scale).  Centre 1 gets ``round(n * 236 / 320)`` and is split 70/30 into
-        ``centre1_train`` and ``centre1_test``; the rest is ``centre2``.  With
+        ``centre1_train`` and ``centre1_test`` (stratified by the outcome); the rest is
+        ``centre2``.  With
         ``small=True`` and the default, 48 patients are written.
     seed : int, optional
         Seed; the same seed gives byte-identical files.
@@ -449,6 +499,8 @@ def generate_study(out_dir: str | Path, *, n_patients: int = DEFAULT_N_PATIENTS,
         Extra external sites with their own scanner profile (cohort = site name).
     sites_only : bool, optional
         Write only ``sites`` (not centres 1 and 2).
+    jobs : int, optional
+        Worker processes (the output does not depend on it).
 
     Returns
     -------
@@ -466,6 +518,7 @@ def generate_study(out_dir: str | Path, *, n_patients: int = DEFAULT_N_PATIENTS,
     if not isinstance(small, bool):
         raise param_error("small", _CALLER, "a bool", small)
     extra = _check_sites(sites, sites_only=sites_only)
+    jobs = check_positive_int(jobs, caller=_CALLER, param="jobs")
     if small and n_patients == DEFAULT_N_PATIENTS:
         n_patients = SMALL_N_PATIENTS
     n_patients = check_positive_int(n_patients, caller=_CALLER, param="n_patients",
@@ -486,46 +539,40 @@ def generate_study(out_dir: str | Path, *, n_patients: int = DEFAULT_N_PATIENTS,
     man_rows: list[dict[str, Any]] = []
     clin_rows: list[dict[str, Any]] = []
     for site, n, prof_name in plan:
-        profile = PROFILES[prof_name]
         key = _site_key(site)
         cohort_of = [site] * n
         reader2: set[int] = set()
         if site == "centre1" and not sites_only:
+            # 70/30 split stratified by the outcome (drawn first from each patient's rng)
             split_rng = np.random.default_rng([seed, key, 10**9])
-            perm = split_rng.permutation(n)
-            n_train = round(0.7 * n)
-            train = sorted(perm[:n_train].tolist())
+            ys = np.array([_latent(np.random.default_rng([seed, key, i]), small=small)["y"]
+                           for i in range(n)])
+            train = []
+            for cls in (0, 1):
+                members = np.flatnonzero(ys == cls)
+                members = members[split_rng.permutation(len(members))]
+                train += members[:round(0.7 * len(members))].tolist()
+            train.sort()
+            n_train = len(train)
             for i in range(n):
                 cohort_of[i] = "centre1_test"
             for i in train:
                 cohort_of[i] = "centre1_train"
             n_r2 = min(10 if small else 40, n_train)
             reader2 = set(split_rng.choice(train, size=n_r2, replace=False).tolist())
-        for i in range(n):
-            pid = f"{site}_{i + 1:04d}"
-            rng = np.random.default_rng([seed, key, i])
-            case = simulate_patient(rng, profile, small=small)
-            lat = case["latent"]
-            img_rel = f"images/{pid}.nii.gz"
-            _write_nifti(case["image"], case["spacing"], case["origin"], root / img_rel)
-            readers = [("1", case["mask1"])]
-            if i in reader2:
-                readers.append(("2", case["mask2"]))
-            for reader, m in readers:
-                m_rel = f"masks/{pid}_reader{reader}.nii.gz"
-                _write_nifti(m, case["spacing"], case["origin"], root / m_rel)
-                man_rows.append({"patient_id": pid, "cohort": cohort_of[i], "image": img_rel,
-                                 "mask": m_rel, "reader": reader, "label": 1,
-                                 "phase": "arterial"})
-            size_meas = lat["diameter"] + float(rng.normal(0.0, 0.8))
-            clin_rows.append({
-                "patient_id": pid, "cohort": cohort_of[i], "age_years": lat["age"],
-                "sex": lat["sex"], "tumour_size_mm": round(max(size_meas, 5.0), 1),
-                "grade": lat["grade"], "vascular_invasion": lat["vi"],
-                "perineural_invasion": lat["pni"], "ln_metastasis": lat["y"],
-                "dfs_months": round(max(lat["dfs_months"], 0.1), 1),
-                "dfs_event": lat["dfs_event"],
-            })
+        tasks = [_Task(root=str(root), seed=int(seed), site=site, key=key, index=i,
+                       profile=prof_name, small=small, cohort=cohort_of[i],
+                       reader2=i in reader2) for i in range(n)]
+        if jobs > 1 and n > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                results = list(pool.map(_write_patient, tasks, chunksize=4))
+        else:
+            results = [_write_patient(t) for t in tasks]
+        for m_rows, c_row in results:
+            man_rows.extend(m_rows)
+            clin_rows.append(c_row)
 
     manifest = pd.DataFrame(man_rows)
     clinical = pd.DataFrame(clin_rows)

@@ -122,5 +122,7 @@ def fit_classifier(name: str, x_train: npt.ArrayLike, y_train: npt.ArrayLike, *,
     model = make_pipeline(StandardScaler(), _estimator(name, seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkConvergenceWarning)
+        # scikit-learn 1.9 deprecates SVC(probability=True) (still supported until 1.11)
+        warnings.simplefilter("ignore", FutureWarning)
         model.fit(x, y)
     return model

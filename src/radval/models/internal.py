@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from radval.exceptions import DegenerateBootstrapWarning, RadvalWarning
+from radval.exceptions import DegenerateBootstrapWarning, InputError, RadvalWarning
 from radval.models.guards import flag
 
 __all__ = ["OPTIMISM_METRICS", "optimism_bootstrap", "performance_indexes"]
@@ -59,7 +59,11 @@ def performance_indexes(y: npt.ArrayLike, prob: npt.ArrayLike) -> dict[str, floa
     from radval.models.logistic import fit_logistic, logit
 
     yy = np.asarray(y, dtype=np.int64)
-    p = np.clip(np.asarray(prob, dtype=float), 1e-10, 1 - 1e-10)
+    raw = np.asarray(prob, dtype=float)
+    if not np.isfinite(raw).all():
+        raise InputError(f"performance_indexes: {int((~np.isfinite(raw)).sum())} non-finite "
+                         "predicted probabilities")
+    p = np.clip(raw, 1e-10, 1 - 1e-10)
     out = {"auc": math.nan, "slope": math.nan, "intercept": math.nan,
            "brier": float(np.mean((p - yy) ** 2))}
     if yy.min() == yy.max():

@@ -227,7 +227,8 @@ def _params_info(res: Any, params: Path | None) -> dict[str, Any]:
         versions = prov.get("versions")
         if isinstance(versions, Mapping):
             out["pyradiomics_version"] = versions.get("pyradiomics")
-        for key in ("n_cases", "n_extracted", "n_cached", "n_failed_rows", "n_features"):
+        # not n_extracted / n_cached: they depend on the cache, not on the inputs
+        for key in ("n_cases", "n_failed_rows", "n_features"):
             if key in prov:
                 out[key] = prov[key]
     if "params_yaml" not in out:
@@ -912,6 +913,7 @@ def _write_csv(path: Path, df: pd.DataFrame) -> None:
 def _load_data(study: StudyConfig, out_dir: Path, *, jobs: int | None, scheduler: str | None,
                timings: dict[str, float]) -> tuple[AnalysisData, dict[str, Any]]:
     t0 = time.perf_counter()
+    clinical = _read_clinical(study)  # validate before the (long) extraction
     ext = extract_features(study, out_dir, jobs=jobs, scheduler=scheduler)
     timings["extraction"] = time.perf_counter() - t0
     feats_path = out_dir / "features" / "features_all.parquet"
@@ -920,7 +922,7 @@ def _load_data(study: StudyConfig, out_dir: Path, *, jobs: int | None, scheduler
     if len(ext["failures"]):
         _write_csv(out_dir / "features" / "failures.csv", ext["failures"])
     t0 = time.perf_counter()
-    data = prepare_data(study, ext["features"], failures=ext["failures"])
+    data = prepare_data(study, ext["features"], failures=ext["failures"], clinical=clinical)
     data.extraction = ext["extraction"]
     timings["prepare"] = time.perf_counter() - t0
     return data, ext
@@ -1044,6 +1046,14 @@ def _write_signature_bundle(study: StudyConfig, data: AnalysisData, fm: FittedMo
         extra={"cutoffs": fm.cutoffs, "designs": {k: v.to_dict() for k, v in
                                                   fm.designs.items()},
                "signature_model": sig_name,
+               "model_inputs": {
+                   "rad_score": "scores['rad_score'] (Signature.predict column rad_score)",
+                   "dl_score": "scores['dl_score'] (Signature.predict column dl_score)",
+                   "signature": "linear predictor of the combined model "
+                                "(Signature.predict column linear_predictor)",
+                   "<predictor>[<level>]": "1 if the categorical predictor equals <level>, "
+                                           "else 0 (first sorted level = reference)",
+                   "<predictor>": "numeric clinical predictor as recorded"},
                "lambda_used": {f: s.get("lambda_used") for f, s in fm.selection.items()}})
     try:
         from radval.models.bundle import write_bundle
@@ -1124,22 +1134,33 @@ def _survival(study: StudyConfig, data: AnalysisData, preds: pd.DataFrame, model
         grp = np.where(prob >= cutoff, "high risk", "low risk")
         row: dict[str, Any] = {"cohort": cohort, "model": model, "n": int(t.size),
                                "events": int(e.sum()), "undefined_reason": None}
+        reasons: list[str] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RadvalWarning)
             try:
                 km = stats.kaplan_meier(t, e, group=grp)
                 km_rows.append(km.assign(cohort=cohort))
-                if len(set(grp)) > 1:
-                    lr = stats.logrank_test(t, e, grp)
-                    row.update(logrank_statistic=float(lr.statistic),
-                               logrank_p=float(lr.p_value))
+            except (ValueError, ArithmeticError) as exc:
+                reasons.append(f"Kaplan-Meier: {exc}")
+            try:
+                if len(set(grp)) < 2:
+                    raise InputError("one risk group only")
+                lr = stats.logrank_test(t, e, grp)
+                row.update(logrank_statistic=float(lr.statistic), logrank_p=float(lr.p_value))
+            except (ValueError, ArithmeticError) as exc:
+                reasons.append(f"log-rank: {exc}")
+            try:
                 cox = stats.cox_ph(t, e, lp.reshape(-1, 1))
                 row.update(hr=_first(cox, "hr"), hr_ci_low=_first(cox, "hr_ci_low"),
                            hr_ci_high=_first(cox, "hr_ci_high"), cox_p=_first(cox, "p_value"))
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                reasons.append(f"Cox: {exc}")
+            try:
                 ci = stats.concordance_index(t, e, lp)
                 row["c_index"] = _first(ci, "c_index", "estimate", "concordance")
-            except (InputError, ValueError) as exc:
-                row["undefined_reason"] = str(exc)
+            except (ValueError, ArithmeticError) as exc:
+                reasons.append(f"C-index: {exc}")
+        row["undefined_reason"] = "; ".join(reasons) or None
         summ.append(row)
     return {"model": model, "cutoff": cutoff, "hr_per": "1 unit of the signature score",
             "km": pd.concat(km_rows, ignore_index=True) if km_rows else pd.DataFrame(),
@@ -1245,8 +1266,10 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
         p = study.path(rel)
         if p is not None and p.is_file():
             inputs[key] = p
+    study_text = None
     if study_file is not None and Path(study_file).is_file():
         inputs["study_file"] = Path(study_file)
+        study_text = Path(study_file).read_text(encoding="utf-8")
     sel_out = {}
     for fam, sel in selection.items():
         sel_out[fam] = {**sel, "funnel": sel.get("funnel", []),
@@ -1259,6 +1282,7 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
             "versions": package_versions(), "seed": study.seed,
             "input_sha256": {k: sha256_file(v) for k, v in sorted(inputs.items())},
             "study": study.to_record(),
+            "study_file_text": study_text,
         },
         "study": {"name": study.name, "outcome": study.outcome.column,
                   "positive_label": study.outcome.positive_label,

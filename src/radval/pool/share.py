@@ -45,7 +45,9 @@ __all__ = ["SHARE_SCHEMA", "SHARE_SCHEMA_VERSION", "build_share", "check_share",
            "write_share"]
 
 SHARE_SCHEMA_VERSION = "1"
-_SITE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+#: Allowed site labels (no spaces, slashes or free text).
+SITE_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+_SITE_RE = SITE_LABEL_RE
 _NAME_RE = r"^[A-Za-z0-9_.-]{1,128}$"
 
 _N: dict[str, Any] = {"type": ["number", "null"]}

@@ -253,6 +253,11 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     from radval.pool.share import build_share, write_share
 
     t_start = time.perf_counter()
+    from radval.pool.share import SITE_LABEL_RE
+
+    if site is not None and not SITE_LABEL_RE.match(site):
+        raise InputError(f"site label {site!r} must be 1-40 letters, digits, '_', '.' or '-', "
+                         "starting with a letter or digit (it is written to share.json).")
     b = load_bundle(bundle)
     sig = b.signature
     out_dir = Path(out)

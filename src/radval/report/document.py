@@ -194,6 +194,11 @@ class _Builder:
             self.table(T.flow_table(r), "tbl-flow", "Patient flow by cohort and stage.")
             self.p("Patients with a missing outcome or missing predictors used by a model "
                    "were excluded (complete-case analysis); reasons are listed above.")
+        if self.table(T.missing_table(r), "tbl-missing",
+                      "Missing values by variable and cohort."):
+            self.p("@tbl-missing counts the missing values.")
+        elif isinstance(r.get("missing"), list):
+            self.p("No variable had missing values.")
         else:
             self.p("The patient flow is " + NOT_IN_RUN[1:-1].lower() + ".")
         self.h(2, "Sample size", "sec-sample-size")
@@ -222,7 +227,7 @@ class _Builder:
                 self.p("@fig-funnel and @tbl-funnel show how many features survived each step.")
             if self.figure(lambda: F.icc_figure(r, self.fig_dir), "fig-icc",
                            "Distribution of the ICC between segmentations; the dashed line "
-                           "is the reproducibility threshold."):
+                           "is the reproducibility threshold.", width="65%"):
                 self.p("@fig-icc shows the reproducibility of the candidate features.")
             for fam in sel:
                 label = f"fig-lasso-{fam}"
@@ -289,8 +294,10 @@ class _Builder:
                       "Pairwise DeLong tests of correlated AUCs within each cohort, "
                       "Holm-adjusted."):
             self.p("@tbl-delong compares the models pairwise.")
-        else:
+        elif not T.undefined_comparisons(r):
             self.p("Model comparisons are not part of this run.")
+        for line in T.undefined_comparisons(r):
+            self.p(line)
         self.h(2, "Calibration", "sec-calibration")
         drew_t = self.table(T.calibration_table(r), "tbl-calibration",
                             "Calibration: intercept, slope, calibration-in-the-large, "

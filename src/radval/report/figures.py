@@ -128,7 +128,8 @@ def flow_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
         for j, (_, r) in enumerate(sub.iterrows()):
             y = -float(j)
             stage = str(r["stage"]).replace("_", " ")
-            excl = stage not in ("manifest", "analysed", "assessed", "included")
+            excl = any(w in stage for w in ("fail", "missing", "exclu", "duplicate", "drop",
+                                            "invalid", "removed"))
             n_txt = int(r["n"]) if pd.notna(r["n"]) else "?"
             text = (f"Excluded: {stage}\nn = {n_txt}" + (f"\n({r['reason']})"
                                                           if r.get("reason") else "")
@@ -227,7 +228,11 @@ def lasso_figure(results: Mapping[str, Any], out_dir: str | Path,
 
 
 def roc_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
-    """ROC curves, one panel per cohort, one line per model, with the CI band where stored."""
+    """ROC curves, one panel per cohort, one line per model, with the CI band where stored.
+
+    With more than three models only the study's signature model (or the first
+    model) gets its band; with more than four the legend goes below the panel.
+    """
     roc = frame(results, "curves", "roc")
     if roc.empty:
         return None
@@ -238,9 +243,16 @@ def roc_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     labels = model_labels(results)
     cohorts, models = _cohorts(results, roc), _models(results, roc)
     col = _colors(models)
+    # with many models the bands would hide each other: band only for the signature
+    study_raw = results.get("study")
+    study: Mapping[str, Any] = study_raw if isinstance(study_raw, Mapping) else {}
+    primary = str(study.get("signature_model") or models[0]) if models else ""
+    banded = set(models) if len(models) <= 3 else {primary}
+    many = len(models) > 4
     plt = _plt()
     nrow, ncol = _grid(len(cohorts))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.6 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, (4.6 if many else 3.6) * nrow),
+                             squeeze=False)
     for k, c in enumerate(cohorts):
         ax = axes.flat[k]
         for i, m in enumerate(models):
@@ -248,9 +260,9 @@ def roc_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
             if g.empty:
                 continue
             b = band[(band["cohort"] == c) & (band["model"] == m)] if not band.empty else band
-            if len(b):
+            if len(b) and m in banded:
                 ax.fill_between(b["fpr"], b["tpr_low"], b["tpr_high"], color=col[m],
-                                alpha=0.13, lw=0)
+                                alpha=0.15, lw=0)
             p = perf[(perf["cohort"] == c) & (perf["model"] == m)] if not perf.empty else perf
             auc = f" {fmt_num(p.iloc[0]['auc'], 2)}" if len(p) else ""
             ax.plot(g["fpr"], g["tpr"], color=col[m], ls=_STYLES[i % 4], lw=1.4,
@@ -260,7 +272,11 @@ def roc_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
         ax.set_xlabel("1 − specificity")
         ax.set_ylabel("sensitivity")
         ax.set_aspect("equal")
-        ax.legend(loc="lower right", title="AUC", frameon=False)
+        if many:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6.5,
+                      title="AUC", title_fontsize=7, frameon=False)
+        else:
+            ax.legend(loc="lower right", title="AUC", frameon=False)
     for ax in list(axes.flat)[len(cohorts):]:
         ax.axis("off")
     fig.tight_layout()
@@ -270,7 +286,9 @@ def roc_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
 def calibration_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     """Calibration curves (grouped with CIs + smoothed), metrics printed on each panel.
 
-    Rows are models, columns cohorts.
+    Rows are models, columns cohorts.  With more than five models the
+    comparison classifiers (kind ``"sklearn"``) are left out of the figure;
+    their calibration metrics stay in the calibration table.
     """
     grp = frame(results, "curves", "calibration_grouped")
     smooth = frame(results, "curves", "calibration_smooth")
@@ -280,6 +298,11 @@ def calibration_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path 
     metrics = frame(results, "calibration")
     labels = model_labels(results)
     cohorts, models = _cohorts(results, base), _models(results, base)
+    kinds = {str(m.get("name")): str(m.get("kind")) for m in results.get("models") or []
+             if isinstance(m, Mapping)}
+    main = [m for m in models if kinds.get(m) != "sklearn"]
+    if len(models) > 5 and main:  # comparison classifiers: metrics in the table only
+        models = main
     plt = _plt()
     fig, axes = plt.subplots(len(models), len(cohorts),
                              figsize=(2.9 * len(cohorts) + 0.4, 2.9 * len(models)),
@@ -441,9 +464,13 @@ def nomogram_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | N
     def axis(y: float, name: str, pos: list[float], labels: list[str], scale: float) -> None:
         xs = [p / scale * 100 for p in pos]
         ax.plot([min(xs), max(xs)], [y, y], color="0.2", lw=0.8)
-        for x, lab in zip(xs, labels):
+        shown: list[float] = []
+        for x, lab in sorted(zip(xs, labels), key=lambda t: t[0]):
             ax.plot([x, x], [y, y + 0.12], color="0.2", lw=0.8)
-            ax.text(x, y + 0.18, lab, ha="center", va="bottom", fontsize=6.5)
+            # labels closer than 4 % of the axis would overprint: keep the first
+            if all(abs(x - o) >= 4.0 for o in shown):
+                ax.text(x, y + 0.18, lab, ha="center", va="bottom", fontsize=6.5)
+                shown.append(x)
         ax.text(-3, y, name, ha="right", va="center", fontsize=8)
 
     y = 0.0

@@ -4,8 +4,9 @@ Zwanenburg A, Vallières M, Abdalah MA, et al. The Image Biomarker
 Standardization Initiative. Radiology 2020;295:328-338; reporting guidelines
 in the IBSI reference manual (reporting guidelines chapter); rows are named by
 its topics.  The
-parameter file text is read from ``results["extraction"]`` (``params_text``,
-or ``params`` as text or mapping).  PyRadiomics defaults are used for keys the
+parameter file text is read from ``results["extraction"]`` (or its
+``radiomics`` entry): ``params_yaml`` / ``params_text``, or ``params`` as text
+or mapping.  PyRadiomics defaults are used for keys the
 file does not set, and the known PyRadiomics deviations from IBSI are stated.
 """
 
@@ -25,7 +26,9 @@ def extraction_params(extraction: Mapping[str, Any] | None) -> dict[str, Any] | 
 
     if not isinstance(extraction, Mapping):
         return None
-    for key in ("params_text", "params", "parameters", "parameter_file"):
+    if isinstance(extraction.get("radiomics"), Mapping):  # {radiomics: {...}, deep: {...}}
+        extraction = extraction["radiomics"]
+    for key in ("params_yaml", "params_text", "params", "parameters"):
         val = extraction.get(key)
         if isinstance(val, Mapping):
             return dict(val)
@@ -59,6 +62,8 @@ def ibsi_items(results: Mapping[str, Any]) -> pd.DataFrame:
     if params is None:
         return pd.DataFrame(columns=["item", "topic", "value", "source"])
     ext: Mapping[str, Any] = extraction if isinstance(extraction, Mapping) else {}
+    if isinstance(ext.get("radiomics"), Mapping):
+        ext = ext["radiomics"]
     setting = dict(params.get("setting") or {})
     image_types = params.get("imageType") or {"Original": {}}
     classes = params.get("featureClass") or {}
@@ -106,7 +111,8 @@ def ibsi_items(results: Mapping[str, Any]) -> pd.DataFrame:
                  "value": "ICC between segmentations, features below the threshold removed"
                  if icc else "not part of this run",
                  "source": "run" if icc else "needs author input"})
-    soft = f"{ext.get('software', 'pyradiomics')} {ext.get('version', '')}".strip()
+    version = ext.get("version") or ext.get("pyradiomics_version") or ""
+    soft = f"{ext.get('software', 'PyRadiomics')} {version}".strip()
     rows.append({"item": "software", "topic": "Software and version", "value": soft,
                  "source": "run"})
     if ext.get("params_sha256"):

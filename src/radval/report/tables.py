@@ -29,6 +29,7 @@ __all__ = [
     "fmt_p",
     "frame",
     "funnel_table",
+    "missing_table",
     "model_labels",
     "optimism_table",
     "performance_table",
@@ -36,14 +37,17 @@ __all__ = [
     "summary_auc_table",
     "survival_table",
     "to_pipe",
+    "undefined_comparisons",
     "write_csv",
 ]
 
 _METRIC_ORDER = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
 _METRIC_LABEL = {"accuracy": "Accuracy", "sensitivity": "Sensitivity",
                  "specificity": "Specificity", "ppv": "PPV", "npv": "NPV"}
-_STEP_LABEL = {"candidates": "Candidate features", "icc": "Reproducible (ICC)",
+_STEP_LABEL = {"candidates": "Candidate features", "checks": "Valid features (checks)",
+               "icc": "Reproducible (ICC)",
                "mann_whitney": "Univariable (Mann-Whitney U)",
+               "univariate": "Univariable (Mann-Whitney U)",
                "redundancy": "Non-redundant (correlation)", "lasso": "LASSO (non-zero)"}
 
 
@@ -183,6 +187,10 @@ def comparison_table(results: Mapping[str, Any]) -> pd.DataFrame:
     df = frame(results, "comparisons")
     if df.empty:
         return df
+    defined = pd.to_numeric(df["p_value"], errors="coerce").notna()
+    df = df[defined]
+    if df.empty:
+        return pd.DataFrame()
     return pd.DataFrame({
         "Cohort": df["cohort"].astype(str),
         "Model A": [_label(results, m) for m in df["model_a"]],
@@ -194,6 +202,21 @@ def comparison_table(results: Mapping[str, Any]) -> pd.DataFrame:
         "z": [fmt_num(v, 2) for v in df["statistic"]],
         "p": [fmt_p(v) for v in df["p_value"]],
         "p (Holm)": [fmt_p(v) for v in df["p_adjusted"]]})
+
+
+def undefined_comparisons(results: Mapping[str, Any]) -> list[str]:
+    """One sentence per cohort whose DeLong comparisons are undefined, with the reason."""
+    df = frame(results, "comparisons")
+    if df.empty or "p_value" not in df:
+        return []
+    bad = df[pd.to_numeric(df["p_value"], errors="coerce").isna()]
+    out = []
+    for cohort, g in bad.groupby("cohort", sort=False):
+        reasons = sorted({str(r) for r in g.get("undefined_reason", pd.Series(dtype=object))
+                          if isinstance(r, str) and r})
+        why = f": {reasons[0].rstrip('.')}" if len(reasons) == 1 else ""
+        out.append(f"{len(g)} comparison(s) in {cohort} are undefined{why}.")
+    return out
 
 
 def calibration_table(results: Mapping[str, Any]) -> pd.DataFrame:
@@ -308,6 +331,22 @@ def flow_table(results: Mapping[str, Any]) -> pd.DataFrame:
                          "n": [str(int(v)) if _finite(v) else "–" for v in df["n"]],
                          "Reason": [str(v) if isinstance(v, str) and v else ""
                                     for v in df.get("reason", [""] * len(df))]})
+
+
+def missing_table(results: Mapping[str, Any]) -> pd.DataFrame:
+    """Missing values per variable and cohort (only variables with any missing value)."""
+    df = frame(results, "missing")
+    if df.empty or "missing" not in df:
+        return pd.DataFrame()
+    df = df[pd.to_numeric(df["missing"], errors="coerce").fillna(0) > 0]
+    if df.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "Variable": df["variable"].astype(str), "Cohort": df["cohort"].astype(str),
+        "Missing": [f"{int(m)} of {int(n)}" if _finite(n) else str(int(m))
+                    for m, n in zip(df["missing"], df.get("n", [None] * len(df)))],
+        "%": [fmt_num(100 * float(f), 1) if f is not None and _finite(f) else "–"
+              for f in list(df.get("fraction", [None] * len(df)))]})
 
 
 def subgroup_table(results: Mapping[str, Any]) -> pd.DataFrame:

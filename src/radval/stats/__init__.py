@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "delong_test_many": "discrimination",
     "bootstrap_auc": "discrimination",
     "bootstrap_auc_test": "discrimination",
+    "bootstrap_indices": "discrimination",
     # threshold metrics (epiR / binom)
     "threshold_metrics": "threshold",
     "youden_threshold": "threshold",

@@ -18,9 +18,11 @@ components)
 
 :math:`\\hat\\theta = \\overline{V_{10}} = \\overline{V_{01}}` and
 :math:`\\widehat{\\mathrm{Var}}(\\hat\\theta) = S_{10}/m + S_{01}/n` with sample
-(co)variances (denominators :math:`m-1`, :math:`n-1`).  Placements are computed
-with one sort per class and ``searchsorted`` (Sun & Xu 2014 give the same
-numbers with midranks): :math:`O(N \\log N)`.
+(co)variances (denominators :math:`m-1`, :math:`n-1`).  For one score the
+placements come from one sort per class and ``searchsorted``; for paired
+comparisons (placements needed in patient order) from one pooled sort and
+cumulative class counts over the tie groups.  Both are :math:`O(N \\log N)` and
+give the same numbers as Sun & Xu's (2014) midrank algorithm.
 
 Naming: ``roc_*`` describe a curve, ``delong_*`` use the DeLong variance,
 ``bootstrap_*`` resample patients; functions ending in ``_test`` return a
@@ -115,14 +117,60 @@ def _check_alternative(alternative: str, caller: str) -> str:
 
 
 def _check_rng(rng: Any, caller: str) -> np.random.Generator:
-    if rng is None or isinstance(rng, int | np.integer) and not isinstance(rng, bool):
-        return np.random.default_rng(rng)
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
     if isinstance(rng, np.random.Generator):
         return rng
-    raise param_error("rng", caller, "an int seed, a numpy Generator or None", rng)
+    raise param_error("rng", caller, "a non-negative int seed, a numpy Generator or None", rng)
 
 
 # --------------------------------------------------------------------------- kernels
+
+
+_SIGN = np.uint64(1 << 63)
+
+
+def _argsort(s: FloatArray) -> tuple[npt.NDArray[np.intp], FloatArray]:
+    """A permutation sorting ``s`` and the sorted values (finite floats; order
+    within exact ties arbitrary).
+
+    About twice as fast as ``np.argsort`` for large inputs: each double is
+    mapped to an order-preserving uint64 key whose lowest ``b`` bits are
+    replaced by the row index (``2**b >= n``), and the keys are sorted with
+    numpy's vectorised integer sort.  Values that differ only in those low
+    ``b`` bits (relative difference below ~``2**(b-52)``) may then come out
+    in index order; such runs are detected (a descent in the sorted values)
+    and re-sorted exactly, falling back to ``np.argsort`` when there are many.
+    """
+    n = s.size
+    if n < 50_000:
+        order = np.argsort(s)
+        return order, s[order]
+    b = int(n - 1).bit_length()
+    u = (s + 0.0).view(np.uint64)  # + 0.0 maps -0.0 to 0.0
+    key = np.where(u >= _SIGN, ~u, u | _SIGN)
+    key >>= np.uint64(b)
+    key <<= np.uint64(b)
+    key |= np.arange(n, dtype=np.uint64)
+    key.sort()
+    order = (key & np.uint64((1 << b) - 1)).astype(np.intp)
+    sv = s[order]
+    bad = np.flatnonzero(sv[1:] < sv[:-1])
+    if bad.size == 0:
+        return order, sv
+    if bad.size > 1000:
+        order = np.argsort(s)
+        return order, s[order]
+    trunc = key >> np.uint64(b)
+    for g in np.unique(trunc[bad]):
+        lo = int(np.searchsorted(trunc, g, "left"))
+        hi = int(np.searchsorted(trunc, g, "right"))
+        within = np.argsort(sv[lo:hi], kind="stable")
+        order[lo:hi] = order[lo:hi][within]
+        sv[lo:hi] = sv[lo:hi][within]
+    return order, sv
 
 
 def _placements_pooled(y: npt.NDArray[np.bool_], s: FloatArray
@@ -136,8 +184,7 @@ def _placements_pooled(y: npt.NDArray[np.bool_], s: FloatArray
     the sort.
     """
     n_total = s.size
-    order = np.argsort(s)  # order within ties is irrelevant
-    sv = s[order]
+    order, sv = _argsort(s)  # order within ties is irrelevant
     yl = y[order]
     new = np.empty(n_total, dtype=bool)
     new[0] = True
