@@ -75,6 +75,8 @@ def test_training_is_deterministic(study: tuple[pd.DataFrame, pd.Series],
     a, b = _state(trained), _state(again)
     assert a.keys() == b.keys()
     assert all(np.array_equal(a[k], b[k]) for k in a)
+    via_config = deep.train_deep_model(dev, y, config={**FAST, "seed": 11})
+    assert all(np.array_equal(a[k], v) for k, v in _state(via_config).items())
     other = deep.train_deep_model(dev, y, config=FAST, seed=12)
     c = _state(other)
     assert not all(np.array_equal(a[k], c[k]) for k in a)

@@ -205,5 +205,9 @@ def test_input_errors() -> None:
     with pytest.raises(DataError):
         select_features(pd.DataFrame({"a": np.ones(60)}, index=X.index), y)
     res = select_features(X, y, rng=0)
+    # a bootstrap resample (repeated patients) is accepted
+    idx = np.random.default_rng(1).integers(0, 60, size=60)
+    boot = select_features(X.iloc[idx], y.iloc[idx], rng=0)
+    assert boot.selected
     with pytest.raises(InputError, match="missing column"):
         res.score(X.drop(columns=res.selected[0]))

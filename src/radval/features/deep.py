@@ -479,7 +479,8 @@ def _labels_for(rows: pd.DataFrame, labels: Any, n_manifest: int, man: pd.DataFr
 
 def train_deep_model(manifest: Any, labels: Any, *,
                      config: DeepConfig | Mapping[str, Any] | None = None,
-                     seed: int = 0, device: str | None = None, jobs: int = 1) -> DeepModel:
+                     seed: int | None = None, device: str | None = None,
+                     jobs: int = 1) -> DeepModel:
     """Train the deep-feature network on development-cohort scans.
 
     Parameters
@@ -493,7 +494,7 @@ def train_deep_model(manifest: Any, labels: Any, *,
     config : DeepConfig or mapping, optional
         Network and training settings (defaults: :class:`DeepConfig`).
     seed : int, optional
-        Seed (overrides ``config.seed``).
+        Seed; overrides ``config.seed`` when given (``DeepConfig`` default: 0).
     device : str, optional
         ``"cpu"``, ``"cuda"``; default CUDA when available, else CPU.
     jobs : int, optional
@@ -507,16 +508,19 @@ def train_deep_model(manifest: Any, labels: Any, *,
     Raises
     ------
     DataError
-        Fewer than 4 usable patients, or a single outcome class.
+        Fewer than 4 usable patients.
+    InputError
+        A patient without a label, a non-binary label or a single outcome class.
     """
     import torch
 
     from radval.features._cnn import build_network
 
     caller = "train_deep_model"
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise param_error("seed", caller, "a non-negative integer", seed)
-    cfg = _config(config, caller=caller, seed=int(seed))
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+                             or seed < 0):
+        raise param_error("seed", caller, "a non-negative integer or None", seed)
+    cfg = _config(config, caller=caller, seed=None if seed is None else int(seed))
     dev = _device(device, caller)
     man = _load_manifest(manifest, caller=caller)
     if man.empty:

@@ -38,6 +38,14 @@ is added and the result rounded to int16.  Reader 1's mask is the tumour at
 >= 50% voxel occupancy; reader 2 perturbs its boundary (dilated in some places,
 eroded in others, 2-D 4-neighbourhood per slice).
 
+Measured on the default study (seed 20231024): PyRadiomics with the shipped
+``gu2023_ct.yaml`` (1 mm resampling, LoG 1/2/3 mm, wavelet; 1130 features) takes
+0.4-2 s CPU per case (mean 0.8 s; 0.35 s for the small variant).  On centre 1 training
+data, a Mann-Whitney filter, a Spearman redundancy filter (|rho| <= 0.9) and an L1
+logistic model with 3-6 features reach AUC 0.85-0.87 in ``centre1_test`` and 0.84 in
+``centre2``; tumour size alone reaches 0.64-0.72; the best single feature
+(``original_glcm_MCC``) 0.87 / 0.84.
+
 Every random number is drawn from ``numpy.random.default_rng([seed, site_key, i])``
 for patient ``i`` of a site, so a patient does not change when ``n_patients`` does,
 and outputs are byte-identical for a seed (NIfTI written with a fixed gzip level).

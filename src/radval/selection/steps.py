@@ -177,10 +177,6 @@ def _as_features(features: Any, caller: str) -> pd.DataFrame:
     if non_numeric:
         raise param_error("features", caller, "numeric feature columns only",
                           f"non-numeric column(s) {non_numeric[:5]}")
-    if features.index.has_duplicates:
-        dup = features.index[features.index.duplicated()].unique().tolist()
-        raise param_error("features", caller, "one row per patient",
-                          f"duplicated patient(s) {dup[:5]}")
     out = features.copy()
     out.columns = [str(c) for c in out.columns]
     if pd.Index(out.columns).has_duplicates:
@@ -280,13 +276,16 @@ def select_features(features: pd.DataFrame, y: Any, *,
     Parameters
     ----------
     features : pandas.DataFrame
-        Development patients (index ``patient_id``) x candidate features.
+        Development patients (index ``patient_id``) x candidate features.  Repeated
+        patient ids are allowed (bootstrap resamples).
     y : pandas.Series or array-like
         0/1 outcome (1 = event); a Series is aligned on the patient index.
     reader_features : pandas.DataFrame or mapping, optional
         Values of the patients segmented by several readers: a long table (index or
         column ``patient_id``, column ``reader``, the feature columns) or a mapping
-        ``reader -> DataFrame`` indexed by patient.  Without it the ICC step is skipped.
+        ``reader -> DataFrame`` indexed by patient.  Every patient with a value from
+        every reader is used (they need not be rows of ``features``).  Without it the
+        ICC step is skipped.
     icc_threshold : float, optional
         Keep features with ICC strictly above this value (default 0.75).
     icc_type : {"ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"}, optional
