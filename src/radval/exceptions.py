@@ -7,19 +7,19 @@ Exception tree::
     │   ├── SchemaError(InputError)                  a table broke its data-dictionary schema
     │   └── DataError(InputError)                    data that cannot be analysed (one class, ...)
     ├── ConfigError(RadvalError, ValueError)         bad study file / parameter file
-    ├── MissingInputError(RadvalError, FileNotFoundError)  a file or folder named by the user is absent
+    ├── MissingInputError(RadvalError, FileNotFoundError)  a named file/folder is absent
     ├── ExtractionError(RadvalError)                 feature extraction failed for a case
-    ├── BundleError(RadvalError, ValueError)         a signature bundle is modified, incomplete or incompatible
+    ├── BundleError(RadvalError, ValueError)         bundle modified, incomplete or incompatible
     ├── NotFittedError(RadvalError, ValueError, AttributeError)
     └── PartialFailureError(RadvalError)             some cases failed; everything else was written
 
     RadvalWarning(UserWarning)
-    ├── UndefinedMetricWarning                       a metric is undefined (one class, zero denominator)
-    ├── DegenerateBootstrapWarning                   resamples dropped or the distribution is degenerate
+    ├── UndefinedMetricWarning                       metric undefined (one class, zero denominator)
+    ├── DegenerateBootstrapWarning                   resamples dropped / degenerate distribution
     ├── SmallSampleWarning                           n or events too small for the method
     ├── ConvergenceWarning                           an iterative fit did not converge
-    ├── DatasetShiftWarning                          validation data look unlike the development data
-    └── PredictorTimingWarning                       a post-operative predictor in a pre-operative model
+    ├── DatasetShiftWarning                          validation data unlike development data
+    └── PredictorTimingWarning                       post-operative predictor, pre-operative model
 
 Exit codes of the command line (documented in the README) are attached to the
 error classes through :func:`exit_code_for`.

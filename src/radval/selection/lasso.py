@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.linalg.lapack import dposv as _dposv
+from scipy.special import expit as _scipy_expit
 
 from radval._results import Result
 from radval._validation import check_binary, check_choice, check_positive_int, param_error
@@ -321,7 +323,7 @@ def _standardize(x: FloatArray, standardize: bool) -> tuple[FloatArray, FloatArr
 
 
 def _expit(eta: FloatArray) -> FloatArray:
-    out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * eta))
+    out: FloatArray = _scipy_expit(eta)
     return out
 
 
@@ -362,9 +364,8 @@ class _Solver:
             return
         rhs = np.zeros(support.size + 1)
         rhs[1:] = self.n * (self.prev_lam - lam) * signs
-        try:
-            step = np.linalg.solve(jac[: support.size + 1, : support.size + 1], rhs)
-        except np.linalg.LinAlgError:
+        _, step, info = _dposv(jac, rhs)
+        if info != 0:
             return
         new = self.beta[support] + step[1:]
         if not np.isfinite(step).all() or np.any(np.sign(new) != signs):
@@ -380,86 +381,77 @@ class _Solver:
         status 0: KKT conditions verified on all predictors; 1: a coefficient hit
         zero and was removed (call again); 2: failed (singular or no progress).
 
-        Every iteration computes the full gradient; once the support equations are
-        solved, predictors violating the KKT condition join the support (with the
-        sign of their gradient) and the same Newton loop continues.
+        Once the support equations are solved, the full gradient is checked and
+        predictors violating the KKT condition join the support (with the sign of
+        their gradient) within the same Newton loop.
         """
         z, y, n = self.z, self.y, self.n
         nlam = n * lam
         tol = self.thresh * n
-        b0 = self.b0
-        bs = self.beta[support].copy()
-        zs = z[:, support]
-        eta = b0 + zs @ bs
+        # theta = (intercept, beta_S); design with a column of ones
+        theta = np.concatenate([[self.b0], self.beta[support]])
+        z1 = np.column_stack([np.ones(n), z[:, support]])
+        shift = np.concatenate([[0.0], nlam * signs])
+        eta = z1 @ theta
         pr = _expit(eta)
-        have_jac = False
         jac = np.empty((1, 1))
+        have_jac = False
         it = 0
         while it < self.max_iter:
             it += 1
             r = y - pr
-            g = z.T @ r
-            f = np.empty(support.size + 1)
-            f[0] = r.sum()
-            f[1:] = g[support] - nlam * signs
+            f = z1.T @ r
+            f -= shift
             fmax = float(np.abs(f).max())
             if fmax <= tol:
                 # the support equations hold: check the KKT conditions of the others
+                g = z.T @ r
                 viol = np.abs(g) - nlam
                 viol[support] = -np.inf
                 viol[~self.usable] = -np.inf
                 add = np.flatnonzero(viol > tol)
-                if add.size:
-                    support = np.concatenate([support, add])
-                    signs = np.concatenate([signs, np.sign(g[add])])
-                    bs = np.concatenate([bs, np.zeros(add.size)])
-                    zs = z[:, support]
-                    f = np.concatenate([f, g[add] - nlam * signs[-add.size:]])
-                    have_jac = False
-                else:
+                if not add.size:
                     break
+                support = np.concatenate([support, add])
+                signs = np.concatenate([signs, np.sign(g[add])])
+                theta = np.concatenate([theta, np.zeros(add.size)])
+                z1 = np.column_stack([z1, z[:, add]])
+                shift = np.concatenate([shift, nlam * signs[-add.size:]])
+                f = np.concatenate([f, g[add] - shift[-add.size:]])
             v = pr * (1.0 - pr)
-            zv = zs * v[:, None]
-            k1 = support.size + 1
-            jac = np.empty((k1, k1))
-            jac[0, 0] = v.sum()
-            jac[0, 1:] = zv.sum(axis=0)
-            jac[1:, 0] = jac[0, 1:]
-            jac[1:, 1:] = zs.T @ zv
+            jac = z1.T @ (z1 * v[:, None])
             have_jac = True
-            try:
-                step = np.linalg.solve(jac, f)
-            except np.linalg.LinAlgError:
+            _, step, info = _dposv(jac, f)
+            if info != 0 or not np.isfinite(step).all():
                 return it, support, signs, 2
-            if not np.isfinite(step).all():
-                return it, support, signs, 2
-            d0, ds = step[0], step[1:]
+            ds = step[1:]
             # first zero crossing along the step
-            cross = signs * ds < 0 if lam > 0 else np.zeros(ds.shape, dtype=bool)
             t_max = 1.0
             j_cross = -1
-            if cross.any():
-                tc = np.full(ds.shape, np.inf)
-                tc[cross] = -bs[cross] / ds[cross]
-                j_cross = int(np.argmin(tc))
-                if tc[j_cross] < 1.0:
-                    t_max = max(float(tc[j_cross]), 0.0)
-                else:
-                    j_cross = -1
-            dz = d0 + zs @ ds
+            if lam > 0:
+                cross = signs * ds < 0
+                if cross.any():
+                    tc = np.full(ds.shape, np.inf)
+                    tc[cross] = -theta[1:][cross] / ds[cross]
+                    j_cross = int(np.argmin(tc))
+                    if tc[j_cross] < 1.0:
+                        t_max = max(float(tc[j_cross]), 0.0)
+                    else:
+                        j_cross = -1
+            dz = z1 @ step
             if t_max == 1.0 and fmax <= 1e-3 * n:
                 # quadratic-convergence region: full Newton step
                 t = 1.0
-                eta = eta + dz
+                eta += dz
             else:
                 # backtracking on the orthant objective  nll + n*lam*s'b
-                phi0 = _nll(eta, y) + nlam * float(signs @ bs)
+                phi0 = _nll(eta, y) + float(shift @ theta)
                 slope = -float(f @ step)
                 t = t_max
                 accepted = False
                 for _ in range(60):
                     eta_t = eta + t * dz
-                    phi_t = _nll(eta_t, y) + nlam * float(signs @ (bs + t * ds))
+                    phi_t = _nll(eta_t, y) + float(shift @ (theta + t * step))
                     if phi_t <= phi0 + 1e-4 * t * slope + 1e-13 * abs(phi0):
                         accepted = True
                         break
@@ -467,21 +459,20 @@ class _Solver:
                 if not accepted:
                     return it, support, signs, 2
                 eta = eta_t
-            b0 = b0 + t * d0
-            bs = bs + t * ds
+            theta += t * step
             if j_cross >= 0 and t == t_max:
                 # coefficient j_cross reached zero: drop it from the support
-                bs[j_cross] = 0.0
-                self.b0 = b0
-                self.beta[support] = bs
+                theta[1 + j_cross] = 0.0
+                self.b0 = float(theta[0])
+                self.beta[support] = theta[1:]
                 keep = np.ones(support.size, dtype=bool)
                 keep[j_cross] = False
                 return it, support[keep], signs[keep], 1
             pr = _expit(eta)
         else:
-            self.b0, self.beta[support] = b0, bs
+            self.b0, self.beta[support] = float(theta[0]), theta[1:]
             return it, support, signs, 2
-        self.b0, self.beta[support] = b0, bs
+        self.b0, self.beta[support] = float(theta[0]), theta[1:]
         if have_jac:
             self._pred = (support, signs, jac)
         return it, support, signs, 0

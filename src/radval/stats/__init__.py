@@ -53,8 +53,8 @@ __all__ = sorted(_EXPORTS)
 # package attribute to the module, which would shadow a lazily returned
 # function after first use; importing these two eagerly (numpy/pandas only)
 # binds the names to the functions once and for all.
-from radval.stats.calibration import calibration  # noqa: E402
-from radval.stats.decision_curve import decision_curve  # noqa: E402
+from radval.stats.calibration import calibration  # noqa: E402, F401
+from radval.stats.decision_curve import decision_curve  # noqa: E402, F401
 
 
 def __getattr__(name: str) -> Any:
