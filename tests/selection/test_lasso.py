@@ -227,3 +227,32 @@ def test_separable_data_warns_not_crash() -> None:
         res = lasso_logistic(x, y, lam=1e-3)
     assert np.isfinite(res.coef).all()
     assert res.coef[0] > 0
+
+
+def test_coordinate_descent_fallback_agrees() -> None:
+    """The robust fallback (proximal Newton + coordinate descent) reaches the same optimum."""
+    from radval.selection.lasso import _Solver
+
+    x, y = _data("BinomialExample")
+    x = x[:, :10]
+    lam = 0.02
+    z, xm, xs = _standardize(x, True)
+    solver = _Solver(z, y, 1e-10, 1000)
+    ok, _ = solver.solve_cd(lam)
+    assert ok
+    ref = lasso_logistic(x, y, lam=lam)
+    np.testing.assert_allclose(solver.beta / xs, ref.coef, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(solver.b0 - (solver.beta / xs) @ xm, ref.intercept, rtol=1e-7)
+
+
+def test_unpenalised_fit_matches_irls_oracle() -> None:
+    """lam = 0 is plain maximum likelihood (checked against a textbook IRLS loop)."""
+    x, y = _data("radiomics_n160_p40")
+    x = x[:, :3]
+    res = lasso_logistic(x, y, lam=0.0)
+    a = np.column_stack([np.ones(y.size), x])
+    b = np.zeros(4)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(a @ b)))
+        b = b + np.linalg.solve(a.T @ (a * (p * (1 - p))[:, None]), a.T @ (y - p))
+    np.testing.assert_allclose(np.concatenate([[res.intercept], res.coef]), b, rtol=1e-8)

@@ -196,11 +196,13 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     chunks = [resamples[i::k] for i in range(k)]
     items = [{"study": study, "data": dev, "resamples": c, "levels": levels}
              for c in chunks if c]
+    logger.info("internal validation: %d bootstrap resamples (selection + fitting repeated) "
+                "in %d chunks", n_resamples, len(items))
     try:
         from radval.features.executor import map_cases
 
         outcomes = map_cases(_resample_chunk, items, jobs=jobs, scheduler=scheduler,
-                             progress=False, desc="bootstrap resamples")
+                             progress=None, desc="bootstrap resamples (chunks)")
         raw: list[dict[str, Any]] = []
         chunk_failed = 0
         for o in outcomes:

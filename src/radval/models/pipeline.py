@@ -1212,6 +1212,8 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
     roles = study.roles
     ev = study.evaluation
     t0 = time.perf_counter()
+    logger.info("evaluating %d models in %d cohorts", preds["model"].nunique(),
+                preds["cohort"].nunique())
     tables = evaluate_predictions(
         preds, cutoffs=cutoffs, roles=roles, subgroup_ids=_subgroup_ids(study, data),
         n_bootstrap=ev.bootstrap_ci, confidence_level=ev.confidence_level,
@@ -1464,10 +1466,13 @@ def run_study(study: StudyConfig, out: str | Path | None = None, *, jobs: int | 
     t_all = time.perf_counter()
     data, ext = _load_data(study, out_dir, jobs=jobs, scheduler=scheduler, timings=timings)
     t0 = time.perf_counter()
+    logger.info("selection on %s (%d patients)", study.development,
+                int(data.cohort_mask(study.development).sum()))
     selection = run_selection(study, data)
     timings["selection"] = time.perf_counter() - t0
     atomic_write_json(out_dir / "selection.json", {"study": study.name, "seed": study.seed,
                                                    "selection": selection})
+    logger.info("selected: %s", {f: len(s["selected"]) for f, s in selection.items()})
     fitted = run_fit(study, out_dir, data=data, selection=selection)
     timings.update(fitted["timings"])
     ev = run_evaluate(study, out_dir, data=data, fitted=fitted, selection=selection,
