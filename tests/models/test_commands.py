@@ -57,3 +57,17 @@ def test_evaluate_before_fit_is_missing_input(tmp_path: Path) -> None:
 def test_analysis_demo_script_is_thin() -> None:
     text = (Path(__file__).resolve().parents[2] / "analysis" / "demo.py").read_text()
     assert 'main(["demo", *sys.argv[1:]])' in text
+
+
+def test_prepare_demo_writes_a_valid_small_study(tmp_path: Path) -> None:
+    from radval.models.pipeline import prepare_demo
+
+    study, study_file, secs = prepare_demo(tmp_path, small=True, seed=5, jobs=1)
+    assert study_file == tmp_path / "study" / "study.yaml" and secs >= 0
+    assert study.seed == 5 and study.compute.jobs == 1
+    assert study.evaluation.optimism == 50 and study.evaluation.bootstrap_ci == 500
+    assert study.path(study.manifest) == (tmp_path / "study" / "manifest.csv").resolve()
+    assert study.path(study.output) is not None
+    assert Path(str(study.path(study.output))).resolve() == (tmp_path / "results").resolve()
+    assert [c.role for c in study.cohorts] == ["development", "internal_validation",
+                                               "external_validation"]

@@ -155,3 +155,21 @@ def test_run_study_synthetic(study_dir: Path) -> None:
     a = json.loads((study_dir / "out" / "results.json").read_text())
     b = json.loads((study_dir / "out2" / "results.json").read_text())
     assert _strip_created(a) == _strip_created(b)
+
+
+def test_deep_training_key_tracks_inputs(tmp_path: Path) -> None:
+    from radval.models.pipeline import _deep_training_key
+
+    for name in ("a.nii.gz", "b.nii.gz", "ma.nii.gz", "mb.nii.gz"):
+        (tmp_path / name).write_bytes(name.encode())
+    rows = pd.DataFrame({"patient_id": ["p1", "p2"], "reader": ["1", "1"],
+                         "image_path": [str(tmp_path / "a.nii.gz"), str(tmp_path / "b.nii.gz")],
+                         "mask_path": [str(tmp_path / "ma.nii.gz"), str(tmp_path / "mb.nii.gz")],
+                         "label": [1, 1]})
+    k = _deep_training_key(rows, [0, 1], None, 5)
+    assert k == _deep_training_key(rows, np.array([0, 1]), None, 5)
+    assert k != _deep_training_key(rows, [1, 0], None, 5)
+    assert k != _deep_training_key(rows, [0, 1], {"epochs": 3}, 5)
+    assert k != _deep_training_key(rows, [0, 1], None, 6)
+    (tmp_path / "b.nii.gz").write_bytes(b"changed")
+    assert k != _deep_training_key(rows, [0, 1], None, 5)

@@ -303,7 +303,6 @@ def _grouped_curve(y: npt.NDArray[np.int64], p: npt.NDArray[np.float64], *,
 
 def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, float],
                          roles: Mapping[str, str],
-                         subgroups: Mapping[str, Mapping[str, npt.ArrayLike]] | None = None,
                          subgroup_ids: Mapping[str, Mapping[str, set[str]]] | None = None,
                          n_bootstrap: int = 2000, confidence_level: float = 0.95,
                          dca_thresholds: Sequence[float] | None = None, hl_groups: int = 10,
@@ -340,7 +339,6 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
     missing = need - set(predictions.columns)
     if missing:
         raise InputError(f"evaluate_predictions: predictions lack columns {sorted(missing)}.")
-    del subgroups
     perf: list[dict[str, Any]] = []
     thr: list[dict[str, Any]] = []
     cal_rows: list[dict[str, Any]] = []

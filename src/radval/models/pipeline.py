@@ -266,6 +266,7 @@ def _deep_features(study: StudyConfig, manifest: pd.DataFrame, out_dir: Path,
     from radval.features import deep as deep_mod
 
     deep_dir = out_dir / "deep"
+    model: Any = None
     if study.deep.weights is not None:
         weights_path = study.path(study.deep.weights)
         assert weights_path is not None  # noqa: S101 - checked just above
@@ -287,15 +288,53 @@ def _deep_features(study: StudyConfig, manifest: pd.DataFrame, out_dir: Path,
             assert cfg_path is not None  # noqa: S101
             config = json.loads(cfg_path.read_text(encoding="utf-8")) \
                 if cfg_path.suffix == ".json" else _yaml(cfg_path)
-        model = deep_mod.train_deep_model(rows.reset_index(drop=True), labels, config=config,
-                                          seed=study.seed)
-    saved = model.save(deep_dir)
+        key = _deep_training_key(rows, labels, config, study.seed)
+        key_file = deep_dir / "training_key.json"
+        cached = deep_dir / "deep.safetensors"
+        if key_file.is_file() and cached.is_file() and (deep_dir / "deep.json").is_file():
+            import json
+
+            if json.loads(key_file.read_text(encoding="utf-8")).get("key") == key:
+                logger.info("deep network: reusing %s (same training inputs)", cached)
+                model = deep_mod.load_deep_model(cached, deep_dir / "deep.json")
+        if model is None:
+            model = deep_mod.train_deep_model(rows.reset_index(drop=True), labels,
+                                              config=config, seed=study.seed)
+            model.save(deep_dir)
+            atomic_write_json(key_file, {"key": key})
+    if study.deep.weights is not None:
+        saved = model.save(deep_dir)
+    else:
+        saved = (deep_dir / "deep.safetensors", deep_dir / "deep.json")
     weights = Path(saved[0]) if isinstance(saved, tuple | list) else Path(str(saved))
     info["deep"] = {"weights_file": weights.name, "weights_path": str(weights),
                     "weights_sha256": sha256_file(weights),
                     "config": jsonable(_model_config(model))}
     feats = deep_mod.extract_deep_features(manifest, model, jobs=jobs or 1)
     return _normalise_features(feats)
+
+
+def _deep_training_key(rows: pd.DataFrame, labels: npt.ArrayLike, config: Any,
+                       seed: int) -> str:
+    """SHA-256 of everything the deep training depends on (images, masks, labels, settings).
+
+    Separate steps (``radval select`` / ``fit`` / ``evaluate``) and reruns then reuse the
+    trained network instead of training it again.
+    """
+    import hashlib
+    import json
+
+    from radval import __version__
+
+    items = []
+    for rec, lab in zip(rows.to_dict(orient="records"), np.asarray(labels).tolist(),
+                        strict=True):
+        items.append([str(rec["patient_id"]), str(rec.get("reader", "1")),
+                      sha256_file(rec["image_path"]) if "image_path" in rec else rec["image"],
+                      sha256_file(rec["mask_path"]) if "mask_path" in rec else rec["mask"],
+                      str(rec.get("label", 1)), int(lab)])
+    doc = {"radval": __version__, "seed": int(seed), "config": jsonable(config), "rows": items}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def _model_config(model: Any) -> Any:
@@ -1229,6 +1268,9 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
     for (cohort, reason), mods in undefined.items():
         warn.append(flag("UNDEFINED_METRIC", f"{cohort}: {reason} (models: {', '.join(mods)})",
                          cohort=cohort, models=mods))
+    for fam, sel in selection.items():
+        for note in sel.get("warnings", []) or []:
+            warn.append(flag("SELECTION_NOTE", f"{fam} selection: {note}", family=fam))
     sample, ss_flags = _sample_size(study, data, models["models"])
     warn += ss_flags
     t0 = time.perf_counter()
