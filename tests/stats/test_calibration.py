@@ -209,3 +209,27 @@ def test_hosmer_lemeshow_degenerate() -> None:
 def test_quantile_type7_equals_numpy_linear(seed: int, n: int, probs: list[float]) -> None:
     x = np.round(np.random.default_rng(seed).normal(size=n), 2)
     assert_allclose(quantile_type7(x, probs), np.quantile(x, probs), rtol=1e-14, atol=1e-15)
+
+
+def test_calibration_survives_perfect_separation() -> None:
+    # Perfectly separated predictions: the logistic recalibration diverges and its
+    # information matrix is singular; the metrics that do not need it stay defined.
+    import warnings
+
+    from radval.exceptions import ConvergenceWarning
+
+    # Extreme, perfectly separated risks (a LASSO score in a bootstrap resample): the
+    # inverse information matrix has a negative diagonal, which once raised
+    # "math domain error".
+    gen = np.random.default_rng(1)
+    n = int(gen.integers(6, 60))
+    y = np.r_[np.zeros(n // 2), np.ones(n - n // 2)].astype(int)
+    p = 1.0 / (1.0 + np.exp(-np.sort(gen.normal(0.0, gen.uniform(1, 300), n))))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = calibration(y, p)
+    assert any(issubclass(w.category, ConvergenceWarning | UndefinedMetricWarning)
+               for w in caught)
+    assert res.brier == pytest.approx(float(np.mean((p - y) ** 2)), rel=1e-12)
+    for se in (res.intercept_se, res.slope_se, res.citl_se):
+        assert math.isnan(se) or (math.isfinite(se) and se >= 0)

@@ -1562,7 +1562,12 @@ def prepare_demo(out: str | Path, *, small: bool = False, seed: int | None = Non
     if seed is not None:
         doc["seed"] = int(seed)
     t0 = time.perf_counter()
-    paths = generate_study(data_dir, small=small, seed=int(doc["seed"]))
+    # Patients are generated independently (per-patient seeds), so parallel generation
+    # gives the same bytes as serial; use the same worker count as the run.
+    from radval.features.executor import available_cores
+
+    synth_jobs = int(jobs) if jobs else available_cores()
+    paths = generate_study(data_dir, small=small, seed=int(doc["seed"]), jobs=synth_jobs)
     secs = time.perf_counter() - t0
     doc["manifest"] = Path(paths.manifest).name
     doc["clinical"] = Path(paths.clinical).name

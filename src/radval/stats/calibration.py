@@ -43,6 +43,17 @@ FloatArray = npt.NDArray[np.float64]
 _NAN = float("nan")
 
 
+def _sqrt_or_nan(v: float) -> float:
+    """Square root of a variance; NaN when the information matrix was singular.
+
+    Under (quasi-)separation the Newton iterations push the inverse information
+    matrix to non-finite or negative diagonal values; the standard error is then
+    undefined, not an error.
+    """
+    return math.sqrt(v) if math.isfinite(v) and v >= 0.0 else _NAN
+
+
+
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
@@ -362,7 +373,7 @@ def calibration(y_true: Any, y_prob: Any, *, n_groups: int = 10, smoother: str =
     else:
         ones = np.ones((yl.size, 1))
         citl_fit = _logistic_newton(ones, yl, lp, np.zeros(1))
-        c, c_se = float(citl_fit.coef[0]), math.sqrt(float(citl_fit.cov[0, 0]))
+        c, c_se = float(citl_fit.coef[0]), _sqrt_or_nan(float(citl_fit.cov[0, 0]))
         fits = [citl_fit]
         if np.unique(lp).size < 2:
             warnings.warn("calibration: all probabilities are equal; the recalibration "
@@ -373,7 +384,7 @@ def calibration(y_true: Any, y_prob: Any, *, n_groups: int = 10, smoother: str =
             recal = _logistic_newton(design, yl, np.zeros(yl.size), np.array([0.0, 1.0]))
             fits.append(recal)
             a, b = (float(v) for v in recal.coef)
-            a_se, b_se = (math.sqrt(float(v)) for v in np.diag(recal.cov))
+            a_se, b_se = (_sqrt_or_nan(float(v)) for v in np.diag(recal.cov))
         if not all(f.converged for f in fits):
             warnings.warn("calibration: the logistic recalibration did not converge "
                           "(separation?); intercept/slope/CITL are unreliable.",
