@@ -10,9 +10,9 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _no_global_random_state() -> Iterator[None]:
-    before = np.random.get_state()[1].copy()
+    before = np.random.get_state()[1].copy()  # noqa: NPY002 - the guard itself
     yield
-    after = np.random.get_state()[1]
+    after = np.random.get_state()[1]  # noqa: NPY002
     if not np.array_equal(before, after):
         pytest.fail("test used the global numpy random state; pass an rng instead")
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-N_CASES = 8
+N_CASES = 40  # patients of the built-in study (default scale volumes)
 REPEATS = 2
 HERE = Path(__file__).resolve().parent
 
@@ -70,15 +70,16 @@ def _write_case(folder: Path, name: str, *, seed: int, shape: tuple[int, int, in
 
 
 def _study(root: Path, n: int) -> Path:
+    """The first ``n`` patients of the built-in study (``radval synth``), one reader."""
     import pandas as pd
 
-    rows = []
-    for i in range(n):
-        img, msk = _write_case(root / "images", f"b{i:03d}", seed=500 + i)
-        rows.append({"patient_id": f"b{i:03d}", "cohort": "bench", "image": f"images/{img}",
-                     "mask": f"images/{msk}"})
-    path = root / "manifest.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
+    from radval.io.synth import generate_study
+
+    paths = generate_study(root, n_patients=n, seed=20231024, jobs=2)
+    manifest = pd.read_csv(paths.manifest, dtype={"reader": str})
+    manifest = manifest[manifest["reader"].astype(str) == "1"].head(n)
+    path = root / "manifest_bench.csv"
+    manifest.to_csv(path, index=False)
     return path
 
 
@@ -121,6 +122,7 @@ def _make_large(folder: str) -> None:
 def main(n_cases: int = N_CASES, *, large: bool = True) -> list[dict[str, Any]]:
     import logging
 
+    import pandas as pd
     from radiomics import featureextractor
 
     from radval.features.extract import extract_radiomics
@@ -132,9 +134,10 @@ def main(n_cases: int = N_CASES, *, large: bool = True) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="radval-bench-") as tmp:
         root = Path(tmp)
         manifest = _study(root / "study", n_cases)
-        pairs = [(str(root / "study" / "images" / f"b{i:03d}.nii.gz"),
-                  str(root / "study" / "images" / f"b{i:03d}_mask.nii.gz"))
-                 for i in range(n_cases)]
+        table = pd.read_csv(manifest)
+        pairs = [(str(root / "study" / img), str(root / "study" / msk))
+                 for img, msk in zip(table["image"], table["mask"], strict=True)]
+        n_cases = len(pairs)
         ex = featureextractor.RadiomicsFeatureExtractor(str(shipped_params()[DEFAULT_PARAMS]))
         ex.execute(*pairs[0])  # warm-up
         extract_radiomics(manifest, out_dir=root / "warm", jobs=1, progress=False)

@@ -13,12 +13,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 
 def _load(path: Path):  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None  # noqa: S101 - script, not library
     mod = importlib.util.module_from_spec(spec)
+    # Registered under its own name so that worker processes can unpickle its functions.
+    sys.modules[path.stem] = mod
     spec.loader.exec_module(mod)
     return mod
 

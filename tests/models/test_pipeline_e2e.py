@@ -191,3 +191,13 @@ def test_cli_errors(small_study: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["run", str(bad), "--json", "--out", str(tmp_path / "o")]) == 65
     err = json.loads(capsys.readouterr().out)["errors"][0]["message"]
     assert clin.patient_id.iloc[0] in err and "more than one cohort" in err
+
+
+@pytest.mark.slow
+def test_report_of_the_real_run(first_run: Path, tmp_path: Path) -> None:
+    """The report of this real run renders in HTML, PDF and DOCX and reads right."""
+    pytest.importorskip("pypandoc")
+    pytest.importorskip("typst")
+    from tests.report.test_render import check_real_run_report
+
+    check_real_run_report(first_run, tmp_path)

@@ -219,16 +219,12 @@ def test_errors(tmp_path: Path) -> None:
         render_document(tmp_path / "x.qmd", formats=("html",))
 
 
-REAL_RUN = os.environ.get("RADVAL_REPORT_RUN_DIR")
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not REAL_RUN, reason="set RADVAL_REPORT_RUN_DIR to a `radval run` output")
-def test_real_run_report(tmp_path: Path) -> None:
-    """The report of a real pipeline run (e.g. `radval demo --small --no-report`)."""
+def check_real_run_report(src: Path, tmp_path: Path) -> None:
+    """Render the report of a real pipeline run (copied, so the source stays untouched)
+    and check it as a reader would.  Called by tests/models/test_pipeline_e2e.py on the
+    small built-in study's run."""
     from radval.report import render_report
 
-    src = Path(str(REAL_RUN))
     run = tmp_path / "run"
     run.mkdir()
     for name in ("results.json", "predictions.parquet"):

@@ -1586,16 +1586,17 @@ def prepare_demo(out: str | Path, *, small: bool = False, seed: int | None = Non
 
 
 BUILTIN_STUDY_YAML = """\
-# The built-in two-centre study (synthetic re-creation of Gu et al. 2023, pancreatic cancer,
-# lymph-node metastasis).  Generate its data with
+# The built-in two-centre study (synthetic re-creation of Gu et al. 2023: non-functional
+# pancreatic neuroendocrine tumours, lymph-node metastasis).  Generate its data with
 #     radval synth --out analysis/data
 # then run it with
 #     radval run analysis/study.yaml
 # (`radval demo` does both in a scratch folder).  Schema: data-dictionary/study.yaml.
 name: builtin-two-centre-lnm
 question: >-
-  Does a CT radiomics + deep-learning signature predict lymph-node metastasis of pancreatic
-  ductal adenocarcinoma before surgery, and does it transport to a second centre?
+  Does a CT radiomics + deep-learning signature predict lymph-node metastasis of
+  non-functional pancreatic neuroendocrine tumours before surgery, and does it transport
+  to a second centre?
 outcome:
   column: ln_metastasis
   positive_label: 1
