@@ -102,8 +102,13 @@ def provenance_record(*, seed: int | None = None,
     return rec
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *,
+                       durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename).
+
+    ``durable=False`` skips the fsync: the file is still never half-written, but may be
+    lost on a power failure.  Right for caches, whose entries are recomputed when absent.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
@@ -111,7 +116,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         # mkstemp creates 0600 files; artifacts are meant to be shared like any other file.
         os.chmod(tmp, 0o644)
         os.replace(tmp, p)
@@ -121,12 +127,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, durable: bool = True) -> None:
     """Write UTF-8 ``text`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
-def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int = 2) -> None:
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int = 2,
+                      durable: bool = True) -> None:
     """Write ``obj`` as strict JSON (NaN -> null, sorted keys) atomically."""
     text = json.dumps(jsonable(obj), indent=indent, sort_keys=True, allow_nan=False)
-    atomic_write_text(path, text + "\n")
+    atomic_write_text(path, text + "\n", durable=durable)

@@ -23,6 +23,12 @@ def jsonable(value: Any) -> Any:
 
     NaN and infinities become ``None`` so that the output is strict JSON.
     """
+    # Fast path for the plain scalars that make up most of a features record.
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, Result):
         return value.to_dict()
     if isinstance(value, dict):

@@ -76,8 +76,12 @@ class CaseCache:
         return rec
 
     def put(self, key: str, record: dict[str, Any]) -> None:
-        """Store ``record`` under ``key`` atomically."""
-        atomic_write_json(self.path(key), {**record, "key": key}, indent=0)
+        """Store ``record`` under ``key`` atomically.
+
+        No fsync per case: a cache entry lost in a crash is simply recomputed, and the
+        rename still guarantees that no half-written entry is ever read.
+        """
+        atomic_write_json(self.path(key), {**record, "key": key}, indent=0, durable=False)
 
     def __len__(self) -> int:
         return len(list(self.folder.glob("*.json"))) if self.folder.is_dir() else 0
