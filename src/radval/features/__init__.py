@@ -6,7 +6,7 @@ SimpleITK or Dask.
 
 from __future__ import annotations
 
-from typing import Any
+from radval._lazy import lazy_exports
 
 __all__ = [
     "CaseOutcome",
@@ -20,20 +20,15 @@ __all__ = [
 ]
 
 _WHERE = {
-    "CaseOutcome": "radval.features.executor",
-    "map_cases": "radval.features.executor",
-    "CheckSettings": "radval.features.checks",
-    "check_case": "radval.features.checks",
-    "ExtractionResult": "radval.features.extract",
-    "check_manifest": "radval.features.extract",
-    "extract_radiomics": "radval.features.extract",
-    "ibsi_compliance": "radval.features.ibsi",
+    "CaseOutcome": "executor",
+    "map_cases": "executor",
+    "CheckSettings": "checks",
+    "check_case": "checks",
+    "ExtractionResult": "extract",
+    "check_manifest": "extract",
+    "extract_radiomics": "extract",
+    "ibsi_compliance": "ibsi",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'radval.features' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -5,7 +5,7 @@ Public names are imported lazily so that ``import radval.io`` does not import Si
 
 from __future__ import annotations
 
-from typing import Any
+from radval._lazy import lazy_exports
 
 __all__ = [
     "check_table",
@@ -18,19 +18,14 @@ __all__ = [
 ]
 
 _WHERE = {
-    "check_table": "radval.io.schema",
-    "load_schema": "radval.io.schema",
-    "validate_table": "radval.io.schema",
-    "read_manifest": "radval.io.manifest",
-    "prepare_manifest": "radval.io.manifest",
-    "read_image": "radval.io.images",
-    "read_mask": "radval.io.images",
+    "check_table": "schema",
+    "load_schema": "schema",
+    "validate_table": "schema",
+    "read_manifest": "manifest",
+    "prepare_manifest": "manifest",
+    "read_image": "images",
+    "read_mask": "images",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'radval.io' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -15,8 +15,7 @@ torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from radval._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "StudyConfig": "study",
@@ -47,13 +46,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        msg = f"module 'radval.models' has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(f"radval.models.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

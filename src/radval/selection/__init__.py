@@ -9,8 +9,7 @@ Names are loaded lazily so that ``import radval.selection`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from radval._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "LassoResult": "lasso",
@@ -28,13 +27,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        msg = f"module 'radval.selection' has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(f"radval.selection.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,8 +6,7 @@ cheap.  To export a new name, add one line to ``_EXPORTS``.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from radval._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # discrimination (pROC)
@@ -56,14 +55,4 @@ __all__ = sorted(_EXPORTS)
 from radval.stats.calibration import calibration  # noqa: E402, F401
 from radval.stats.decision_curve import decision_curve  # noqa: E402, F401
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        msg = f"module 'radval.stats' has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(f"radval.stats.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
