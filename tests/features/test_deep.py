@@ -121,6 +121,52 @@ def test_save_load_same_features_at_external_site(tmp_path: Path,
                                   check_exact=True)
 
 
+def test_refit_trains_exactly_like_the_final_network(study: tuple[pd.DataFrame, pd.Series],
+                                                    trained: deep.DeepModel) -> None:
+    """DeepRefit on the whole development cohort with the final seed is the final network:
+    the optimism resamples repeat the training procedure, not an approximation of it."""
+    man, y = study
+    dev = man[man["cohort"] == "centre1_train"]
+    refit = deep.prepare_refit(dev, trained.config)
+    assert len(refit.rows) == len(dev)           # every reader (second readers for the ICC)
+    assert refit.crops.shape[2] == FAST["crop_size"] + 2 * trained.config.max_shift_vox
+    ids = dev.loc[dev["reader"] == "1", "patient_id"].tolist()   # training order
+    got = refit.features(ids, y.loc[ids].to_numpy(), seed=11)
+    assert list(got.columns) == ["patient_id", "reader"] + trained.feature_names
+    assert got.attrs["training"]["apparent_auc"] == trained.training["apparent_auc"]
+    assert got.attrs["training"]["final_loss"] == trained.training["final_loss"]
+    ref = deep.extract_deep_features(dev, trained).drop(columns=["cohort"])
+    merged = got.merge(ref, on=["patient_id", "reader"], suffixes=("", "_ref"))
+    assert len(merged) == len(dev)
+    names = trained.feature_names
+    np.testing.assert_allclose(merged[names].to_numpy(),
+                               merged[[f"{n}_ref" for n in names]].to_numpy(), atol=1e-5)
+
+
+def test_refit_on_a_resample(study: tuple[pd.DataFrame, pd.Series],
+                             trained: deep.DeepModel) -> None:
+    man, y = study
+    dev = man[man["cohort"] == "centre1_train"]
+    refit = deep.prepare_refit(dev, trained.config)
+    ids = np.array(sorted(set(dev["patient_id"])))
+    idx = np.sort(np.random.default_rng(4).integers(0, len(ids), size=len(ids)))
+    boot = ids[idx]
+    yb = y.loc[boot].to_numpy()
+    a = refit.features(boot, yb, seed=7)
+    b = refit.features(boot, yb, seed=7)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)         # reproducible
+    full = refit.features(ids, y.loc[ids].to_numpy(), seed=7)
+    assert a.attrs["training"]["n"] == len(boot)                   # repeats are trained twice
+    assert not np.allclose(a.filter(like="deep_").to_numpy(),
+                           full.filter(like="deep_").to_numpy())   # another network
+    with pytest.raises(InputError, match="no development scan for patient.*nobody"):
+        refit.features([*boot[:-1], "nobody"], yb, seed=1)
+    with pytest.raises(InputError, match="labels"):
+        refit.features(boot, yb[:-1], seed=1)
+    with pytest.raises(InputError, match="labels"):
+        refit.features(boot, np.zeros(len(boot)), seed=1)          # one class
+
+
 def test_deep_json_follows_data_dictionary(tmp_path: Path, trained: deep.DeepModel) -> None:
     from radval.models.bundle import schema_errors
 

@@ -45,6 +45,12 @@ def test_minimal_defaults() -> None:
     ({"outcome": {}}, "outcome.column: required key is missing"),
     ({"typo_key": 1}, "typo_key: unknown key"),
     ({"models": {"nomogram_predictors": ["grade"]}}, "not listed in clinical_predictors"),
+    ({"evaluation": {"optimism_deep": "frozen"}}, "evaluation.optimism_deep: must be one of"),
+    ({"evaluation": {"optimism_comparison": "maybe"}}, "evaluation.optimism_comparison"),
+    ({"deep": {"enabled": True, "config": {"epochz": 3}}},
+     "deep.config: invalid network settings: epochz: Extra inputs are not permitted"),
+    ({"deep": {"enabled": True, "config": {"crop_size": 20, "channels": [8, 16, 32]}}},
+     "deep.config: invalid network settings"),
 ])
 def test_errors_name_the_key(over: dict[str, object], needle: str) -> None:
     with pytest.raises(ConfigError) as exc:
@@ -104,3 +110,23 @@ def test_builtin_study_is_valid_and_embedded_copy_identical() -> None:
     assert {p.name for p in s.nomogram_model_predictors()} == {
         "grade", "vascular_invasion", "perineural_invasion"}
     assert s.subgroups[0].rule.label == "tumour_size_mm < 20"
+
+
+def test_inline_network_settings_and_optimism_options() -> None:
+    s = study_from_dict(_minimal(deep={"enabled": True, "config": {"epochs": 3}}))
+    assert s.deep.config == {"epochs": 3}
+    assert s.evaluation.optimism_deep == "retrain"      # the rigorous default
+    assert s.evaluation.optimism_comparison is True
+    s = study_from_dict(_minimal(evaluation={"optimism_deep": "fixed",
+                                             "optimism_comparison": False}))
+    assert s.evaluation.optimism_deep == "fixed" and not s.evaluation.optimism_comparison
+
+
+def test_builtin_study_retrains_its_network_in_the_optimism_resamples() -> None:
+    from radval.features.deep import DeepConfig as NetworkConfig
+
+    s = load_study(ROOT / "analysis" / "study.yaml", check_files=False)
+    assert s.deep.enabled and isinstance(s.deep.config, dict)
+    NetworkConfig(**s.deep.config)   # valid network settings
+    assert s.evaluation.optimism >= 200
+    assert s.evaluation.optimism_deep == "retrain" and s.evaluation.optimism_comparison

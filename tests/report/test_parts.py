@@ -185,3 +185,25 @@ def test_undefined_comparisons_are_summarised(results: dict) -> None:
     assert T.undefined_comparisons(r) == ["6 comparison(s) in internal are undefined: "
                                           "too few events."]
     assert T.undefined_comparisons(results) == []
+
+
+def test_methods_state_what_the_optimism_bootstrap_refitted(results: dict) -> None:
+    from radval.report.methods import methods_markdown
+
+    retrained = {**results, "internal_validation": {
+        "refitted": ["feature selection of radiomics, deep (...)", "every model: deep",
+                     "deep network (trained again on each resample)",
+                     "scikit-learn comparison classifiers"], "not_refitted": []}}
+    text, _ = methods_markdown(retrained)
+    para = next(p for p in text.split("\n\n") if "Internal validation" in p)
+    assert "deep network was trained again on each resample" in para
+    assert "comparison classifiers were refitted" in para
+    assert "not refitted" not in para
+    fixed = {**results, "internal_validation": {
+        "refitted": ["feature selection of radiomics, deep (...)"],
+        "not_refitted": ["deep network: evaluation.optimism_deep is 'fixed'"]}}
+    para = next(p for p in methods_markdown(fixed)[0].split("\n\n")
+                if "Internal validation" in p)
+    assert "trained again" not in para
+    assert "not refitted: deep network: evaluation.optimism_deep is 'fixed'" in para
+    assert "misses its optimism" in para

@@ -73,9 +73,11 @@ __all__ = [
     "WEIGHTS_FILE",
     "DeepConfig",
     "DeepModel",
+    "DeepRefit",
     "build_crops",
     "extract_deep_features",
     "load_deep_model",
+    "prepare_refit",
     "train_deep_model",
 ]
 
@@ -512,10 +514,6 @@ def train_deep_model(manifest: Any, labels: Any, *,
     InputError
         A patient without a label, a non-binary label or a single outcome class.
     """
-    import torch
-
-    from radval.features._cnn import build_network
-
     caller = "train_deep_model"
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
                              or seed < 0):
@@ -537,13 +535,42 @@ def train_deep_model(manifest: Any, labels: Any, *,
     if len(rows) < 4:
         raise DataError(f"{caller}: only {len(rows)} usable training scan(s); need >= 4")
     y = _labels_for(rows, labels, len(man), man, caller)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
     t_crops = time.perf_counter() - t0
 
+    model = _fit_network(crops, y, cfg, dev)
+    model.training["skipped"] = int(len(failures))
+    model.training["seconds_crops"] = round(t_crops, 3)
+    model.training["seconds_total"] = round(time.perf_counter() - t0, 3)
+    logger.info("deep network trained on %d scans (%d events) in %.1f s; apparent AUC %.3f",
+                len(y), int(y.sum()), model.training["seconds_total"],
+                model.training["apparent_auc"])
+    return model
+
+
+def _centre(crops: _F32, margin: int, size: int) -> _F32:
+    """The central ``size^3`` block of crops built with ``margin`` (same voxel grid as a
+    crop built without margin, so the same values)."""
+    return np.ascontiguousarray(crops[:, :, margin:margin + size, margin:margin + size,
+                                      margin:margin + size])
+
+
+def _fit_network(crops: _F32, y: npt.NDArray[np.int64], cfg: DeepConfig,
+                 dev: str) -> DeepModel:
+    """The training loop on prepared crops (built with margin ``cfg.max_shift_vox``).
+
+    Shared by :func:`train_deep_model` and :meth:`DeepRefit.features`, so that the
+    network of every bootstrap resample is trained exactly like the final one.
+    """
+    import torch
+
+    from radval.features._cnn import build_network
+
+    t0 = time.perf_counter()
+    margin = cfg.max_shift_vox
     s = cfg.crop_size
-    centre = np.ascontiguousarray(crops[:, :, margin:margin + s, margin:margin + s,
-                                        margin:margin + s])
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    centre = _centre(crops, margin, s)
     norm_mean, norm_sd = 0.0, 1.0
     if cfg.normalisation == "window_zscore":  # statistics of the un-augmented inputs
         norm_mean = float(centre[:, 0].astype(np.float64).mean())
@@ -582,20 +609,137 @@ def train_deep_model(manifest: Any, labels: Any, *,
             sched.step()
             losses.append(total / len(y))
         net = net.cpu().eval()
-    elapsed = time.perf_counter() - t0
     model = DeepModel(config=cfg, network=net, norm_mean=norm_mean, norm_sd=norm_sd)
     with _torch_context(cfg.seed, cfg.num_threads):
         logits, _ = model._forward(centre)
     model.training = {
-        "n": len(y), "events": n_pos, "skipped": int(len(failures)), "epochs": cfg.epochs,
+        "n": len(y), "events": n_pos, "skipped": 0, "epochs": cfg.epochs,
         "device": dev, "final_loss": losses[-1] if losses else math.nan,
         "loss_history": [round(v, 6) for v in losses],
-        "apparent_auc": _auc(y, logits), "seconds_crops": round(t_crops, 3),
-        "seconds_total": round(elapsed, 3),
+        "apparent_auc": _auc(y, logits), "seconds_crops": 0.0,
+        "seconds_total": round(time.perf_counter() - t0, 3),
     }
-    logger.info("deep network trained on %d scans (%d events) in %.1f s; apparent AUC %.3f",
-                len(y), n_pos, elapsed, model.training["apparent_auc"])
     return model
+
+
+@dataclass(frozen=True, eq=False)
+class DeepRefit:
+    """Development scans cropped once, to train the network again in bootstrap resamples.
+
+    Harrell's optimism bootstrap must repeat every step fitted on the development
+    cohort inside each resample (Harrell 2015, §5.3.4); the network is such a step when
+    radval trains it on the outcome.  :meth:`features` trains a new network on a
+    resample with exactly the procedure of :func:`train_deep_model` (same configuration,
+    a seed of its own) and returns the features that network gives every development
+    scan, so that selection and fitting in the resample see features learned from the
+    resample only.  Build it with :func:`prepare_refit`.
+
+    Attributes
+    ----------
+    config : DeepConfig
+        Settings of the final network (the seed is replaced in each resample).
+    crops : ndarray, float32, shape (n_rows, channels, S + 2 m, S + 2 m, S + 2 m)
+        Every development manifest row (all readers), with the augmentation margin
+        ``m = config.max_shift_vox``.
+    rows : DataFrame
+        ``patient_id, reader`` (str) of each crop.
+    device : str
+        Training device.
+    """
+
+    config: DeepConfig
+    crops: _F32
+    rows: pd.DataFrame
+    device: str = "cpu"
+
+    @property
+    def feature_names(self) -> list[str]:
+        """``deep_0 .. deep_{feature_dim-1}``."""
+        return [f"deep_{k}" for k in range(self.config.feature_dim)]
+
+    def first_reader_rows(self, patients: Any) -> npt.NDArray[np.intp]:
+        """Positions in :attr:`rows` of the training scan (reader ``"1"``, else the first
+        row) of each patient, in the order given (repeats allowed)."""
+        order = self.rows.assign(_r=(self.rows["reader"] != "1").astype(int),
+                                 _pos=np.arange(len(self.rows)))
+        first = order.sort_values("_r", kind="stable").drop_duplicates("patient_id")
+        pos = first.set_index("patient_id")["_pos"]
+        ids = pd.Index([str(p) for p in patients])
+        missing = ids.difference(pos.index)
+        if len(missing):
+            shown = ", ".join(map(str, missing[:5]))
+            raise InputError(f"DeepRefit: no development scan for patient(s) {shown}")
+        return pos.loc[ids].to_numpy(dtype=np.intp)
+
+    def features(self, patients: Any, labels: Any, *, seed: int) -> pd.DataFrame:
+        """Train a network on ``patients`` (a bootstrap sample) and extract features.
+
+        Parameters
+        ----------
+        patients : sequence of str
+            Patient ids of the resample, repeats allowed (a patient drawn twice is
+            trained on twice).
+        labels : array-like of {0, 1}
+            Outcome of each entry of ``patients``.
+        seed : int
+            Seed of this network (initialisation, augmentation, batch order).
+
+        Returns
+        -------
+        DataFrame
+            ``patient_id, reader, deep_0 ..`` for every row of :attr:`rows` (float64);
+            ``attrs["training"]`` holds the training summary.
+        """
+        caller = "DeepRefit.features"
+        y = check_binary(labels, caller=caller, param="labels")
+        pos = self.first_reader_rows(patients)
+        if len(pos) != len(y):
+            raise param_error("labels", caller, f"one label per patient ({len(pos)})",
+                              f"{len(y)} labels")
+        cfg = self.config.model_copy(update={"seed": int(seed)})
+        model = _fit_network(self.crops[pos], y, cfg, self.device)
+        centre = _centre(self.crops, cfg.max_shift_vox, cfg.crop_size)
+        with _torch_context(cfg.seed, cfg.num_threads):
+            _, feats = model._forward(centre)
+        out = pd.concat([self.rows[["patient_id", "reader"]].reset_index(drop=True),
+                         pd.DataFrame(feats, columns=self.feature_names)], axis=1)
+        out.attrs["training"] = model.training
+        return out
+
+
+def prepare_refit(manifest: Any, config: DeepConfig | Mapping[str, Any] | None = None, *,
+                  jobs: int = 1, device: str | None = "cpu") -> DeepRefit:
+    """Crop every development scan once for :class:`DeepRefit`.
+
+    Parameters
+    ----------
+    manifest : DataFrame or path
+        Development cohort rows (every reader: the second readers' crops give the
+        features of the ICC step in each resample).
+    config : DeepConfig or mapping, optional
+        Settings of the final network (``DeepModel.config``).
+    jobs : int, optional
+        Threads used to build the crops.
+    device : str, optional
+        Training device (default CPU, so that resamples are reproducible anywhere).
+
+    Raises
+    ------
+    ExtractionError
+        No row could be cropped.
+    """
+    caller = "prepare_refit"
+    cfg = _config(config, caller=caller)
+    dev = _device(device, caller)
+    crops, rows, failures = build_crops(manifest, cfg, margin=cfg.max_shift_vox, jobs=jobs)
+    for rec in failures.itertuples(index=False):
+        logger.warning("deep refit: %s (reader %s) skipped: %s", rec.patient_id, rec.reader,
+                       rec.reason)
+    if len(rows) == 0:
+        raise ExtractionError(f"{caller}: no development scan could be cropped "
+                              f"({len(failures)} failure(s))")
+    rows = rows[["patient_id", "reader"]].astype(str).reset_index(drop=True)
+    return DeepRefit(config=cfg, crops=crops, rows=rows, device=dev)
 
 
 def _auc(y: npt.NDArray[np.int64], s: npt.NDArray[np.float64]) -> float:

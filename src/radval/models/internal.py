@@ -23,9 +23,17 @@ development patient the predictions of the ``B`` bootstrap models on the
 original data, summarised by the 2.5 / 97.5 percentiles and the mean absolute
 prediction error ``MAPE_i = mean_b |p_ib - p_i|`` against the apparent prediction.
 
-The scikit-learn comparison classifiers are not re-fitted in the resamples; the
-deep network is not re-trained (its features are taken as given); both are stated
-in ``results.json``.
+What is fitted on the development cohort is fitted again in every resample: the
+feature selection and every model, the scikit-learn comparison classifiers
+(``comparison=True``) and, when radval trained the deep network on the outcome,
+the network itself (``deep_refit``, :class:`radval.features.deep.DeepRefit`): each
+resample trains its own network on the resample's scans and takes the deep features
+of the resample and of the original cohort from it (the second readers' features of
+the ICC step too).  Whatever is not refitted is listed in the result
+(``not_refitted``), because its optimism is then missing from the correction.  With
+a re-trained network the deep feature ``deep_k`` of one resample is not the
+``deep_k`` of another, so the selection frequency is reported for the radiomics
+features only.
 """
 
 from __future__ import annotations
@@ -91,36 +99,67 @@ def _resample_chunk(payload: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for b, idx, seed_b in payload["resamples"]:
         try:
-            out.append(_one_resample(study, data, y0, b, idx, seed_b, payload.get("levels")))
+            out.append(_one_resample(study, data, y0, b, idx, seed_b, payload.get("levels"),
+                                     comparison=payload.get("comparison", False),
+                                     deep_refit=payload.get("deep_refit")))
         except Exception as exc:  # noqa: BLE001 - a failed resample is counted, not fatal
             out.append({"b": b, "error": f"{type(exc).__name__}: {exc}"})
     return out
 
 
+def _refit_deep_features(data: Any, refit: Any, idx: npt.NDArray[np.int64],
+                         yb: npt.NDArray[np.int64], seed: int
+                         ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
+    """Train the resample's network; its features of the original development patients
+    (index ``patient_id``, the analysed ``deep_*`` columns) and of the second-reader rows
+    (the long ICC frame of :func:`radval.models.pipeline.prepare_data`), or None."""
+    ids = data.patients.index.astype(str)
+    long = refit.features(ids[idx], yb, seed=seed)
+    cols = list(data.features["deep"].columns)
+    first = long.iloc[refit.first_reader_rows(ids)][cols]
+    first.index = pd.Index(ids, name="patient_id")
+    training = dict(long.attrs.get("training", {}))
+    reader = data.reader_features.get("deep")
+    if reader is None:
+        return first, None, training
+    twice = set(reader.index.astype(str))
+    rf = long[long["patient_id"].isin(twice)][["patient_id", "reader", *cols]]
+    return first, rf.sort_values(["patient_id", "reader"]).set_index("patient_id"), training
+
+
 def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
-                  idx: npt.NDArray[np.int64], seed_b: int, levels: Any) -> dict[str, Any]:
+                  idx: npt.NDArray[np.int64], seed_b: int, levels: Any, *,
+                  comparison: bool = False, deep_refit: Any = None) -> dict[str, Any]:
     from radval.models.pipeline import AnalysisData, fit_models, run_selection
 
     pats = data.patients.iloc[idx].copy()
+    yb = pats["y"].to_numpy(dtype=np.int64)
+    if yb.min() == yb.max():
+        raise ValueError(f"resample {b}: one outcome class")
+    test_features = dict(data.features)
+    reader_features = dict(data.reader_features)
+    training = None
+    if deep_refit is not None and "deep" in data.features:
+        test_features["deep"], reader_features["deep"], training = _refit_deep_features(
+            data, deep_refit, idx, yb, seed_b)
     # unique labels: a patient drawn twice is two rows
     new_index = pd.Index([f"{pid}#{k}" for k, pid in enumerate(pats.index)], name="patient_id")
     pats.index = new_index
     feats = {}
-    for fam, f in data.features.items():
+    for fam, f in test_features.items():
         ff = f.iloc[idx].copy()
         ff.index = new_index
         feats[fam] = ff
-    boot = AnalysisData(patients=pats, features=feats, reader_features=data.reader_features)
-    yb = pats["y"].to_numpy(dtype=np.int64)
-    if yb.min() == yb.max():
-        raise ValueError(f"resample {b}: one outcome class")
+    boot = AnalysisData(patients=pats, features=feats, reader_features=reader_features)
     rec: dict[str, Any] = {"b": b, "metrics": {}, "test_prob": {}}
+    if training is not None:
+        rec["deep_training"] = {k: training[k] for k in ("seconds_total", "apparent_auc")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sel = run_selection(study, boot, seed=seed_b, detail=False)
-        fm = fit_models(study, boot, sel, comparison=False, cutoffs=False, levels=levels)
+        fm = fit_models(study, boot, sel, comparison=comparison, cutoffs=False, levels=levels)
         train = fm.predict(boot.patients, boot.features)
-        test = fm.predict(data.patients, data.features)
+        test = fm.predict(data.patients, test_features)
         rec["selected"] = {f: list(s["selected"]) for f, s in sel.items()}
         for name in fm.model_names:
             tr = performance_indexes(yb, train[name][1])
@@ -133,7 +172,9 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
 def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.DataFrame,
                        jobs: int | None = None, scheduler: Any = None,
                        n_chunks: int | None = None, levels: Any = None,
-                       icc_dropped: dict[str, list[str]] | None = None) -> dict[str, Any]:
+                       icc_dropped: dict[str, list[str]] | None = None,
+                       comparison: bool = True, deep_refit: Any = None,
+                       not_refitted: list[str] | None = None) -> dict[str, Any]:
     """Harrell's bootstrap optimism of every refittable model in the development cohort.
 
     Parameters
@@ -153,7 +194,19 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     icc_dropped : dict, optional
         Family -> features the ICC step removed in the main selection.  The ICC step
         depends only on the second-reader data, which the resamples do not change, so
-        these features are removed once up front (same result, less work).
+        these features are removed once up front (same result, less work).  Not used
+        for the deep family when ``deep_refit`` is given (each resample's network gives
+        other second-reader features).
+    comparison : bool, optional
+        Refit the scikit-learn comparison classifiers in every resample (default).  With
+        ``False`` they are left out of the table and listed in ``not_refitted``.
+    deep_refit : DeepRefit, optional
+        Train the deep network again in every resample
+        (:class:`radval.features.deep.DeepRefit`).  Without it the deep features are
+        taken as given.
+    not_refitted : list of str, optional
+        What the caller knows is fitted on the development cohort but not refitted here
+        (e.g. a network whose features are taken as given); passed through.
 
     Returns
     -------
@@ -161,7 +214,9 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         ``table`` (model, metric, apparent, optimism, corrected, n_resamples),
         ``selection_frequency`` (family, feature, frequency), ``prediction_instability``
         (model, patient_index, apparent, p_low, p_high, mape),
-        ``n_resamples``, ``n_failed``, ``flags``.
+        ``n_resamples``, ``n_failed``, ``flags``, ``refitted`` and ``not_refitted``
+        (what each resample fitted again, and what it took as given), ``deep_training``
+        (seconds and apparent AUC of the resamples' networks, when re-trained).
     """
     from radval.models.evaluation import stable_rng
 
@@ -171,7 +226,7 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         "selection_frequency": pd.DataFrame(columns=["family", "feature", "frequency"]),
         "prediction_instability": pd.DataFrame(columns=["model", "patient_index", "apparent",
                                                         "p_low", "p_high", "mape"]),
-        "n_resamples": 0, "n_failed": 0, "flags": [],
+        "n_resamples": 0, "n_failed": 0, "flags": [], "refitted": [], "not_refitted": [],
     }
     if n_resamples <= 0:
         return empty
@@ -179,11 +234,25 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
 
     dev_mask = data.cohort_mask(study.development)
     dev = data.subset(dev_mask)
+    refit_deep = deep_refit is not None and "deep" in dev.features
     if icc_dropped:
+        # families whose features the resamples do not change: ICC once, up front
+        fixed = [fam for fam in dev.features if not (refit_deep and fam == "deep")]
         feats = {fam: f.drop(columns=[c for c in icc_dropped.get(fam, []) if c in f.columns])
-                 for fam, f in dev.features.items()}
-        dev = AnalysisData(patients=dev.patients, features=feats,
-                           reader_features=dict.fromkeys(dev.features))
+                 if fam in fixed else f for fam, f in dev.features.items()}
+        readers = {fam: None if fam in fixed else dev.reader_features.get(fam)
+                   for fam in dev.features}
+        dev = AnalysisData(patients=dev.patients, features=feats, reader_features=readers)
+    refitted = [f"feature selection of {', '.join(dev.features)} (ICC, Mann-Whitney U, "
+                "redundancy, LASSO with its cross-validation)"]
+    skipped = list(not_refitted or [])
+    if refit_deep:
+        refitted.append("deep network (trained again on each resample)")
+    if study.models.comparison:
+        if comparison:
+            refitted.append("scikit-learn comparison classifiers")
+        else:
+            skipped.append("scikit-learn comparison classifiers (left out of the table)")
     n = len(dev.patients)
     ids = dev.patients.index.astype(str).to_numpy()
     resamples = []
@@ -192,9 +261,12 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         idx = np.sort(rng.integers(0, n, size=n))
         seed_b = int(rng.integers(0, 2**31 - 1))
         resamples.append((b, idx, seed_b))
-    k = n_chunks or max(1, min(n_resamples, 4 * max(1, jobs or 2)))
+    # the crops of a re-trained network travel with every chunk: fewer, larger chunks
+    per_worker = 2 if refit_deep else 4
+    k = n_chunks or max(1, min(n_resamples, per_worker * max(1, jobs or 2)))
     chunks = [resamples[i::k] for i in range(k)]
-    items = [{"study": study, "data": dev, "resamples": c, "levels": levels}
+    items = [{"study": study, "data": dev, "resamples": c, "levels": levels,
+              "comparison": comparison, "deep_refit": deep_refit if refit_deep else None}
              for c in chunks if c]
     logger.info("internal validation: %d bootstrap resamples (selection + fitting repeated) "
                 "in %d chunks", n_resamples, len(items))
@@ -230,11 +302,13 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         flags.append(flag("FEW_RESAMPLES", f"optimism correction with {n_resamples} bootstrap "
                           "resamples (>= 200 recommended)", n_resamples=n_resamples))
     if not results:
-        return {**empty, "n_failed": n_failed, "flags": flags}
+        return {**empty, "n_failed": n_failed, "flags": flags, "refitted": refitted,
+                "not_refitted": skipped}
     y0 = dev.patients["y"].to_numpy(dtype=np.int64)
     pdev = preds[preds["cohort"] == study.development]
     rows = []
     models = list(results[0]["metrics"])
+    refitted.insert(1, "every model: " + ", ".join(models))
     for model in models:
         pm = pdev[pdev["model"] == model].set_index("patient_id").loc[ids]
         app = performance_indexes(y0, pm["probability"].to_numpy(dtype=float))
@@ -250,6 +324,8 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     freq_rows = []
     n_ok = len(results)
     for fam in data.features:
+        if refit_deep and fam == "deep":  # deep_k differs between re-trained networks
+            continue
         counts: dict[str, int] = {}
         for r in results:
             for f in r["selected"].get(fam, []):
@@ -269,7 +345,15 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
             inst_rows.append({"model": model, "patient_index": i,
                               "apparent": float(app[i]), "p_low": float(lo[i]),
                               "p_high": float(hi[i]), "mape": float(mape[i])})
-    return {"table": table, "selection_frequency": pd.DataFrame(freq_rows),
-            "prediction_instability": pd.DataFrame(inst_rows), "n_resamples": n_ok,
-            "n_failed": n_failed, "flags": flags,
-            "not_refitted": ["scikit-learn comparison classifiers", "deep network weights"]}
+    out = {"table": table, "selection_frequency": pd.DataFrame(freq_rows),
+           "prediction_instability": pd.DataFrame(inst_rows), "n_resamples": n_ok,
+           "n_failed": n_failed, "flags": flags, "refitted": refitted,
+           "not_refitted": skipped}
+    trained = [r["deep_training"] for r in results if "deep_training" in r]
+    if trained:
+        secs = np.array([t["seconds_total"] for t in trained], dtype=float)
+        aucs = np.array([t["apparent_auc"] for t in trained], dtype=float)
+        out["deep_training"] = {"n_networks": len(trained),
+                                "seconds_mean": float(secs.mean()),
+                                "apparent_auc_median": float(np.nanmedian(aucs))}
+    return out

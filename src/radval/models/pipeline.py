@@ -206,7 +206,11 @@ def extract_features(study: StudyConfig, out_dir: Path, *, jobs: int | None = No
             failures = pd.concat([failures, res.failures], ignore_index=True)
         info["radiomics"] = _params_info(res, params)
     if study.deep.enabled:
-        frames.append(_deep_features(study, manifest, out_dir, info, jobs=jobs))
+        deep_feats = _deep_features(study, manifest, out_dir, info, jobs=jobs)
+        deep_failures = deep_feats.attrs.pop("failures", None)
+        if deep_failures is not None and len(deep_failures):
+            failures = pd.concat([failures, deep_failures], ignore_index=True)
+        frames.append(deep_feats)
     feats = frames[0]
     for extra in frames[1:]:
         feats = feats.merge(extra.drop(columns=["cohort"], errors="ignore"),
@@ -270,7 +274,9 @@ def _deep_features(study: StudyConfig, manifest: pd.DataFrame, out_dir: Path,
     if study.deep.weights is not None:
         weights_path = study.path(study.deep.weights)
         assert weights_path is not None  # noqa: S101 - checked just above
-        model = deep_mod.load_deep_model(weights_path, study.path(study.deep.config))
+        cfg = study.deep.config
+        model = deep_mod.load_deep_model(
+            weights_path, cfg if isinstance(cfg, dict) else study.path(cfg))
     else:
         clinical = _read_clinical(study)
         dev = study.development
@@ -280,14 +286,7 @@ def _deep_features(study: StudyConfig, manifest: pd.DataFrame, out_dir: Path,
                      study.outcome.positive_label)
         rows = rows[rows["patient_id"].astype(str).map(y).notna().to_numpy()]
         labels = rows["patient_id"].astype(str).map(y).astype(int).to_numpy()
-        config: Any = None
-        if study.deep.config is not None:
-            import json
-
-            cfg_path = study.path(study.deep.config)
-            assert cfg_path is not None  # noqa: S101
-            config = json.loads(cfg_path.read_text(encoding="utf-8")) \
-                if cfg_path.suffix == ".json" else _yaml(cfg_path)
+        config = _deep_network_config(study)
         key = _deep_training_key(rows, labels, config, study.seed)
         key_file = deep_dir / "training_key.json"
         cached = deep_dir / "deep.safetensors"
@@ -311,7 +310,65 @@ def _deep_features(study: StudyConfig, manifest: pd.DataFrame, out_dir: Path,
                     "weights_sha256": sha256_file(weights),
                     "config": jsonable(_model_config(model))}
     feats = deep_mod.extract_deep_features(manifest, model, jobs=jobs or 1)
-    return _normalise_features(feats)
+    # crop failures go to the failures table (attrs would not survive parquet)
+    failures = feats.attrs.pop("failures", None)
+    out = _normalise_features(feats)
+    out.attrs["failures"] = failures
+    return out
+
+
+def _deep_network_config(study: StudyConfig) -> Any:
+    """``deep.config`` of the study: an inline mapping, a JSON/YAML file, or None."""
+    cfg = study.deep.config
+    if cfg is None or isinstance(cfg, dict):
+        return None if cfg is None else dict(cfg)
+    import json
+
+    cfg_path = study.path(cfg)
+    assert cfg_path is not None  # noqa: S101 - cfg is a path here
+    if cfg_path.suffix == ".json":
+        return json.loads(cfg_path.read_text(encoding="utf-8"))
+    return _yaml(cfg_path)
+
+
+def deep_refit_for_optimism(study: StudyConfig, data: AnalysisData, *, jobs: int | None = None
+                            ) -> tuple[Any, list[str], list[dict[str, Any]]]:
+    """How the optimism bootstrap treats the deep network.
+
+    Returns ``(refit, not_refitted, flags)``: a :class:`radval.features.deep.DeepRefit`
+    when radval trained the network on the development cohort and
+    ``evaluation.optimism_deep`` is ``"retrain"`` (the resamples then train their own
+    networks), else ``None`` with the reason in ``not_refitted``.  A network trained on
+    the outcome but not re-trained is flagged (``DEEP_NOT_RETRAINED``): the optimism of
+    every model using the DL-score is then underestimated.
+    """
+    if "deep" not in data.features or study.evaluation.optimism <= 0:
+        return None, [], []
+    if study.deep.weights is not None:
+        return None, ["deep network: pretrained weights (deep.weights), not fitted on the "
+                      "development cohort; its features are taken as given"], []
+    reason = None
+    if study.features is not None:
+        reason = ("the deep features come from an extracted features table (no scans to "
+                  "train the network again)")
+    elif study.evaluation.optimism_deep == "fixed":
+        reason = "evaluation.optimism_deep is 'fixed'"
+    if reason is not None:
+        msg = (f"deep network trained on the development cohort is not re-trained in the "
+               f"optimism resamples ({reason}): the optimism of the DL-score and of every "
+               "model using it is underestimated")
+        return None, [f"deep network: {reason}"], [flag("DEEP_NOT_RETRAINED", msg)]
+    from radval.features import deep as deep_mod
+    from radval.io.manifest import read_manifest
+
+    mpath = study.path(study.manifest)
+    assert mpath is not None  # noqa: S101 - no features table, so a manifest
+    man = read_manifest(mpath)
+    dev_ids = set(data.patients.index[data.cohort_mask(study.development)].astype(str))
+    rows = man[(man["cohort"].astype(str) == study.development)
+               & man["patient_id"].astype(str).isin(dev_ids)].reset_index(drop=True)
+    config = (data.extraction.get("deep") or {}).get("config") or _deep_network_config(study)
+    return deep_mod.prepare_refit(rows, config, jobs=jobs or 1), [], []
 
 
 def _deep_training_key(rows: pd.DataFrame, labels: npt.ArrayLike, config: Any,
@@ -1278,9 +1335,12 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
     icc_dropped = {fam: [r["feature"] for r in sel.get("features", [])
                          if r.get("step") == "icc" and not r.get("kept")]
                    for fam, sel in selection.items()}
+    deep_refit, not_refitted, refit_flags = deep_refit_for_optimism(study, data, jobs=jobs)
+    warn += refit_flags
     optimism = optimism_bootstrap(study, data, n_resamples=ev.optimism, jobs=jobs,
                                   scheduler=scheduler, preds=preds, levels=designs,
-                                  icc_dropped=icc_dropped)
+                                  icc_dropped=icc_dropped, comparison=ev.optimism_comparison,
+                                  deep_refit=deep_refit, not_refitted=not_refitted)
     timings["optimism"] = time.perf_counter() - t0
     warn += optimism.get("flags", [])
     survival = None
@@ -1355,6 +1415,12 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
                       "prediction_instability": optimism["prediction_instability"],
                       "n_resamples": optimism["n_resamples"],
                       "n_failed": optimism["n_failed"]},
+        "internal_validation": {
+            "method": "Harrell bootstrap optimism (rms validate)",
+            "n_resamples": optimism["n_resamples"], "n_failed": optimism["n_failed"],
+            "refitted": optimism.get("refitted", []),
+            "not_refitted": optimism.get("not_refitted", []),
+            "deep_training": optimism.get("deep_training")},
         "nomogram": models.get("nomogram"),
         "extraction": _extraction_record(data.extraction),
         "bundle": models.get("bundle"),
@@ -1609,6 +1675,11 @@ radiomics:
   # params: omitted -> the shipped study parameter file (gu2023_ct.yaml)
 deep:
   enabled: true
+  # A light network (16^3 crop at 2 mm, convolution blocks of 4 and 8 channels, 20 epochs:
+  # under a second to train on one core), so that the demo trains it again in each of the
+  # 200 optimism resamples within its time budget.  Omit `config` for the library default
+  # (32^3 crop at 1 mm, 8-16-32 channels, 30 epochs).
+  config: {crop_size: 16, spacing_mm: 2.0, channels: [4, 8], epochs: 20}
 cohorts:
   - {name: centre1_train, role: development}
   - {name: centre1_test, role: internal_validation}
@@ -1640,6 +1711,8 @@ models:
 evaluation:
   bootstrap_ci: 2000
   optimism: 200
+  optimism_deep: retrain      # the network is trained again in every resample
+  optimism_comparison: true   # and so are the scikit-learn comparison classifiers
   cutoff: youden
   hl_groups: 10
 survival:

@@ -74,11 +74,26 @@ class RadiomicsConfig(_Strict):
 
 
 class DeepConfig(_Strict):
-    """Deep features: ``config`` (training settings, optional), ``weights`` (pretrained)."""
+    """Deep features: ``config`` (training settings: a JSON/YAML file or an inline
+    mapping, optional), ``weights`` (pretrained)."""
 
     enabled: bool = False
-    config: str | None = None
+    config: str | dict[str, Any] | None = None
     weights: str | None = None
+
+    @field_validator("config")
+    @classmethod
+    def _check_network(cls, v: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        if isinstance(v, dict):
+            from radval.features.deep import DeepConfig as NetworkConfig
+
+            try:
+                NetworkConfig(**v)
+            except ValidationError as exc:
+                bad = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(config)'}: "
+                                f"{e['msg']}" for e in exc.errors())
+                raise ValueError(f"invalid network settings: {bad}") from None
+        return v
 
 
 class Cohort(_Strict):
@@ -246,7 +261,11 @@ class EvaluationConfig(_Strict):
     ``bootstrap_ci``: resamples for the bootstrap AUC CI; ``optimism``: Harrell
     bootstrap resamples (0 disables); ``dca_thresholds``: threshold probabilities of
     the decision curves; ``cutoff``: ``youden`` (on development, frozen) or a fixed
-    probability; ``hl_groups``: Hosmer-Lemeshow groups.
+    probability; ``hl_groups``: Hosmer-Lemeshow groups; ``optimism_deep``: ``retrain``
+    the deep network radval trained in every optimism resample, or take its features
+    as ``fixed`` (flagged: the optimism is then underestimated);
+    ``optimism_comparison``: refit the scikit-learn comparison classifiers in every
+    optimism resample.
     """
 
     bootstrap_ci: Annotated[int, Field(ge=0)] = 2000
@@ -256,6 +275,8 @@ class EvaluationConfig(_Strict):
     cutoff: Literal["youden"] | float = "youden"
     hl_groups: Annotated[int, Field(ge=3)] = 10
     confidence_level: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    optimism_deep: Literal["retrain", "fixed"] = "retrain"
+    optimism_comparison: bool = True
 
     @field_validator("dca_thresholds")
     @classmethod
@@ -468,7 +489,8 @@ def load_study(path: str | Path, *, check_files: bool = True) -> StudyConfig:
             _check_exists(study, key, getattr(study, key), p)
         _check_exists(study, "radiomics.params", study.radiomics.params, p)
         if study.deep.enabled:
-            _check_exists(study, "deep.config", study.deep.config, p)
+            if not isinstance(study.deep.config, dict):
+                _check_exists(study, "deep.config", study.deep.config, p)
             _check_exists(study, "deep.weights", study.deep.weights, p)
     return study
 

@@ -135,10 +135,24 @@ def methods_markdown(results: Mapping[str, Any]) -> tuple[str, str]:
         f"Hosmer-Lemeshow test with 10 groups {_cite('hl')}. **Clinical utility** was "
         f"assessed by decision-curve analysis {_cite('vickers')}.")
     if opt:
-        paras.append(
-            "**Internal validation** used Harrell's bootstrap optimism correction "
-            f"{_cite('harrell')} with {n_opt if n_opt is not None else 'the stated number of'} "
-            "resamples, repeating the whole selection and fitting inside each resample.")
+        iv = _m(results.get("internal_validation"))
+        refitted = [str(x) for x in iv.get("refitted") or []]
+        skipped = [str(x) for x in iv.get("not_refitted") or []]
+        text = ("**Internal validation** used Harrell's bootstrap optimism correction "
+                f"{_cite('harrell')} with "
+                f"{n_opt if n_opt is not None else 'the stated number of'} resamples, "
+                "repeating the whole selection and fitting inside each resample")
+        if any(x.startswith("deep network") for x in refitted):
+            text += ("; the deep network was trained again on each resample and the deep "
+                     "features of the resample and of the original cohort were taken from it")
+        if any("comparison classifiers" in x for x in refitted):
+            text += "; the machine-learning comparison classifiers were refitted as well"
+        text += "."
+        if skipped:
+            text += (" Taken as given, not refitted: " + "; ".join(skipped) + ". Where such "
+                     "a step was fitted on the development cohort, the correction misses its "
+                     "optimism.")
+        paras.append(text)
     if results.get("sample_size"):
         paras.append(
             f"**Sample size** was checked against the criteria of Riley et al. {_cite('riley')} "
