@@ -82,11 +82,22 @@ def test_network_is_trained_in_every_resample(retrained: dict[str, Any]) -> None
     assert freq.empty or "deep" not in set(freq.family)
 
 
+def _strip_created(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _strip_created(v) for k, v in obj.items() if k != "created"}
+    if isinstance(obj, list):
+        return [_strip_created(v) for v in obj]
+    return obj
+
+
 def test_same_result_with_one_worker(deep_study: Path, retrained: dict[str, Any]) -> None:
-    """Each resample's network has its own seed: the result does not depend on workers."""
-    again = _run(deep_study, deep_study.parent / "one_worker", "--jobs", "1")
+    """Each resample's network has its own seed: results.json does not depend on the number
+    of workers (apart from its timestamp)."""
+    out = deep_study.parent / "one_worker"
+    again = _run(deep_study, out, "--jobs", "1")
     pd.testing.assert_frame_equal(pd.DataFrame(again["optimism"]),
                                   pd.DataFrame(retrained["optimism"]), check_exact=True)
+    assert _strip_created(again) == _strip_created(retrained)
 
 
 def test_fixed_network_is_flagged(deep_study: Path, retrained: dict[str, Any]) -> None:
@@ -128,3 +139,12 @@ def test_a_scan_the_network_cannot_crop_is_recorded(deep_study: Path) -> None:
     flow = pd.DataFrame(res["patient_flow"])
     c2 = flow[flow.cohort == "centre2"].set_index("stage")
     assert c2.loc["extraction_failed", "n"] == 1
+
+
+def test_dask_cluster_gives_the_same_result(deep_study: Path, retrained: dict[str, Any]) -> None:
+    """The resamples (with the crops the networks train on) run on a Dask cluster too."""
+    pytest.importorskip("distributed")
+    out = deep_study.parent / "dask"
+    on_dask = _run(deep_study, out, "--jobs", "2", "--scheduler", "local")
+    assert on_dask["internal_validation"]["deep_training"]["n_networks"] == N_OPT
+    assert _strip_created(on_dask) == _strip_created(retrained)
