@@ -523,9 +523,7 @@ def train_deep_model(manifest: Any, labels: Any, *,
     man = _load_manifest(manifest, caller=caller)
     if man.empty:
         raise param_error("manifest", caller, "a non-empty manifest", "0 rows")
-    order = man.assign(_r=(man["reader"] != "1").astype(int)).sort_values(
-        ["_r"], kind="stable")
-    first = order.drop_duplicates("patient_id", keep="first").sort_index()
+    first = man.iloc[np.sort(_training_rows(man).to_numpy())]
     t0 = time.perf_counter()
     margin = cfg.max_shift_vox
     crops, rows, failures = build_crops(first, cfg, margin=margin, jobs=jobs)
@@ -545,6 +543,15 @@ def train_deep_model(manifest: Any, labels: Any, *,
                 len(y), int(y.sum()), model.training["seconds_total"],
                 model.training["apparent_auc"])
     return model
+
+
+def _training_rows(rows: pd.DataFrame, primary_reader: str = "1") -> pd.Series:
+    """Patient id -> position in ``rows`` of the patient's training scan: the row of
+    ``primary_reader``, else the patient's first row."""
+    order = rows.assign(_r=(rows["reader"].astype(str) != primary_reader).astype(int),
+                        _pos=np.arange(len(rows)))
+    first = order.sort_values("_r", kind="stable").drop_duplicates("patient_id")
+    return first.set_index(first["patient_id"].astype(str))["_pos"]
 
 
 def _centre(crops: _F32, margin: int, size: int) -> _F32:
@@ -643,6 +650,9 @@ class DeepRefit:
         ``m = config.max_shift_vox``.
     rows : DataFrame
         ``patient_id, reader`` (str) of each crop.
+    primary_reader : str
+        Reader whose scan a patient is trained on (else the patient's first row), as in the
+        final training.
     device : str
         Training device.
     """
@@ -650,6 +660,7 @@ class DeepRefit:
     config: DeepConfig
     crops: _F32
     rows: pd.DataFrame
+    primary_reader: str = "1"
     device: str = "cpu"
 
     @property
@@ -658,12 +669,9 @@ class DeepRefit:
         return [f"deep_{k}" for k in range(self.config.feature_dim)]
 
     def first_reader_rows(self, patients: Any) -> npt.NDArray[np.intp]:
-        """Positions in :attr:`rows` of the training scan (reader ``"1"``, else the first
-        row) of each patient, in the order given (repeats allowed)."""
-        order = self.rows.assign(_r=(self.rows["reader"] != "1").astype(int),
-                                 _pos=np.arange(len(self.rows)))
-        first = order.sort_values("_r", kind="stable").drop_duplicates("patient_id")
-        pos = first.set_index("patient_id")["_pos"]
+        """Positions in :attr:`rows` of the training scan (:attr:`primary_reader`, else the
+        first row) of each patient, in the order given (repeats allowed)."""
+        pos = _training_rows(self.rows, self.primary_reader)
         ids = pd.Index([str(p) for p in patients])
         missing = ids.difference(pos.index)
         if len(missing):
@@ -708,7 +716,8 @@ class DeepRefit:
 
 
 def prepare_refit(manifest: Any, config: DeepConfig | Mapping[str, Any] | None = None, *,
-                  jobs: int = 1, device: str | None = "cpu") -> DeepRefit:
+                  primary_reader: str = "1", jobs: int = 1,
+                  device: str | None = "cpu") -> DeepRefit:
     """Crop every development scan once for :class:`DeepRefit`.
 
     Parameters
@@ -718,6 +727,8 @@ def prepare_refit(manifest: Any, config: DeepConfig | Mapping[str, Any] | None =
         features of the ICC step in each resample).
     config : DeepConfig or mapping, optional
         Settings of the final network (``DeepModel.config``).
+    primary_reader : str, optional
+        Reader whose scans the final network was trained on.
     jobs : int, optional
         Threads used to build the crops.
     device : str, optional
@@ -739,7 +750,8 @@ def prepare_refit(manifest: Any, config: DeepConfig | Mapping[str, Any] | None =
         raise ExtractionError(f"{caller}: no development scan could be cropped "
                               f"({len(failures)} failure(s))")
     rows = rows[["patient_id", "reader"]].astype(str).reset_index(drop=True)
-    return DeepRefit(config=cfg, crops=crops, rows=rows, device=dev)
+    return DeepRefit(config=cfg, crops=crops, rows=rows, primary_reader=str(primary_reader),
+                     device=dev)
 
 
 def _auc(y: npt.NDArray[np.int64], s: npt.NDArray[np.float64]) -> float:

@@ -122,9 +122,9 @@ def _refit_deep_features(data: Any, refit: Any, idx: npt.NDArray[np.int64],
     reader = data.reader_features.get("deep")
     if reader is None:
         return first, None, training
-    twice = set(reader.index.astype(str))
-    rf = long[long["patient_id"].isin(twice)][["patient_id", "reader", *cols]]
-    return first, rf.sort_values(["patient_id", "reader"]).set_index("patient_id"), training
+    from radval.models.pipeline import reader_frame
+
+    return first, reader_frame(long, reader.index.astype(str), cols), training
 
 
 def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,

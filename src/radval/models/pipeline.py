@@ -368,7 +368,9 @@ def deep_refit_for_optimism(study: StudyConfig, data: AnalysisData, *, jobs: int
     rows = man[(man["cohort"].astype(str) == study.development)
                & man["patient_id"].astype(str).isin(dev_ids)].reset_index(drop=True)
     config = (data.extraction.get("deep") or {}).get("config") or _deep_network_config(study)
-    return deep_mod.prepare_refit(rows, config, jobs=jobs or 1), [], []
+    refit = deep_mod.prepare_refit(rows, config, primary_reader=_first_reader(rows),
+                                   jobs=jobs or 1)
+    return refit, [], []
 
 
 def _deep_training_key(rows: pd.DataFrame, labels: npt.ArrayLike, config: Any,
@@ -563,18 +565,22 @@ def prepare_data(study: StudyConfig, features: pd.DataFrame, *,
     multi = readers.groupby("patient_id")["reader"].nunique()
     twice = sorted(multi[multi >= 2].index)
     for fam, cols in feat_cols.items():
-        if len(twice) >= 3:
-            rf = readers[readers["patient_id"].isin(twice)][["patient_id", "reader", *cols]]
-            rf = rf.sort_values(["patient_id", "reader"]).set_index("patient_id")
-            reader_features[fam] = rf
-        else:
-            reader_features[fam] = None
+        reader_features[fam] = reader_frame(readers, twice, cols) if len(twice) >= 3 else None
     if not twice:
         warn.append(flag("NO_SECOND_READER", "no development patient has a second "
                          "segmentation: the ICC step is skipped"))
     return AnalysisData(patients=patients, features=features_by_family,
                         reader_features=reader_features, flow=flow, warnings=warn,
                         missing=missing)
+
+
+def reader_frame(features: pd.DataFrame, patients: Any, columns: Sequence[str]
+                 ) -> pd.DataFrame:
+    """The ICC input: every row of ``patients`` (index ``patient_id``, column ``reader`` and
+    ``columns``), sorted by patient and reader."""
+    rf = features[features["patient_id"].isin(set(patients))][["patient_id", "reader",
+                                                                *columns]]
+    return rf.sort_values(["patient_id", "reader"]).set_index("patient_id")
 
 
 # ======================================================================= selection
