@@ -207,3 +207,19 @@ def test_methods_state_what_the_optimism_bootstrap_refitted(results: dict) -> No
     assert "trained again" not in para
     assert "not refitted: deep network: evaluation.optimism_deep is 'fixed'" in para
     assert "misses its optimism" in para
+
+
+def test_methods_follow_the_selection_settings(results: dict) -> None:
+    import copy
+
+    from radval.report.methods import methods_markdown
+
+    r = copy.deepcopy(results)
+    study = r.setdefault("provenance", {}).setdefault("study", {})
+    study["selection"] = {"icc_type": "ICC3", "icc_threshold": 0.8, "fdr": True,
+                          "p_threshold": 0.1, "corr_threshold": 0.85, "n_folds": 5,
+                          "lasso_rule": "min"}
+    para = next(p for p in methods_markdown(r)[0].split("\n\n") if "Feature selection" in p)
+    assert "two-way mixed effects, consistency, single rater, ICC(3,1)) not above 0.8" in para
+    assert "Benjamini-Hochberg q < 0.1" in para
+    assert "|Spearman ρ| > 0.85" in para and "5-fold" in para and "λ rule min" in para

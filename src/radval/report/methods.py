@@ -65,6 +65,17 @@ REFERENCES: dict[str, str] = {
 }
 
 
+#: psych::ICC forms (Shrout & Fleiss 1979) as written in the methods text.
+_ICC_FORMS = {
+    "ICC1": "one-way random effects, single rater, ICC(1,1)",
+    "ICC2": "two-way random effects, absolute agreement, single rater, ICC(2,1)",
+    "ICC3": "two-way mixed effects, consistency, single rater, ICC(3,1)",
+    "ICC1k": "one-way random effects, mean of k raters, ICC(1,k)",
+    "ICC2k": "two-way random effects, absolute agreement, mean of k raters, ICC(2,k)",
+    "ICC3k": "two-way mixed effects, consistency, mean of k raters, ICC(3,k)",
+}
+
+
 def _m(value: Any) -> Mapping[str, Any]:
     """``value`` if it is a mapping, else an empty dict."""
     return value if isinstance(value, Mapping) else {}
@@ -96,6 +107,10 @@ def methods_markdown(results: Mapping[str, Any]) -> tuple[str, str]:
     corr = _setting(results, "selection", "corr_threshold", default=0.9)
     folds = _setting(results, "selection", "n_folds", default=10)
     rule = _setting(results, "selection", "lasso_rule", default="1se")
+    icc_form = _ICC_FORMS.get(str(_setting(results, "selection", "icc_type", default="ICC2")),
+                              _ICC_FORMS["ICC2"])
+    screen = ("Benjamini-Hochberg q" if _setting(results, "selection", "fdr", default=False)
+              else "p")
     n_boot = _setting(results, "evaluation", "bootstrap_ci", default=None)
     opt = results.get("optimism") or []
     n_opt = next((r.get("n_resamples") for r in opt if isinstance(r, Mapping)), None)
@@ -110,12 +125,11 @@ def methods_markdown(results: Mapping[str, Any]) -> tuple[str, str]:
     if results.get("selection"):
         paras.append(
             "**Feature selection** used the development cohort only. Features with an "
-            f"intraclass correlation coefficient (two-way random effects, absolute agreement, "
-            f"single rater, ICC(2,1)) below {icc_thr} between segmentations were removed "
-            f"{_cite('icc', 'koo')}; the remaining features were screened with the "
-            f"Mann-Whitney U test (p < {p_thr}), redundant features (|Spearman ρ| > {corr}) "
-            "were removed keeping the one with the larger univariable AUC, and LASSO logistic "
-            f"regression with {folds}-fold cross-validation chose the penalty (λ rule "
+            f"intraclass correlation coefficient ({icc_form}) not above {icc_thr} between "
+            f"segmentations were removed {_cite('icc', 'koo')}; the remaining features were "
+            f"screened with the Mann-Whitney U test ({screen} < {p_thr}), redundant features "
+            f"(|Spearman ρ| > {corr}) were removed keeping the more significant one, and LASSO "
+            f"logistic regression with {folds}-fold cross-validation chose the penalty (λ rule "
             f"{rule}) {_cite('glmnet')}. The rad-score and the DL-score are the LASSO linear "
             "predictors on the original feature scale.")
     paras.append(
