@@ -173,3 +173,15 @@ def test_deep_training_key_tracks_inputs(tmp_path: Path) -> None:
     assert k != _deep_training_key(rows, [0, 1], None, 6)
     (tmp_path / "b.nii.gz").write_bytes(b"changed")
     assert k != _deep_training_key(rows, [0, 1], None, 5)
+
+
+@pytest.mark.parametrize(("step", "missing"), [("fit", "selection.json"),
+                                               ("evaluate", "selection.json")])
+def test_later_step_without_earlier_outputs_fails_before_extracting(
+        study_dir: Path, step: str, missing: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from radval.cli import main
+
+    out = study_dir / f"out_{step}"
+    assert main([step, str(study_dir / "study.yaml"), "--out", str(out), "-q"]) == 66
+    assert missing in capsys.readouterr().err
+    assert not (out / "features").exists()     # nothing was extracted first

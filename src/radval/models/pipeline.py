@@ -1063,10 +1063,10 @@ def run_fit(study: StudyConfig, out: str | Path | None = None, *,
     """Step ``fit``: fit the models, write predictions, ``models.json`` and the bundle."""
     out_dir = _out_dir(study, out)
     timings: dict[str, float] = {}
+    if selection is None:  # before the (long) extraction: fail fast
+        selection = _load_json(out_dir / "selection.json", "select")["selection"]
     if data is None:
         data, _ = _load_data(study, out_dir, jobs=jobs, scheduler=scheduler, timings=timings)
-    if selection is None:
-        selection = _load_json(out_dir / "selection.json", "select")["selection"]
     assert selection is not None  # noqa: S101
     t0 = time.perf_counter()
     fm = fit_models(study, data, selection)
@@ -1297,8 +1297,7 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
 
     out_dir = _out_dir(study, out)
     timings: dict[str, float] = {}
-    if data is None:
-        data, _ = _load_data(study, out_dir, jobs=jobs, scheduler=scheduler, timings=timings)
+    # the outputs of the earlier steps first: a missing one fails before the extraction
     if selection is None:
         selection = _load_json(out_dir / "selection.json", "select")["selection"]
     models = fitted["models"] if fitted else _load_json(out_dir / "models.json", "fit")
@@ -1309,6 +1308,8 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
         preds = pd.read_parquet(preds_path)
     else:
         raise MissingInputError(f"{preds_path} not found: run `radval fit` first")
+    if data is None:
+        data, _ = _load_data(study, out_dir, jobs=jobs, scheduler=scheduler, timings=timings)
     assert selection is not None  # noqa: S101
     cutoffs = {k: float(v) for k, v in models["cutoffs"].items()}
     roles = study.roles
