@@ -119,6 +119,10 @@ def test_memorised_features_hide_the_optimism_unless_retrained(
     assert retrained["deep_training"]["n_networks"] == 40
     assert retrained["selection_frequency"].empty
     assert not fixed["selection_frequency"].empty
+    # the size of each resample's selection, recounted from the frequencies of the fixed run
+    freq = fixed["selection_frequency"]
+    size = fixed["selection_size"].set_index("family")
+    assert size.loc["deep", "mean"] == pytest.approx(freq["count"].sum() / 40, rel=1e-12)
 
 
 def test_external_validation_confirms_the_retrained_correction(

@@ -80,6 +80,10 @@ def test_network_is_trained_in_every_resample(retrained: dict[str, Any]) -> None
     # deep_k of one resample's network is not deep_k of another: no frequency for them
     freq = pd.DataFrame(retrained["stability"]["selection_frequency"])
     assert freq.empty or "deep" not in set(freq.family)
+    # but how many of them each resample's LASSO kept is reported
+    size = pd.DataFrame(retrained["stability"]["selection_size"]).set_index("family")
+    assert list(size.index) == ["deep"]
+    assert 1 <= size.loc["deep", "min"] <= size.loc["deep", "median"] <= size.loc["deep", "max"]
 
 
 def _strip_created(obj: Any) -> Any:

@@ -70,6 +70,7 @@ def test_run_outputs(first_run: Path) -> None:
     out = first_run
     for name in ("results.json", "predictions.parquet", "selection.json", "models.json",
                  "patient_flow.csv", "tables/performance.csv", "tables/selection_funnel.csv",
+                 "tables/selection_size.csv",
                  "bundle/signature.json", "bundle/SHA256SUMS", "features/features.parquet"):
         assert (out / name).is_file(), name
     res = json.loads((out / "results.json").read_text())

@@ -212,7 +212,8 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     -------
     dict
         ``table`` (model, metric, apparent, optimism, corrected, n_resamples),
-        ``selection_frequency`` (family, feature, frequency), ``prediction_instability``
+        ``selection_frequency`` (family, feature, frequency), ``selection_size`` (family,
+        mean, median, min, max: features selected per resample), ``prediction_instability``
         (model, patient_index, apparent, p_low, p_high, mape),
         ``n_resamples``, ``n_failed``, ``flags``, ``refitted`` and ``not_refitted``
         (what each resample fitted again, and what it took as given), ``deep_training``
@@ -224,6 +225,7 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         "table": pd.DataFrame(columns=["model", "metric", "apparent", "optimism", "corrected",
                                        "n_resamples"]),
         "selection_frequency": pd.DataFrame(columns=["family", "feature", "frequency"]),
+        "selection_size": pd.DataFrame(columns=["family", "mean", "median", "min", "max"]),
         "prediction_instability": pd.DataFrame(columns=["model", "patient_index", "apparent",
                                                         "p_low", "p_high", "mape"]),
         "n_resamples": 0, "n_failed": 0, "flags": [], "refitted": [], "not_refitted": [],
@@ -345,7 +347,14 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
             inst_rows.append({"model": model, "patient_index": i,
                               "apparent": float(app[i]), "p_low": float(lo[i]),
                               "p_high": float(hi[i]), "mape": float(mape[i])})
+    size_rows = []
+    for fam in data.features:  # for every family, re-trained networks included
+        sizes = np.array([len(r["selected"].get(fam, [])) for r in results], dtype=float)
+        size_rows.append({"family": fam, "mean": float(sizes.mean()),
+                          "median": float(np.median(sizes)), "min": int(sizes.min()),
+                          "max": int(sizes.max())})
     out = {"table": table, "selection_frequency": pd.DataFrame(freq_rows),
+           "selection_size": pd.DataFrame(size_rows),
            "prediction_instability": pd.DataFrame(inst_rows), "n_resamples": n_ok,
            "n_failed": n_failed, "flags": flags, "refitted": refitted,
            "not_refitted": skipped}

@@ -1419,6 +1419,7 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
         "subgroups": tables["subgroups"],
         "heterogeneity": tables["heterogeneity"],
         "stability": {"selection_frequency": optimism["selection_frequency"],
+                      "selection_size": optimism["selection_size"],
                       "prediction_instability": optimism["prediction_instability"],
                       "n_resamples": optimism["n_resamples"],
                       "n_failed": optimism["n_failed"]},
@@ -1509,7 +1510,7 @@ def _write_tables(out_dir: Path, results: Mapping[str, Any]) -> None:
     for name, df in results["curves"].items():
         _write_csv(tdir / f"curve_{name}.csv", df)
     stab = results["stability"]
-    for name in ("selection_frequency", "prediction_instability"):
+    for name in ("selection_frequency", "selection_size", "prediction_instability"):
         if isinstance(stab.get(name), pd.DataFrame):
             _write_csv(tdir / f"{name}.csv", stab[name])
     rows = []
