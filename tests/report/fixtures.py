@@ -245,6 +245,14 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
         for metric, a, o in (("auc", app, 0.031), ("slope", 1.0, 0.12), ("brier", 0.18, -0.01)):
             optimism.append({"model": m, "metric": metric, "apparent": a, "optimism": o,
                              "corrected": a - o, "n_resamples": 200})
+    instability = []
+    for m, *_ in MODELS:
+        p_app = np.sort(rng.uniform(0.02, 0.98, 60))
+        half = rng.uniform(0.02, 0.25, 60)
+        instability += [{"model": m, "patient_index": i, "apparent": float(p),
+                         "p_low": float(max(p - h, 0.0)), "p_high": float(min(p + h, 1.0)),
+                         "mape": float(h / 2)} for i, (p, h) in enumerate(zip(p_app, half,
+                                                                              strict=True))]
     km, surv = [], []
     if survival:
         for cname, _r, _n in COHORTS[2:]:
@@ -303,7 +311,15 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
         "optimism": optimism, "subgroups": subg, "heterogeneity": het,
         "stability": {"selection_frequency": [
             {"family": "radiomics", "feature": f, "frequency": float(rng.uniform())}
-            for f in feats]},
+            for f in feats],
+            "selection_size": [{"family": "radiomics", "mean": 4.2, "median": 4.0, "min": 2,
+                                "max": 8},
+                               {"family": "deep", "mean": 1.5, "median": 1.0, "min": 1,
+                                "max": 3}],
+            "prediction_instability": instability, "n_resamples": 200, "n_failed": 0},
+        "internal_validation": {"n_resamples": 200, "n_failed": 0, "refitted": [
+            "feature selection of radiomics, deep (...)", "every model: ...",
+            "deep network (trained again on each resample)"], "not_refitted": []},
         # shapes as written by radval.models.pipeline (nomogram_points, _extraction_record)
         "nomogram": {"predictors": [
             {"name": "Signature", "column": "combined", "kind": "numeric", "coef": 1.1,

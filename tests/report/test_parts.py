@@ -150,7 +150,10 @@ def test_qmd_refs_resolve_and_parts_degrade(tmp_path: Path, minimal: bool,
         assert "fig-roc" in parts.figures and "fig-flow" not in parts.figures
     else:
         assert {"fig-roc", "fig-calibration", "fig-dca", "fig-forest", "fig-nomogram",
-                "fig-km", "fig-flow", "fig-scores", "fig-lasso-radiomics"} <= set(parts.figures)
+                "fig-km", "fig-flow", "fig-scores", "fig-lasso-radiomics",
+                "fig-instability"} <= set(parts.figures)
+        assert "tbl-stability" in parts.tables
+        assert "only the number of deep features selected is comparable" in parts.qmd
         assert "::: {.callout-warning}" in parts.qmd
         assert "rad-score = " in parts.qmd
 
@@ -223,3 +226,20 @@ def test_methods_follow_the_selection_settings(results: dict) -> None:
     assert "two-way mixed effects, consistency, single rater, ICC(3,1)) not above 0.8" in para
     assert "Benjamini-Hochberg q < 0.1" in para
     assert "|Spearman ρ| > 0.85" in para and "5-fold" in para and "λ rule min" in para
+
+
+def test_stability_table_and_selection_size(results: dict) -> None:
+    tab = T.stability_table(results, n_other=3)
+    final = [r["feature"] for r in results["selection"]["radiomics"]["coefficients"][1:]]
+    freq = {r["feature"]: r["frequency"] for r in results["stability"]["selection_frequency"]}
+    rad = tab[tab.Family == "Radiomics"]
+    assert list(rad.Feature[:len(final)]) == final
+    assert (rad["In the final signature"][:len(final)] == "yes").all()
+    others = sorted((f for f in freq if f not in final), key=lambda f: -freq[f])[:3]
+    assert list(rad.Feature[len(final):]) == others
+    for rec in rad.to_dict(orient="records"):
+        assert rec["Selected in"] == f"{100 * freq.get(rec['Feature'], 0):.0f}%"
+    text = T.selection_size_text(results)
+    assert text == ("In the optimism bootstrap, the selection kept a median of 4 (range 2–8) "
+                    "radiomics features and a median of 1 (range 1–3) deep features.")
+    assert T.stability_table({}).empty and T.selection_size_text({}) == ""

@@ -282,6 +282,7 @@ class _Builder:
                       "Optimism-corrected development performance (Harrell bootstrap)."):
             self.p("@tbl-optimism corrects the apparent development performance for "
                    "optimism.")
+        self.stability()
         if self.figure(lambda: F.roc_figure(r, self.fig_dir), "fig-roc",
                        "ROC curves by cohort with 95% confidence bands; the legend gives "
                        "each model's AUC."):
@@ -338,6 +339,36 @@ class _Builder:
                 self.p(" ".join(x for x, ok in (("@fig-km shows the survival curves.", drew_f),
                                                 ("@tbl-survival gives hazard ratios.", drew_t))
                                 if ok))
+
+    def stability(self) -> None:
+        """Selection stability and prediction instability of the optimism bootstrap."""
+        r = self.r
+        stab = r.get("stability") if isinstance(r.get("stability"), Mapping) else {}
+        if not stab or not stab.get("n_resamples"):
+            return
+        self.h(2, "Stability", "sec-stability")
+        size = T.selection_size_text(r)
+        if size:
+            self.p(size)
+        if self.table(T.stability_table(r), "tbl-stability",
+                      "Selection stability: share of the optimism bootstrap resamples in "
+                      "which each feature was selected (final features and the most often "
+                      "selected others)."):
+            self.p("@tbl-stability shows how often the features were selected when the whole "
+                   "selection was repeated in the bootstrap resamples.")
+        iv = r.get("internal_validation") if isinstance(r.get("internal_validation"),
+                                                        Mapping) else {}
+        if any(str(x).startswith("deep network") for x in iv.get("refitted") or []):
+            self.p("The deep network was trained again in every resample, so a deep feature "
+                   "of one resample is not the same feature in another; only the number of "
+                   "deep features selected is comparable.")
+        if self.figure(lambda: F.instability_figure(r, self.fig_dir), "fig-instability",
+                       "Prediction instability: for each development patient, the range "
+                       "(2.5th–97.5th percentile) of the predictions of the models developed "
+                       "in the bootstrap resamples; MAPE is the mean absolute difference from "
+                       "the final model's prediction."):
+            self.p("@fig-instability shows how much the individual predictions depend on the "
+                   "development sample (Riley & Collins).")
 
     def checklists(self) -> None:
         r = self.r

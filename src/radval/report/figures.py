@@ -30,6 +30,7 @@ __all__ = [
     "forest_figure",
     "funnel_figure",
     "icc_figure",
+    "instability_figure",
     "km_figure",
     "lasso_figure",
     "nomogram_figure",
@@ -599,6 +600,36 @@ def km_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     return save(fig, out_dir, "fig-km")
 
 
+def instability_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
+    """Prediction instability (Riley & Collins 2023, pminternal): for each development
+    patient, the 2.5-97.5 percentile range of the bootstrap models' predictions against
+    the final model's prediction; one panel for the signature and one for the nomogram."""
+    inst = frame(results, "stability", "prediction_instability")
+    if inst.empty:
+        return None
+    study = results.get("study") if isinstance(results.get("study"), Mapping) else {}
+    wanted = [str(study.get("signature_model") or ""), "nomogram"]
+    models = [m for m in dict.fromkeys(wanted) if m and m in set(inst["model"].astype(str))]
+    if not models:
+        models = [str(inst["model"].iloc[0])]
+    labels = model_labels(results)
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(models), figsize=(3.4 * len(models), 3.3), squeeze=False)
+    for ax, m in zip(axes[0], models, strict=True):
+        d = inst[inst["model"].astype(str) == m].sort_values("apparent")
+        x = d["apparent"].to_numpy(dtype=float)
+        ax.vlines(x, d["p_low"].to_numpy(dtype=float), d["p_high"].to_numpy(dtype=float),
+                  color=OKABE_ITO[0], alpha=0.35, linewidth=0.8)
+        ax.plot([0, 1], [0, 1], color="0.4", linestyle="--", linewidth=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("Predicted probability, final model")
+        ax.set_ylabel("Bootstrap models (2.5–97.5%)")
+        ax.set_title(f"{labels.get(m, m)}\nMAPE {fmt_num(float(d['mape'].mean()), 3)}")
+    fig.tight_layout()
+    return save(fig, out_dir, "fig-instability")
+
+
 def _figure_jobs(results: Mapping[str, Any]) -> list[tuple[str, str, tuple[Any, ...]]]:
     jobs: list[tuple[str, str, tuple[Any, ...]]] = [
         ("fig-calibration", "calibration_figure", ()), ("fig-roc", "roc_figure", ()),
@@ -606,7 +637,8 @@ def _figure_jobs(results: Mapping[str, Any]) -> list[tuple[str, str, tuple[Any, 
         ("fig-dca", "decision_figure", ()), ("fig-km", "km_figure", ()),
         ("fig-forest", "forest_figure", ()), ("fig-flow", "flow_figure", ()),
         ("fig-funnel", "funnel_figure", ()), ("fig-icc", "icc_figure", ()),
-        ("fig-nomogram", "nomogram_figure", ())]
+        ("fig-nomogram", "nomogram_figure", ()),
+        ("fig-instability", "instability_figure", ())]
     sel = results.get("selection")
     if isinstance(sel, Mapping):
         jobs += [(f"fig-lasso-{fam}", "lasso_figure", ("family", str(fam))) for fam in sel]

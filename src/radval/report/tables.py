@@ -33,6 +33,8 @@ __all__ = [
     "model_labels",
     "optimism_table",
     "performance_table",
+    "selection_size_text",
+    "stability_table",
     "subgroup_table",
     "summary_auc_table",
     "survival_table",
@@ -180,6 +182,53 @@ def optimism_table(results: Mapping[str, Any]) -> pd.DataFrame:
         "Corrected": [fmt_num(v, 3) for v in df["corrected"]],
         "Resamples": [str(int(v)) if _finite(v) else "–" for v in df.get("n_resamples", [])]})
     return out
+
+
+_FAMILY_LABEL = {"radiomics": "Radiomics", "deep": "Deep"}
+
+
+def _selected_features(sel: Mapping[str, Any]) -> list[str]:
+    """Features of a family's final signature (``selected``, else its coefficients)."""
+    if sel.get("selected") is not None:
+        return [str(x) for x in sel["selected"]]
+    return [str(r["feature"]) for r in sel.get("coefficients") or []
+            if isinstance(r, Mapping) and r.get("feature") != "(Intercept)"]
+
+
+def stability_table(results: Mapping[str, Any], *, n_other: int = 5) -> pd.DataFrame:
+    """Selection stability: how often the optimism bootstrap selected each feature.
+
+    Per family, the features of the final signature and the ``n_other`` most often
+    selected other features, with the share of resamples that selected them.
+    """
+    freq = frame(results, "stability", "selection_frequency")
+    if freq.empty:
+        return freq
+    sel = results.get("selection") if isinstance(results.get("selection"), Mapping) else {}
+    rows = []
+    for fam in dict.fromkeys(freq["family"].astype(str)):
+        f = freq[freq["family"].astype(str) == fam].sort_values(
+            "frequency", ascending=False, kind="mergesort")
+        final = _selected_features(sel.get(fam) or {})
+        by_feature = dict(zip(f["feature"].astype(str), f["frequency"], strict=True))
+        others = [x for x in f["feature"].astype(str) if x not in final][:n_other]
+        for feat in [*final, *others]:
+            v = by_feature.get(feat)
+            rows.append({"Family": _FAMILY_LABEL.get(fam, fam), "Feature": feat,
+                         "In the final signature": "yes" if feat in final else "no",
+                         "Selected in": f"{100 * v:.0f}%" if _finite(v) else "0%"})
+    return pd.DataFrame(rows)
+
+
+def selection_size_text(results: Mapping[str, Any]) -> str:
+    """One sentence: how many features each resample's selection kept, per family."""
+    size = frame(results, "stability", "selection_size")
+    if size.empty:
+        return ""
+    parts = [f"a median of {fmt_num(r['median'], 0)} (range {int(r['min'])}–{int(r['max'])}) "
+             f"{_FAMILY_LABEL.get(str(r['family']), str(r['family'])).lower()} features"
+             for r in size.to_dict(orient="records")]
+    return "In the optimism bootstrap, the selection kept " + " and ".join(parts) + "."
 
 
 def comparison_table(results: Mapping[str, Any]) -> pd.DataFrame:
