@@ -343,7 +343,7 @@ class _Builder:
     def stability(self) -> None:
         """Selection stability and prediction instability of the optimism bootstrap."""
         r = self.r
-        stab = r.get("stability") if isinstance(r.get("stability"), Mapping) else {}
+        stab = _m(r.get("stability"))
         if not stab or not stab.get("n_resamples"):
             return
         self.h(2, "Stability", "sec-stability")
@@ -356,8 +356,7 @@ class _Builder:
                       "selected others)."):
             self.p("@tbl-stability shows how often the features were selected when the whole "
                    "selection was repeated in the bootstrap resamples.")
-        iv = r.get("internal_validation") if isinstance(r.get("internal_validation"),
-                                                        Mapping) else {}
+        iv = _m(r.get("internal_validation"))
         if any(str(x).startswith("deep network") for x in iv.get("refitted") or []):
             self.p("The deep network was trained again in every resample, so a deep feature "
                    "of one resample is not the same feature in another; only the number of "

@@ -607,7 +607,8 @@ def instability_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path 
     inst = frame(results, "stability", "prediction_instability")
     if inst.empty:
         return None
-    study = results.get("study") if isinstance(results.get("study"), Mapping) else {}
+    study = results.get("study")
+    study = study if isinstance(study, Mapping) else {}
     wanted = [str(study.get("signature_model") or ""), "nomogram"]
     models = [m for m in dict.fromkeys(wanted) if m and m in set(inst["model"].astype(str))]
     if not models:

@@ -187,6 +187,11 @@ def optimism_table(results: Mapping[str, Any]) -> pd.DataFrame:
 _FAMILY_LABEL = {"radiomics": "Radiomics", "deep": "Deep"}
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _selected_features(sel: Mapping[str, Any]) -> list[str]:
     """Features of a family's final signature (``selected``, else its coefficients)."""
     if sel.get("selected") is not None:
@@ -204,19 +209,19 @@ def stability_table(results: Mapping[str, Any], *, n_other: int = 5) -> pd.DataF
     freq = frame(results, "stability", "selection_frequency")
     if freq.empty:
         return freq
-    sel = results.get("selection") if isinstance(results.get("selection"), Mapping) else {}
+    sel = _mapping(results.get("selection"))
     rows = []
     for fam in dict.fromkeys(freq["family"].astype(str)):
         f = freq[freq["family"].astype(str) == fam].sort_values(
             "frequency", ascending=False, kind="mergesort")
-        final = _selected_features(sel.get(fam) or {})
+        final = _selected_features(_mapping(sel.get(fam)))
         by_feature = dict(zip(f["feature"].astype(str), f["frequency"], strict=True))
         others = [x for x in f["feature"].astype(str) if x not in final][:n_other]
         for feat in [*final, *others]:
-            v = by_feature.get(feat)
+            v = float(by_feature.get(feat, 0.0))   # never selected in a resample: 0%
             rows.append({"Family": _FAMILY_LABEL.get(fam, fam), "Feature": feat,
                          "In the final signature": "yes" if feat in final else "no",
-                         "Selected in": f"{100 * v:.0f}%" if _finite(v) else "0%"})
+                         "Selected in": f"{100 * v:.0f}%"})
     return pd.DataFrame(rows)
 
 
