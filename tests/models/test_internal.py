@@ -139,3 +139,25 @@ def test_external_validation_confirms_the_retrained_correction(
                                             deep_refit=MemorisingRefit(dev_ids)))
     assert auc_val < 0.7
     assert abs(retrained.corrected - auc_val) < abs(fixed.corrected - auc_val)
+
+
+def test_resample_cv_folds_group_the_copies_of_a_patient(
+        leaky: tuple[Any, Any, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
+    from radval.models import pipeline
+
+    study, data, preds = leaky
+    seen: list[tuple[list[str], Any]] = []
+    original = pipeline._select_family
+
+    def spy(family: str, x: pd.DataFrame, *args: Any, **kwargs: Any) -> Any:
+        seen.append((list(x.index), kwargs.get("groups", args[4] if len(args) > 4 else None)))
+        return original(family, x, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_select_family", spy)
+    optimism_bootstrap(study, data, n_resamples=3, preds=preds, jobs=1)
+    assert len(seen) == 3
+    for rows, groups in seen:
+        assert groups is not None and len(groups) == len(rows)
+        # row "d012#7" is a copy of patient d012
+        assert [r.split("#")[0] for r in rows] == list(groups)
+        assert len(set(groups)) < len(groups)

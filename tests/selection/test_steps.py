@@ -211,3 +211,31 @@ def test_input_errors() -> None:
     assert boot.selected
     with pytest.raises(InputError, match="missing column"):
         res.score(X.drop(columns=res.selected[0]))
+
+
+def test_groups_keep_the_copies_of_a_patient_in_one_fold() -> None:
+    """A bootstrap resample's CV must not validate on a patient it trained on."""
+    X, y, _ = _study(seed=3)
+    X = X.drop(columns=["radiomics_nan"])
+    rng = np.random.default_rng(5)
+    idx = np.sort(rng.integers(0, len(X), size=len(X)))
+    boot = X.iloc[idx].copy()
+    ids = X.index.to_numpy()[idx]
+    boot.index = pd.Index([f"{p}#{k}" for k, p in enumerate(ids)], name="patient_id")
+    yb = y.to_numpy()[idx]
+    res = select_features(boot, yb, rng=2, groups=ids)
+    folds = pd.Series(res.cv.foldid).groupby(ids).nunique()
+    assert (folds == 1).all()                       # every patient in one fold
+    assert (pd.Series(ids).value_counts() > 1).any()    # and there were copies to keep
+    for k in np.unique(res.cv.foldid):              # still stratified
+        assert len(np.unique(yb[res.cv.foldid == k])) == 2
+    plain = select_features(boot, yb, rng=2)
+    assert (pd.Series(plain.cv.foldid).groupby(ids).nunique() > 1).any()   # rows split
+    # every row its own group is the ungrouped default, fold for fold
+    single = select_features(boot, yb, rng=2, groups=boot.index)
+    np.testing.assert_array_equal(single.cv.foldid, plain.cv.foldid)
+    assert single.selected == plain.selected
+    with pytest.raises(InputError, match="groups.*one outcome per group"):
+        select_features(boot, yb, rng=2, groups=["same"] * len(yb))
+    with pytest.raises(InputError, match="groups"):
+        select_features(boot, yb, rng=2, groups=ids[:-1])

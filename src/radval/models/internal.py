@@ -6,7 +6,11 @@ For ``b = 1..B`` (Harrell 2015, *Regression Modeling Strategies* §5.3; rms
 1. draw a bootstrap sample of the development cohort (``n`` patients with
    replacement);
 2. repeat the **whole** development in it: feature selection (ICC, Mann-Whitney,
-   redundancy, LASSO with its cross-validation) and the fitting of every model;
+   redundancy, LASSO with its cross-validation) and the fitting of every model.  The
+   copies of a patient drawn more than once share one cross-validation fold: otherwise
+   the CV would validate on patients it trained on, choose a smaller penalty than it
+   does in the original sample, and the resample models would not replicate the
+   development procedure (they would be more overfitted, the optimism overstated);
 3. evaluate each model on the bootstrap sample (*training*) and on the original
    development cohort (*test*).
 
@@ -156,7 +160,9 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
         rec["deep_training"] = {k: training[k] for k in ("seconds_total", "apparent_auc")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sel = run_selection(study, boot, seed=seed_b, detail=False)
+        # the copies of a patient share a LASSO CV fold, as in the original sample
+        sel = run_selection(study, boot, seed=seed_b, detail=False,
+                            groups=data.patients.index.astype(str)[idx])
         fm = fit_models(study, boot, sel, comparison=comparison, cutoffs=False, levels=levels)
         train = fm.predict(boot.patients, boot.features)
         test = fm.predict(data.patients, test_features)

@@ -586,14 +586,14 @@ def reader_frame(features: pd.DataFrame, patients: Any, columns: Sequence[str]
 # ======================================================================= selection
 def _select_family(family: str, x: pd.DataFrame, y: npt.NDArray[np.int64],
                    reader: pd.DataFrame | None, study: StudyConfig,
-                   rng: np.random.Generator) -> Any:
+                   rng: np.random.Generator, groups: Any = None) -> Any:
     from radval.selection import select_features  # type: ignore[attr-defined]
 
     cfg = study.selection
     return select_features(x, y, reader_features=reader, icc_threshold=cfg.icc_threshold,
                            icc_type=cfg.icc_type, p_threshold=cfg.p_threshold, fdr=cfg.fdr,
                            corr_threshold=cfg.corr_threshold, lasso_rule=cfg.lasso_rule,
-                           n_folds=cfg.n_folds, rng=rng, family=family)
+                           n_folds=cfg.n_folds, rng=rng, family=family, groups=groups)
 
 
 def _records(obj: Any) -> list[dict[str, Any]]:
@@ -656,8 +656,12 @@ def _f(v: Any) -> float | None:
 
 
 def run_selection(study: StudyConfig, data: AnalysisData, *, seed: int | None = None,
-                  detail: bool = True) -> dict[str, dict[str, Any]]:
+                  detail: bool = True, groups: Sequence[str] | None = None
+                  ) -> dict[str, dict[str, Any]]:
     """Select features on the development cohort, per family.
+
+    ``groups`` (one label per row of ``data.patients``) keeps the copies of a patient in a
+    bootstrap resample in one LASSO cross-validation fold.
 
     Returns
     -------
@@ -675,7 +679,8 @@ def run_selection(study: StudyConfig, data: AnalysisData, *, seed: int | None = 
     out: dict[str, dict[str, Any]] = {}
     for fam, x in data.features.items():
         res = _select_family(fam, x.loc[dev], y, data.reader_features.get(fam), study,
-                             stable_rng(s, "selection", fam))
+                             stable_rng(s, "selection", fam),
+                             None if groups is None else np.asarray(groups, dtype=object)[dev])
         out[fam] = summarise_selection(fam, res, detail=detail)
     return out
 

@@ -270,7 +270,7 @@ def select_features(features: pd.DataFrame, y: Any, *,
                     icc_type: str = "ICC2", p_threshold: float = 0.05, fdr: bool = False,
                     corr_threshold: float = 0.9, lasso_rule: str = "1se", n_folds: int = 10,
                     type_measure: str = "deviance", rng: Any = None,
-                    family: str = "radiomics") -> SelectionResult:
+                    family: str = "radiomics", groups: Any = None) -> SelectionResult:
     """Run the selection funnel (checks, ICC, Mann-Whitney, redundancy, LASSO-CV).
 
     Parameters
@@ -306,6 +306,12 @@ def select_features(features: pd.DataFrame, y: Any, *,
         Seed of the fold assignment; same seed, same result.
     family : str, optional
         Label stored with the result (``"radiomics"``, ``"deep"``).
+    groups : array-like, optional
+        One label per row; rows with the same label (the copies of one patient in a
+        bootstrap resample) are put in the same cross-validation fold, so that the CV
+        never validates on a patient it trained on, as in the original sample.  The
+        folds are stratified by outcome over the groups.  Default: every row its own
+        group.
 
     Returns
     -------
@@ -335,6 +341,7 @@ def select_features(features: pd.DataFrame, y: Any, *,
     type_measure = check_choice(type_measure, ("deviance", "auc"), caller=caller,
                                 param="type_measure")
     n_folds = check_positive_int(n_folds, caller=caller, param="n_folds", minimum=3)
+    group_codes = _group_codes(groups, yy, caller)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     settings = {"icc_threshold": icc_threshold, "icc_type": icc_type,
                 "p_threshold": p_threshold, "fdr": bool(fdr), "corr_threshold": corr_threshold,
@@ -470,7 +477,12 @@ def select_features(features: pd.DataFrame, y: Any, *,
     # 4. LASSO ----------------------------------------------------------------
     n_in = len(kept)
     X = feats[kept]
-    n_min = int(min(yy.sum(), yy.size - yy.sum()))
+    if group_codes is None:
+        n_min = int(min(yy.sum(), yy.size - yy.sum()))
+    else:  # distinct patients per class
+        y_group = np.zeros(int(group_codes.max()) + 1, dtype=np.int64)
+        y_group[group_codes] = yy
+        n_min = int(min(y_group.sum(), y_group.size - y_group.sum()))
     folds = min(n_folds, n_min)
     cv = None
     rule_used = lasso_rule
@@ -481,7 +493,10 @@ def select_features(features: pd.DataFrame, y: Any, *,
     if folds < n_folds:
         notes.append(f"n_folds reduced from {n_folds} to {folds} (smaller outcome class)")
     if folds >= 3:
-        foldid = _stratified_folds(yy, folds, gen)
+        if group_codes is None:
+            foldid = _stratified_folds(yy, folds, gen)
+        else:
+            foldid = _stratified_folds(y_group, folds, gen)[group_codes]
         cv = cv_lasso_logistic(X, yy, foldid=foldid, type_measure=type_measure)
         path_long = cv.path.to_long()
         fit = cv.fit_at(lasso_rule)
@@ -527,6 +542,28 @@ def select_features(features: pd.DataFrame, y: Any, *,
         icc_table=icc_table, univariate=uni, cv=cv, coefficients=coefficients,
         intercept=float(intercept), lambda_used=lam_used, lasso_rule=rule_used,
         lasso_path=path_long, warnings=notes, family=str(family), settings=settings)
+
+
+def _group_codes(groups: Any, y: npt.NDArray[np.int64],
+                 caller: str) -> npt.NDArray[np.int64] | None:
+    """Integer code per row (0..G-1, in order of first appearance), or None."""
+    if groups is None:
+        return None
+    labels = pd.Series(np.asarray(groups, dtype=object))
+    if labels.size != y.size:
+        raise param_error("groups", caller, f"one label per row ({y.size})",
+                          f"{labels.size} labels")
+    if labels.isna().any():
+        raise param_error("groups", caller, "free of missing labels",
+                          f"{int(labels.isna().sum())} missing")
+    codes, _ = pd.factorize(labels)
+    codes = codes.astype(np.int64)
+    mixed = pd.Series(y).groupby(codes).nunique()
+    if (mixed > 1).any():
+        bad = labels[codes == int(mixed.index[mixed > 1][0])].iloc[0]
+        raise param_error("groups", caller, "one outcome per group (copies of a patient)",
+                          f"group {bad!r} with both outcomes")
+    return codes
 
 
 def _stratified_folds(y: npt.NDArray[np.int64], n_folds: int,
