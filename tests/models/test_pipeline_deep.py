@@ -16,6 +16,8 @@ import yaml
 
 from radval.cli import main
 
+from ._helpers import strip_created
+
 pytest.importorskip("torch")
 pytest.importorskip("SimpleITK")
 pytestmark = [pytest.mark.slow, pytest.mark.torch]
@@ -86,14 +88,6 @@ def test_network_is_trained_in_every_resample(retrained: dict[str, Any]) -> None
     assert 1 <= size.loc["deep", "min"] <= size.loc["deep", "median"] <= size.loc["deep", "max"]
 
 
-def _strip_created(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _strip_created(v) for k, v in obj.items() if k != "created"}
-    if isinstance(obj, list):
-        return [_strip_created(v) for v in obj]
-    return obj
-
-
 def test_same_result_with_one_worker(deep_study: Path, retrained: dict[str, Any]) -> None:
     """Each resample's network has its own seed: results.json does not depend on the number
     of workers (apart from its timestamp)."""
@@ -101,7 +95,7 @@ def test_same_result_with_one_worker(deep_study: Path, retrained: dict[str, Any]
     again = _run(deep_study, out, "--jobs", "1")
     pd.testing.assert_frame_equal(pd.DataFrame(again["optimism"]),
                                   pd.DataFrame(retrained["optimism"]), check_exact=True)
-    assert _strip_created(again) == _strip_created(retrained)
+    assert strip_created(again) == strip_created(retrained)
 
 
 def test_fixed_network_is_flagged(deep_study: Path, retrained: dict[str, Any]) -> None:
@@ -151,4 +145,4 @@ def test_dask_cluster_gives_the_same_result(deep_study: Path, retrained: dict[st
     out = deep_study.parent / "dask"
     on_dask = _run(deep_study, out, "--jobs", "2", "--scheduler", "local")
     assert on_dask["internal_validation"]["deep_training"]["n_networks"] == N_OPT
-    assert _strip_created(on_dask) == _strip_created(retrained)
+    assert strip_created(on_dask) == strip_created(retrained)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,15 +17,9 @@ import yaml
 
 from radval.cli import main
 
+from ._helpers import strip_created
+
 pytestmark = [pytest.mark.slow, pytest.mark.radiomics]
-
-
-def _strip_created(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _strip_created(v) for k, v in obj.items() if k != "created"}
-    if isinstance(obj, list):
-        return [_strip_created(v) for v in obj]
-    return obj
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +154,7 @@ def test_rerun_is_byte_identical_and_steps_match(small_study: Path, first_run: P
     a = json.loads((first_run / "results.json").read_text())
     b = json.loads((out2 / "results.json").read_text())
     assert a["created"] != "" and b["created"] != ""
-    assert _strip_created(a) == _strip_created(b)
+    assert strip_created(a) == strip_created(b)
     ta = (first_run / "results.json").read_text().splitlines()
     tb = (out2 / "results.json").read_text().splitlines()
     diff = [(x, y) for x, y in zip(ta, tb, strict=True) if x != y]

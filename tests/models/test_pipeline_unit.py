@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,13 +15,7 @@ import yaml
 from radval.models.pipeline import prepare_data, run_study
 from radval.models.study import load_study
 
-
-def _strip_created(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _strip_created(v) for k, v in obj.items() if k != "created"}
-    if isinstance(obj, list):
-        return [_strip_created(v) for v in obj]
-    return obj
+from ._helpers import strip_created
 
 
 @pytest.fixture
@@ -154,7 +147,7 @@ def test_run_study_synthetic(study_dir: Path) -> None:
     run_study(study, study_dir / "out2", jobs=1, study_file=study_dir / "study.yaml")
     a = json.loads((study_dir / "out" / "results.json").read_text())
     b = json.loads((study_dir / "out2" / "results.json").read_text())
-    assert _strip_created(a) == _strip_created(b)
+    assert strip_created(a) == strip_created(b)
 
 
 def test_deep_training_key_tracks_inputs(tmp_path: Path) -> None:

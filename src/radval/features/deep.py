@@ -742,13 +742,8 @@ def prepare_refit(manifest: Any, config: DeepConfig | Mapping[str, Any] | None =
     caller = "prepare_refit"
     cfg = _config(config, caller=caller)
     dev = _device(device, caller)
-    crops, rows, failures = build_crops(manifest, cfg, margin=cfg.max_shift_vox, jobs=jobs)
-    for rec in failures.itertuples(index=False):
-        logger.warning("deep refit: %s (reader %s) skipped: %s", rec.patient_id, rec.reader,
-                       rec.reason)
-    if len(rows) == 0:
-        raise ExtractionError(f"{caller}: no development scan could be cropped "
-                              f"({len(failures)} failure(s))")
+    crops, rows, _ = _crops_or_raise(manifest, cfg, margin=cfg.max_shift_vox, jobs=jobs,
+                                     caller=caller)
     rows = rows[["patient_id", "reader"]].astype(str).reset_index(drop=True)
     return DeepRefit(config=cfg, crops=crops, rows=rows, primary_reader=str(primary_reader),
                      device=dev)
@@ -783,6 +778,19 @@ def _augment(batch: _F32, cfg: DeepConfig, rng: np.random.Generator, margin: int
             v[0] = v[0] * rng.uniform(1 - jit, 1 + jit) + rng.uniform(-jit, jit)
         out[j] = v
     return out
+
+
+def _crops_or_raise(manifest: Any, cfg: DeepConfig, *, margin: int, jobs: int, caller: str
+                    ) -> tuple[_F32, pd.DataFrame, pd.DataFrame]:
+    """:func:`build_crops`, each failed row logged; ExtractionError when none is left."""
+    crops, rows, failures = build_crops(manifest, cfg, margin=margin, jobs=jobs)
+    for rec in failures.itertuples(index=False):
+        logger.warning("%s: %s (reader %s) failed: %s", caller, rec.patient_id, rec.reader,
+                       rec.reason)
+    if len(rows) == 0:
+        raise ExtractionError(f"{caller}: no manifest row could be processed "
+                              f"({len(failures)} failure(s))")
+    return crops, rows, failures
 
 
 def extract_deep_features(manifest: Any, model: DeepModel, *, jobs: int = 1,
@@ -821,13 +829,8 @@ def extract_deep_features(manifest: Any, model: DeepModel, *, jobs: int = 1,
         raise param_error("device", caller, "'cpu' (features must not depend on hardware)",
                           device)
     jobs = check_positive_int(jobs, caller=caller, param="jobs")
-    crops, rows, failures = build_crops(manifest, model.config, margin=0, jobs=jobs)
-    for rec in failures.itertuples(index=False):
-        logger.warning("deep features: %s (reader %s) failed: %s", rec.patient_id, rec.reader,
-                       rec.reason)
-    if len(rows) == 0:
-        raise ExtractionError(f"{caller}: no manifest row could be processed "
-                              f"({len(failures)} failure(s))")
+    crops, rows, failures = _crops_or_raise(manifest, model.config, margin=0, jobs=jobs,
+                                            caller=caller)
     with _torch_context(model.config.seed, model.config.num_threads):
         _, feats = model._forward(crops)
     out = pd.concat([rows.astype(str), pd.DataFrame(feats, columns=model.feature_names)],
