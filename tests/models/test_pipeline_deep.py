@@ -146,3 +146,35 @@ def test_dask_cluster_gives_the_same_result(deep_study: Path, retrained: dict[st
     on_dask = _run(deep_study, out, "--jobs", "2", "--scheduler", "local")
     assert on_dask["internal_validation"]["deep_training"]["n_networks"] == N_OPT
     assert strip_created(on_dask) == strip_created(retrained)
+
+
+LIGHT_RADIOMICS = """\
+imageType: {Original: {}}
+featureClass: {firstorder: [], glcm: [Contrast, Correlation, Idm, JointEntropy]}
+setting: {label: 1, binWidth: 25, resampledPixelSpacing: [2, 2, 2], preCrop: true,
+          correctMask: true, minimumROISize: 8}
+"""
+
+
+@pytest.mark.radiomics
+def test_separate_steps_give_the_run_result_with_both_families(deep_study: Path) -> None:
+    """select -> fit -> evaluate (selection read back from selection.json) == run, with
+    radiomics and deep features, a re-trained network and a random forest (which sees the
+    columns of both families in a fixed order)."""
+    pytest.importorskip("radiomics")
+    root = deep_study.parent
+    (root / "light.yaml").write_text(LIGHT_RADIOMICS)
+    doc = yaml.safe_load(deep_study.read_text())
+    doc["radiomics"] = {"enabled": True, "params": "light.yaml"}
+    doc["models"]["comparison"] = ["random_forest"]
+    both = root / "both.yaml"
+    both.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run = _run(both, root / "both_run", "--jobs", "2")
+    assert set(run["selection"]) == {"radiomics", "deep"}
+    assert all(run["selection"][f]["selected"] for f in ("radiomics", "deep"))
+    assert "random_forest" in {m["name"] for m in run["models"]}
+    out = root / "both_steps"
+    for step in ("select", "fit", "evaluate"):
+        assert main([step, str(both), "--out", str(out), "-q", "--jobs", "2"]) == 0
+    steps = json.loads((out / "results.json").read_text())
+    assert strip_created(steps) == strip_created(run)

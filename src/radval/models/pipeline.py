@@ -766,8 +766,10 @@ class FittedModels:
 
 def _selected_matrix(selection: Mapping[str, dict[str, Any]],
                      features: Mapping[str, pd.DataFrame]) -> npt.NDArray[np.float64]:
-    mats = [features[fam].loc[:, sel["selected"]].to_numpy(dtype=float)
-            for fam, sel in selection.items() if sel["selected"]]
+    # family order fixed (not the mapping's): the classifiers see the same columns whether
+    # the selection comes from memory or from selection.json
+    mats = [features[fam].loc[:, selection[fam]["selected"]].to_numpy(dtype=float)
+            for fam in FAMILIES if fam in selection and selection[fam]["selected"]]
     return np.column_stack(mats) if mats else np.empty((0, 0))
 
 
@@ -1054,6 +1056,13 @@ def run_select(study: StudyConfig, out: str | Path | None = None, *, jobs: int |
     return {"out_dir": out_dir, "data": data, "selection": selection, "timings": timings}
 
 
+def _selection_file(out_dir: Path) -> dict[str, Any]:
+    """``selection.json`` of step ``select``, families in :data:`FAMILIES` order (JSON
+    files are written with sorted keys)."""
+    sel = _load_json(out_dir / "selection.json", "select")["selection"]
+    return {f: sel[f] for f in FAMILIES if f in sel}
+
+
 def _load_json(path: Path, step: str) -> Any:
     import json
 
@@ -1069,7 +1078,7 @@ def run_fit(study: StudyConfig, out: str | Path | None = None, *,
     out_dir = _out_dir(study, out)
     timings: dict[str, float] = {}
     if selection is None:  # before the (long) extraction: fail fast
-        selection = _load_json(out_dir / "selection.json", "select")["selection"]
+        selection = _selection_file(out_dir)
     if data is None:
         data, _ = _load_data(study, out_dir, jobs=jobs, scheduler=scheduler, timings=timings)
     assert selection is not None  # noqa: S101
@@ -1304,7 +1313,7 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
     timings: dict[str, float] = {}
     # the outputs of the earlier steps first: a missing one fails before the extraction
     if selection is None:
-        selection = _load_json(out_dir / "selection.json", "select")["selection"]
+        selection = _selection_file(out_dir)
     models = fitted["models"] if fitted else _load_json(out_dir / "models.json", "fit")
     preds_path = out_dir / "predictions.parquet"
     if fitted is not None:
