@@ -18,7 +18,9 @@ Training
     Class-weighted binary cross-entropy (``pos_weight = n_negative / n_positive``), AdamW,
     augmentation: random flips along each axis, random shifts of up to ``max_shift_vox``
     voxels and intensity jitter (``x * U(1 - j, 1 + j) + U(-j, j)``, ``j =
-    intensity_jitter``).
+    intensity_jitter``).  :class:`DeepRefit` (from :func:`prepare_refit`) runs the same
+    training loop on bootstrap resamples of the development scans, for the optimism
+    correction (:mod:`radval.models.internal`).
 Determinism
     Training and extraction run inside a context that forks torch's global random state,
     seeds it (``torch.manual_seed(seed)``), switches on

@@ -320,8 +320,10 @@ def _deep_features(study: StudyConfig, manifest: pd.DataFrame, out_dir: Path,
 def _deep_network_config(study: StudyConfig) -> Any:
     """``deep.config`` of the study: an inline mapping, a JSON/YAML file, or None."""
     cfg = study.deep.config
-    if cfg is None or isinstance(cfg, dict):
-        return None if cfg is None else dict(cfg)
+    if cfg is None:
+        return None
+    if isinstance(cfg, dict):
+        return dict(cfg)
     import json
 
     cfg_path = study.path(cfg)
