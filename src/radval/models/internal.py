@@ -330,8 +330,14 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
                          "n_resamples": int(diffs.size)})
     table = pd.DataFrame(rows)
     freq_rows = []
+    size_rows = []
     n_ok = len(results)
     for fam in data.features:
+        # how many features each resample kept: every family, re-trained networks included
+        sizes = np.array([len(r["selected"].get(fam, [])) for r in results], dtype=float)
+        size_rows.append({"family": fam, "mean": float(sizes.mean()),
+                          "median": float(np.median(sizes)), "min": int(sizes.min()),
+                          "max": int(sizes.max())})
         if refit_deep and fam == "deep":  # deep_k differs between re-trained networks
             continue
         counts: dict[str, int] = {}
@@ -353,12 +359,6 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
             inst_rows.append({"model": model, "patient_index": i,
                               "apparent": float(app[i]), "p_low": float(lo[i]),
                               "p_high": float(hi[i]), "mape": float(mape[i])})
-    size_rows = []
-    for fam in data.features:  # for every family, re-trained networks included
-        sizes = np.array([len(r["selected"].get(fam, [])) for r in results], dtype=float)
-        size_rows.append({"family": fam, "mean": float(sizes.mean()),
-                          "median": float(np.median(sizes)), "min": int(sizes.min()),
-                          "max": int(sizes.max())})
     out = {"table": table, "selection_frequency": pd.DataFrame(freq_rows),
            "selection_size": pd.DataFrame(size_rows),
            "prediction_instability": pd.DataFrame(inst_rows), "n_resamples": n_ok,

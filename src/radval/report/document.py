@@ -23,6 +23,7 @@ from radval.report import tables as T
 from radval.report.ibsi import ibsi_items
 from radval.report.methods import methods_markdown, sample_size_markdown
 from radval.report.rqs import rqs_items
+from radval.report.tables import as_mapping as _m
 from radval.report.tripod import tripod_checklist
 
 __all__ = ["ReportParts", "build_report"]
@@ -30,11 +31,6 @@ __all__ = ["ReportParts", "build_report"]
 logger = logging.getLogger(__name__)
 
 NOT_IN_RUN = "_Not part of this run._"
-
-
-def _m(value: Any) -> Mapping[str, Any]:
-    """``value`` if it is a mapping, else an empty dict."""
-    return value if isinstance(value, Mapping) else {}
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radval.report.tables import cohort_order, fmt_num, frame, model_labels
+from radval.report.tables import as_mapping, cohort_order, fmt_num, frame, model_labels
 
 __all__ = [
     "OKABE_ITO",
@@ -607,8 +607,7 @@ def instability_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path 
     inst = frame(results, "stability", "prediction_instability")
     if inst.empty:
         return None
-    study = results.get("study")
-    study = study if isinstance(study, Mapping) else {}
+    study = as_mapping(results.get("study"))
     wanted = [str(study.get("signature_model") or ""), "nomogram"]
     models = [m for m in dict.fromkeys(wanted) if m and m in set(inst["model"].astype(str))]
     if not models:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from radval.report.tables import as_mapping as _m
 from radval.report.tables import fmt_num
 
 __all__ = ["REFERENCES", "methods_markdown"]
@@ -74,11 +75,6 @@ _ICC_FORMS = {
     "ICC2k": "two-way random effects, absolute agreement, mean of k raters, ICC(2,k)",
     "ICC3k": "two-way mixed effects, consistency, mean of k raters, ICC(3,k)",
 }
-
-
-def _m(value: Any) -> Mapping[str, Any]:
-    """``value`` if it is a mapping, else an empty dict."""
-    return value if isinstance(value, Mapping) else {}
 
 
 def _cite(*keys: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
+    "as_mapping",
     "baseline_table_wide",
     "calibration_table",
     "coefficients_table",
@@ -51,6 +52,11 @@ _STEP_LABEL = {"candidates": "Candidate features", "checks": "Valid features (ch
                "mann_whitney": "Univariable (Mann-Whitney U)",
                "univariate": "Univariable (Mann-Whitney U)",
                "redundancy": "Non-redundant (correlation)", "lasso": "LASSO (non-zero)"}
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty dict (results.json parts may be absent)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _finite(x: Any) -> bool:
@@ -187,11 +193,6 @@ def optimism_table(results: Mapping[str, Any]) -> pd.DataFrame:
 _FAMILY_LABEL = {"radiomics": "Radiomics", "deep": "Deep"}
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    """``value`` if it is a mapping, else an empty one."""
-    return value if isinstance(value, Mapping) else {}
-
-
 def _selected_features(sel: Mapping[str, Any]) -> list[str]:
     """Features of a family's final signature (``selected``, else its coefficients)."""
     if sel.get("selected") is not None:
@@ -209,12 +210,12 @@ def stability_table(results: Mapping[str, Any], *, n_other: int = 5) -> pd.DataF
     freq = frame(results, "stability", "selection_frequency")
     if freq.empty:
         return freq
-    sel = _mapping(results.get("selection"))
+    sel = as_mapping(results.get("selection"))
     rows = []
     for fam in dict.fromkeys(freq["family"].astype(str)):
         f = freq[freq["family"].astype(str) == fam].sort_values(
             "frequency", ascending=False, kind="mergesort")
-        final = _selected_features(_mapping(sel.get(fam)))
+        final = _selected_features(as_mapping(sel.get(fam)))
         by_feature = dict(zip(f["feature"].astype(str), f["frequency"], strict=True))
         others = [x for x in f["feature"].astype(str) if x not in final][:n_other]
         for feat in [*final, *others]:

@@ -477,12 +477,10 @@ def select_features(features: pd.DataFrame, y: Any, *,
     # 4. LASSO ----------------------------------------------------------------
     n_in = len(kept)
     X = feats[kept]
-    if group_codes is None:
-        n_min = int(min(yy.sum(), yy.size - yy.sum()))
-    else:  # distinct patients per class
-        y_group = np.zeros(int(group_codes.max()) + 1, dtype=np.int64)
-        y_group[group_codes] = yy
-        n_min = int(min(y_group.sum(), y_group.size - y_group.sum()))
+    # folds are drawn over groups (distinct patients), each stratified by outcome
+    y_group = np.zeros(int(group_codes.max()) + 1, dtype=np.int64)
+    y_group[group_codes] = yy
+    n_min = int(min(y_group.sum(), y_group.size - y_group.sum()))
     folds = min(n_folds, n_min)
     cv = None
     rule_used = lasso_rule
@@ -493,10 +491,7 @@ def select_features(features: pd.DataFrame, y: Any, *,
     if folds < n_folds:
         notes.append(f"n_folds reduced from {n_folds} to {folds} (smaller outcome class)")
     if folds >= 3:
-        if group_codes is None:
-            foldid = _stratified_folds(yy, folds, gen)
-        else:
-            foldid = _stratified_folds(y_group, folds, gen)[group_codes]
+        foldid = _stratified_folds(y_group, folds, gen)[group_codes]
         cv = cv_lasso_logistic(X, yy, foldid=foldid, type_measure=type_measure)
         path_long = cv.path.to_long()
         fit = cv.fit_at(lasso_rule)
@@ -545,10 +540,11 @@ def select_features(features: pd.DataFrame, y: Any, *,
 
 
 def _group_codes(groups: Any, y: npt.NDArray[np.int64],
-                 caller: str) -> npt.NDArray[np.int64] | None:
-    """Integer code per row (0..G-1, in order of first appearance), or None."""
+                 caller: str) -> npt.NDArray[np.int64]:
+    """Integer code per row (0..G-1, in order of first appearance); without ``groups``
+    every row is its own group (codes 0..n-1, the ungrouped folds)."""
     if groups is None:
-        return None
+        return np.arange(y.size, dtype=np.int64)
     labels = pd.Series(np.asarray(groups, dtype=object))
     if labels.size != y.size:
         raise param_error("groups", caller, f"one label per row ({y.size})",
