@@ -2,7 +2,7 @@
 
 2,000 stratified resamples (pROC's scheme: controls then cases resampled with
 replacement) of n = 5,000 patients.  Both sides use the **same** resample
-indices (:func:`radval.stats.discrimination.bootstrap_indices`); the reference
+indices (:func:`radval.stats._discrimination.bootstrap_indices`); the reference
 is ``roc_auc_score(y[idx], s[idx])`` per resample followed by type-7
 percentiles.  Target (issue 2): at least 30x faster, and the same interval.
 Times are the best of ``repeats`` runs.
@@ -23,7 +23,7 @@ def main(n: int = 5_000, n_resamples: int = 2_000, repeats: int = 3,
     from sklearn.metrics import roc_auc_score
 
     from radval.stats import bootstrap_auc
-    from radval.stats.discrimination import bootstrap_indices
+    from radval.stats._discrimination import bootstrap_indices
 
     rng = np.random.default_rng(seed)
     y = (rng.uniform(size=n) < 0.3).astype(np.int64)

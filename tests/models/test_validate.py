@@ -18,7 +18,7 @@ from radval.models.bundle import write_bundle
 from radval.models.recalibration import recalibrate
 from radval.models.shift import dataset_shift
 from radval.pool import pseudonymise
-from radval.stats.calibration import calibration
+from radval.stats._calibration import calibration
 from tests.models.test_signature import make_signature
 
 
@@ -74,7 +74,7 @@ def test_recalibration_matches_likelihood_oracle(rng: np.random.Generator) -> No
     x = np.column_stack([np.ones(n), eta])
     cov = np.linalg.inv(x.T @ (x * (p * (1 - p))[:, None]))
     assert r.logistic_slope_se == pytest.approx(math.sqrt(cov[1, 1]), rel=1e-5)
-    # independent implementation in radval.stats.calibration (rms val.prob conventions)
+    # independent implementation in radval.stats._calibration (rms val.prob conventions)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RadvalWarning)
         c = calibration(y, 1 / (1 + np.exp(-eta)))

@@ -196,7 +196,7 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
             r["p_adjusted"] = float(q)
         comps += raw
 
-    from radval.stats.descriptive import baseline_table
+    from radval.stats._descriptive import baseline_table
 
     base = baseline_table(clin, variables=["age_years", "sex", "tumour_size_mm", "grade"],
                           nonnormal=["tumour_size_mm"], overall=False)

@@ -1,4 +1,4 @@
-"""Tests of radval.stats.calibration / hosmer_lemeshow against rms::val.prob, glm, lowess
+"""Tests of radval.stats._calibration / hosmer_lemeshow against rms::val.prob, glm, lowess
 and a plain-R ResourceSelection::hoslem.test."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from radval.exceptions import (
     UndefinedMetricWarning,
 )
 from radval.stats._lowess import lowess
-from radval.stats.calibration import _wilson, calibration, hosmer_lemeshow, quantile_type7
+from radval.stats._calibration import _wilson, calibration, hosmer_lemeshow, quantile_type7
 
 HERE = Path(__file__).parents[1] / "reference"
 RMS = {c["name"]: c for c in json.loads((HERE / "rms.json").read_text())["cases"]}

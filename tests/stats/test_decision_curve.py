@@ -1,4 +1,4 @@
-"""radval.stats.decision_curve against the dcurves formulas written in plain R
+"""radval.stats._decision_curve against the dcurves formulas written in plain R
 (tests/reference/dca.json) and against dcurves' published numbers.
 
 Data: df_binary from Python dcurves 1.1.7 (Apache-2.0), the data of the
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from radval.exceptions import InputError
-from radval.stats.decision_curve import decision_curve
+from radval.stats._decision_curve import decision_curve
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 RTOL = 1e-9
@@ -125,10 +125,13 @@ def test_bootstrap_bands_equal_brute_loop(df: pd.DataFrame) -> None:
 
 
 def test_public_name_is_the_function() -> None:
-    """The submodule shares the function's name; the package binds the function."""
+    """Importing the private module never shadows the public function."""
     import radval.stats
+    import radval.stats._calibration
+    import radval.stats._decision_curve
 
     assert radval.stats.decision_curve is decision_curve
+    assert radval.stats.calibration is radval.stats._calibration.calibration
 
 
 def test_errors() -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from radval.exceptions import InputError
-from radval.stats.descriptive import baseline_table
+from radval.stats._descriptive import baseline_table
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "table1.json").read_text())
 RTOL = 1e-9

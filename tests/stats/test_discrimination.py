@@ -1,4 +1,4 @@
-"""radval.stats.discrimination against R pROC (tests/reference/proc.json) and
+"""radval.stats._discrimination against R pROC (tests/reference/proc.json) and
 brute-force O(n^2) oracles.
 
 pROC conventions: ``roc(y, s, levels = c(0, 1), direction = "<")``.
@@ -30,7 +30,7 @@ from radval.stats import (
     roc_auc,
     roc_curve,
 )
-from radval.stats.discrimination import (
+from radval.stats._discrimination import (
     bootstrap_indices,
     delong_covariance,
     delong_placements,
@@ -505,7 +505,7 @@ def _with_ulp_neighbours(s: np.ndarray, gen: np.random.Generator) -> np.ndarray:
 def test_fast_argsort_sorts_exactly(kind: str) -> None:
     """The packed-key argsort (n >= 50,000) sorts exactly, including its repair
     path (values equal in all but the lowest bits) and its fallback."""
-    from radval.stats.discrimination import _argsort
+    from radval.stats._discrimination import _argsort
 
     gen = np.random.default_rng(5)
     n = 60_000

@@ -1,4 +1,4 @@
-"""Hypothesis property tests for radval.stats.discrimination.
+"""Hypothesis property tests for radval.stats._discrimination.
 
 Invariances: AUC under strictly increasing transforms and row permutations,
 AUC(y, s) = 1 - AUC(y, -s), swapping models flips the sign of z, DeLong

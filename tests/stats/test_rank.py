@@ -17,7 +17,7 @@ from scipy import stats
 
 from radval.exceptions import InputError, UndefinedMetricWarning
 from radval.stats import mann_whitney, mann_whitney_table
-from radval.stats import rank as rank_mod
+from radval.stats import _rank as rank_mod
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "wilcox.json").read_text())
 CASES = {c["name"]: c for c in REF["cases"]}

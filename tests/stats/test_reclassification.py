@@ -1,4 +1,4 @@
-"""radval.stats.reclassification against Hmisc::improveProb (tests/reference/nri.json).
+"""radval.stats._reclassification against Hmisc::improveProb (tests/reference/nri.json).
 
 improveProb is closed-form: rtol 1e-9.  The categorical NRI is improveProb on
 category indices from cut(right=FALSE, include.lowest=TRUE) (PredictABEL).

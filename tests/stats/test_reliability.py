@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from radval.exceptions import InputError, UndefinedMetricWarning
 from radval.stats import icc
-from radval.stats.reliability import ICC_TYPES, mean_squares
+from radval.stats._reliability import ICC_TYPES, mean_squares
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "psych.json").read_text())
 CASES = {c["name"]: c for c in REF["cases"]}

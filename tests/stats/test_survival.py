@@ -1,4 +1,4 @@
-"""radval.stats.survival against R survival 3.5-3 (tests/reference/survival.R -> survival.json).
+"""radval.stats._survival against R survival 3.5-3 (tests/reference/survival.R -> survival.json).
 
 Kaplan-Meier, log-rank and the C-index are closed-form: rtol 1e-9.  coxph is
 iterative; R was run with eps = 1e-13 and radval iterates Newton-Raphson to a step
@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from radval.exceptions import ConvergenceWarning, DataError, InputError
-from radval.stats.survival import concordance_index, cox_ph, kaplan_meier, logrank_test
+from radval.stats._survival import concordance_index, cox_ph, kaplan_meier, logrank_test
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "survival.json").read_text())
 CASES = {c["name"]: c for c in REF["cases"]}

@@ -1,4 +1,4 @@
-"""radval.stats.threshold against R (tests/reference/threshold.json): binom.test
+"""radval.stats._threshold against R (tests/reference/threshold.json): binom.test
 (Clopper-Pearson), prop.test(correct=FALSE) (Wilson), epiR::epi.tests, and pROC
 coords(x="best", best.method="youden").
 
@@ -20,7 +20,7 @@ import pytest
 
 from radval.exceptions import InputError, UndefinedMetricWarning
 from radval.stats import threshold_metrics, youden_threshold
-from radval.stats.threshold import binomial_ci
+from radval.stats._threshold import binomial_ci
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 RTOL = 1e-9

@@ -221,8 +221,8 @@ def _threshold_rows(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64],
 
 def _calibration(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, hl_groups: int,
                  development: bool) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    # imported from the modules: radval.stats.calibration is also a submodule name
-    from radval.stats.calibration import calibration, hosmer_lemeshow
+    # imported from the modules: radval.stats._calibration is also a submodule name
+    from radval.stats._calibration import calibration, hosmer_lemeshow
 
     row: dict[str, Any] = dict.fromkeys(CALIBRATION_COLUMNS[2:], math.nan)
     row["undefined_reason"] = _undefined(y)
@@ -333,7 +333,7 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
         heterogeneity`` (DataFrames) and ``curves`` (dict of DataFrames).
     """
     from radval import stats
-    from radval.stats.decision_curve import decision_curve
+    from radval.stats._decision_curve import decision_curve
 
     need = {"patient_id", "cohort", "model", "probability", "y_true"}
     missing = need - set(predictions.columns)

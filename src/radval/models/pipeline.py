@@ -1492,7 +1492,7 @@ def _baseline(study: StudyConfig, data: AnalysisData) -> Any:
     cat = [p.name for p in study.clinical_predictors if p.kind == "categorical"]
     cat += [study.outcome.column]
     try:
-        from radval.stats.descriptive import baseline_table
+        from radval.stats._descriptive import baseline_table
     except ImportError:  # pragma: no cover
         return []
     frame = data.patients.reset_index()[["patient_id", "cohort", *variables]]

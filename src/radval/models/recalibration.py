@@ -130,9 +130,9 @@ class RecalibrationResult(Result):
 
 def _row(model: str, y: npt.NDArray[np.int64], p: npt.NDArray[np.float64],
          apparent: bool) -> dict[str, Any]:
-    # imported from the modules: `radval.stats.calibration` is also a submodule name
-    from radval.stats.calibration import calibration
-    from radval.stats.discrimination import roc_auc
+    # imported from the modules: `radval.stats._calibration` is also a submodule name
+    from radval.stats._calibration import calibration
+    from radval.stats._discrimination import roc_auc
 
     row: dict[str, Any] = {"model": model, "n": int(y.size), "events": int(y.sum()),
                            "apparent": apparent}

@@ -20,7 +20,7 @@ Formulas (Debray et al. 2017, BMJ 356:i6460, and its supplement):
 * :math:`O/E = \\sum y_i / \\sum \\hat p_i`,
   :math:`\\operatorname{SE}(\\log O/E) = \\sqrt{(1 - O/n)/O}` (binomial variation of O
   with E fixed), :math:`\\operatorname{SE}(O/E) = (O/E)\\,\\operatorname{SE}(\\log O/E)`;
-* calibration intercept/slope/CITL and their SEs from :func:`radval.stats.calibration`
+* calibration intercept/slope/CITL and their SEs from :func:`radval.stats._calibration`
   (inverse Fisher information of the logistic recalibration fits).
 """
 
@@ -150,13 +150,13 @@ def build_share(y_true: Any, y_prob: Any, *, site: str, cutoff: float,
     """
     from radval import __version__
 
-    # import the functions from their modules: `radval.stats.calibration` and
-    # `radval.stats.decision_curve` are also submodule names, so the package attribute
+    # import the functions from their modules: `radval.stats._calibration` and
+    # `radval.stats._decision_curve` are also submodule names, so the package attribute
     # can be the module once it has been imported
-    from radval.stats.calibration import calibration as calibration_fn
-    from radval.stats.decision_curve import decision_curve
-    from radval.stats.discrimination import delong_ci
-    from radval.stats.threshold import threshold_metrics
+    from radval.stats._calibration import calibration as calibration_fn
+    from radval.stats._decision_curve import decision_curve
+    from radval.stats._discrimination import delong_ci
+    from radval.stats._threshold import threshold_metrics
 
     caller = "build_share"
     if not isinstance(site, str) or not _SITE_RE.match(site):

@@ -10,49 +10,42 @@ from radval._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # discrimination (pROC)
-    "roc_auc": "discrimination",
-    "roc_curve": "discrimination",
-    "delong_ci": "discrimination",
-    "delong_test": "discrimination",
-    "delong_test_unpaired": "discrimination",
-    "delong_test_many": "discrimination",
-    "bootstrap_auc": "discrimination",
-    "bootstrap_auc_test": "discrimination",
-    "bootstrap_indices": "discrimination",
+    "roc_auc": "_discrimination",
+    "roc_curve": "_discrimination",
+    "delong_ci": "_discrimination",
+    "delong_test": "_discrimination",
+    "delong_test_unpaired": "_discrimination",
+    "delong_test_many": "_discrimination",
+    "bootstrap_auc": "_discrimination",
+    "bootstrap_auc_test": "_discrimination",
+    "bootstrap_indices": "_discrimination",
     # threshold metrics (epiR / binom)
-    "threshold_metrics": "threshold",
-    "youden_threshold": "threshold",
+    "threshold_metrics": "_threshold",
+    "youden_threshold": "_threshold",
     # decision curves (dcurves)
-    "decision_curve": "decision_curve",
+    "decision_curve": "_decision_curve",
     # reclassification (Hmisc improveProb)
-    "nri": "reclassification",
-    "idi": "reclassification",
+    "nri": "_reclassification",
+    "idi": "_reclassification",
     # reliability (psych::ICC)
-    "icc": "reliability",
+    "icc": "_reliability",
     # rank tests (wilcox.test)
-    "mann_whitney": "rank",
-    "mann_whitney_table": "rank",
+    "mann_whitney": "_rank",
+    "mann_whitney_table": "_rank",
     # calibration (rms::val.prob, ResourceSelection::hoslem.test)
-    "calibration": "calibration",
-    "hosmer_lemeshow": "calibration",
+    "calibration": "_calibration",
+    "hosmer_lemeshow": "_calibration",
     # multiplicity (p.adjust)
-    "adjust_pvalues": "multitest",
+    "adjust_pvalues": "_multitest",
     # survival (survival::survfit / survdiff / coxph / concordance)
-    "kaplan_meier": "survival",
-    "logrank_test": "survival",
-    "cox_ph": "survival",
-    "concordance_index": "survival",
+    "kaplan_meier": "_survival",
+    "logrank_test": "_survival",
+    "cox_ph": "_survival",
+    "concordance_index": "_survival",
     # descriptive (Table 1)
-    "baseline_table": "descriptive",
+    "baseline_table": "_descriptive",
 }
 
 __all__ = sorted(_EXPORTS)
-
-# Two functions share their module's name.  Importing a submodule binds the
-# package attribute to the module, which would shadow a lazily returned
-# function after first use; importing these two eagerly (numpy/pandas only)
-# binds the names to the functions once and for all.
-from radval.stats.calibration import calibration  # noqa: E402, F401
-from radval.stats.decision_curve import decision_curve  # noqa: E402, F401
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

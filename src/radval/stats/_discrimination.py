@@ -66,7 +66,7 @@ from radval._validation import (
     param_error,
 )
 from radval.exceptions import DegenerateBootstrapWarning, UndefinedMetricWarning
-from radval.stats.multitest import adjust_pvalues
+from radval.stats._multitest import adjust_pvalues
 
 __all__ = [
     "BootstrapAUCResult",
@@ -699,7 +699,7 @@ def delong_test_many(y_true: Any, scores: Mapping[str, Any], *, adjust: str = "h
         Model name -> scores for the same patients (at least 2 models).
     adjust : {"holm", "bh", "bonferroni", "none"}, optional
         Multiplicity adjustment over the k(k-1)/2 two-sided p-values
-        (:func:`radval.stats.multitest.adjust_pvalues`).
+        (:func:`radval.stats._multitest.adjust_pvalues`).
     confidence_level : float, optional
         Level of each CI of the difference.
 

@@ -335,7 +335,7 @@ def calibration(y_true: Any, y_prob: Any, *, n_groups: int = 10, smoother: str =
     Examples
     --------
     >>> import numpy as np
-    >>> from radval.stats.calibration import calibration
+    >>> from radval.stats._calibration import calibration
     >>> rng = np.random.default_rng(0)
     >>> p = rng.uniform(0.05, 0.95, 500)
     >>> y = (rng.uniform(size=500) < p).astype(int)

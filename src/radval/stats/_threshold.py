@@ -237,7 +237,7 @@ def youden_threshold(y_true: Any, y_score: Any) -> float:
         The threshold (may be ``-inf`` when no cut-off beats "everyone
         positive"; then J = 0).
     """
-    from radval.stats.discrimination import _check_pair, _roc_counts
+    from radval.stats._discrimination import _check_pair, _roc_counts
 
     caller = "youden_threshold"
     y, s = _check_pair(y_true, y_score, caller=caller)

@@ -252,7 +252,7 @@ def mann_whitney_table(features: Any, y_true: Any, *, fdr: str = "bh",
     column (R's ``wilcox.test`` drops them as well), and ``n_pos``/``n_neg``
     report the patients actually used.
     """
-    from radval.stats.multitest import adjust_pvalues
+    from radval.stats._multitest import adjust_pvalues
 
     caller = "mann_whitney_table"
     if isinstance(features, pd.DataFrame):

@@ -174,7 +174,7 @@ def _bootstrap_nb(y: npt.NDArray[np.bool_], r: FloatArray, t: FloatArray, odds: 
                   harm: float, prevalence: float | None, n_resamples: int, level: float,
                   rng: Any, caller: str) -> tuple[FloatArray, FloatArray]:
     """Percentile bands of the model's net benefit over patient resamples."""
-    from radval.stats.discrimination import _check_rng, _weights_from_indices
+    from radval.stats._discrimination import _check_rng, _weights_from_indices
 
     gen = _check_rng(rng, caller)
     n_total = y.size
