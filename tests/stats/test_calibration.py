@@ -21,8 +21,8 @@ from radval.exceptions import (
     SmallSampleWarning,
     UndefinedMetricWarning,
 )
-from radval.stats._lowess import lowess
 from radval.stats._calibration import _wilson, calibration, hosmer_lemeshow, quantile_type7
+from radval.stats._lowess import lowess
 
 HERE = Path(__file__).parents[1] / "reference"
 RMS = {c["name"]: c for c in json.loads((HERE / "rms.json").read_text())["cases"]}

@@ -16,8 +16,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 
 from radval.exceptions import InputError, UndefinedMetricWarning
-from radval.stats import mann_whitney, mann_whitney_table
 from radval.stats import _rank as rank_mod
+from radval.stats import mann_whitney, mann_whitney_table
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "wilcox.json").read_text())
 CASES = {c["name"]: c for c in REF["cases"]}
