@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    from radval.models.pipeline import run_evaluate
+    from radval.workflow import run_evaluate
 
     study = load(args)
     res = run_evaluate(study, args.out, jobs=args.jobs, scheduler=args.scheduler,

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    from radval.models.pipeline import run_select
+    from radval.workflow import run_select
 
     study = load(args)
     res = run_select(study, args.out, jobs=args.jobs, scheduler=args.scheduler)

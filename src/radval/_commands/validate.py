@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clinical", required=True, help="clinical table with the outcome")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--outcome", help="outcome column (default: the bundle's outcome)")
+    parser.add_argument("--positive-label",
+                        help="how this site's outcome column codes the event, when it differs "
+                        "from development (default: the bundle's labels)")
+    parser.add_argument("--negative-label",
+                        help="how this site's outcome column codes the non-event (with "
+                        "--positive-label)")
     parser.add_argument("--site", help="site label for share.json (letters, digits, _ . -)")
     parser.add_argument("--cohort", help="use only manifest rows of this cohort")
     parser.add_argument("--features", help="features table already extracted with the "
@@ -53,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    from radval.pool.site import validate_bundle
+    from radval.workflow import validate_bundle
 
     if args.manifest is None and args.features is None:
         raise InputError("radval validate: give --manifest (or --features).")
@@ -74,5 +80,6 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         outcome=args.outcome, site=args.site, cohort=args.cohort, features=args.features,
         allow_small_cells=args.allow_small_cells, thresholds=args.thresholds, jobs=args.jobs,
         n_bootstrap=args.bootstrap, seed=args.seed,
-        report_formats=None if args.no_report else formats, pseudonym_key=key)
+        report_formats=None if args.no_report else formats, pseudonym_key=key,
+        positive_label=args.positive_label, negative_label=args.negative_label)
     return EXIT_OK, summary

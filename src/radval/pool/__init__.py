@@ -1,7 +1,6 @@
 """radval.pool: external validation at many sites and pooling of their results.
 
 * :func:`meta_analysis` - random-effects meta-analysis (REML / DL, HKSJ), as metafor.
-* :func:`validate_bundle` - validate a frozen signature bundle on one site (``radval validate``).
 * :func:`build_share` / :func:`read_share` - the aggregate-only ``share.json`` a site sends back.
 * :func:`pool_shares` - pool several sites' share files (``radval pool``).
 * :func:`pseudonymise` - keyed HMAC-SHA256 pseudonyms for optional per-patient returns.
@@ -11,7 +10,6 @@ from radval.pool.meta_analysis import MetaAnalysisResult, meta_analysis
 from radval.pool.pooling import pool_shares
 from radval.pool.pseudonym import pseudonymise
 from radval.pool.share import build_share, check_share, read_share, write_share
-from radval.pool.site import validate_bundle
 
 __all__ = [
     "MetaAnalysisResult",
@@ -21,6 +19,5 @@ __all__ = [
     "pool_shares",
     "pseudonymise",
     "read_share",
-    "validate_bundle",
     "write_share",
 ]

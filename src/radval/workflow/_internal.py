@@ -126,7 +126,7 @@ def _refit_deep_features(data: Any, refit: Any, idx: npt.NDArray[np.int64],
     reader = data.reader_features.get("deep")
     if reader is None:
         return first, None, training
-    from radval.models.pipeline import reader_frame
+    from radval.workflow._cohort import reader_frame
 
     return first, reader_frame(long, reader.index.astype(str), cols), training
 
@@ -134,7 +134,9 @@ def _refit_deep_features(data: Any, refit: Any, idx: npt.NDArray[np.int64],
 def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
                   idx: npt.NDArray[np.int64], seed_b: int, levels: Any, *,
                   comparison: bool = False, deep_refit: Any = None) -> dict[str, Any]:
-    from radval.models.pipeline import AnalysisData, fit_models, run_selection
+    from radval.workflow._cohort import AnalysisData
+    from radval.workflow._fitting import fit_models
+    from radval.workflow._selection import run_selection
 
     pats = data.patients.iloc[idx].copy()
     yb = pats["y"].to_numpy(dtype=np.int64)
@@ -225,7 +227,7 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         (what each resample fitted again, and what it took as given), ``deep_training``
         (number and median apparent AUC of the resamples' networks, when re-trained).
     """
-    from radval.models.evaluation import stable_rng
+    from radval._rng import stable_rng
 
     empty = {
         "table": pd.DataFrame(columns=["model", "metric", "apparent", "optimism", "corrected",
@@ -238,7 +240,7 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     }
     if n_resamples <= 0:
         return empty
-    from radval.models.pipeline import AnalysisData
+    from radval.workflow._cohort import AnalysisData
 
     dev_mask = data.cohort_mask(study.development)
     dev = data.subset(dev_mask)

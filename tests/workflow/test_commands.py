@@ -60,7 +60,7 @@ def test_analysis_demo_script_is_thin() -> None:
 
 
 def test_prepare_demo_writes_a_valid_small_study(tmp_path: Path) -> None:
-    from radval.models.pipeline import prepare_demo
+    from radval.workflow import prepare_demo
 
     study, study_file, secs = prepare_demo(tmp_path, small=True, seed=5, jobs=1)
     assert study_file == tmp_path / "study" / "study.yaml" and secs >= 0

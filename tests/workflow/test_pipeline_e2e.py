@@ -16,8 +16,7 @@ import pytest
 import yaml
 
 from radval.cli import main
-
-from ._helpers import strip_created
+from tests._helpers import strip_created
 
 pytestmark = [pytest.mark.slow, pytest.mark.radiomics]
 
@@ -102,9 +101,9 @@ def test_run_outputs(first_run: Path) -> None:
     assert row.corrected == pytest.approx(row.apparent - row.optimism)
     # Harrell optimism of the clinical model recomputed by hand (no selection involved):
     # the same resample indices, fit on the resample, test on the original cohort
-    from radval.models.evaluation import stable_rng
-    from radval.models.internal import performance_indexes
+    from radval._rng import stable_rng
     from radval.models.logistic import fit_logistic
+    from radval.workflow import performance_indexes
 
     clin = pd.read_csv(out.parent / "clinical.csv", dtype={"patient_id": str})
     dev = clin[clin.cohort == "centre1_train"].sort_values("patient_id")

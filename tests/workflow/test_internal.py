@@ -18,9 +18,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radval.models.internal import optimism_bootstrap
-from radval.models.pipeline import fit_models, predictions_table, prepare_data, run_selection
-from radval.models.study import study_from_dict
+from radval.workflow import (
+    fit_models,
+    optimism_bootstrap,
+    predictions_table,
+    prepare_data,
+    run_selection,
+    study_from_dict,
+)
 
 N_FEATURES = 4
 
@@ -143,7 +148,7 @@ def test_external_validation_confirms_the_retrained_correction(
 
 def test_resample_cv_folds_group_the_copies_of_a_patient(
         leaky: tuple[Any, Any, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
-    from radval.models import pipeline
+    from radval.workflow import _selection as pipeline
 
     study, data, preds = leaky
     seen: list[tuple[list[str], Any]] = []

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import warnings
-import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from radval._rng import stable_rng
 from radval.exceptions import InputError, RadvalWarning
 
 __all__ = [
@@ -50,7 +50,6 @@ __all__ = [
     "evaluate_predictions",
     "heterogeneity_test",
     "roc_band",
-    "stable_rng",
 ]
 
 PERFORMANCE_COLUMNS = ["cohort", "model", "subgroup", "n", "events", "auc", "auc_se",
@@ -71,10 +70,6 @@ HETEROGENEITY_COLUMNS = ["cohort", "model", "subgroup", "statistic", "df", "p_va
 FPR_GRID = np.round(np.linspace(0.0, 1.0, 51), 10)
 
 
-def stable_rng(seed: int, *keys: str) -> np.random.Generator:
-    """A generator seeded by ``seed`` and text keys (stable across runs and processes)."""
-    words = [int(seed) % (2**32)] + [zlib.crc32(k.encode("utf-8")) for k in keys]
-    return np.random.default_rng(np.random.SeedSequence(words))
 
 
 def _undefined(y: npt.NDArray[np.int64]) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -483,7 +484,10 @@ def load_study(path: str | Path, *, check_files: bool = True) -> StudyConfig:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"study file {p} is not valid YAML: {exc}") from None
-    study = study_from_dict(data, base_dir=p.resolve().parent, source=f"study file {p}")
+    # the folder the study file is named in (not the target of a symbolic link):
+    # its relative paths are relative to where the user keeps it
+    study = study_from_dict(data, base_dir=Path(os.path.abspath(p)).parent,
+                            source=f"study file {p}")
     if check_files:
         for key in ("manifest", "clinical", "features"):
             _check_exists(study, key, getattr(study, key), p)

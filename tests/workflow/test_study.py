@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from radval.exceptions import ConfigError, MissingInputError
-from radval.models.study import load_study, parse_subgroup, study_from_dict
+from radval.workflow import load_study, parse_subgroup, study_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,11 +98,13 @@ def test_parse_subgroup_grammar() -> None:
         parse_subgroup("nope < 1").mask(df)
 
 
-def test_builtin_study_is_valid_and_embedded_copy_identical() -> None:
-    from radval.models.pipeline import BUILTIN_STUDY_YAML
+def test_builtin_study_is_package_data_and_analysis_links_to_it() -> None:
+    from radval.workflow._demo import builtin_study_text
 
-    text = (ROOT / "analysis" / "study.yaml").read_text()
-    assert text == BUILTIN_STUDY_YAML
+    link = ROOT / "analysis" / "study.yaml"
+    assert link.is_symlink()
+    assert link.resolve() == (ROOT / "src" / "radval" / "data" / "builtin_study.yaml").resolve()
+    assert link.read_text() == builtin_study_text()
     s = load_study(ROOT / "analysis" / "study.yaml", check_files=False)
     assert [c.name for c in s.cohorts] == ["centre1_train", "centre1_test", "centre2"]
     assert [p.name for p in s.clinical_model_predictors()] == [

@@ -36,24 +36,17 @@ from radval.exceptions import (
     DataError,
     DatasetShiftWarning,
     InputError,
-    MissingInputError,
     RadvalWarning,
 )
+from radval.io.coding import check_cohort_agreement, code_ids, code_outcome, primary_rows
+from radval.io.tables import check_numeric_columns, read_table
+from radval.workflow._coding import normalise_features
 
 __all__ = ["load_features_for_bundle", "validate_bundle"]
 
 logger = logging.getLogger(__name__)
 
 MODEL = "signature"
-
-
-def _first_reader(manifest: pd.DataFrame) -> pd.DataFrame:
-    if "reader" not in manifest.columns:
-        return manifest
-    m = manifest.copy()
-    m["reader"] = m["reader"].astype(str)
-    first = m.groupby("patient_id")["reader"].transform("min")
-    return m[m["reader"] == first].reset_index(drop=True)
 
 
 def load_features_for_bundle(bundle: Any, manifest: pd.DataFrame, *, out_dir: Path,
@@ -108,33 +101,39 @@ def load_features_for_bundle(bundle: Any, manifest: pd.DataFrame, *, out_dir: Pa
     return feats, failures
 
 
-def _read_table(path: Path, what: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise MissingInputError(f"{what} {path} does not exist.")
-    if path.suffix in (".parquet", ".pq"):
-        df = pd.read_parquet(path)
-    else:
-        df = pd.read_csv(path, dtype={"patient_id": str, "reader": str})
-    if "patient_id" not in df.columns:
-        raise InputError(f"{what} {path.name} has no patient_id column.")
-    df["patient_id"] = df["patient_id"].astype(str)
-    return df
+def _read_clinical_table(path: Path) -> pd.DataFrame:
+    """The site's clinical table, identifiers coded as in development."""
+    clin = read_table(path, what="clinical table", dtype={"patient_id": str, "cohort": str},
+                      required=["patient_id"])
+    label = f"clinical table {path.name}"
+    clin["patient_id"] = code_ids(clin["patient_id"], column="patient_id", source=label)
+    if "cohort" in clin.columns:
+        clin["cohort"] = code_ids(clin["cohort"], column="cohort", source=label)
+    dups = sorted(set(clin["patient_id"][clin["patient_id"].duplicated()]))
+    if dups:
+        raise DataError(f"{label} repeats patient_id(s): {', '.join(dups[:10])}.")
+    clin.attrs["label"] = label
+    return clin
 
 
-def _outcome(clinical: pd.DataFrame, column: str, positive: Any) -> pd.Series:
-    if column not in clinical.columns:
-        raise InputError(f"the clinical table has no outcome column {column!r} (use --outcome).")
-    s = clinical.set_index("patient_id")[column]
-    if s.index.duplicated().any():
-        dups = sorted(set(s.index[s.index.duplicated()]))[:10]
-        raise InputError(f"the clinical table repeats patient_id(s): {', '.join(dups)}.")
-    out = pd.Series(np.nan, index=s.index, dtype=float)
-    ok = s.notna()
-    out[ok] = (s[ok].astype(str) == str(positive)).astype(float)
-    # numeric 0/1 columns with positive label 1 / "1" / True
-    if ok.any() and pd.api.types.is_numeric_dtype(s):
-        out[ok] = (s[ok].astype(float) == float(positive)).astype(float)
-    return out
+def _site_outcome(clin: pd.DataFrame, column: str, positive: Any, negative: Any) -> pd.Series:
+    """The outcome coded by the rule of development (:func:`radval.io.coding.code_outcome`)."""
+    if column not in clin.columns:
+        raise InputError(f"{clin.attrs['label']} has no outcome column {column!r} (use "
+                         "--outcome).")
+    y = code_outcome(clin[column], positive_label=positive, negative_label=negative,
+                     column=column, source=str(clin.attrs["label"]))
+    y.index = pd.Index(clin["patient_id"], name="patient_id")
+    return y
+
+
+def _read_features_table(path: Path, needed: Sequence[str]) -> pd.DataFrame:
+    feats = read_table(path, what="features table",
+                       dtype={"patient_id": str, "reader": str, "cohort": str},
+                       required=["patient_id"])
+    label = f"features table {path.name}"
+    check_numeric_columns(feats, [c for c in needed if c in feats.columns], what=label)
+    return normalise_features(feats, source=label)
 
 
 def _shift_markdown(shift: Any, recal: Any) -> str:
@@ -201,7 +200,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                     thresholds: Sequence[float] = (0.1, 0.2, 0.3), jobs: int | None = None,
                     n_bootstrap: int = 500, seed: int = 0,
                     report_formats: Sequence[str] | None = ("html",),
-                    pseudonym_key: bytes | None = None) -> dict[str, Any]:
+                    pseudonym_key: bytes | None = None, positive_label: Any = None,
+                    negative_label: Any = None) -> dict[str, Any]:
     """Validate a frozen signature bundle on one site's data.
 
     Parameters
@@ -234,6 +234,11 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     report_formats : sequence of str or None, default ("html",)
         Formats of the site report (empty: write the qmd and figures only; ``None``: no
         report).
+    positive_label, negative_label : optional
+        How the site's outcome column codes the event and the non-event, when it differs
+        from development (default: the bundle's labels; the column is then checked
+        against both).  Coded by :func:`radval.io.coding.code_outcome`, the rule of
+        development.
     pseudonym_key : bytes, optional
         Secret key kept at the site.  When given, ``return_predictions.csv`` is written
         with ``pseudonym, probability, y_true`` (keyed HMAC-SHA256 pseudonyms,
@@ -262,17 +267,26 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     sig = b.signature
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    clin = _read_table(Path(clinical), "clinical table")
+    clin = _read_clinical_table(Path(clinical))
     column = outcome or str(sig.outcome.get("name"))
-    y_all = _outcome(clin, column, sig.outcome.get("positive_label", 1))
+    if positive_label is None:
+        # the bundle's labels: the site's column is checked against both
+        positive_label = sig.outcome.get("positive_label", 1)
+        negative_label = sig.outcome.get("negative_label")
+    y_all = _site_outcome(clin, column, positive_label, negative_label)
 
     flow: list[dict[str, Any]] = []
     inputs: dict[str, Path] = {"clinical": Path(clinical)}
     if features is not None:
-        feats = _read_table(Path(features), "features table")
+        feats = _read_features_table(Path(features), sig.selected_features)
         inputs["features"] = Path(features)
-        if "reader" in feats.columns:
-            feats = _first_reader(feats)
+        check_cohort_agreement({f"features table {Path(features).name}": feats,
+                                str(clin.attrs["label"]): clin})
+        if cohort is not None and "cohort" in feats.columns:
+            feats = feats[feats["cohort"] == cohort].reset_index(drop=True)
+            if feats.empty:
+                raise DataError(f"the features table has no rows of cohort {cohort!r}.")
+        feats = primary_rows(feats).reset_index(drop=True)
         failures = pd.DataFrame()
         n_listed = int(feats["patient_id"].nunique())
     else:
@@ -282,11 +296,13 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
 
         inputs["manifest"] = Path(manifest)
         man = read_manifest(manifest)
+        check_cohort_agreement({f"manifest {Path(manifest).name}": man,
+                                str(clin.attrs["label"]): clin})
         if cohort is not None:
             man = man[man["cohort"].astype(str) == cohort].reset_index(drop=True)
             if man.empty:
                 raise DataError(f"the manifest has no rows of cohort {cohort!r}.")
-        man = _first_reader(man)
+        man = primary_rows(man).reset_index(drop=True)
         n_listed = int(man["patient_id"].astype(str).nunique())
         feats, failures = load_features_for_bundle(b, man, out_dir=out_dir, jobs=jobs)
     if cohort is not None and "cohort" in feats.columns:
@@ -333,7 +349,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     warn_records: list[dict[str, Any]] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RadvalWarning)
-        from radval.models.evaluation import evaluate_predictions
+        from radval.workflow._evaluation import evaluate_predictions
 
         tables = evaluate_predictions(preds, cutoffs={MODEL: sig.cutoff},
                                       roles={site_label: "external_validation"},

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+from radval._rng import stable_rng
 from radval.exceptions import InputError
-from radval.models.evaluation import (
+from radval.workflow._evaluation import (
     PERFORMANCE_COLUMNS,
     evaluate_predictions,
     heterogeneity_test,
     roc_band,
-    stable_rng,
 )
 
 REF = json.loads((Path(__file__).resolve().parents[1] / "reference" / "heterogeneity.json")

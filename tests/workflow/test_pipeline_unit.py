@@ -12,10 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from radval.models.pipeline import prepare_data, run_study
-from radval.models.study import load_study
-
-from ._helpers import strip_created
+from radval.workflow import load_study, prepare_data, run_study
+from tests._helpers import strip_created
 
 
 @pytest.fixture
@@ -121,9 +119,9 @@ def test_run_study_synthetic(study_dir: Path) -> None:
     assert out["cutoffs"]["radiomics"] == pytest.approx(
         stats.youden_threshold(dv.y_true, dv.probability), rel=1e-12)
     # Harrell optimism of the clinical model recomputed by hand with the same resamples
-    from radval.models.evaluation import stable_rng
-    from radval.models.internal import performance_indexes
+    from radval._rng import stable_rng
     from radval.models.logistic import expit, fit_logistic
+    from radval.workflow import performance_indexes
 
     clin = pd.read_csv(study_dir / "clinical.csv", dtype={"patient_id": str})
     ids = preds[(preds.cohort == "dev") & (preds.model == "clinical")].patient_id
@@ -151,7 +149,7 @@ def test_run_study_synthetic(study_dir: Path) -> None:
 
 
 def test_deep_training_key_tracks_inputs(tmp_path: Path) -> None:
-    from radval.models.pipeline import _deep_training_key
+    from radval.workflow._extraction import _deep_training_key
 
     for name in ("a.nii.gz", "b.nii.gz", "ma.nii.gz", "mb.nii.gz"):
         (tmp_path / name).write_bytes(name.encode())

@@ -15,8 +15,7 @@ import pytest
 import yaml
 
 from radval.cli import main
-
-from ._helpers import strip_created
+from tests._helpers import strip_created
 
 pytest.importorskip("torch")
 pytest.importorskip("SimpleITK")
