@@ -5,7 +5,9 @@ Exception tree::
     RadvalError(Exception)
     ├── InputError(RadvalError, ValueError)          bad values passed to a public function
     │   ├── SchemaError(InputError)                  a table broke its data-dictionary schema
-    │   └── DataError(InputError)                    data that cannot be analysed (one class, ...)
+    │   ├── DataError(InputError)                    data that cannot be analysed (one class, ...)
+    │   └── ContractError(InputError)                an artifact (results.json, signature.json,
+    │                                                share.json, ...) breaks its typed definition
     ├── ConfigError(RadvalError, ValueError)         bad study file / parameter file
     ├── MissingInputError(RadvalError, FileNotFoundError)  a named file/folder is absent
     ├── ExtractionError(RadvalError)                 feature extraction failed for a case
@@ -38,6 +40,7 @@ __all__ = [
     "EXIT_USAGE",
     "BundleError",
     "ConfigError",
+    "ContractError",
     "ConvergenceWarning",
     "DataError",
     "DatasetShiftWarning",
@@ -100,6 +103,11 @@ class SchemaError(InputError):
 
 class DataError(InputError):
     """The data cannot support the requested analysis (e.g. one outcome class)."""
+
+
+class ContractError(InputError):
+    """An artifact file does not follow its typed definition (:mod:`radval.contracts`):
+    written by another radval version or edited by hand; the message names the field."""
 
 
 class ConfigError(RadvalError, ValueError):

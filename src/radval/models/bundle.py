@@ -11,7 +11,7 @@ Layout (every file listed in ``SHA256SUMS``, nothing else allowed)::
 :func:`load_bundle` verifies, in this order: the checksum file exists and is
 well formed; no listed file is missing and no unlisted file is present; every
 SHA-256 matches; ``signature.json`` is JSON with a supported ``schema_version``
-and follows the schema (:data:`SIGNATURE_SCHEMA`, documented in
+and follows its definition (:class:`radval.contracts.SignatureFile`, documented in
 ``data-dictionary/signature.yaml``); the parameter file and the weights match
 the hashes recorded inside the signature; the weights file has a valid
 safetensors header.  Any failure raises :class:`~radval.exceptions.BundleError`
@@ -34,15 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from radval._provenance import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
-from radval.exceptions import BundleError, MissingInputError
-from radval.models.signature import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, Signature
+from radval.exceptions import BundleError, ContractError, MissingInputError
+from radval.models.signature import SUPPORTED_SCHEMA_VERSIONS, Signature
 
 __all__ = [
     "BUNDLE_FILES",
-    "SIGNATURE_SCHEMA",
     "Bundle",
     "load_bundle",
-    "schema_errors",
     "validate_signature_json",
     "write_bundle",
 ]
@@ -55,148 +53,21 @@ SUMS_FILE = "SHA256SUMS"
 #: Files a bundle may contain (besides ``SHA256SUMS``).
 BUNDLE_FILES: tuple[str, ...] = (SIGNATURE_FILE, PARAMS_FILE, WEIGHTS_FILE, VERSION_FILE)
 
-_NUM: dict[str, Any] = {"type": "number"}
-_NUM_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
-_STR: dict[str, Any] = {"type": "string"}
-_LIST_STR: dict[str, Any] = {"type": "array", "items": _STR}
-_LIST_NUM: dict[str, Any] = {"type": "array", "items": _NUM}
-_LINEAR_SCORE: dict[str, Any] = {
-    "type": "object",
-    "required": ["name", "features", "intercept", "coef", "means", "sds"],
-    "additionalProperties": False,
-    "properties": {"name": _STR, "features": _LIST_STR, "intercept": _NUM, "coef": _LIST_NUM,
-                   "means": {"type": "array", "items": _NUM_OR_NULL},
-                   "sds": {"type": "array", "items": _NUM_OR_NULL}},
-}
-_LOGISTIC: dict[str, Any] = {
-    "type": "object",
-    "required": ["name", "inputs", "intercept", "coef"],
-    "additionalProperties": False,
-    "properties": {"name": _STR, "inputs": _LIST_STR, "intercept": _NUM, "coef": _LIST_NUM},
-}
-_SUMMARY: dict[str, Any] = {
-    "type": "object",
-    "required": ["n", "mean", "sd", "min", "max", "q01", "q99"],
-    "additionalProperties": _NUM_OR_NULL,
-    "properties": {"n": {"type": "integer", "minimum": 0}},
-}
-
-#: JSON schema (subset: type, required, properties, additionalProperties, items, enum,
-#: minimum, maximum) of ``signature.json``.  ``data-dictionary/signature.yaml`` holds the
-#: same schema with descriptions; a test checks that the two agree.
-SIGNATURE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["schema_version", "radval_version", "outcome", "intended_use", "population",
-                 "prediction_moment", "predictors", "radiomics", "deep", "scores", "combined",
-                 "cutoff", "development_summary"],
-    "additionalProperties": False,
-    "properties": {
-        "schema_version": {"type": "string", "enum": [SCHEMA_VERSION]},
-        "radval_version": _STR,
-        "outcome": {"type": "object", "required": ["name"],
-                    "properties": {"name": _STR}},
-        "intended_use": _STR,
-        "population": _STR,
-        "prediction_moment": _STR,
-        "predictors": {"type": "array", "items": {
-            "type": "object", "required": ["name", "kind", "timing"],
-            "properties": {"name": _STR, "kind": _STR, "timing": _STR}}},
-        "radiomics": {"type": ["object", "null"], "required": ["params_yaml", "params_sha256"],
-                      "properties": {"params_yaml": _STR, "params_sha256": _STR}},
-        "deep": {"type": ["object", "null"], "required": ["config", "weights_file",
-                                                          "weights_sha256"],
-                 "properties": {"config": {"type": "object"},
-                                "weights_file": {"type": ["string", "null"]},
-                                "weights_sha256": {"type": ["string", "null"]}}},
-        "scores": {"type": "object", "additionalProperties": _LINEAR_SCORE},
-        "combined": _LOGISTIC,
-        "cutoff": {"type": "number", "minimum": 0, "maximum": 1},
-        "development_summary": {
-            "type": "object", "required": ["n", "features", "predicted_risk"],
-            "properties": {
-                "n": {"type": "integer", "minimum": 1},
-                "events": {"type": ["integer", "null"], "minimum": 0},
-                "prevalence": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-                "features": {"type": "object", "additionalProperties": _SUMMARY},
-                "predicted_risk": _SUMMARY}},
-        "models": {"type": "object", "additionalProperties": _LOGISTIC},
-        "extra": {"type": "object"},
-    },
-}
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,), "array": (list,), "string": (str,), "number": (int, float),
-    "integer": (int,), "boolean": (bool,), "null": (type(None),),
-}
-
-
-def _type_ok(value: Any, name: str) -> bool:
-    if name in ("number", "integer") and isinstance(value, bool):
-        return False
-    if name == "integer" and isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, _TYPES[name])
-
-
-def _check(value: Any, schema: Mapping[str, Any], where: str, errors: list[str]) -> None:
-    types = schema.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else list(types)
-        if not any(_type_ok(value, t) for t in names):
-            errors.append(f"{where}: expected {' or '.join(names)}, got {type(value).__name__}")
-            return
-    if value is None:
-        return
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{where}: {value!r} is not one of {schema['enum']}")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{where}: {value} < minimum {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{where}: {value} > maximum {schema['maximum']}")
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                errors.append(f"{where}: missing required key {key!r}")
-        props = schema.get("properties", {})
-        extra = schema.get("additionalProperties", True)
-        for key, sub in value.items():
-            if key in props:
-                _check(sub, props[key], f"{where}.{key}", errors)
-            elif extra is False:
-                errors.append(f"{where}: unknown key {key!r}")
-            elif isinstance(extra, Mapping):
-                _check(sub, extra, f"{where}.{key}", errors)
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            _check(item, schema["items"], f"{where}[{i}]", errors)
-
-
-def schema_errors(obj: Any, schema: Mapping[str, Any], *, document: str) -> list[str]:
-    """Return every violation of ``schema`` (the JSON-schema subset above) by ``obj``.
-
-    Each message starts with the path inside the document, e.g.
-    ``signature.json.scores.rad_score.coef[0]: expected number, got str``.
-    """
-    errors: list[str] = []
-    _check(obj, schema, document, errors)
-    return errors
-
-
-def validate_signature_json(obj: Any, *, schema: Mapping[str, Any] | None = None) -> None:
-    """Check a parsed ``signature.json`` against :data:`SIGNATURE_SCHEMA`.
+def validate_signature_json(obj: Any) -> None:
+    """Check a parsed ``signature.json`` against its definition
+    (:class:`radval.contracts.SignatureFile`).
 
     Raises
     ------
     BundleError
-        Listing every violation (path inside the document and rule).
+        Naming every offending field (path inside the document and rule).
     """
-    errors = schema_errors(obj, SIGNATURE_SCHEMA if schema is None else schema,
-                           document=SIGNATURE_FILE)
-    if errors:
-        shown = "; ".join(errors[:10]) + (f"; and {len(errors) - 10} more" if len(errors) > 10
-                                           else "")
-        raise BundleError(f"{SIGNATURE_FILE} does not follow the signature schema: {shown}")
+    from radval.contracts._signature import SignatureFile
+
+    try:
+        SignatureFile.from_data(obj)
+    except ContractError as exc:
+        raise BundleError(str(exc)) from None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

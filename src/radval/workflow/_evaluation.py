@@ -238,7 +238,7 @@ def _calibration(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, hl_
             return row, _grouped_curve(y, p, n_groups=hl_groups), empty_s
         for key in ("intercept", "slope", "citl", "brier", "emax", "e90", "eavg", "ici",
                     "spiegelhalter_z", "spiegelhalter_p", "o_e_ratio"):
-            row[key] = _get(cal, key)
+            row[key] = float(getattr(cal, key))
         df = hl_groups - 2 if development else hl_groups
         try:
             hl = hosmer_lemeshow(y, p, n_groups=hl_groups, df=df)
@@ -246,31 +246,7 @@ def _calibration(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, hl_
                        hl_p_value=float(hl.p_value))
         except (ValueError, ArithmeticError) as exc:
             row["undefined_reason"] = f"Hosmer-Lemeshow: {exc}"
-    grouped = _first_frame(cal, ("grouped", "curve_grouped", "grouped_curve", "groups"))
-    smooth = _first_frame(cal, ("smooth", "curve_smooth", "smooth_curve", "curve", "loess"))
-    if grouped is None:
-        grouped = _grouped_curve(y, p, n_groups=hl_groups)
-    if smooth is None:
-        smooth = empty_s
-    return row, grouped, smooth
-
-
-def _get(obj: Any, key: str) -> float:
-    v = getattr(obj, key, None)
-    if v is None and isinstance(obj, Mapping):
-        v = obj.get(key)
-    try:
-        return float(v) if v is not None else math.nan
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _first_frame(obj: Any, names: Sequence[str]) -> pd.DataFrame | None:
-    for n in names:
-        v = getattr(obj, n, None)
-        if isinstance(v, pd.DataFrame):
-            return v.copy()
-    return None
+    return row, cal.grouped.copy(), cal.smooth.copy()
 
 
 def _grouped_curve(y: npt.NDArray[np.int64], p: npt.NDArray[np.float64], *,

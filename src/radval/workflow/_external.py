@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radval._provenance import atomic_write_json, atomic_write_text, sha256_file, utc_now
+from radval._provenance import atomic_write_text, sha256_file, utc_now
 from radval._results import jsonable
+from radval.contracts._results import ResultsFile
 from radval.exceptions import (
     DataError,
     DatasetShiftWarning,
@@ -39,6 +40,7 @@ from radval.exceptions import (
     RadvalWarning,
 )
 from radval.io.coding import check_cohort_agreement, code_ids, code_outcome, primary_rows
+from radval.io.schema import check_table
 from radval.io.tables import check_numeric_columns, read_table
 from radval.workflow._coding import normalise_features
 
@@ -372,6 +374,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                             signature_sha256=b.sha256[SIGNATURE_FILE], shift=shift,
                             allow_small_cells=allow_small_cells)
         share_path = write_share(out_dir / "share.json", share)
+    # the table's definition is data-dictionary/predictions.yaml: checked before writing
+    check_table(preds, "predictions", caller="predictions.parquet")
     preds.to_parquet(out_dir / "predictions.parquet", index=False)
     if pseudonym_key is not None:
         from radval.pool.pseudonym import pseudonymise
@@ -433,7 +437,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                                   "with the bundle's parameter file and network weights; no "
                                   "refit", "missing_data": "complete-case analysis"},
     }
-    atomic_write_json(out_dir / "results.json", results)
+    ResultsFile.from_data(results).write(out_dir / "results.json")
     report: dict[str, str] = {}
     if recal is not None and report_formats is not None:
         try:

@@ -9,13 +9,17 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from radval._provenance import atomic_write_json, atomic_write_text, sha256_file, utc_now
 from radval._results import jsonable
+from radval.contracts._base import Document
+from radval.contracts._files import ModelsFile, SelectionFile
+from radval.contracts._results import RESULTS_SCHEMA_VERSION, ResultsFile
 from radval.exceptions import InputError, MissingInputError
+from radval.io.schema import check_table
 from radval.models.guards import (
     flag,
 )
@@ -32,8 +36,7 @@ from radval.workflow._survival import evaluate_survival
 
 logger = logging.getLogger("radval.pipeline")
 
-
-RESULTS_SCHEMA_VERSION = "1"
+D = TypeVar("D", bound=Document)
 
 
 @dataclass
@@ -88,8 +91,8 @@ def run_select(study: StudyConfig, out: str | Path | None = None, *, jobs: int |
     t0 = time.perf_counter()
     selection = run_selection(study, data)
     timings["selection"] = time.perf_counter() - t0
-    atomic_write_json(out_dir / "selection.json", {"study": study.name, "seed": study.seed,
-                                                   "selection": selection})
+    SelectionFile.from_data({"study": study.name, "seed": study.seed,
+                             "selection": selection}).write(out_dir / "selection.json")
     rows = []
     for fam, sel in selection.items():
         for r in sel.get("funnel", []):
@@ -101,16 +104,16 @@ def run_select(study: StudyConfig, out: str | Path | None = None, *, jobs: int |
 def _selection_file(out_dir: Path) -> dict[str, Any]:
     """``selection.json`` of step ``select``, families in :data:`FAMILIES` order (JSON
     files are written with sorted keys)."""
-    sel = _load_json(out_dir / "selection.json", "select")["selection"]
+    sel = _read_step(SelectionFile, out_dir, "select").to_data()["selection"]
     return {f: sel[f] for f in FAMILIES if f in sel}
 
 
-def _load_json(path: Path, step: str) -> Any:
-    import json
-
+def _read_step(document: type[D], out_dir: Path, step: str) -> D:
+    """The output of an earlier step, validated against its definition."""
+    path = out_dir / document.FILE
     if not path.is_file():
         raise MissingInputError(f"{path} not found: run `radval {step}` first (or `radval run`)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return document.read(path)
 
 
 def run_fit(study: StudyConfig, out: str | Path | None = None, *,
@@ -128,6 +131,8 @@ def run_fit(study: StudyConfig, out: str | Path | None = None, *,
     fm = fit_models(study, data, selection)
     preds = predictions_table(study, data, fm)
     timings["fit"] = time.perf_counter() - t0
+    # the table's definition is data-dictionary/predictions.yaml: checked before writing
+    check_table(preds, "predictions", caller="predictions.parquet")
     preds.to_parquet(out_dir / "predictions.parquet", index=False)
     models = {"models": model_records(study, fm), "cutoffs": fm.cutoffs,
               "designs": {k: v.to_dict() for k, v in fm.designs.items()},
@@ -137,10 +142,10 @@ def run_fit(study: StudyConfig, out: str | Path | None = None, *,
         inputs, fit = fm.logistic["nomogram"]
         fr = fm.frame(data.patients.loc[dev], {k: v.loc[dev] for k, v in data.features.items()})
         models["nomogram"] = nomogram_points(fit, inputs, fm.designs["nomogram"], fr)
-    atomic_write_json(out_dir / "models.json", models)
+    ModelsFile.from_data(models).write(out_dir / "models.json")
     bundle = write_signature_bundle(study, data, fm, out_dir)
     models["bundle"] = bundle
-    atomic_write_json(out_dir / "models.json", models)
+    ModelsFile.from_data(models).write(out_dir / "models.json")
     return {"out_dir": out_dir, "data": data, "fitted": fm, "predictions": preds,
             "models": models, "timings": timings}
 
@@ -209,7 +214,7 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
     # the outputs of the earlier steps first: a missing one fails before the extraction
     if selection is None:
         selection = _selection_file(out_dir)
-    models = fitted["models"] if fitted else _load_json(out_dir / "models.json", "fit")
+    models = fitted["models"] if fitted else _read_step(ModelsFile, out_dir, "fit").to_data()
     preds_path = out_dir / "predictions.parquet"
     if fitted is not None:
         preds = fitted["predictions"]
@@ -362,7 +367,7 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
         results["survival"] = {"model": survival["model"], "cutoff": survival["cutoff"],
                                "hr_per": survival["hr_per"], "km": survival["km"],
                                "summary": survival["summary"]}
-    atomic_write_json(out_dir / "results.json", results)
+    ResultsFile.from_data(results).write(out_dir / "results.json")
     _write_tables(out_dir, results)
     summary = summary_table(results)
     return {"out_dir": out_dir, "results": results, "summary": summary, "timings": timings,
@@ -495,8 +500,8 @@ def run_study(study: StudyConfig, out: str | Path | None = None, *, jobs: int | 
                 int(data.cohort_mask(study.development).sum()))
     selection = run_selection(study, data)
     timings["selection"] = time.perf_counter() - t0
-    atomic_write_json(out_dir / "selection.json", {"study": study.name, "seed": study.seed,
-                                                   "selection": selection})
+    SelectionFile.from_data({"study": study.name, "seed": study.seed,
+                             "selection": selection}).write(out_dir / "selection.json")
     logger.info("selected: %s", {f: len(s["selected"]) for f, s in selection.items()})
     fitted = run_fit(study, out_dir, data=data, selection=selection)
     timings.update(fitted["timings"])

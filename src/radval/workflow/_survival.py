@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import math
 import warnings
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -56,13 +54,13 @@ def evaluate_survival(study: StudyConfig, data: AnalysisData, preds: pd.DataFram
                 reasons.append(f"log-rank: {exc}")
             try:
                 cox = stats.cox_ph(t, e, lp.reshape(-1, 1))
-                row.update(hr=_first(cox, "hr"), hr_ci_low=_first(cox, "hr_ci_low"),
-                           hr_ci_high=_first(cox, "hr_ci_high"), cox_p=_first(cox, "p_value"))
+                row.update(hr=float(cox.hr[0]), hr_ci_low=float(cox.hr_ci_low[0]),
+                           hr_ci_high=float(cox.hr_ci_high[0]), cox_p=float(cox.p_value[0]))
             except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
                 reasons.append(f"Cox: {exc}")
             try:
                 ci = stats.concordance_index(t, e, lp)
-                row["c_index"] = _first(ci, "c_index", "estimate", "concordance")
+                row["c_index"] = float(ci.estimate)
             except (ValueError, ArithmeticError) as exc:
                 reasons.append(f"C-index: {exc}")
         row["undefined_reason"] = "; ".join(reasons) or None
@@ -70,18 +68,3 @@ def evaluate_survival(study: StudyConfig, data: AnalysisData, preds: pd.DataFram
     return {"model": model, "cutoff": cutoff, "hr_per": "1 unit of the signature score",
             "km": pd.concat(km_rows, ignore_index=True) if km_rows else pd.DataFrame(),
             "summary": pd.DataFrame(summ)}
-
-
-def _first(obj: Any, *names: str) -> float:
-    if isinstance(obj, int | float | np.floating):
-        return float(obj)
-    for n in names:
-        v = getattr(obj, n, None)
-        if v is None and isinstance(obj, Mapping):
-            v = obj.get(n)
-        if v is None and isinstance(obj, pd.DataFrame) and n in obj.columns:
-            v = obj[n].iloc[0]
-        if v is not None:
-            arr = np.asarray(v, dtype=float).ravel()
-            return float(arr[0]) if arr.size else math.nan
-    return math.nan
