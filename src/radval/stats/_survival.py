@@ -380,6 +380,13 @@ class CoxResult(Result):
         Newton-Raphson iterations.
     n_strata : int
         Number of strata (1 when not stratified).
+    means : numpy.ndarray
+        Covariate means (over all patients) at which the baseline is given.
+    baseline : pandas.DataFrame
+        Baseline cumulative hazard at the covariate means, one row per stratum and
+        event time: ``stratum, time, cumhaz, survival`` (``survfit(fit)`` of R:
+        Breslow increments, with Efron's correction for tied events when
+        ``ties = "efron"``).  ``stratum`` is ``"all"`` without strata.
     """
 
     terms: list[str]
@@ -401,6 +408,41 @@ class CoxResult(Result):
     confidence_level: float
     n_iter: int
     n_strata: int = 1
+    means: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False,
+                              compare=False)
+    baseline: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+
+    def predict_survival(self, x: Any, times: Any, *, strata: Any = None) -> FloatArray:
+        r"""Predicted survival :math:`S(t \mid x) = \exp\{-\Lambda_0(t)\,
+        e^{(x - \bar x)^\top \beta}\}` at each time, shape (n, len(times)).
+
+        ``strata`` gives each patient's stratum label for a stratified fit.  The
+        baseline is a step function, constant after the last event time of the
+        stratum (no extrapolation).
+        """
+        xm = np.asarray(x, dtype=np.float64)
+        if xm.ndim == 1:
+            xm = xm[:, None] if len(self.terms) == 1 else xm[None, :]
+        if xm.ndim != 2 or xm.shape[1] != len(self.terms):
+            raise param_error("x", "CoxResult.predict_survival",
+                              f"an array with {len(self.terms)} column(s)", f"shape {xm.shape}")
+        h = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        lin = np.exp((xm - self.means) @ self.coef)
+        labels = (np.full(xm.shape[0], "all", dtype=object) if strata is None
+                  else np.asarray(strata, dtype=object).ravel())
+        out = np.empty((xm.shape[0], h.size))
+        for lab in pd.unique(labels):
+            base = self.baseline[self.baseline["stratum"].astype(str) == str(lab)]
+            if base.empty:
+                raise param_error("strata", "CoxResult.predict_survival",
+                                  "strata seen in the fit", lab)
+            bt = base["time"].to_numpy(np.float64)
+            bh = base["cumhaz"].to_numpy(np.float64)
+            idx = np.searchsorted(bt, h, side="right") - 1
+            cum = np.where(idx >= 0, bh[np.maximum(idx, 0)], 0.0)
+            m = labels == lab
+            out[m] = np.exp(-np.outer(lin[m], cum))
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         """One row per covariate: ``term, coef, hr, se, z, p_value, hr_ci_low, hr_ci_high``."""
@@ -452,6 +494,33 @@ def _cox_loglik(beta: FloatArray, x: FloatArray, t: FloatArray, e: FloatArray,
             grad -= d * mu
             info += d * (r2 / r0 - np.outer(mu, mu))
     return ll, grad, info
+
+
+def _baseline_cumhaz(t: FloatArray, e: FloatArray, eta: FloatArray,
+                     efron: bool) -> tuple[FloatArray, FloatArray]:
+    """Cumulative baseline hazard at ``eta = 0`` (rows sorted by time), as ``survfit``.
+
+    Breslow increment :math:`d / S_0`; with Efron's correction
+    :math:`\sum_{l=0}^{d-1} 1 / (S_0 - \tfrac{l}{d} D_0)`, :math:`D_0` the risk sum
+    of the :math:`d` tied events.
+    """
+    r = np.exp(eta)
+    utime, inv = np.unique(t, return_inverse=True)
+    s0 = np.bincount(inv, weights=r, minlength=utime.size)[::-1].cumsum()[::-1]
+    d = np.bincount(inv, weights=e, minlength=utime.size)
+    d0 = np.bincount(inv, weights=r * e, minlength=utime.size)
+    ev = np.flatnonzero(d > 0)
+    if efron:
+        rows = np.flatnonzero(e == 1)
+        g = inv[rows]
+        # position l = 0..d-1 of each event within its tied group
+        first = np.searchsorted(g, g, side="left")
+        ell = np.arange(rows.size) - first
+        inc_rows = 1.0 / (s0[g] - ell / d[g] * d0[g])
+        inc = np.bincount(g, weights=inc_rows, minlength=utime.size)[ev]
+    else:
+        inc = d[ev] / s0[ev]
+    return utime[ev], np.cumsum(inc)
 
 
 def _cox_loglik_strata(beta: FloatArray, x: FloatArray, t: FloatArray, e: FloatArray,
@@ -543,8 +612,10 @@ def cox_ph(time: Any, event: Any, x: Any, *, strata: Any = None, ties: str = "ef
         raise DataError(f"{caller}: no events; the Cox model is undefined")
     if strata is None:
         s_codes = np.zeros(t.size, dtype=np.intp)
+        s_labels = ["all"]
     else:
-        s_codes, _ = _groups(strata, t.size, caller, param="strata")
+        s_codes, s_levels = _groups(strata, t.size, caller, param="strata")
+        s_labels = [str(v) for v in s_levels]
     order = np.lexsort((t, s_codes))
     ts, es, xs = t[order], e[order], xm[order]
     n_per = np.bincount(s_codes, minlength=int(s_codes.max()) + 1)
@@ -586,6 +657,14 @@ def cox_ph(time: Any, event: Any, x: Any, *, strata: Any = None, ties: str = "ef
         warnings.warn(f"{caller}: Newton-Raphson did not converge in {max_iter} iterations "
                       "(monotone likelihood? an infinite hazard ratio?)", ConvergenceWarning,
                       stacklevel=2)
+    means = xm.mean(axis=0)
+    eta = xs @ beta  # xs is centred at the means
+    parts = []
+    for (a, b), lab in zip(bounds, s_labels):
+        bt, bh = _baseline_cumhaz(ts[a:b], es[a:b], eta[a:b], efron)
+        parts.append(pd.DataFrame({"stratum": lab, "time": bt, "cumhaz": bh,
+                                   "survival": np.exp(-bh)}))
+    baseline = pd.concat(parts, ignore_index=True)
     cov = np.linalg.inv(info)
     se = np.sqrt(np.diag(cov))
     zq = float(sps.norm.ppf(0.5 + level / 2.0))
@@ -596,7 +675,8 @@ def cox_ph(time: Any, event: Any, x: Any, *, strata: Any = None, ties: str = "ef
                      z=z, p_value=2.0 * sps.norm.sf(np.abs(z)), n=int(t.size),
                      events=int(e.sum()), loglik=ll, loglik_null=ll0, lr_statistic=float(lr),
                      lr_df=int(beta.size), lr_p_value=float(sps.chi2.sf(lr, beta.size)),
-                     ties=ties, confidence_level=level, n_iter=it, n_strata=len(bounds))
+                     ties=ties, confidence_level=level, n_iter=it, n_strata=len(bounds),
+                     means=means, baseline=baseline)
 
 
 # --------------------------------------------------------------------------- C-index
