@@ -280,7 +280,7 @@ def survival_decision_curve(time: Any, event: Any, risk: Any, horizon: float, *,
     """
     import warnings
 
-    from radval.exceptions import HorizonWarning
+    from radval.exceptions import DataError, HorizonWarning
     from radval.stats._survival import _check_surv
 
     caller = "survival_decision_curve"
@@ -302,11 +302,15 @@ def survival_decision_curve(time: Any, event: Any, risk: Any, horizon: float, *,
         raise param_error("harm", caller, "a finite number", harm)
     if not (math.isfinite(nper) and nper > 0):
         raise param_error("nper", caller, "a positive number", nper)
-    if e.sum() > 0 and h > t.max():
+    if e.sum() == 0:
+        msg = (f"{caller}: every observation is censored (no events); the event rates are "
+               "undefined.")
+        raise DataError(msg)
+    if h > t.max():
         warnings.warn(f"{caller}: horizon {h:g} exceeds the maximum follow-up "
                       f"({t.max():g}); net benefit is NaN. Are the times in days when the "
                       "study says months?", HorizonWarning, stacklevel=2)
-    elif e.sum() > 0 and h > t[e == 1].max():
+    elif h > t[e == 1].max():
         warnings.warn(f"{caller}: horizon {h:g} lies beyond the last event (time "
                       f"{t[e == 1].max():g}).", HorizonWarning, stacklevel=2)
     r = _dca_risk(p)

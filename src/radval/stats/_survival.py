@@ -219,7 +219,7 @@ def _kaplan_meier(time: Any, event: Any, group: Any, confidence_level: float,
 # --------------------------------------------------------------------------- log-rank
 @dataclass(frozen=True, kw_only=True)
 class LogrankResult(Result):
-    """Log-rank test (``survdiff``), optionally stratified and weighted.
+    r"""Log-rank test (``survdiff``), optionally stratified and weighted.
 
     Attributes
     ----------
@@ -498,7 +498,7 @@ def _cox_loglik(beta: FloatArray, x: FloatArray, t: FloatArray, e: FloatArray,
 
 def _baseline_cumhaz(t: FloatArray, e: FloatArray, eta: FloatArray,
                      efron: bool) -> tuple[FloatArray, FloatArray]:
-    """Cumulative baseline hazard at ``eta = 0`` (rows sorted by time), as ``survfit``.
+    r"""Cumulative baseline hazard at ``eta = 0`` (rows sorted by time), as ``survfit``.
 
     Breslow increment :math:`d / S_0`; with Efron's correction
     :math:`\sum_{l=0}^{d-1} 1 / (S_0 - \tfrac{l}{d} D_0)`, :math:`D_0` the risk sum

@@ -54,7 +54,7 @@ from radval._validation import (
     check_probabilities,
     param_error,
 )
-from radval.exceptions import DataError, HorizonWarning, InputError
+from radval.exceptions import DataError, HorizonWarning, InputError, UndefinedMetricWarning
 from radval.stats._calibration import _risk_groups, quantile_type7
 from radval.stats._survival import _check_surv, cox_ph
 
@@ -287,12 +287,19 @@ def survival_calibration(time: Any, event: Any, risk: Any, horizon: float, *,
     d_h = e_h[inside]
     rr = r[inside]
     cll = np.log(-np.log1p(-rr))
-    slope_fit = cox_ph(t_h, d_h, cll)
-    slope, slope_se = float(slope_fit.coef[0]), float(slope_fit.se[0])
     knots = _knots(cll, n_knots)
     basis = _rcs_basis(cll, knots) if knots.size else cll[:, None]
-    curve_fit = cox_ph(t_h, d_h, basis)
-    obs_i = 1.0 - curve_fit.predict_survival(basis, [h])[:, 0]
+    try:
+        slope_fit = cox_ph(t_h, d_h, cll)
+        slope, slope_se = float(slope_fit.coef[0]), float(slope_fit.se[0])
+        curve_fit = cox_ph(t_h, d_h, basis)
+        obs_i = 1.0 - curve_fit.predict_survival(basis, [h])[:, 0]
+    except DataError as exc:
+        # e.g. a single event before the horizon: the Cox fits are singular
+        warnings.warn(f"{caller}: calibration slope and curve undefined ({exc})",
+                      UndefinedMetricWarning, stacklevel=2)
+        slope = slope_se = _NAN
+        obs_i = np.full(rr.size, _NAN)
     diff = np.abs(obs_i - rr)
     order = np.argsort(rr, kind="stable")
     first = np.concatenate(([True], rr[order][1:] != rr[order][:-1]))

@@ -138,13 +138,13 @@ def _censoring(t: FloatArray, e: FloatArray) -> _Censoring:
     grp = grp.astype(np.intp)
     m = utime.size
     n_tot = np.bincount(grp, minlength=m).astype(np.float64)
-    n_event = np.bincount(grp, weights=es, minlength=m)
+    n_event = np.bincount(grp, weights=es, minlength=m).astype(np.float64)
     n_cens = n_tot - n_event
     n_risk = n_tot[::-1].cumsum()[::-1]
     cens_risk = n_risk - n_event  # censorings come after the events at a tied time
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(n_cens > 0, 1.0 - n_cens / cens_risk, 1.0)
-    g = np.cumprod(factor)
+    g = np.cumprod(factor).astype(np.float64)
     mc = float(ts.size) * np.cumsum(n_cens / n_risk**2)
     return _Censoring(time=ts, event=es, order=order, grp=grp, utime=utime,
                       n_risk=n_risk, n_event=n_event, n_cens=n_cens, g=g, mc=mc)
