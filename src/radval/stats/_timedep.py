@@ -211,46 +211,55 @@ def _horizon_checks(h: FloatArray, t: FloatArray, e: FloatArray, caller: str
 # ---------------------------------------------------------------------------------------
 # time-dependent AUC
 # ---------------------------------------------------------------------------------------
-def _auc_one(cz: _Censoring, rank: IntArray, n_rank: int, tau: float, g_left: FloatArray,
+def _auc_one(cz: _Censoring, rank: IntArray, n_rank: int, tau: float, inv_g_left: FloatArray,
              f: FloatArray, mc_left: FloatArray, end: IntArray
              ) -> tuple[float, float, int, int]:
-    """AUC(tau) and its influence-function SE (riskRegression ``AUC.survival``)."""
-    t, e = cz.time, cz.event
+    """AUC(tau) and its influence-function SE (riskRegression ``AUC.survival``).
+
+    Rows are sorted by time, so the rows with :math:`T \le \tau` (cases and
+    patients censored before tau) are the prefix ``[0, k)`` and the controls the
+    suffix; everything on the suffix is a constant or a lookup by score rank.
+    """
     n = float(cz.n)
-    case = (t <= tau) & (e == 1)
-    ctrl = t > tau
-    n_case, n_ctrl = int(case.sum()), int(ctrl.sum())
+    k = int(np.searchsorted(cz.time, tau, side="right"))
+    n_case, n_ctrl = int(cz.event[:k].sum()), cz.n - k
     if n_case == 0 or n_ctrl == 0:
         return _NAN, _NAN, n_case, n_ctrl
-    g_tau = float(cz.g_at(np.array([tau]))[0])
-    w = np.where(case, 1.0 / g_left, np.where(ctrl, 1.0 / g_tau, 0.0))
-    w_case = np.where(case, w, 0.0)
-    w_ctrl = np.where(ctrl, w, 0.0)
-    mu_case = float(w_case.sum())
-    mu_ctrl = float(w_ctrl.sum())
+    w_ctrl = 1.0 / float(cz.g_at(np.array([tau]))[0])
+    wc = cz.event[:k] * inv_g_left[:k]  # case weights (0 if censored before tau)
+    mu_case = float(wc.sum())
+    mu_ctrl = n_ctrl * w_ctrl
+    rk, rs = rank[:k], rank[k:]
     # weighted Mann-Whitney by score rank (ties count 1/2)
-    by_case = np.bincount(rank, weights=w_case, minlength=n_rank)
-    by_ctrl = np.bincount(rank, weights=w_ctrl, minlength=n_rank)
+    by_case = np.bincount(rk, weights=wc, minlength=n_rank)
+    by_ctrl = np.bincount(rs, minlength=n_rank) * w_ctrl
     ctrl_below = np.cumsum(by_ctrl) - by_ctrl
     case_above = by_case[::-1].cumsum()[::-1] - by_case
-    ic0_case = w_case * (ctrl_below[rank] + 0.5 * by_ctrl[rank])
-    ic0_ctrl = w_ctrl * (case_above[rank] + 0.5 * by_case[rank])
-    sum_case = float(ic0_case.sum())
-    auc = sum_case / (mu_case * mu_ctrl)
+    ic0_case = wc * (ctrl_below[rk] + 0.5 * by_ctrl[rk])
+    ic0_ctrl = w_ctrl * (case_above[rs] + 0.5 * by_case[rs])
+    sum_ctrl = float(ic0_ctrl.sum())
+    auc = float(ic0_case.sum()) / (mu_case * mu_ctrl)
     mu = mu_case * mu_ctrl / n**2
     nu = auc * mu
     # part without the censoring term: each patient's row (case) or column (control)
-    num0 = (ic0_case + ic0_ctrl) / n
-    den0 = (w_case * mu_ctrl + w_ctrl * mu_case) / n
-    ic0 = (num0 - auc * den0) / mu
-    # censoring term: derivative through 1/G(T_k-) of the cases and 1/G(tau) of controls
-    if_tau = np.where(t <= tau, f, -cz.mc_at(tau))
-    term2num = _sum_if_hazard(cz, ic0_case, f, mc_left, end) / n**2
-    term2den = _sum_if_hazard(cz, w_case, f, mc_left, end) / n**2 * mu_ctrl
-    term3num = float(ic0_ctrl.sum()) * if_tau / n**2
-    term3den = mu_ctrl * if_tau / n**2 * mu_case
-    icpart = ((term2num + term3num) * mu - (term2den + term3den) * nu) / mu**2
-    infl = ic0 + icpart
+    infl = np.empty(cz.n)
+    infl[:k] = (ic0_case - auc * wc * mu_ctrl) / n / mu
+    infl[k:] = (ic0_ctrl - auc * w_ctrl * mu_case) / n / mu
+    # censoring term, through 1/G(T_k-) of the cases and 1/G(tau) of the controls:
+    # sum_k a_k IF_i{Lambda_C(T_k-)} is f_i * (a after T_i) - (a MC(T-) up to T_i)
+    f_pre, end_pre, mcl_pre = f[:k], end[:k], mc_left[:k]
+    cum_num, cum_den = np.cumsum(ic0_case), np.cumsum(wc)
+    cum_num_m, cum_den_m = np.cumsum(ic0_case * mcl_pre), np.cumsum(wc * mcl_pre)
+    s_num = f_pre * (cum_num[-1] - cum_num[end_pre]) - cum_num_m[end_pre]
+    s_den = f_pre * (cum_den[-1] - cum_den[end_pre]) - cum_den_m[end_pre]
+    n2 = n * n
+    num_pre = (s_num + sum_ctrl * f_pre) / n2
+    den_pre = (s_den * mu_ctrl + mu_ctrl * mu_case * f_pre) / n2
+    infl[:k] += (num_pre * mu - den_pre * nu) / mu**2
+    if_tau = -cz.mc_at(tau)  # IF of Lambda_C(tau) for everyone after tau
+    num_post = (-cum_num_m[-1] + sum_ctrl * if_tau) / n2
+    den_post = (-cum_den_m[-1] * mu_ctrl + mu_ctrl * mu_case * if_tau) / n2
+    infl[k:] += (num_post * mu - den_post * nu) / mu**2
     se = float(np.std(infl, ddof=1) / math.sqrt(n))
     return auc, se, n_case, n_ctrl
 
@@ -337,14 +346,14 @@ def time_dependent_auc(time: Any, event: Any, score: Any, times: Any, *,
     ss = s[cz.order]
     uniq, rank = np.unique(ss, return_inverse=True)
     rank = rank.astype(np.intp)
-    g_left, f = cz.g_left_rows(), cz.if_hazard_rows()
+    inv_g_left, f = 1.0 / cz.g_left_rows(), cz.if_hazard_rows()
     mc_left, end = cz.mc_left_rows(), cz.group_end()
     rows = []
     for tau in h:
         if tau > t.max():
             rows.append((_NAN, _NAN, 0, 0))
             continue
-        rows.append(_auc_one(cz, rank, uniq.size, float(tau), g_left, f, mc_left, end))
+        rows.append(_auc_one(cz, rank, uniq.size, float(tau), inv_g_left, f, mc_left, end))
     auc = np.array([r[0] for r in rows])
     se = np.array([r[1] for r in rows])
     undefined = np.isnan(auc) & ~beyond
