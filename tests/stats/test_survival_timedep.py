@@ -118,7 +118,7 @@ def test_weighted_concordance_with_unit_weights_is_harrell(rng: np.random.Genera
 
 # ------------------------------------------------------------------ scikit-survival
 def test_auc_and_brier_equal_scikit_survival_without_censor_event_ties() -> None:
-    sksurv_metrics = pytest.importorskip("sksurv.metrics")
+    import sksurv.metrics as sksurv_metrics
     from sksurv.util import Surv
 
     t, e, s, sp, h = _case("heavy_censoring")
@@ -136,7 +136,7 @@ def test_auc_and_brier_equal_scikit_survival_without_censor_event_ties() -> None
 
 def test_censor_event_ties_follow_r_not_scikit_survival() -> None:
     # with censorings tied to events scikit-survival weights cases by G(T) instead of G(T-)
-    sksurv_metrics = pytest.importorskip("sksurv.metrics")
+    import sksurv.metrics as sksurv_metrics
     from sksurv.util import Surv
 
     t, e, s, _, h = _case("ties")

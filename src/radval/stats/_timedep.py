@@ -214,7 +214,7 @@ def _horizon_checks(h: FloatArray, t: FloatArray, e: FloatArray, caller: str
 def _auc_one(cz: _Censoring, rank: IntArray, n_rank: int, tau: float, inv_g_left: FloatArray,
              f: FloatArray, mc_left: FloatArray, end: IntArray
              ) -> tuple[float, float, int, int]:
-    """AUC(tau) and its influence-function SE (riskRegression ``AUC.survival``).
+    r"""AUC(tau) and its influence-function SE (riskRegression ``AUC.survival``).
 
     Rows are sorted by time, so the rows with :math:`T \le \tau` (cases and
     patients censored before tau) are the prefix ``[0, k)`` and the controls the
