@@ -105,15 +105,41 @@ def test_auc_and_uno_match_bruteforce(rng: np.random.Generator, integer: bool) -
         assert res.estimate == pytest.approx(_uno_bruteforce(t, e, x, tau), rel=1e-12)
 
 
-def test_weighted_concordance_with_unit_weights_is_harrell(rng: np.random.Generator) -> None:
-    # the O(n log^2 n) pair counting against the exact O(n^2) Harrell C and its variance
-    t = rng.integers(1, 15, size=300).astype(float)
-    e = rng.integers(0, 2, size=300).astype(float)
-    s = rng.integers(0, 8, size=300).astype(float)
-    nc, nd, nt, var = _weighted_concordance(t, e, s, np.ones(300))
-    ref = concordance_index(t, e, s)
-    assert (nc, nd, nt) == (ref.concordant, ref.discordant, ref.tied_score)
-    assert var == pytest.approx(ref.variance, rel=1e-12)
+def test_harrell_c_counts_and_variance_match_bruteforce(rng: np.random.Generator) -> None:
+    # the O(n log^2 n) pair counting (shared by concordance_index and uno_c) against
+    # explicit loops over all pairs, with heavy ties in time and score
+    n = 150
+    t = rng.integers(1, 12, size=n).astype(float)
+    e = rng.integers(0, 2, size=n).astype(float)
+    s = rng.integers(0, 6, size=n).astype(float)
+    nc = nd = ntx = nty = ntxy = 0
+    a = np.zeros(n)
+    b = np.zeros(n)
+    for i in range(n):
+        for j in range(n):
+            if e[i] == 1 and (t[i] < t[j] or (t[i] == t[j] and e[j] == 0)):
+                score = 1.0 if s[i] > s[j] else 0.5 if s[i] == s[j] else 0.0
+                nc += s[i] > s[j]
+                nd += s[i] < s[j]
+                ntx += s[i] == s[j]
+                for k in (i, j):
+                    a[k] += score
+                    b[k] += 1
+            if i < j and e[i] == 1 and e[j] == 1 and t[i] == t[j]:
+                ntxy += s[i] == s[j]
+                nty += s[i] != s[j]
+    est = (nc + 0.5 * ntx) / (nc + nd + ntx)
+    var = float(np.sum(((a - est * b) / (nc + nd + ntx)) ** 2))
+    res = concordance_index(t, e, s)
+    assert (res.concordant, res.discordant, res.tied_score, res.tied_time, res.tied_both) == (
+        nc, nd, ntx, nty, ntxy)
+    assert res.estimate == pytest.approx(est, rel=1e-14)
+    assert res.variance == pytest.approx(var, rel=1e-12)
+    w = rng.uniform(0.5, 2.0, size=n)  # event-time weights, as uno_c's 1/G(T-)^2
+    c_w, d_w, t_w, _ = _weighted_concordance(t, e, s, w)
+    num = sum(w[i] * ((s[i] > s[j]) + 0.5 * (s[i] == s[j])) for i in range(n) for j in range(n)
+              if e[i] == 1 and (t[i] < t[j] or (t[i] == t[j] and e[j] == 0)))
+    assert (c_w + 0.5 * t_w) == pytest.approx(num, rel=1e-12)
 
 
 # ------------------------------------------------------------------ scikit-survival
