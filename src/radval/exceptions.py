@@ -21,7 +21,8 @@ Exception tree::
     ├── SmallSampleWarning                           n or events too small for the method
     ├── ConvergenceWarning                           an iterative fit did not converge
     ├── DatasetShiftWarning                          validation data unlike development data
-    └── PredictorTimingWarning                       post-operative predictor, pre-operative model
+    ├── PredictorTimingWarning                       post-operative predictor, pre-operative model
+    └── HorizonWarning                               horizon beyond the last event / the follow-up
 
 Exit codes of the command line (documented in the README) are attached to the
 error classes through :func:`exit_code_for`.
@@ -46,6 +47,7 @@ __all__ = [
     "DatasetShiftWarning",
     "DegenerateBootstrapWarning",
     "ExtractionError",
+    "HorizonWarning",
     "InputError",
     "MissingInputError",
     "NotFittedError",
@@ -170,6 +172,14 @@ class DatasetShiftWarning(RadvalWarning):
 
 class PredictorTimingWarning(RadvalWarning):
     """A predictor measured after the prediction moment is used by a model."""
+
+
+class HorizonWarning(RadvalWarning):
+    """A time horizon lies beyond the last event or beyond the maximum follow-up.
+
+    Beyond the maximum follow-up nothing can be estimated (the result is NaN),
+    and the usual cause is a unit mismatch (times in days, horizons in months).
+    """
 
 
 def exit_code_for(exc: BaseException) -> int:

@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "youden_threshold": "_threshold",
     # decision curves (dcurves)
     "decision_curve": "_decision_curve",
+    "survival_decision_curve": "_decision_curve",
     # reclassification (Hmisc improveProb)
     "nri": "_reclassification",
     "idi": "_reclassification",
@@ -42,6 +43,12 @@ _EXPORTS: dict[str, str] = {
     "logrank_test": "_survival",
     "cox_ph": "_survival",
     "concordance_index": "_survival",
+    "median_survival": "_survival",
+    # time-dependent validation (riskRegression::Score, survival::concordance n/G2)
+    "time_dependent_auc": "_timedep",
+    "uno_c": "_timedep",
+    "survival_brier": "_timedep",
+    "survival_calibration": "_survival_calibration",
     # descriptive (Table 1)
     "baseline_table": "_descriptive",
 }
