@@ -42,6 +42,13 @@ _EXPORTS: dict[str, str] = {
     "logrank_test": "_survival",
     "cox_ph": "_survival",
     "concordance_index": "_survival",
+    # multiple imputation (mice::pool.scalar / pool)
+    "rubin_pool": "_rubin",
+    "rubin_pool_many": "_rubin",
+    "pool_auc": "_rubin",
+    "RubinResult": "_rubin",
+    "RubinPoolTable": "_rubin",
+    "PooledAUCResult": "_rubin",
     # descriptive (Table 1)
     "baseline_table": "_descriptive",
 }
