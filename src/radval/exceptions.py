@@ -19,6 +19,7 @@ Exception tree::
     ├── SmallSampleWarning                           n or events too small for the method
     ├── ConvergenceWarning                           an iterative fit did not converge
     ├── DatasetShiftWarning                          validation data unlike development data
+    ├── HarmonizationWarning                         ComBat left a feature unadjusted / small site
     └── PredictorTimingWarning                       post-operative predictor, pre-operative model
 
 Exit codes of the command line (documented in the README) are attached to the
@@ -43,6 +44,7 @@ __all__ = [
     "DatasetShiftWarning",
     "DegenerateBootstrapWarning",
     "ExtractionError",
+    "HarmonizationWarning",
     "InputError",
     "MissingInputError",
     "NotFittedError",
@@ -158,6 +160,10 @@ class ConvergenceWarning(RadvalWarning):
 
 class DatasetShiftWarning(RadvalWarning):
     """Validation data differ from the development data (e.g. another scanner protocol)."""
+
+
+class HarmonizationWarning(RadvalWarning):
+    """Harmonisation is unreliable here (a feature left unadjusted, a very small new site)."""
 
 
 class PredictorTimingWarning(RadvalWarning):
