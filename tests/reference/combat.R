@@ -60,6 +60,17 @@ cases <- list(
   run("mean_only_reference_C_covariates", dev, ~ age + sex, mean.only = TRUE, ref.batch = "C"),
   run("unseen_D_reference_A", rep(TRUE, n), ref.batch = "A")
 )
+# batch-outcome association guard: chisq.test(correct = FALSE); fisher.test for a small 2 x 2
+y <- rbinom(n, 1, ifelse(batch == "B", 0.55, 0.3))
+ct <- suppressWarnings(chisq.test(table(batch, y), correct = FALSE))
+ys <- c(rep(0, 6), rep(1, 2), rep(0, 2), rep(1, 5))
+bs <- c(rep("A", 8), rep("B", 7))
+ft <- fisher.test(table(bs, ys))
+association <- list(y = y, chisq_statistic = unname(ct$statistic), chisq_df = unname(ct$parameter),
+                    chisq_p = ct$p.value, small_batch = bs, small_y = ys,
+                    fisher_p = ft$p.value)
+
 out <- list(R_version = R.version.string, sva_version = as.character(packageVersion("sva")),
-            features = unname(X), batch = batch, age = age, sex = sex, cases = cases)
+            features = unname(X), batch = batch, age = age, sex = sex, cases = cases,
+            association = association)
 write_json(out, "combat.json", digits = NA, auto_unbox = TRUE, pretty = FALSE)

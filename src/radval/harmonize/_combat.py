@@ -368,7 +368,6 @@ class ComBat:
                           HarmonizationWarning, stacklevel=2)
         keep = ~const
         xk = x[:, keep]
-        pk = int(keep.sum())
 
         design = np.column_stack([bd, cd])
         b_hat = np.linalg.solve(design.T @ design, design.T @ xk)
