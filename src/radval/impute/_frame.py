@@ -157,8 +157,8 @@ def decode_frame(values: FloatArray, specs: list[ColumnSpec], index: pd.Index
         v = values[:, j]
         if spec.kind == "numeric":
             if spec.dtype.startswith(("int", "uint", "Int", "UInt")) and np.isfinite(v).all():
-                out[spec.name] = pd.array(np.round(v).astype(np.int64),
-                                          dtype=spec.dtype if spec.dtype[0] == "I" else None)
+                out[spec.name] = pd.Series(np.round(v).astype(np.int64), index=index
+                                           ).astype(pd.api.types.pandas_dtype(spec.dtype))
             else:
                 out[spec.name] = v
             continue

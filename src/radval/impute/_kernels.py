@@ -81,16 +81,17 @@ def estimice(x: FloatArray, y: FloatArray, *, ridge: float = RIDGE) -> LeastSqua
 
 
 def _sym(a: FloatArray) -> FloatArray:
-    return (a + a.T) / 2.0
+    return np.asarray((a + a.T) / 2.0, dtype=np.float64)
 
 
 def _chol_lower(v: FloatArray) -> FloatArray:
     try:
-        return np.linalg.cholesky(_sym(v))
+        return np.asarray(np.linalg.cholesky(_sym(v)), dtype=np.float64)
     except np.linalg.LinAlgError:
         # numerically indefinite: tiny jitter on the diagonal keeps the draw defined
         jitter = 1e-10 * max(float(np.max(np.abs(np.diag(v)))), 1e-300)
-        return np.linalg.cholesky(_sym(v) + jitter * np.eye(v.shape[0]))
+        return np.asarray(np.linalg.cholesky(_sym(v) + jitter * np.eye(v.shape[0])),
+                          dtype=np.float64)
 
 
 def norm_draw(x: FloatArray, y: FloatArray, *, chisq: float, z: FloatArray,
@@ -122,7 +123,7 @@ def draw_norm(x: FloatArray, y: FloatArray, rng: np.random.Generator
     """:func:`norm_draw` with its chi-square and normal draws taken from ``rng``."""
     df = max(x.shape[0] - x.shape[1], 1)
     chisq = float(rng.chisquare(df))
-    z = rng.standard_normal(x.shape[1])
+    z = np.asarray(rng.standard_normal(x.shape[1]), dtype=np.float64)
     return norm_draw(x, y, chisq=chisq, z=z)
 
 
@@ -211,7 +212,7 @@ def fit_multinomial(x: FloatArray, y: IntArray, w: FloatArray, n_classes: int, *
     n, p = x.shape
     kk = n_classes - 1
     onehot = (y[:, None] == np.arange(1, n_classes)[None, :]).astype(np.float64)
-    theta = np.zeros(p * kk)
+    theta: FloatArray = np.zeros(p * kk)
 
     def loglik(th: FloatArray) -> float:
         eta = x @ th.reshape(kk, p).T
@@ -252,10 +253,10 @@ def fit_multinomial(x: FloatArray, y: IntArray, w: FloatArray, n_classes: int, *
             break
     _, h = info(theta)
     try:
-        cov = np.linalg.inv(h)
+        cov = np.asarray(np.linalg.inv(h), dtype=np.float64)
     except np.linalg.LinAlgError:
-        cov = np.linalg.pinv(h)
-    return theta.reshape(kk, p).T.copy(), cov
+        cov = np.asarray(np.linalg.pinv(h), dtype=np.float64)
+    return np.asarray(theta.reshape(kk, p).T.copy(), dtype=np.float64), cov
 
 
 def categorical_probabilities(x: FloatArray, coef: FloatArray) -> FloatArray:
@@ -265,7 +266,7 @@ def categorical_probabilities(x: FloatArray, coef: FloatArray) -> FloatArray:
 
 def draw_categories(prob: FloatArray, rng: np.random.Generator) -> IntArray:
     """One class per row drawn from its probabilities (inverse CDF of a uniform)."""
-    u = rng.random(prob.shape[0])
-    cdf = np.cumsum(prob, axis=1)
+    u = np.asarray(rng.random(prob.shape[0]), dtype=np.float64)
+    cdf: FloatArray = np.cumsum(prob, axis=1)
     cdf[:, -1] = 1.0
     return np.asarray((u[:, None] > cdf).sum(axis=1), dtype=np.int64)
