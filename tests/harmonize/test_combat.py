@@ -210,3 +210,11 @@ def test_fit_is_deterministic_and_batch_order_invariant(rng: np.random.Generator
     cb = ComBat().fit(X[DEV][perm], BATCH[DEV][perm])
     out = cb.transform(X[DEV], BATCH[DEV])
     assert_allclose(out, ComBat().fit_transform(X[DEV], BATCH[DEV]), rtol=1e-10)
+
+
+def test_covariate_constant_within_one_batch_warns_but_fits() -> None:
+    cov = COV[DEV].reset_index(drop=True).copy()
+    cov.loc[BATCH[DEV] == "A", "sex"] = "F"
+    with pytest.warns(HarmonizationWarning, match=r"'sex' is constant within batch\(es\) \['A'\]"):
+        out = ComBat().fit_transform(X[DEV], BATCH[DEV], cov)
+    assert np.isfinite(out).all()

@@ -297,6 +297,20 @@ class ComBat:
                    "each other. Remove one or more of them.")
         raise DataError(msg)
 
+    @staticmethod
+    def _warn_constant_covariates(cd: FloatArray, owners: list[str], codes: npt.NDArray[Any],
+                                  levels: list[Any]) -> None:
+        """Warn when a covariate does not vary within some batch (not singular, but its
+        effect in that batch is extrapolated from the others)."""
+        for name in dict.fromkeys(owners):
+            cols = cd[:, [j for j, o in enumerate(owners) if o == name]]
+            flat = [levels[i] for i in range(len(levels))
+                    if np.all(np.ptp(cols[codes == i], axis=0) == 0)]
+            if flat:
+                warnings.warn(f"ComBat: covariate {name!r} is constant within batch(es) "
+                              f"{flat}; its effect there is estimated from the other batches "
+                              "only.", HarmonizationWarning, stacklevel=3)
+
     # ------------------------------------------------------------------ fit
     def fit(self, features: Any, batch: Any, covariates: Any = None) -> ComBat:
         """Estimate the harmonisation from development data.
@@ -356,6 +370,7 @@ class ComBat:
         self._learn_covariates(cov)
         cd, cov_labels, owners = self._covariate_design(cov, n, caller)
         self._check_rank(bd, cd, owners)
+        self._warn_constant_covariates(cd, owners, codes, levels)
 
         # sva leaves features constant within a batch unadjusted (and out of the priors)
         const = np.zeros(p, dtype=bool)

@@ -209,6 +209,10 @@ class ChainedImputer:
     on that chain's completed training data), iterating ``max_iter`` sweeps over the
     new rows only; training rows are never changed.
 
+    The fitted object keeps the training data (PMM donors) in memory and has no JSON
+    form on purpose: it belongs to the development analysis.  What travels to other
+    sites is a :class:`DeploymentImputer`.
+
     References
     ----------
     .. [1] van Buuren S, Groothuis-Oudshoorn K. mice: Multivariate Imputation by

@@ -76,7 +76,11 @@ def estimice(x: FloatArray, y: FloatArray, *, ridge: float = RIDGE) -> LeastSqua
         if keep.any():
             coef[keep] = np.linalg.lstsq(x[:, keep], y, rcond=None)[0]
         xtx = x.T @ x
-        v = np.linalg.inv(xtx + np.diag(ridge * np.diag(xtx)))
+        try:
+            v = np.linalg.inv(xtx + np.diag(ridge * np.diag(xtx)))
+        except np.linalg.LinAlgError:
+            # an all-zero predictor column (no penalty on it): generalised inverse
+            v = np.linalg.pinv(xtx + np.diag(ridge * np.diag(xtx)))
     return LeastSquares(coef=coef, residuals=y - x @ coef, v=v, df=df)
 
 
