@@ -218,3 +218,48 @@ def test_covariate_constant_within_one_batch_warns_but_fits() -> None:
     with pytest.warns(HarmonizationWarning, match=r"'sex' is constant within batch\(es\) \['A'\]"):
         out = ComBat().fit_transform(X[DEV], BATCH[DEV], cov)
     assert np.isfinite(out).all()
+
+
+def _site_sim(rng: np.random.Generator, n_site: int, p: int = 150
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Development batches A (reference), B, C and a new site D with known batch effects."""
+    mu = rng.normal(0, 1, p)
+    sd = np.exp(rng.normal(0, 0.3, p))
+    x, labels = [], []
+    for b, n in zip("ABC", (60, 50, 50)):
+        g = 0.0 if b == "A" else rng.normal(0, 0.4, p)
+        d = 1.0 if b == "A" else np.exp(rng.normal(0, 0.25, p))
+        x.append(mu + sd * (g + d * rng.normal(size=(n, p))))
+        labels += [b] * n
+    z = rng.normal(size=(n_site, p))
+    site = mu + sd * (rng.normal(0.3, 0.4, p) + np.exp(rng.normal(0.1, 0.25, p)) * z)
+    return np.vstack(x), np.array(labels), site, mu + sd * z, sd
+
+
+def test_unseen_site_is_mapped_to_the_reference_and_development_prior_helps_small_sites(
+        ) -> None:
+    rng = np.random.default_rng(1)
+    err: dict[tuple[int, str], list[float]] = {}
+    for n_site in (5, 60):
+        for _ in range(15):
+            x, labels, site, truth, sd = _site_sim(rng, n_site)
+            err.setdefault((n_site, "raw"), []).append(
+                float(np.sqrt(np.mean(((site - truth) / sd) ** 2))))
+            for prior in ("site", "development"):
+                cb = ComBat(reference_batch="A", unseen_prior=prior).fit(x, labels)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", HarmonizationWarning)
+                    h = cb.transform(site, ["D"] * n_site)
+                err.setdefault((n_site, prior), []).append(
+                    float(np.sqrt(np.mean(((h - truth) / sd) ** 2))))
+    mean = {k: float(np.mean(v)) for k, v in err.items()}
+    for n_site in (5, 60):
+        assert mean[(n_site, "site")] < 0.7 * mean[(n_site, "raw")]
+        assert mean[(n_site, "development")] < 0.7 * mean[(n_site, "raw")]
+    # small site: the development dispersions shrink more and win; large site: no difference
+    assert mean[(5, "development")] < 0.95 * mean[(5, "site")]
+    assert abs(mean[(60, "development")] / mean[(60, "site")] - 1) < 0.02
+    cb = ComBat(unseen_prior="development").fit(x, labels)
+    assert ComBat.from_dict(cb.to_dict()).unseen_prior == "development"
+    with pytest.raises(InputError, match="unseen_prior"):
+        ComBat(unseen_prior="pooled").fit(x, labels)

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from radval._validation import check_positive_int, param_error
+from radval._validation import check_choice, check_positive_int, param_error
 from radval.exceptions import (
     DataError,
     HarmonizationWarning,
@@ -113,6 +113,14 @@ class ComBat:
     min_unseen_size : int, optional
         A batch not seen in :meth:`fit` with fewer patients than this gets a
         :class:`~radval.exceptions.HarmonizationWarning` (default 20).
+    unseen_prior : {"site", "development"}, optional
+        Empirical-Bayes prior of a batch not seen in fit (parametric EB only).
+        ``"site"`` (default): estimated from the new site's own features, exactly as
+        ComBat does for every batch.  ``"development"``: centred on the site's own mean
+        location and mean scale, with the dispersions (``t2`` and the coefficient of
+        variation of the scales) learned in development, averaged over the development
+        batches (reference excluded); more shrinkage for small sites, whose own ``t2``
+        is inflated by sampling noise.
 
     Attributes
     ----------
@@ -161,7 +169,8 @@ class ComBat:
     with the frozen development :math:`\\hat\\alpha, \\hat\\beta, \\hat\\sigma`; the site's
     own :math:`\\hat\\gamma, \\hat\\delta` are estimated from its feature distribution, the
     priors of the site from its own features (ComBat's priors are per batch, with the
-    features as replicates), and shrunk exactly as in fit.  No outcome is used and no
+    features as replicates; with ``unseen_prior="development"`` their dispersions come
+    from the development batches), and shrunk exactly as in fit.  No outcome is used and no
     feature leaves the site.  With a ``reference_batch`` and no covariates this equals
     what ``sva::ComBat`` would give the new site's rows if it were run on the
     development batches plus the new site with the same reference (the reference
@@ -206,12 +215,13 @@ class ComBat:
 
     def __init__(self, *, parametric: bool = True, empirical_bayes: bool = True,
                  mean_only: bool = False, reference_batch: Hashable | None = None,
-                 min_unseen_size: int = 20) -> None:
+                 min_unseen_size: int = 20, unseen_prior: str = "site") -> None:
         self.parametric = parametric
         self.empirical_bayes = empirical_bayes
         self.mean_only = mean_only
         self.reference_batch = reference_batch
         self.min_unseen_size = min_unseen_size
+        self.unseen_prior = unseen_prior
 
     # ------------------------------------------------------------------ design
     def _check_params(self, caller: str) -> None:
@@ -220,6 +230,8 @@ class ComBat:
                 raise param_error(name, caller, "a bool", getattr(self, name))
         check_positive_int(self.min_unseen_size, caller=caller, param="min_unseen_size",
                            minimum=2)
+        check_choice(self.unseen_prior, ("site", "development"), caller=caller,
+                     param="unseen_prior")
 
     def _learn_covariates(self, cov: pd.DataFrame | None) -> None:
         self._covariates: list[dict[str, Any]] = []
@@ -538,8 +550,11 @@ class ComBat:
         cd, _, _ = self._covariate_design(cov, n, _caller)
         s, _ = self._standardise(x, cd)
         keep = self.adjusted_
+        t2, cv2 = self._development_dispersion() if self.unseen_prior == "development" \
+            else (None, None)
         est = estimate_batch(s[:, keep], s[:, keep].mean(axis=0), mean_only=self.mean_only,
-                             parametric=self.parametric, empirical_bayes=self.empirical_bayes)
+                             parametric=self.parametric, empirical_bayes=self.empirical_bayes,
+                             t2=t2, delta_cv2=cv2)
         if keep.all():
             return est
         p = self.n_features_
@@ -554,6 +569,17 @@ class ComBat:
                               t2=est.t2, a_prior=est.a_prior, b_prior=est.b_prior,
                               gamma_star=full(est.gamma_star, 0.0),
                               delta_star=full(est.delta_star, 1.0))
+
+    def _development_dispersion(self) -> tuple[float, float | None]:
+        """Prior dispersions pooled over the development batches (reference excluded)."""
+        rows = [i for i, b in enumerate(self.batches_) if b != self.reference_batch]
+        keep = self.adjusted_
+        t2 = float(np.mean(self.priors_["t2"].to_numpy()[rows]))
+        if self.mean_only:
+            return t2, None
+        d = self.delta_hat_[np.ix_(rows, np.flatnonzero(keep))]
+        cv2 = float(np.mean(d.var(axis=1, ddof=1) / d.mean(axis=1) ** 2))
+        return t2, cv2
 
     def fit_transform(self, features: Any, batch: Any, covariates: Any = None) -> Any:
         """:meth:`fit`, then :meth:`transform` of the same data (sva ``ComBat``'s output)."""
@@ -582,7 +608,8 @@ class ComBat:
             "format": _FORMAT, "format_version": _FORMAT_VERSION,
             "options": {"parametric": self.parametric, "empirical_bayes": self.empirical_bayes,
                         "mean_only": self.mean_only, "reference_batch": self.reference_batch,
-                        "min_unseen_size": self.min_unseen_size},
+                        "min_unseen_size": self.min_unseen_size,
+                        "unseen_prior": self.unseen_prior},
             "batches": list(self.batches_), "n_per_batch": list(self.n_per_batch_),
             "feature_names": self.feature_names_, "n_features": self.n_features_,
             "covariates": getattr(self, "_covariates", []),

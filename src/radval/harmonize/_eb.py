@@ -123,11 +123,19 @@ def int_eprior(s: FloatArray, g_hat: FloatArray, d_hat: FloatArray, *,
 
 
 def estimate_batch(s: FloatArray, gamma_hat: FloatArray, *, mean_only: bool,
-                   parametric: bool, empirical_bayes: bool) -> BatchEstimates:
+                   parametric: bool, empirical_bayes: bool, t2: float | None = None,
+                   delta_cv2: float | None = None) -> BatchEstimates:
     """Priors and adjusted (``*_star``) parameters of one batch from its standardised data.
 
     ``gamma_hat`` is passed in because with a reference batch sva estimates it from the
     whole batch design; for every other case it is the column mean of ``s``.
+
+    ``t2`` and ``delta_cv2`` override the batch's own prior dispersions (used for a new
+    site with ``unseen_prior="development"``): the normal prior on the location keeps
+    the batch's mean ``gamma_bar`` with variance ``t2``; the inverse-gamma prior on the
+    scale keeps the batch's mean ``m`` of ``delta_hat`` with squared coefficient of
+    variation ``delta_cv2``, i.e. ``a = 2 + 1/delta_cv2``, ``b = m (a - 1)`` (the
+    method-of-moments relations of ``aprior``/``bprior``).
     """
     n, p = s.shape
     if mean_only:
@@ -135,9 +143,13 @@ def estimate_batch(s: FloatArray, gamma_hat: FloatArray, *, mean_only: bool,
     else:
         delta_hat = s.var(axis=0, ddof=1)
     gamma_bar = float(np.mean(gamma_hat))
-    t2 = float(np.var(gamma_hat, ddof=1)) if p > 1 else float("nan")
+    if t2 is None:
+        t2 = float(np.var(gamma_hat, ddof=1)) if p > 1 else float("nan")
     if mean_only:
         a = b = float("nan")
+    elif delta_cv2 is not None:
+        a = 2.0 + 1.0 / delta_cv2
+        b = float(np.mean(delta_hat)) * (a - 1.0)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             a, b = aprior(delta_hat), bprior(delta_hat)
