@@ -577,7 +577,7 @@ class ComBat:
         t2 = float(np.mean(self.priors_["t2"].to_numpy()[rows]))
         if self.mean_only:
             return t2, None
-        d = self.delta_hat_[np.ix_(rows, np.flatnonzero(keep))]
+        d = self.delta_hat_[np.ix_(np.asarray(rows, dtype=np.intp), np.flatnonzero(keep))]
         cv2 = float(np.mean(d.var(axis=1, ddof=1) / d.mean(axis=1) ** 2))
         return t2, cv2
 
