@@ -22,7 +22,8 @@ Exception tree::
     ├── ConvergenceWarning                           an iterative fit did not converge
     ├── DatasetShiftWarning                          validation data unlike development data
     ├── PredictorTimingWarning                       post-operative predictor, pre-operative model
-    └── HorizonWarning                               horizon beyond the last event / the follow-up
+    ├── HorizonWarning                               horizon beyond the last event / the follow-up
+    └── HarmonizationWarning                         ComBat left a feature unadjusted / small site
 
 Exit codes of the command line (documented in the README) are attached to the
 error classes through :func:`exit_code_for`.
@@ -48,6 +49,7 @@ __all__ = [
     "DegenerateBootstrapWarning",
     "ExtractionError",
     "HorizonWarning",
+    "HarmonizationWarning",
     "InputError",
     "MissingInputError",
     "NotFittedError",
@@ -168,6 +170,10 @@ class ConvergenceWarning(RadvalWarning):
 
 class DatasetShiftWarning(RadvalWarning):
     """Validation data differ from the development data (e.g. another scanner protocol)."""
+
+
+class HarmonizationWarning(RadvalWarning):
+    """Harmonisation is unreliable here (a feature left unadjusted, a very small new site)."""
 
 
 class PredictorTimingWarning(RadvalWarning):

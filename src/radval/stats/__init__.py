@@ -49,6 +49,13 @@ _EXPORTS: dict[str, str] = {
     "uno_c": "_timedep",
     "survival_brier": "_timedep",
     "survival_calibration": "_survival_calibration",
+    # multiple imputation (mice::pool.scalar / pool)
+    "rubin_pool": "_rubin",
+    "rubin_pool_many": "_rubin",
+    "pool_auc": "_rubin",
+    "RubinResult": "_rubin",
+    "RubinPoolTable": "_rubin",
+    "PooledAUCResult": "_rubin",
     # descriptive (Table 1)
     "baseline_table": "_descriptive",
 }
