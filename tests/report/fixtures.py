@@ -404,8 +404,13 @@ def make_run_dir(tmp_path: Path, *, minimal: bool = False, seed: int = 7) -> Pat
         results["curves"] = {k: [r for r in v if r["cohort"] == keep and r["model"] == "radiomics"]
                              for k, v in results["curves"].items()}
         pred = pred[(pred.cohort == keep) & (pred.model == "radiomics")]
+    from radval.workflow._outputs import RunFolder
+
     run = Path(tmp_path) / ("run_minimal" if minimal else "run")
     run.mkdir(parents=True, exist_ok=True)
-    (run / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
-    pred.to_parquet(run / "predictions.parquet", index=False)
+    folder = RunFolder(run)
+    stage = folder.stage()
+    (stage / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
+    pred.to_parquet(stage / "predictions.parquet", index=False)
+    folder.commit(stage, steps=["validate"] if minimal else ["select", "fit", "evaluate"])
     return run

@@ -194,3 +194,42 @@ def test_report_of_the_real_run(first_run: Path, tmp_path: Path) -> None:
     from tests.report.test_render import check_real_run_report
 
     check_real_run_report(first_run, tmp_path)
+
+
+def test_an_interrupted_run_leaves_the_complete_previous_run(
+        small_study: Path, first_run: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT during the optimism step (or a full disk while writing results.json) used to
+    leave new predictions and a new bundle beside the previous results.json."""
+    from radval.workflow import _run
+    from radval.workflow._outputs import RunFolder
+
+    out = tmp_path / "run"
+    shutil.copytree(first_run, out)
+    # the run's outputs: every file run.json records, and run.json itself (the extraction
+    # cache in features/ and deep/ is not an output: it is keyed by content)
+    recorded = [*json.loads((out / "run.json").read_text())["files"], "run.json"]
+    before = {name: (out / name).read_bytes() for name in recorded}
+    doc = yaml.safe_load(small_study.read_text())
+    doc["seed"] = 12  # another run: new selection, models and bundle
+    for key in ("manifest", "clinical"):
+        doc[key] = str(small_study.parent / doc[key])
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(doc))
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_run, "optimism_bootstrap", interrupted)
+    assert main(["run", str(other), "--out", str(out), "--jobs", "1", "-q"]) == 130
+    assert {name: (out / name).read_bytes() for name in recorded} == before
+    RunFolder(out).verify("evaluate", action="radval run")
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.undo()
+    monkeypatch.setattr("radval.contracts._base.atomic_write_json", disk_full)
+    assert main(["run", str(other), "--out", str(out), "--jobs", "1", "-q"]) != 0
+    RunFolder(out).verify("evaluate", action="radval run")
+    assert (out / "results.json").read_bytes() == before["results.json"]

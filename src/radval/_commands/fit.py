@@ -23,5 +23,5 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
     study = load(args)
     res = run_fit(study, args.out, jobs=args.jobs, scheduler=args.scheduler)
-    return EXIT_OK, {"out_dir": str(res["out_dir"]), "models": res["fitted"].model_names,
-                     "cutoffs": res["fitted"].cutoffs}
+    return EXIT_OK, {"out_dir": str(res.out_dir), "models": res.fitted.model_names,
+                     "cutoffs": res.fitted.cutoffs}

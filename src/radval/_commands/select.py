@@ -23,5 +23,5 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
     study = load(args)
     res = run_select(study, args.out, jobs=args.jobs, scheduler=args.scheduler)
-    return EXIT_OK, {"out_dir": str(res["out_dir"]),
-                     "selected": {f: s["selected"] for f, s in res["selection"].items()}}
+    return EXIT_OK, {"out_dir": str(res.out_dir),
+                     "selected": {f: s["selected"] for f, s in res.selection.items()}}

@@ -9,6 +9,7 @@ file                 definition
 ``models.json``      :class:`ModelsFile` (``radval fit``; read by ``evaluate``)
 ``signature.json``   :class:`SignatureFile` (the frozen bundle; read by ``validate``)
 ``share.json``       :class:`ShareFile` (a site's aggregates; read by ``pool``)
+``run.json``         :class:`RunRecord` (written last by every step: what finished)
 ===================  ==========================================================
 
 Each is a :class:`Document`: :meth:`Document.write` validates before writing,
@@ -28,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "ResultsFile": "_results",
     "SelectionFile": "_files",
     "ModelsFile": "_files",
+    "RunRecord": "_files",
     "SignatureFile": "_signature",
     "ShareFile": "_share",
     "DOCUMENTS": "_registry",

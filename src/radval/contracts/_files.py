@@ -10,7 +10,7 @@ from pydantic import Field
 from radval.contracts._base import Document, Num, Record
 from radval.contracts._results import BundleRef, FamilySelection, ModelRow, Nomogram, WarningRow
 
-__all__ = ["DesignRecord", "ModelsFile", "SelectionFile"]
+__all__ = ["DesignRecord", "ModelsFile", "RunRecord", "SelectionFile"]
 
 
 class SelectionFile(Document):
@@ -47,3 +47,18 @@ class ModelsFile(Document):
     flags: list[WarningRow] = Field(description="flags raised while fitting")
     nomogram: Nomogram | None = Field(None, description="nomogram scales")
     bundle: BundleRef | None = Field(None, description="the signature bundle written")
+
+
+class RunRecord(Document):
+    """The completion record of a run folder, written last: which steps finished and the
+    SHA-256 of every output they wrote. A folder without it, or whose files no longer match
+    it, holds an interrupted or mixed run, and radval refuses to read it."""
+
+    FILE: ClassVar[str] = "run.json"
+    TITLE: ClassVar[str] = "radval run record"
+
+    radval_version: str = Field(description="radval version that wrote the outputs")
+    created: str = Field(description="UTC timestamp of the commit")
+    steps: list[str] = Field(description="completed steps, in order (select, fit, evaluate; "
+                             "validate at a site)")
+    files: dict[str, str] = Field(description="output file (relative path) -> SHA-256")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from radval.contracts._base import Document
-from radval.contracts._files import ModelsFile, SelectionFile
+from radval.contracts._files import ModelsFile, RunRecord, SelectionFile
 from radval.contracts._results import ResultsFile
 from radval.contracts._share import ShareFile
 from radval.contracts._signature import SignatureFile
@@ -17,4 +17,5 @@ DOCUMENTS: dict[str, type[Document]] = {
     "models": ModelsFile,
     "signature": SignatureFile,
     "share": ShareFile,
+    "run": RunRecord,
 }

@@ -578,12 +578,18 @@ class UpdatingRow(Record):
     """The original model and its recalibrated versions at the site."""
 
     model: str = _f("original, recalibrated_citl, recalibrated_logistic")
-    auc: OptNum = _f("AUC")
-    citl: OptNum = _f("calibration-in-the-large")
-    slope: OptNum = _f("calibration slope")
-    brier: OptNum = _f("Brier score")
-    o_e_ratio: OptNum = _f("observed / expected")
+    n: int = _f("patients")
+    events: int = _f("events")
     apparent: bool = _f("estimated in the same data it is evaluated on")
+    auc: OptNum = _f("AUC")
+    brier: OptNum = _f("Brier score")
+    citl: OptNum = _f("calibration-in-the-large")
+    citl_se: OptNum = _f("its SE")
+    intercept: OptNum = _f("calibration intercept")
+    intercept_se: OptNum = _f("its SE")
+    slope: OptNum = _f("calibration slope")
+    slope_se: OptNum = _f("its SE")
+    o_e_ratio: OptNum = _f("observed / expected")
 
 
 class Updating(Record):

@@ -177,14 +177,22 @@ def render_document(qmd_path: str | Path, *, formats: Iterable[str] | str = FORM
 
 
 def _read_results(run_dir: Path) -> dict[str, Any]:
-    """``results.json`` validated against :class:`radval.contracts.ResultsFile`: a file of
-    another radval version, or edited by hand, fails here with the field named."""
+    """``results.json`` of a completed run (:class:`radval.workflow._outputs.RunFolder`),
+    validated against :class:`radval.contracts.ResultsFile`: a file of another radval
+    version, or edited by hand, fails here with the field named."""
     from radval.contracts._results import ResultsFile
+    from radval.workflow._outputs import RunFolder
 
     path = run_dir / "results.json"
     if not path.is_file():
         raise MissingInputError(f"{path} does not exist; run `radval run` first or pass the "
                                 "folder that holds results.json")
+    # the run completed and nothing changed since: never a report of a partial or mixed run
+    folder = RunFolder(run_dir)
+    rec = folder.record()
+    site = rec is not None and "validate" in rec.steps
+    folder.verify("validate" if site else "evaluate",
+                  action="radval validate" if site else "radval run")
     return ResultsFile.read(path).to_data()
 
 

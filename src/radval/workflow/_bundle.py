@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 
-from radval._provenance import atomic_write_json
 from radval.workflow._coding import SCORE_COLUMN
 from radval.workflow._cohort import AnalysisData
 from radval.workflow._fitting import FittedModels
@@ -19,7 +18,12 @@ logger = logging.getLogger("radval.pipeline")
 
 
 def write_signature_bundle(study: StudyConfig, data: AnalysisData, fm: FittedModels,
-                            out_dir: Path) -> dict[str, Any]:
+                           out_dir: Path) -> dict[str, Any]:
+    """Freeze the fitted signature into ``out_dir/bundle`` (:mod:`radval.models.bundle`).
+
+    Returns the ``bundle`` record of ``models.json`` / ``results.json``: its path relative
+    to ``out_dir`` and its kind.
+    """
     from radval import __version__
     from radval.models.signature import (
         SCHEMA_VERSION,
@@ -89,11 +93,8 @@ def write_signature_bundle(study: StudyConfig, data: AnalysisData, fm: FittedMod
                                            "else 0 (first sorted level = reference)",
                    "<predictor>": "numeric clinical predictor as recorded"},
                "lambda_used": {f: s.get("lambda_used") for f, s in fm.selection.items()}})
-    try:
-        from radval.models.bundle import write_bundle
-    except ImportError:  # pragma: no cover - bundle module not available
-        atomic_write_json(out_dir / "signature.json", sig.to_dict())
-        return {"path": "signature.json", "kind": "signature.json (bundle writer unavailable)"}
+    from radval.models.bundle import write_bundle
+
     weights = Path(deep["weights_path"]) if deep and deep.get("weights_path") else None
     path = write_bundle(out_dir / "bundle", sig, deep_weights=weights)
     return {"path": str(Path(path).relative_to(out_dir)), "kind": "bundle"}

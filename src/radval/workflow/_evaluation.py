@@ -35,18 +35,22 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from radval._results import Result
 from radval._rng import stable_rng
 from radval.exceptions import InputError, RadvalWarning
 
 __all__ = [
     "PERFORMANCE_COLUMNS",
     "THRESHOLD_COLUMNS",
+    "EvaluationTables",
+    "HeterogeneityResult",
     "evaluate_predictions",
     "heterogeneity_test",
     "roc_band",
@@ -84,7 +88,56 @@ def _undefined(y: npt.NDArray[np.int64]) -> str | None:
     return None
 
 
-def heterogeneity_test(aucs: Sequence[float], variances: Sequence[float]) -> dict[str, float]:
+@dataclass(frozen=True, kw_only=True)
+class HeterogeneityResult(Result):
+    """Cochran's Q test of equal AUCs across independent subgroups.
+
+    Attributes
+    ----------
+    statistic : float
+        Q.
+    df : int
+        k - 1.
+    p_value : float
+        Upper tail of the chi-square distribution.
+    pooled : float
+        Inverse-variance weighted AUC.
+    """
+
+    statistic: float
+    df: int
+    p_value: float
+    pooled: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationTables(Result):
+    """Every cohort x model (x subgroup) evaluation: the tables of ``results.json``.
+
+    Attributes
+    ----------
+    performance, threshold_metrics, comparisons, calibration, subgroups, heterogeneity :
+        DataFrame
+        Tidy tables, columns fixed by :class:`radval.contracts.ResultsFile`.
+    curves : dict of str to DataFrame
+        ``roc, roc_band, calibration_grouped, calibration_smooth, decision``.
+    """
+
+    performance: pd.DataFrame = field(repr=False, compare=False)
+    threshold_metrics: pd.DataFrame = field(repr=False, compare=False)
+    comparisons: pd.DataFrame = field(repr=False, compare=False)
+    calibration: pd.DataFrame = field(repr=False, compare=False)
+    subgroups: pd.DataFrame = field(repr=False, compare=False)
+    heterogeneity: pd.DataFrame = field(repr=False, compare=False)
+    curves: dict[str, pd.DataFrame] = field(repr=False, compare=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The performance table (AUC of every cohort x model x subgroup)."""
+        return self.performance
+
+
+def heterogeneity_test(aucs: Sequence[float], variances: Sequence[float]
+                       ) -> HeterogeneityResult:
     """Cochran's Q test of equal AUCs across independent subgroups (DeLong variances).
 
     Parameters
@@ -94,9 +147,7 @@ def heterogeneity_test(aucs: Sequence[float], variances: Sequence[float]) -> dic
 
     Returns
     -------
-    dict
-        ``statistic`` (Q), ``df`` (k - 1), ``p_value`` (upper tail of chi-square),
-        ``pooled`` (inverse-variance weighted AUC).
+    HeterogeneityResult
     """
     from scipy.stats import chi2
 
@@ -111,7 +162,7 @@ def heterogeneity_test(aucs: Sequence[float], variances: Sequence[float]) -> dic
     pooled = float(np.sum(w * a) / np.sum(w))
     q = float(np.sum(w * (a - pooled) ** 2))
     df = int(a.size - 1)
-    return {"statistic": q, "df": df, "p_value": float(chi2.sf(q, df)), "pooled": pooled}
+    return HeterogeneityResult(statistic=q, df=df, p_value=float(chi2.sf(q, df)), pooled=pooled)
 
 
 def roc_band(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, n_resamples: int,
@@ -277,7 +328,7 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
                          subgroup_ids: Mapping[str, Mapping[str, set[str]]] | None = None,
                          n_bootstrap: int = 2000, confidence_level: float = 0.95,
                          dca_thresholds: Sequence[float] | None = None, hl_groups: int = 10,
-                         roc_band_resamples: int = 200, seed: int = 0) -> dict[str, Any]:
+                         roc_band_resamples: int = 200, seed: int = 0) -> EvaluationTables:
     """Evaluate every cohort x model (x subgroup).
 
     Parameters
@@ -299,9 +350,7 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
 
     Returns
     -------
-    dict
-        ``performance, threshold_metrics, comparisons, calibration, subgroups,
-        heterogeneity`` (DataFrames) and ``curves`` (dict of DataFrames).
+    EvaluationTables
     """
     from radval import stats
     from radval.stats._decision_curve import decision_curve
@@ -385,9 +434,9 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
                         lv_stats.append((level, srow["auc"], srow["auc_variance"]))
                 if len(lv_stats) >= 2 and len(lv_stats) == len(levels):
                     h = heterogeneity_test([s[1] for s in lv_stats], [s[2] for s in lv_stats])
-                    het_rows.append({**key, "subgroup": sg_name, "statistic": h["statistic"],
-                                     "df": h["df"], "p_value": h["p_value"],
-                                     "pooled_auc": h["pooled"], "undefined_reason": None})
+                    het_rows.append({**key, "subgroup": sg_name, "statistic": h.statistic,
+                                     "df": h.df, "p_value": h.p_value,
+                                     "pooled_auc": h.pooled, "undefined_reason": None})
                 else:
                     het_rows.append({**key, "subgroup": sg_name, "statistic": math.nan,
                                      "df": math.nan, "p_value": math.nan, "pooled_auc": math.nan,
@@ -426,12 +475,12 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
         "decision": frame(dca_rows, ["cohort", "model", "threshold", "net_benefit", "treat_all",
                                      "treat_none", "net_interventions_avoided"]),
     }
-    return {
-        "performance": frame(perf, PERFORMANCE_COLUMNS),
-        "threshold_metrics": frame(thr, THRESHOLD_COLUMNS),
-        "comparisons": frame(comps, COMPARISON_COLUMNS),
-        "calibration": frame(cal_rows, CALIBRATION_COLUMNS),
-        "subgroups": frame(sub_rows, SUBGROUP_COLUMNS),
-        "heterogeneity": frame(het_rows, HETEROGENEITY_COLUMNS),
-        "curves": curves,
-    }
+    return EvaluationTables(
+        performance=frame(perf, PERFORMANCE_COLUMNS),
+        threshold_metrics=frame(thr, THRESHOLD_COLUMNS),
+        comparisons=frame(comps, COMPARISON_COLUMNS),
+        calibration=frame(cal_rows, CALIBRATION_COLUMNS),
+        subgroups=frame(sub_rows, SUBGROUP_COLUMNS),
+        heterogeneity=frame(het_rows, HETEROGENEITY_COLUMNS),
+        curves=curves,
+    )

@@ -43,6 +43,7 @@ from radval.io.coding import check_cohort_agreement, code_ids, code_outcome, pri
 from radval.io.schema import check_table
 from radval.io.tables import check_numeric_columns, read_table
 from radval.workflow._coding import normalise_features
+from radval.workflow._outputs import RunFolder
 
 __all__ = ["load_features_for_bundle", "validate_bundle"]
 
@@ -366,17 +367,20 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
             warnings.warn(str(w.message), DatasetShiftWarning, stacklevel=2)
     one_class = recal is None
     share_path: Path | None = None
-    (out_dir / "share.json").unlink(missing_ok=True)
+    # every output is staged and committed at once: a failure leaves the previous run
+    folder = RunFolder(out_dir)
+    stage = folder.stage()
     if not one_class:
         share = build_share(y, prob, site=site_label, cutoff=sig.cutoff,
                             thresholds=thresholds,
                             outcome=column if _plain(column) else "outcome", model=MODEL,
                             signature_sha256=b.sha256[SIGNATURE_FILE], shift=shift,
                             allow_small_cells=allow_small_cells)
-        share_path = write_share(out_dir / "share.json", share)
+        write_share(stage / "share.json", share)
+        share_path = out_dir / "share.json"
     # the table's definition is data-dictionary/predictions.yaml: checked before writing
     check_table(preds, "predictions", caller="predictions.parquet")
-    preds.to_parquet(out_dir / "predictions.parquet", index=False)
+    preds.to_parquet(stage / "predictions.parquet", index=False)
     if pseudonym_key is not None:
         from radval.pool.pseudonym import pseudonymise
 
@@ -385,7 +389,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                                                       .replace(".", "_")[:32]),
                             "probability": preds["probability"], "y_true": preds["y_true"]})
         ret.sample(frac=1.0, random_state=np.random.default_rng(seed)) \
-            .to_csv(out_dir / "return_predictions.csv", index=False)
+            .to_csv(stage / "return_predictions.csv", index=False)
 
     results: dict[str, Any] = {
         "schema_version": "1",
@@ -411,13 +415,13 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                                      *[{"feature": f, "coef": c} for f, c in
                                        zip(sig.combined.inputs, sig.combined.coef)]]}],
         "cutoffs": {MODEL: sig.cutoff},
-        "performance": tables["performance"],
-        "threshold_metrics": tables["threshold_metrics"],
-        "comparisons": tables["comparisons"],
-        "calibration": tables["calibration"],
-        "curves": tables["curves"],
-        "subgroups": tables["subgroups"],
-        "heterogeneity": tables["heterogeneity"],
+        "performance": tables.performance,
+        "threshold_metrics": tables.threshold_metrics,
+        "comparisons": tables.comparisons,
+        "calibration": tables.calibration,
+        "curves": tables.curves,
+        "subgroups": tables.subgroups,
+        "heterogeneity": tables.heterogeneity,
         "extraction": {"radiomics": {"params_sha256": (sig.radiomics or {}).get("params_sha256")},
                        "deep": {"weights_sha256": (sig.deep or {}).get("weights_sha256")}},
         "bundle": {"path": None, "kind": "bundle (validated)",
@@ -437,7 +441,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                                   "with the bundle's parameter file and network weights; no "
                                   "refit", "missing_data": "complete-case analysis"},
     }
-    ResultsFile.from_data(results).write(out_dir / "results.json")
+    ResultsFile.from_data(results).write(stage / "results.json")
+    folder.commit(stage, steps=["validate"])
     report: dict[str, str] = {}
     if recal is not None and report_formats is not None:
         try:
@@ -448,7 +453,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         raise DataError(f"site {site_label}: all {y.size} analysed patients have the same "
                         f"outcome; results.json was written with undefined metrics, but no "
                         "share.json (discrimination and calibration need both classes).")
-    auc = tables["performance"]
+    auc = tables.performance
     auc_all = auc[auc["subgroup"] == "all"]["auc"]
     summary = {"site": site_label, "n": int(y.size), "events": int(y.sum()),
                "auc": float(auc_all.iloc[0]) if len(auc_all) else math.nan,

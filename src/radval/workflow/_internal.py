@@ -45,20 +45,62 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from radval._results import Result
 from radval.exceptions import DegenerateBootstrapWarning, InputError, RadvalWarning
 from radval.models.guards import flag
 
-__all__ = ["OPTIMISM_METRICS", "optimism_bootstrap", "performance_indexes"]
+__all__ = ["OPTIMISM_METRICS", "OptimismResult", "optimism_bootstrap", "performance_indexes"]
 
 logger = logging.getLogger("radval.internal")
 
 OPTIMISM_METRICS = ("auc", "slope", "intercept", "brier")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimismResult(Result):
+    """Harrell's bootstrap optimism of every refittable model, with stability.
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``model, metric, apparent, optimism, corrected, n_resamples``.
+    selection_frequency : DataFrame
+        ``family, feature, frequency, count``.
+    selection_size : DataFrame
+        ``family, mean, median, min, max``: features selected per resample.
+    prediction_instability : DataFrame
+        ``model, patient_index, apparent, p_low, p_high, mape``.
+    n_resamples, n_failed : int
+        Successful and failed resamples.
+    flags : list of dict
+        ``BOOTSTRAP_FAILED``, ``FEW_RESAMPLES``.
+    refitted, not_refitted : list of str
+        What each resample fitted again, and what it took as given.
+    deep_training : dict or None
+        Number and median apparent AUC of the resamples' networks, when re-trained.
+    """
+
+    table: pd.DataFrame = field(repr=False, compare=False)
+    selection_frequency: pd.DataFrame = field(repr=False, compare=False)
+    selection_size: pd.DataFrame = field(repr=False, compare=False)
+    prediction_instability: pd.DataFrame = field(repr=False, compare=False)
+    n_resamples: int
+    n_failed: int
+    flags: list[dict[str, Any]]
+    refitted: list[str]
+    not_refitted: list[str]
+    deep_training: dict[str, Any] | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """The optimism table."""
+        return self.table
 
 
 def performance_indexes(y: npt.ArrayLike, prob: npt.ArrayLike) -> dict[str, float]:
@@ -182,7 +224,7 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
                        n_chunks: int | None = None, levels: Any = None,
                        icc_dropped: dict[str, list[str]] | None = None,
                        comparison: bool = True, deep_refit: Any = None,
-                       not_refitted: list[str] | None = None) -> dict[str, Any]:
+                       not_refitted: list[str] | None = None) -> OptimismResult:
     """Harrell's bootstrap optimism of every refittable model in the development cohort.
 
     Parameters
@@ -218,18 +260,11 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
 
     Returns
     -------
-    dict
-        ``table`` (model, metric, apparent, optimism, corrected, n_resamples),
-        ``selection_frequency`` (family, feature, frequency), ``selection_size`` (family,
-        mean, median, min, max: features selected per resample), ``prediction_instability``
-        (model, patient_index, apparent, p_low, p_high, mape),
-        ``n_resamples``, ``n_failed``, ``flags``, ``refitted`` and ``not_refitted``
-        (what each resample fitted again, and what it took as given), ``deep_training``
-        (number and median apparent AUC of the resamples' networks, when re-trained).
+    OptimismResult
     """
     from radval._rng import stable_rng
 
-    empty = {
+    empty: dict[str, Any] = {
         "table": pd.DataFrame(columns=["model", "metric", "apparent", "optimism", "corrected",
                                        "n_resamples"]),
         "selection_frequency": pd.DataFrame(columns=["family", "feature", "frequency"]),
@@ -239,7 +274,7 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         "n_resamples": 0, "n_failed": 0, "flags": [], "refitted": [], "not_refitted": [],
     }
     if n_resamples <= 0:
-        return empty
+        return OptimismResult(**empty)
     from radval.workflow._cohort import AnalysisData
 
     dev_mask = data.cohort_mask(study.development)
@@ -312,8 +347,8 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         flags.append(flag("FEW_RESAMPLES", f"optimism correction with {n_resamples} bootstrap "
                           "resamples (>= 200 recommended)", n_resamples=n_resamples))
     if not results:
-        return {**empty, "n_failed": n_failed, "flags": flags, "refitted": refitted,
-                "not_refitted": skipped}
+        return OptimismResult(**{**empty, "n_failed": n_failed, "flags": flags,
+                                 "refitted": refitted, "not_refitted": skipped})
     y0 = dev.patients["y"].to_numpy(dtype=np.int64)
     pdev = preds[preds["cohort"] == study.development]
     rows = []
@@ -361,18 +396,18 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
             inst_rows.append({"model": model, "patient_index": i,
                               "apparent": float(app[i]), "p_low": float(lo[i]),
                               "p_high": float(hi[i]), "mape": float(mape[i])})
-    out = {"table": table, "selection_frequency": pd.DataFrame(freq_rows),
-           "selection_size": pd.DataFrame(size_rows),
-           "prediction_instability": pd.DataFrame(inst_rows), "n_resamples": n_ok,
-           "n_failed": n_failed, "flags": flags, "refitted": refitted,
-           "not_refitted": skipped}
     trained = [r["deep_training"] for r in results if "deep_training" in r]
+    deep_training = None
     if trained:
         secs = np.array([t["seconds_total"] for t in trained], dtype=float)
         aucs = np.array([t["apparent_auc"] for t in trained], dtype=float)
         # seconds go to the log, not to the result (results.json is byte-reproducible)
         logger.info("internal validation: %d networks trained, %.2f s each on average",
                     len(trained), float(secs.mean()))
-        out["deep_training"] = {"n_networks": len(trained),
-                                "apparent_auc_median": float(np.nanmedian(aucs))}
-    return out
+        deep_training = {"n_networks": len(trained),
+                         "apparent_auc_median": float(np.nanmedian(aucs))}
+    return OptimismResult(table=table, selection_frequency=pd.DataFrame(freq_rows),
+                          selection_size=pd.DataFrame(size_rows),
+                          prediction_instability=pd.DataFrame(inst_rows), n_resamples=n_ok,
+                          n_failed=n_failed, flags=flags, refitted=refitted,
+                          not_refitted=skipped, deep_training=deep_training)
