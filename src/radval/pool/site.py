@@ -192,9 +192,9 @@ def _origin_markdown(origin: Any) -> str:
     else:
         lines.append("**The origin of the bundle is unverified.** No trusted public key was "
                      "given, so nothing shows who made the bundle or that it was not changed "
-                     "on the way; its checksums only catch accidental damage. Run `radval "
-                     "validate` with `--trusted-key` and the developers' public key to verify "
-                     "it.")
+                     "on the way; its checksums only catch accidental damage. Run radval "
+                     f"validate with the option {md_text('--trusted-key')} and the developers' "
+                     "public key to verify it.")
         if o.get("signed"):
             lines.append(f" The bundle carries a signature naming key "
                          f"{md_text(o.get('claimed_fingerprint'))}, which was not checked.")

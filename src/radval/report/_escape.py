@@ -87,9 +87,9 @@ def md_text(value: Any) -> str:
     str
         One line: whitespace runs (including line breaks) become one space, control
         characters become U+FFFD, and every markdown-significant ASCII character is
-        backslash-escaped where it is significant.  The result can be placed anywhere inline: in a paragraph, a
-        pipe-table cell, a caption, a header, a callout or a YAML string that
-        pandoc reads as markdown.
+        backslash-escaped where it is significant.  The result can be placed
+        anywhere inline: in a paragraph, a pipe-table cell, a caption, a header, a
+        callout or a YAML string that pandoc reads as markdown.
 
     Examples
     --------
@@ -130,10 +130,11 @@ def md_identifier(value: Any, *, prefix: str = "") -> str:
     import hashlib
 
     text = "" if value is None else str(value)
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
-    if slug != text or not slug:
-        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-        slug = f"{slug}-{digest}" if slug else digest
+    if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", text) and len(text) <= 64:
+        return prefix + text  # already a label: unchanged, so md_identifier is idempotent
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-")
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    slug = f"{slug}-{digest}" if slug else digest
     return prefix + slug
 
 
@@ -184,7 +185,7 @@ def html_attr(value: Any) -> str:
 
 
 # typst markup characters (https://typst.app/docs/reference/syntax/): escaped with "\"
-_TYPST_SPECIAL = frozenset("\\#$*_`<>@[]{}=-+/~'\"")
+_TYPST_SPECIAL = frozenset("\\#$*_`<>@[]{}=-+/~.'\"")
 
 
 def typst_text(value: Any) -> str:
@@ -192,7 +193,8 @@ def typst_text(value: Any) -> str:
 
     Every typst-significant character is backslash-escaped (``#`` would start code,
     ``$`` math, ``<`` a label, ``@`` a reference, ``=`` / ``-`` / ``+`` a heading or
-    list, ``/`` a comment); line breaks become spaces.
+    list, ``/`` a comment, ``...`` / ``--`` / ``'`` typographic shorthands); line
+    breaks become spaces.
     """
     text = _plain(value)
     return "".join("\\" + c if c in _TYPST_SPECIAL else c for c in text)
