@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import stat
 import struct
 import tempfile
@@ -55,6 +56,7 @@ def _nothing_extracted(systemp: Path) -> None:
 
 
 HOSTILE_NAMES = [
+    ("/{root}", "absolute name"),  # the reported case: one component, e.g. "/x"
     ("/{abs}", "absolute name"),
     ("\\evil.txt", "absolute name"),
     ("C:/evil.txt", "drive letter"),
@@ -74,12 +76,17 @@ HOSTILE_NAMES = [
 def test_hostile_entry_names_are_refused_before_writing(tmp_path: Path, private_tmp: Path,
                                                         name: str, why: str) -> None:
     target = tmp_path / "outside" / "evil.txt"
-    name = name.format(abs=str(target).lstrip("/"))
+    at_root = Path("/") / f"radval-zip-slip-{os.getpid()}-{tmp_path.name}"
+    name = name.format(abs=str(target).lstrip("/"), root=at_root.name)
     entries: list[tuple[zipfile.ZipInfo | str, bytes]] = list(_good_entries(tmp_path).items())
     entries.insert(0, (name, b"owned\n"))  # first, so a lazy extractor would write it
     z = _zip(tmp_path / "hostile.zip", entries)
-    with pytest.raises(BundleError) as info:
-        load_bundle(z)
+    try:
+        with pytest.raises(BundleError) as info:
+            load_bundle(z)
+        assert not at_root.exists()
+    finally:
+        at_root.unlink(missing_ok=True)
     msg = str(info.value)
     assert why in msg and repr(name) in msg and "\n" not in msg
     assert not target.exists()
@@ -283,3 +290,46 @@ def test_valid_zip_still_loads_and_cleans_up(tmp_path: Path, private_tmp: Path) 
     assert b.root.parent == private_tmp
     assert sorted(p.name for p in b.root.iterdir()) == sorted(
         p.name for p in (tmp_path / "ok").iterdir())
+
+
+# -- the command line: nothing appears anywhere ------------------------------------------
+
+def test_validate_on_hostile_bundles_writes_nothing_anywhere(
+        tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Run `radval validate` on hostile zips from a temporary working folder: each is
+    refused with exit 65 and a one-line message naming the entry; no file appears in
+    the working folder, its parents, the targets, the output folder or the system
+    temporary folder."""
+    import pandas as pd
+
+    from radval.cli import main
+
+    work = tmp_path / "a" / "b" / "cwd"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    victim = tmp_path / "victim.txt"
+    pd.DataFrame({"patient_id": ["p1"], "radiomics_a": [1.0], "radiomics_b": [2.0],
+                  "deep_0": [0.0]}).to_csv(tmp_path / "f.csv", index=False)
+    pd.DataFrame({"patient_id": ["p1"], "ln_metastasis": [1]}).to_csv(tmp_path / "c.csv",
+                                                                        index=False)
+    good = _good_entries(tmp_path)
+    hostile: dict[str, list[tuple[zipfile.ZipInfo | str, bytes]]] = {
+        "absolute": [(str(victim), b"x"), *good.items()],
+        "dotdot": [("../../../victim.txt", b"x"), *good.items()],
+        "symlink": [(_info("radiomics_params.yaml", stat.S_IFLNK | 0o777), str(victim).encode()),
+                    *[(k, v) for k, v in good.items() if k != "radiomics_params.yaml"]],
+        "bomb": [*[(k, v) for k, v in good.items() if k != "deep.safetensors"],
+                 ("deep.safetensors", bytes(30 << 20))],
+    }
+    zips = {k: _zip(tmp_path / f"{k}.zip", v) for k, v in hostile.items()}
+    before = {p for p in tmp_path.rglob("*")}
+    for kind, z in zips.items():
+        code = main(["validate", str(z), "--features", str(tmp_path / "f.csv"),
+                     "--clinical", str(tmp_path / "c.csv"), "--out", "out", "--site", "s"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 65, kind
+        assert len(err) == 1 and z.name in err[0] and "entry" in err[0], (kind, err)
+    assert {p for p in tmp_path.rglob("*")} == before
+    assert not victim.exists() and not (work / "out").exists()
+    _nothing_extracted(private_tmp)
