@@ -268,3 +268,18 @@ def test_mpl_text_draws_the_text_itself(text: str) -> None:
         return img
 
     assert np.array_equal(draw(mpl_text(text), True), draw(text, False))
+
+
+def test_failures_table_cells_never_start_a_formula(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`radval check --failures`: file names from the manifest are text cells."""
+    pytest.importorskip("SimpleITK")
+    from radval.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.csv").write_text("patient_id,cohort,image,mask\n"
+                                    "p1,dev,=1+2.nii.gz,@mask.nii.gz\n")
+    assert main(["check", "m.csv", "--failures", "f.csv", "-q", "--json"]) == 4
+    fails = pd.read_csv(tmp_path / "f.csv", dtype=str)
+    assert set(fails["image"]) == {"'=1+2.nii.gz"} and set(fails["mask"]) == {"'@mask.nii.gz"}
+    assert set(fails["patient_id"]) == {"p1"}

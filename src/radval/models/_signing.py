@@ -362,12 +362,15 @@ def sign_bundle(bundle: str | os.PathLike[str], *,
         else:
             tmp = p.with_name(f".{p.name}.tmp")
             names = sorted(q.name for q in b.root.iterdir() if q.name != SIG_FILE)
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for n in [*names, SIG_FILE]:
-                    info = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    zf.writestr(info, doc if n == SIG_FILE else (b.root / n).read_bytes())
-            os.replace(tmp, p)
+            try:
+                with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                    for n in [*names, SIG_FILE]:
+                        info = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))
+                        info.compress_type = zipfile.ZIP_DEFLATED
+                        zf.writestr(info, doc if n == SIG_FILE else (b.root / n).read_bytes())
+                os.replace(tmp, p)
+            finally:
+                tmp.unlink(missing_ok=True)
     finally:
         if b.root != p:
             shutil.rmtree(b.root, ignore_errors=True)
