@@ -186,6 +186,7 @@ def _hostile_results() -> tuple[dict[str, Any], pd.DataFrame, dict[str, str]]:
     return results, pred, made
 
 
+@pytest.mark.filterwarnings("ignore:Tight layout not applied")
 def test_run_report_from_hostile_results(tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from radval.report import figures, render_report
@@ -213,6 +214,7 @@ def test_run_report_from_hostile_results(tmp_path: Path,
             assert not v.startswith(("=", "+", "@")), (csv.name, v[:30])
 
 
+@pytest.mark.filterwarnings("ignore:Tight layout not applied")
 def test_figure_labels_are_never_mathtext(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Every text artist of every figure drawn from hostile results shows its text."""
