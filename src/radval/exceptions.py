@@ -12,6 +12,7 @@ Exception tree::
     ├── MissingInputError(RadvalError, FileNotFoundError)  a named file/folder is absent
     ├── ExtractionError(RadvalError)                 feature extraction failed for a case
     ├── BundleError(RadvalError, ValueError)         bundle modified, incomplete or incompatible
+    │   └── BundleSignatureError(BundleError)        bundle unsigned / signed by another key
     ├── NotFittedError(RadvalError, ValueError, AttributeError)
     └── PartialFailureError(RadvalError)             some cases failed; everything else was written
 
@@ -41,6 +42,7 @@ __all__ = [
     "EXIT_SOFTWARE",
     "EXIT_USAGE",
     "BundleError",
+    "BundleSignatureError",
     "ConfigError",
     "ContractError",
     "ConvergenceWarning",
@@ -136,6 +138,13 @@ class BundleError(RadvalError, ValueError):
     """A signature bundle failed its checksum, schema or version check."""
 
     exit_code = EXIT_DATAERR
+
+
+class BundleSignatureError(BundleError):
+    """A bundle's Ed25519 signature is missing, made by another key, or no longer valid.
+
+    Raised only when a trusted public key was given (``radval validate --trusted-key``).
+    """
 
 
 class NotFittedError(RadvalError, ValueError, AttributeError):

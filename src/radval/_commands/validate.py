@@ -52,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="site report formats: html,docx,pdf or 'none' (qmd and figures "
                         "only; default html)")
     parser.add_argument("--no-report", action="store_true", help="do not write a site report")
+    parser.add_argument("--trusted-key",
+                        help="public key file (PEM or base64) of the team that made the "
+                        "bundle: refuse the bundle unless it is signed by this key and "
+                        "unchanged since (without it the bundle's origin is unverified)")
     parser.add_argument("--pseudonym-key-file",
                         help="file holding a secret key (kept at the site): also write "
                         "return_predictions.csv with keyed HMAC-SHA256 pseudonyms")
@@ -81,5 +85,6 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         allow_small_cells=args.allow_small_cells, thresholds=args.thresholds, jobs=args.jobs,
         n_bootstrap=args.bootstrap, seed=args.seed,
         report_formats=None if args.no_report else formats, pseudonym_key=key,
-        positive_label=args.positive_label, negative_label=args.negative_label)
+        positive_label=args.positive_label, negative_label=args.negative_label,
+        trusted_key=args.trusted_key)
     return EXIT_OK, summary

@@ -604,12 +604,26 @@ class Updating(Record):
     comparison: list[UpdatingRow] = _f("original vs updated")
 
 
+class BundleOrigin(Record):
+    """Who made the bundle, as far as its signature tells (site runs)."""
+
+    verified: bool = _f("SHA256SUMS carries a valid signature by the trusted key")
+    signed: bool = _f("the bundle holds SHA256SUMS.sig")
+    key_fingerprint: str | None = _f("SHA-256 of the trusted public key that verified it")
+    claimed_fingerprint: str | None = _f("key named inside SHA256SUMS.sig (unverified "
+                                         "unless verified)")
+    message: str = _f("one plain sentence")
+
+
 class BundleRef(Record):
     """The signature bundle of the run."""
 
     path: str | None = _f("path relative to the run folder (null at a site)")
     kind: str = _f("bundle, or 'bundle (validated)' at a site")
     signature_sha256: str | None = _f("SHA-256 of signature.json (site runs)", None)
+    origin: BundleOrigin | None = _f("signature check of the bundle (site runs)", None)
+    key_fingerprint: str | None = _f("SHA-256 of the public key of the team that signed "
+                                     "the bundle (development runs with a signing key)", None)
 
 
 # -------------------------------------------------------------------------- document

@@ -7,15 +7,22 @@ Layout (every file listed in ``SHA256SUMS``, nothing else allowed)::
     deep.safetensors        deep-network weights (safetensors only: nothing is unpickled)
     radval_version          the radval version that wrote the bundle
     SHA256SUMS              ``sha256sum`` format: "<hex>  <name>" per file
+    SHA256SUMS.sig          optional: Ed25519 signature of SHA256SUMS
+                            (:mod:`radval.models._signing`, ``radval sign``)
 
-:func:`load_bundle` verifies, in this order: the checksum file exists and is
-well formed; no listed file is missing and no unlisted file is present; every
-SHA-256 matches; ``signature.json`` is JSON with a supported ``schema_version``
-and follows its definition (:class:`radval.contracts.SignatureFile`, documented in
-``data-dictionary/signature.yaml``); the parameter file and the weights match
-the hashes recorded inside the signature; the weights file has a valid
-safetensors header.  Any failure raises :class:`~radval.exceptions.BundleError`
-naming the file.  Verify with ``sha256sum -c SHA256SUMS`` by hand as well.
+:func:`load_bundle` verifies, in this order: a .zip is checked entry by entry and
+extracted within size limits (:mod:`radval.models._safezip`: names, types,
+duplicates, declared and streamed sizes, compression ratio) into the system
+temporary folder; a folder may hold only regular bundle files within the same size
+limits; the checksum file exists and is well formed; with a trusted public key, the
+signature of ``SHA256SUMS`` verifies (else the origin is reported as unverified); no
+listed file is missing and no unlisted file is present; every SHA-256 matches;
+``signature.json`` is JSON with a supported ``schema_version`` and follows its definition
+(:class:`radval.contracts.SignatureFile`, documented in ``data-dictionary/signature.yaml``); the
+parameter file and the weights match the hashes recorded inside the signature; the
+weights file has a valid safetensors header.  Any failure raises
+:class:`~radval.exceptions.BundleError` naming the file.  Verify with
+``sha256sum -c SHA256SUMS`` by hand as well.
 """
 
 from __future__ import annotations
@@ -26,19 +33,22 @@ import json
 import os
 import re
 import shutil
+import stat
 import struct
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from radval._provenance import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
+from radval._provenance import atomic_write_text, sha256_bytes, sha256_file
 from radval.exceptions import BundleError, ContractError, MissingInputError
+from radval.models._safezip import ZipLimits, extract_flat_zip
+from radval.models._signing import SIG_FILE, BundleOrigin, check_origin
 from radval.models.signature import SUPPORTED_SCHEMA_VERSIONS, Signature
 
 __all__ = [
     "BUNDLE_FILES",
+    "BUNDLE_LIMITS",
     "Bundle",
     "load_bundle",
     "validate_signature_json",
@@ -50,8 +60,19 @@ PARAMS_FILE = "radiomics_params.yaml"
 WEIGHTS_FILE = "deep.safetensors"
 VERSION_FILE = "radval_version"
 SUMS_FILE = "SHA256SUMS"
-#: Files a bundle may contain (besides ``SHA256SUMS``).
+#: Files a bundle may contain (besides ``SHA256SUMS`` and ``SHA256SUMS.sig``).
 BUNDLE_FILES: tuple[str, ...] = (SIGNATURE_FILE, PARAMS_FILE, WEIGHTS_FILE, VERSION_FILE)
+
+_MiB = 1 << 20
+#: Size limits of a bundle (folder or .zip), far above any real bundle: the largest
+#: file is the network weights (a ResNet-50 is ~100 MB).  A .zip is also refused
+#: when an entry over 1 MiB expands more than 100-fold (JSON compresses ~5-fold,
+#: float weights barely), the signature of a zip bomb.
+BUNDLE_LIMITS = ZipLimits(
+    max_file_bytes={SIGNATURE_FILE: 64 * _MiB, PARAMS_FILE: 1 * _MiB,
+                    WEIGHTS_FILE: 1024 * _MiB, VERSION_FILE: 1024, SUMS_FILE: 4096,
+                    SIG_FILE: 4096},
+    max_total_bytes=1100 * _MiB, max_ratio=100.0, ratio_floor_bytes=1 * _MiB)
 
 def validate_signature_json(obj: Any) -> None:
     """Check a parsed ``signature.json`` against its definition
@@ -86,6 +107,9 @@ class Bundle:
         Version that wrote the bundle.
     sha256 : dict
         File name -> SHA-256 as verified.
+    origin : BundleOrigin
+        Whether the Ed25519 signature was verified with a trusted key
+        (:mod:`radval.models._signing`); unverified unless ``load_bundle`` got one.
     """
 
     signature: Signature
@@ -94,6 +118,9 @@ class Bundle:
     radiomics_params_path: Path | None = None
     radval_version: str = ""
     sha256: dict[str, str] = dataclasses.field(default_factory=dict)
+    origin: BundleOrigin = dataclasses.field(default_factory=lambda: BundleOrigin(
+        verified=False, signed=False, key_fingerprint=None, claimed_fingerprint=None,
+        message="the bundle's origin is unverified"))
 
     @property
     def radiomics_params_text(self) -> str | None:
@@ -160,7 +187,8 @@ def write_bundle(out_dir: str | os.PathLike[str], signature: Signature, *,
     if root.exists() and not root.is_dir():
         raise BundleError(f"write_bundle: {root} exists and is not a folder.")
     root.mkdir(parents=True, exist_ok=True)
-    allowed = {*BUNDLE_FILES, SUMS_FILE}
+    # a stale signature of a previous bundle is removed with the other files
+    allowed = {*BUNDLE_FILES, SUMS_FILE, SIG_FILE}
     unknown = sorted(p.name for p in root.iterdir() if p.name not in allowed)
     if unknown:
         raise BundleError(f"write_bundle: {root} holds files that are not part of a bundle: "
@@ -233,49 +261,71 @@ _SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *]([^/\\]+)$")
 def _extract_zip(path: Path) -> Path:
     import atexit
 
-    dest = Path(tempfile.mkdtemp(prefix="radval-bundle-"))
+    dest = extract_flat_zip(path, limits=BUNDLE_LIMITS)
     # the verified copy lives until the interpreter exits (Bundle.root points to it)
     atexit.register(shutil.rmtree, dest, ignore_errors=True)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                if info.is_dir() or "/" in name.strip("/") or "\\" in name or name in ("", ".",
-                                                                                     ".."):
-                    raise BundleError(f"{path.name}: unexpected entry {name!r} (a bundle zip "
-                                      "holds flat files only).")
-                if info.file_size > (2 << 30):
-                    raise BundleError(f"{path.name}: entry {name!r} is too large.")
-                atomic_write_bytes(dest / name, zf.read(info))
-    except zipfile.BadZipFile as exc:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise BundleError(f"{path.name}: not a valid zip file ({exc}).") from exc
-    except BaseException:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise
     return dest
 
 
-def load_bundle(path: str | os.PathLike[str]) -> Bundle:
+def _check_folder(p: Path) -> None:
+    """A bundle folder holds only regular bundle files within the size limits."""
+    limits = BUNDLE_LIMITS.max_file_bytes
+    for q in sorted(p.iterdir()):
+        mode = q.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            raise BundleError(f"bundle {p}: {q.name} is a symbolic link; a bundle holds "
+                              "regular files only.")
+        if not stat.S_ISREG(mode):
+            raise BundleError(f"bundle {p}: {q.name} is not a regular file.")
+        cap = limits.get(q.name)
+        if cap is not None and q.stat().st_size > cap:
+            raise BundleError(f"bundle {p}: {q.name} is {q.stat().st_size} bytes; it may hold "
+                              f"at most {cap}.")
+
+
+def load_bundle(path: str | os.PathLike[str], *,
+                trusted_key: str | os.PathLike[str] | None = None) -> Bundle:
     """Load and verify a signature bundle (folder or .zip).
+
+    Parameters
+    ----------
+    path : path
+        Bundle folder or .zip.
+    trusted_key : path, optional
+        Public key file (PEM or base64 raw Ed25519) of the team that made the bundle.
+        When given, the bundle must carry a valid signature by that key
+        (``SHA256SUMS.sig``).  Without it the bundle is checked as before and
+        :attr:`Bundle.origin` says that its origin is unverified.
 
     Raises
     ------
     MissingInputError
-        ``path`` does not exist.
+        ``path`` or ``trusted_key`` does not exist.
     BundleError
-        Naming the file that is missing, unexpected, modified or invalid.
+        Naming the file or zip entry that is missing, unexpected, modified, unsafe or
+        invalid.
+    BundleSignatureError
+        With ``trusted_key``: the bundle is unsigned, signed by another key, or its
+        ``SHA256SUMS`` changed after signing.
     """
     p = Path(path)
     if not p.exists():
         raise MissingInputError(f"bundle {p} does not exist.")
-    root = _extract_zip(p) if p.is_file() else p
+    if p.is_file():
+        root = _extract_zip(p)
+    else:
+        root = p
+        _check_folder(p)
 
     sums_path = root / SUMS_FILE
     if not sums_path.is_file():
         raise BundleError(f"bundle {p}: {SUMS_FILE} is missing; the bundle is incomplete.")
+    sums_bytes = sums_path.read_bytes()
+    sig_path = root / SIG_FILE
+    origin = check_origin(sums_bytes, sig_path.read_bytes() if sig_path.is_file() else None,
+                          trusted_key=trusted_key, where=f"bundle {p}")
     expected: dict[str, str] = {}
-    for i, line in enumerate(sums_path.read_text("utf-8", errors="replace").splitlines(), 1):
+    for i, line in enumerate(sums_bytes.decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         m = _SUM_LINE.match(line)
@@ -290,7 +340,7 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     for name in sorted(expected):
         if name not in present:
             raise BundleError(f"bundle {p}: {name} is missing (listed in {SUMS_FILE}).")
-    extra = sorted(present - set(expected) - {SUMS_FILE})
+    extra = sorted(present - set(expected) - {SUMS_FILE, SIG_FILE})
     if extra:
         raise BundleError(f"bundle {p}: unexpected file(s) not listed in {SUMS_FILE}: "
                           f"{', '.join(extra)}.")
@@ -342,4 +392,4 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     version = (root / VERSION_FILE).read_text("utf-8").strip()
     return Bundle(signature=signature, root=root, deep_weights_path=weights,
                   radiomics_params_path=params_path, radval_version=version,
-                  sha256=dict(expected))
+                  sha256=dict(expected), origin=origin)

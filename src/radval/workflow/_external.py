@@ -42,6 +42,7 @@ from radval.exceptions import (
 from radval.io.coding import check_cohort_agreement, code_ids, code_outcome, primary_rows
 from radval.io.schema import check_table
 from radval.io.tables import check_numeric_columns, read_table
+from radval.report._escape import md_text
 from radval.workflow._coding import normalise_features
 from radval.workflow._outputs import RunFolder
 
@@ -149,7 +150,9 @@ def _shift_markdown(shift: Any, recal: Any) -> str:
              "| Feature | Dev. mean | Site mean | SMD | Outside dev. range | Flag |",
              "|---|---:|---:|---:|---:|:---:|"]
     for r in shift.features.to_dict(orient="records"):
-        lines.append(f"| `{r['feature']}` | {r['dev_mean']:.4g} | {r['val_mean']:.4g} | "
+        # feature names come from the bundle: escaped text, never a code span (Quarto
+        # expands shortcodes inside code)
+        lines.append(f"| {md_text(r['feature'])} | {r['dev_mean']:.4g} | {r['val_mean']:.4g} | "
                      f"{r['smd']:.2f} | {100 * r['share_out_of_range']:.0f}% | "
                      f"{'**yes**' if r['flagged'] else ''} |")
     lines += ["", ": Dataset-shift diagnostics {#tbl-shift}", ""]
@@ -168,7 +171,8 @@ def _shift_markdown(shift: Any, recal: Any) -> str:
               "original model is the one validated.", "",
               "| Model | AUC | CITL | Slope | Brier | O/E |", "|---|---:|---:|---:|---:|---:|"]
     for r in recal.comparison.to_dict(orient="records"):
-        lines.append(f"| {r['model']} | {r['auc']:.3f} | {r['citl']:.3f} | {r['slope']:.3f} | "
+        lines.append(f"| {md_text(r['model'])} | {r['auc']:.3f} | {r['citl']:.3f} | "
+                     f"{r['slope']:.3f} | "
                      f"{r['brier']:.3f} | {r['o_e_ratio']:.3f} |")
     lines += ["", ": Original and updated models {#tbl-updating}", "",
               f"Recalibration-in-the-large: intercept {recal.citl_intercept:.3f} "
@@ -176,6 +180,27 @@ def _shift_markdown(shift: Any, recal: Any) -> str:
               f"{recal.logistic_intercept:.3f} (SE {recal.logistic_intercept_se:.3f}), slope "
               f"{recal.logistic_slope:.3f} (SE {recal.logistic_slope_se:.3f}).", ""]
     return "\n".join(lines)
+
+
+def _origin_markdown(origin: Any) -> str:
+    """Section of the site report on the bundle's origin (signature check)."""
+    o = origin if isinstance(origin, dict) else {}
+    lines = ["", "# Origin of the bundle {#sec-origin}", ""]
+    if o.get("verified"):
+        lines.append("The bundle carries an Ed25519 signature that was verified with the "
+                     "trusted public key of fingerprint (SHA-256) "
+                     f"{md_text(o.get('key_fingerprint'))}: it was made by the holder of the "
+                     "matching private key and no file changed since it was signed.")
+    else:
+        lines.append("**The origin of the bundle is unverified.** No trusted public key was "
+                     "given, so nothing shows who made the bundle or that it was not changed "
+                     "on the way; its checksums only catch accidental damage. Run radval "
+                     f"validate with the option {md_text('--trusted-key')} and the developers' "
+                     "public key to verify it.")
+        if o.get("signed"):
+            lines.append(f" The bundle carries a signature naming key "
+                         f"{md_text(o.get('claimed_fingerprint'))}, which was not checked.")
+    return "\n".join(lines) + "\n"
 
 
 def _render(out: Path, results: dict[str, Any], predictions: pd.DataFrame, shift: Any,
@@ -190,7 +215,8 @@ def _render(out: Path, results: dict[str, Any], predictions: pd.DataFrame, shift
     report_dir.mkdir(parents=True, exist_ok=True)
     parts = build_report(jsonable(results), predictions, report_dir)
     qmd = report_dir / "report.qmd"
-    atomic_write_text(qmd, parts.qmd + _shift_markdown(shift, recal))
+    atomic_write_text(qmd, parts.qmd + _shift_markdown(shift, recal)
+                      + _origin_markdown(results.get("bundle", {}).get("origin")))
     rendered = render_document(qmd, formats=list(formats)) if formats else {}
     return {k: os.path.relpath(v, out) for k, v in {**rendered, "qmd": qmd}.items()}
 
@@ -204,7 +230,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                     n_bootstrap: int = 500, seed: int = 0,
                     report_formats: Sequence[str] | None = ("html",),
                     pseudonym_key: bytes | None = None, positive_label: Any = None,
-                    negative_label: Any = None) -> dict[str, Any]:
+                    negative_label: Any = None,
+                    trusted_key: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Validate a frozen signature bundle on one site's data.
 
     Parameters
@@ -247,11 +274,18 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         with ``pseudonym, probability, y_true`` (keyed HMAC-SHA256 pseudonyms,
         :func:`radval.pool.pseudonymise`) for a site that agrees to send per-patient
         predictions back.  The key is never written.
+    trusted_key : path, optional
+        Public Ed25519 key file of the team that made the bundle
+        (:func:`radval.models.bundle.load_bundle`): the bundle is refused unless it is
+        signed by this key and unchanged since signing.  Without it the bundle is
+        still checked, and the log, the summary, ``results.json`` and the site report
+        say that its origin is unverified.
 
     Returns
     -------
     dict
-        Summary: ``site, n, events, auc, share, results, report, flagged_features``.
+        Summary: ``site, n, events, auc, share, results, report, flagged_features,
+        bundle_origin``.
     """
     from radval import __version__
     from radval._provenance import package_versions
@@ -266,7 +300,11 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     if site is not None and not SITE_LABEL_RE.match(site):
         raise InputError(f"site label {site!r} must be 1-40 letters, digits, '_', '.' or '-', "
                          "starting with a letter or digit (it is written to share.json).")
-    b = load_bundle(bundle)
+    b = load_bundle(bundle, trusted_key=trusted_key)
+    if b.origin.verified:
+        logger.info("bundle %s: %s", Path(bundle).name, b.origin.message)
+    else:
+        logger.warning("bundle %s: %s", Path(bundle).name, b.origin.message)
     sig = b.signature
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -350,6 +388,10 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         preds[name] = pred[name].to_numpy()
 
     warn_records: list[dict[str, Any]] = []
+    if not b.origin.verified:
+        warn_records.append({"code": "BUNDLE_ORIGIN_UNVERIFIED",
+                             "message": b.origin.message[0].upper() + b.origin.message[1:] + ".",
+                             "context": {"signed": b.origin.signed}})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RadvalWarning)
         from radval.workflow._evaluation import evaluate_predictions
@@ -425,7 +467,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         "extraction": {"radiomics": {"params_sha256": (sig.radiomics or {}).get("params_sha256")},
                        "deep": {"weights_sha256": (sig.deep or {}).get("weights_sha256")}},
         "bundle": {"path": None, "kind": "bundle (validated)",
-                   "signature_sha256": b.sha256[SIGNATURE_FILE]},
+                   "signature_sha256": b.sha256[SIGNATURE_FILE],
+                   "origin": b.origin.to_dict()},
         "shift": {"features": shift.features, "flagged": shift.flagged,
                   "prevalence": shift.prevalence, "predicted_risk": shift.predicted_risk,
                   "smd_threshold": shift.smd_threshold,
@@ -459,6 +502,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                "auc": float(auc_all.iloc[0]) if len(auc_all) else math.nan,
                "share": str(share_path), "results": str(out_dir / "results.json"),
                "report": report, "flagged_features": shift.flagged,
+               "bundle_origin": b.origin.to_dict(),
                "seconds": round(time.perf_counter() - t_start, 2)}
     return summary
 
