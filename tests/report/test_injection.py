@@ -176,7 +176,8 @@ def _hostile_results() -> tuple[dict[str, Any], pd.DataFrame, dict[str, str]]:
     for key in ("name", "question", "outcome", "positive_label", "prediction_moment"):
         made[key] = study[key] = payload(key)
     made["warning"] = payload("warning")
-    results["warnings"].append({"code": payload("code"), "message": made["warning"]})
+    results["warnings"].append({"code": payload("code"), "message": made["warning"],
+                                "context": {}})
     made["code"] = payload("code")
     made["formula"] = results["selection"]["radiomics"]["formula"] = payload("formula")
     # a family name that is also a path: its LASSO figure must stay in figures/
@@ -194,15 +195,21 @@ def test_run_report_from_hostile_results(tmp_path: Path,
     monkeypatch.setitem(figures.SAVE_OPTIONS, "formats", ("png",))
     monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 40)
     results, pred, made = _hostile_results()
+    from radval.workflow._outputs import RunFolder
+
     run = tmp_path / "run"
     run.mkdir()
-    (run / "results.json").write_text(json.dumps(results))
-    pred.to_parquet(run / "predictions.parquet", index=False)
+    folder = RunFolder(run)
+    stage = folder.stage()
+    (stage / "results.json").write_text(json.dumps(results))
+    pred.to_parquet(stage / "predictions.parquet", index=False)
+    folder.commit(stage, steps=["select", "fit", "evaluate"])
     before = _tree(tmp_path, run)
     out = render_report(run, formats="html,docx,pdf")
     assert _tree(tmp_path, run) == before  # nothing written outside the run folder
     report = run / "report"
-    assert {p.name for p in run.iterdir()} == {"results.json", "predictions.parquet", "report"}
+    assert {p.name for p in run.iterdir()} == {"results.json", "predictions.parquet", "run.json",
+                                               "report"}
     assert sorted(p.name for p in (report / "figures").glob("fig-lasso-*.png"))[0].startswith(
         "fig-lasso-evil-")
     check_qmd(out["qmd"])

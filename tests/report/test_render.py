@@ -210,6 +210,14 @@ def test_errors(tmp_path: Path) -> None:
         render_report(tmp_path / "empty")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "results.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="holds no complete run"):  # no run.json
+        render_report(tmp_path / "bad")
+    from radval.workflow._outputs import RunFolder
+
+    folder = RunFolder(tmp_path / "bad")
+    stage = folder.stage()
+    (stage / "results.json").write_text("[1, 2]")
+    folder.commit(stage, steps=["select", "fit", "evaluate"])
     with pytest.raises(InputError, match="JSON object"):
         render_report(tmp_path / "bad")
     with pytest.raises(InputError, match="'formats' parameter of render_document"):

@@ -233,3 +233,27 @@ def test_an_interrupted_run_leaves_the_complete_previous_run(
     assert main(["run", str(other), "--out", str(out), "--jobs", "1", "-q"]) != 0
     RunFolder(out).verify("evaluate", action="radval run")
     assert (out / "results.json").read_bytes() == before["results.json"]
+
+
+def test_a_signed_bundle_is_verified_at_the_site(small_study: Path, first_run: Path,
+                                                 tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(first_run, out)
+    assert main(["keygen", "--out", str(tmp_path / "keys"), "-q"]) == 0
+    private = tmp_path / "keys" / "radval-signing.key"
+    public = tmp_path / "keys" / "radval-signing.pub"
+    assert main(["fit", str(small_study), "--out", str(out), "--jobs", "1",
+                 "--signing-key", str(private), "-q"]) == 0
+    models = json.loads((out / "models.json").read_text())
+    assert len(models["bundle"]["key_fingerprint"]) == 64
+    assert (out / "bundle" / "SHA256SUMS.sig").is_file()
+    site = ["validate", str(out / "bundle"), "--features",
+            str(out / "features" / "features_all.parquet"),
+            "--clinical", str(small_study.parent / "clinical.csv"), "--cohort", "centre2",
+            "--no-report", "-q"]
+    assert main([*site, "--out", str(tmp_path / "s1"), "--trusted-key", str(public)]) == 0
+    res = json.loads((tmp_path / "s1" / "results.json").read_text())
+    assert res["bundle"]["origin"]["verified"] is True
+    # the unsigned bundle of the first run is refused by a site that asks for a signature
+    assert main(["validate", str(first_run / "bundle"), *site[2:],
+                 "--out", str(tmp_path / "s2"), "--trusted-key", str(public)]) == 65

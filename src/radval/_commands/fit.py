@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from radval._commands.run import add_study_arguments, load
+from radval._commands.run import add_signing_argument, add_study_arguments, load
 from radval.exceptions import EXIT_OK
 
 HELP = "fit rad-score, DL-score, combined, clinical, nomogram and comparison models"
@@ -15,6 +15,7 @@ EXAMPLE = "radval fit analysis/study.yaml --out results   # after radval select"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's arguments."""
     add_study_arguments(parser)
+    add_signing_argument(parser)
 
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
@@ -22,6 +23,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     from radval.workflow import run_fit
 
     study = load(args)
-    res = run_fit(study, args.out, jobs=args.jobs, scheduler=args.scheduler)
+    res = run_fit(study, args.out, jobs=args.jobs, scheduler=args.scheduler,
+                  signing_key=args.signing_key)
     return EXIT_OK, {"out_dir": str(res.out_dir), "models": res.fitted.model_names,
                      "cutoffs": res.fitted.cutoffs}

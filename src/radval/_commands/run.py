@@ -28,9 +28,18 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Dask scheduler address (or 'local') for extraction and bootstrap")
 
 
+def add_signing_argument(parser: argparse.ArgumentParser) -> None:
+    """``--signing-key``: sign the bundle written by run / fit."""
+    parser.add_argument("--signing-key", default=None,
+                        help="private Ed25519 key (from `radval keygen`) to sign the bundle "
+                             "with; sites then verify it with `radval validate "
+                             "--trusted-key`")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add this subcommand's arguments."""
     add_study_arguments(parser)
+    add_signing_argument(parser)
 
 
 def load(args: argparse.Namespace) -> Any:
@@ -66,7 +75,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
     study = load(args)
     res = run_study(study, args.out, jobs=args.jobs, scheduler=args.scheduler,
-                    study_file=args.study)
+                    study_file=args.study, signing_key=args.signing_key)
     print_summary(res.summary, res.out_dir, args)
     code = EXIT_PARTIAL if res.partial else EXIT_OK
     if res.partial:

@@ -51,8 +51,15 @@ METHODS = {
 
 
 def write_csv(path: Path, df: pd.DataFrame) -> None:
-    """Write a table as CSV (Unix line ends), atomically."""
-    atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
+    """Write a table for people (spreadsheets) as CSV, Unix line ends, atomically.
+
+    Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``
+    first) are written with a leading quote (:func:`radval.report._escape.csv_frame`):
+    the tables quote names and labels that come from the user's files.
+    """
+    from radval.report._escape import csv_frame
+
+    atomic_write_text(path, csv_frame(df).to_csv(index=False, lineterminator="\n"))
 
 
 def sample_size(study: StudyConfig, data: AnalysisData,

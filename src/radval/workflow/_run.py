@@ -190,8 +190,8 @@ def _select(study: StudyConfig, data: AnalysisData, stage: Path,
 
 
 def _fit(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[str, Any]],
-         stage: Path, timings: dict[str, float]) -> tuple[FittedModels, pd.DataFrame,
-                                                          dict[str, Any]]:
+         stage: Path, timings: dict[str, float], signing_key: str | Path | None = None
+         ) -> tuple[FittedModels, pd.DataFrame, dict[str, Any]]:
     t0 = time.perf_counter()
     fm = fit_models(study, data, selection)
     preds = predictions_table(study, data, fm)
@@ -208,6 +208,12 @@ def _fit(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[str, 
         fr = fm.frame(data.patients.loc[dev], {k: v.loc[dev] for k, v in data.features.items()})
         models["nomogram"] = nomogram_points(fit, inputs, fm.designs["nomogram"], fr)
     models["bundle"] = write_signature_bundle(study, data, fm, stage)
+    if signing_key is not None:
+        from radval.models._signing import sign_bundle
+
+        _path, fingerprint = sign_bundle(stage / models["bundle"]["path"],
+                                         private_key=signing_key)
+        models["bundle"]["key_fingerprint"] = fingerprint
     ModelsFile.from_data(models).write(stage / "models.json")
     return fm, preds, models
 
@@ -285,14 +291,15 @@ def run_select(study: StudyConfig, out: str | Path | None = None, *, jobs: int |
 
 
 def run_fit(study: StudyConfig, out: str | Path | None = None, *, jobs: int | None = None,
-            scheduler: str | None = None) -> FitStep:
-    """Step ``fit``: fit the models; writes predictions, ``models.json`` and the bundle."""
+            scheduler: str | None = None, signing_key: str | Path | None = None) -> FitStep:
+    """Step ``fit``: fit the models; writes predictions, ``models.json`` and the bundle
+    (signed with ``signing_key``, a private Ed25519 key, when given)."""
     folder = RunFolder(_out_dir(study, out))
     selection = _read_selection(folder)  # before the (long) extraction: fail fast
     stage = folder.stage()
     timings: dict[str, float] = {}
     data, _ = _load_data(study, folder, stage, jobs=jobs, scheduler=scheduler, timings=timings)
-    fm, preds, models = _fit(study, data, selection, stage, timings)
+    fm, preds, models = _fit(study, data, selection, stage, timings, signing_key)
     folder.commit(stage, steps=["select", "fit"], fresh=["fit"])
     return FitStep(out_dir=folder.root, data=data, fitted=fm, predictions=preds,
                    models=models, timings=timings)
@@ -319,7 +326,8 @@ def run_evaluate(study: StudyConfig, out: str | Path | None = None, *,
 
 
 def run_study(study: StudyConfig, out: str | Path | None = None, *, jobs: int | None = None,
-              scheduler: str | None = None, study_file: str | Path | None = None) -> RunResult:
+              scheduler: str | None = None, study_file: str | Path | None = None,
+              signing_key: str | Path | None = None) -> RunResult:
     """Run the whole study: extraction, selection, fitting and evaluation.
 
     Everything is staged and committed once at the end: an interruption leaves the
@@ -337,6 +345,9 @@ def run_study(study: StudyConfig, out: str | Path | None = None, *, jobs: int | 
         Dask scheduler address (default: ``study.compute.scheduler``).
     study_file : path, optional
         The study file (its SHA-256 goes into the provenance).
+    signing_key : path, optional
+        Private Ed25519 key (``radval keygen``): the bundle is signed, so that sites can
+        verify its origin (``radval validate --trusted-key``).
 
     Returns
     -------
@@ -351,7 +362,7 @@ def run_study(study: StudyConfig, out: str | Path | None = None, *, jobs: int | 
     data, failures = _load_data(study, folder, stage, jobs=jobs, scheduler=scheduler,
                                 timings=timings)
     selection = _select(study, data, stage, timings)
-    _fm, preds, models = _fit(study, data, selection, stage, timings)
+    _fm, preds, models = _fit(study, data, selection, stage, timings, signing_key)
     step = _evaluate(study, data, selection, models, preds, stage, jobs=jobs,
                      scheduler=scheduler, study_file=study_file, timings=timings)
     folder.commit(stage, steps=["select", "fit", "evaluate"])
