@@ -41,8 +41,8 @@ def test_shift_statistics_by_hand(rng: np.random.Generator) -> None:
     dev = sig.development_summary["features"]["radiomics_b"]
     smd = (x.mean() - dev["mean"]) / math.sqrt((x.std(ddof=1) ** 2 + dev["sd"] ** 2) / 2)
     assert row["smd"] == pytest.approx(smd, rel=1e-12)
-    assert row["share_out_of_range"] == pytest.approx(
-        np.mean((x < dev["min"]) | (x > dev["max"])), rel=1e-12)
+    assert row["share_outside_q05_q95"] == pytest.approx(
+        np.mean((x < dev["q05"]) | (x > dev["q95"])), rel=1e-12)
     assert bool(row["flagged"]) and res.flagged == ["radiomics_b"]
     ok = res.features.set_index("feature").loc["radiomics_a"]
     assert not bool(ok["flagged"])
