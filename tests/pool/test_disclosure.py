@@ -200,7 +200,7 @@ def _attack(doc: dict[str, Any], nodes: Sequence[float], cutoff: float,
     for side in sides:
         ranges: dict[str, list[int]] = {}
 
-        def seen(name: str, lo: int, hi: int) -> None:
+        def seen(name: str, lo: int, hi: int, ranges: dict[str, list[int]] = ranges) -> None:
             r = ranges.setdefault(name, [lo, hi])
             r[0], r[1] = min(r[0], lo), max(r[1], hi)
 

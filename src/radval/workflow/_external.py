@@ -203,7 +203,7 @@ def _render(out: Path, results: dict[str, Any], predictions: pd.DataFrame, shift
     qmd = report_dir / "report.qmd"
     # the notice goes first, after the front matter
     head, sep, body = parts.qmd.partition("\n---\n")
-    text = f"{head}{sep}\n{INTERNAL_USE_NOTICE}\n{body}" if sep else \
+    text = f"{head}{sep}\n{INTERNAL_USE_NOTICE}\n\n{body}" if sep else \
         f"{INTERNAL_USE_NOTICE}\n\n{parts.qmd}"
     atomic_write_text(qmd, text + _shift_markdown(shift, recal))
     rendered = render_document(qmd, formats=list(formats)) if formats else {}
