@@ -141,3 +141,22 @@ def test_pseudonymise_is_keyed_hmac() -> None:
         pseudonymise(["p1"], "short")
     with pytest.raises(InputError, match="site"):
         pseudonymise(["p1"], key, site="a b")
+
+
+def test_layout_1_share_is_refused_with_the_reason(rng: np.random.Generator,
+                                                    tmp_path: Path) -> None:
+    """Share files of radval < 0.2 (layout 1) could be undone by arithmetic: refused."""
+    y, p = _data(rng, 80)
+    doc = build_share(y, p, site="s1", cutoff=0.5)
+    doc["schema_version"] = "1"
+    for f in doc["shift"]["features"]:
+        f["share_out_of_range"] = f.pop("share_outside_q05_q95")
+    path = tmp_path / "old_share.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ContractError, match=r"radval < 0\.2 \(share layout 1\)"):
+        read_share(path)
+    # any other broken file keeps the field-naming message
+    doc["schema_version"] = "7"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ContractError, match="schema_version"):
+        read_share(path)
