@@ -269,10 +269,14 @@ def build_share(y_true: Any, y_prob: Any, *, site: str, cutoff: float,
     # net-benefit threshold (treated iff risk >= t and risk > 0, dcurves' rule)
     tables = {"cutoff": _cells(yb, p >= float(cutoff))}
     tables.update({f"nb{i}": _cells(yb, (p >= t) & (p > 0)) for i, t in enumerate(thr)})
-    released = set(tables) if not control else set() if small_class else \
-        _released_tables(tables, ["cutoff", *sorted((k for k in tables if k != "cutoff"),
-                                                    key=lambda k: thr[int(k[2:])])],
-                         min_cell)
+    if not control:
+        released = set(tables)
+    elif small_class:
+        released = set()
+    else:
+        # the cutoff's table first, then the net-benefit thresholds from the lowest
+        order = ["cutoff", *(f"nb{i}" for i in sorted(range(len(thr)), key=thr.__getitem__))]
+        released = _released_tables(tables, order, min_cell)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RadvalWarning)
