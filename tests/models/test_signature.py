@@ -29,12 +29,13 @@ def make_signature(**over: object) -> Signature:
                              intercept=-1.0, coef=[1.1, 0.7])
     summary = {
         "n": 100, "events": 30, "prevalence": 0.3,
-        "features": {f: {"n": 100, "mean": m, "sd": s, "min": m - 3 * s, "max": m + 3 * s,
-                         "q01": m - 2.3 * s, "q99": m + 2.3 * s}
+        "features": {f: {"n": 100, "mean": m, "sd": s, "q05": m - 1.645 * s,
+                         "q25": m - 0.674 * s, "median": m, "q75": m + 0.674 * s,
+                         "q95": m + 1.645 * s}
                      for f, m, s in [("radiomics_a", 1.0, 0.5), ("radiomics_b", 2.0, 1.5),
                                      ("deep_0", 0.0, 1.0)]},
-        "predicted_risk": {"n": 100, "mean": 0.3, "sd": 0.2, "min": 0.01, "max": 0.95,
-                           "q01": 0.02, "q99": 0.9},
+        "predicted_risk": {"n": 100, "mean": 0.3, "sd": 0.2, "q05": 0.04, "q25": 0.14,
+                           "median": 0.27, "q75": 0.43, "q95": 0.7},
     }
     kw: dict[str, object] = dict(
         schema_version="1", radval_version="0.1.0",
@@ -144,10 +145,17 @@ def test_development_summary_from() -> None:
     fb = s["features"]["b"]
     assert fb["mean"] == pytest.approx(np.mean(df["b"]), rel=1e-14)
     assert fb["sd"] == pytest.approx(np.std(df["b"], ddof=1), rel=1e-14)
-    assert fb["min"] == df["b"].min() and fb["max"] == df["b"].max()
-    # R quantile(type = 7) for 50 values: 1% point = x(1) + 0.49 * (x(2) - x(1))
+    # local means of the order statistics within 2.5 ranks of the type-7 position
+    # h = 49 q + 1, worked out by hand for 50 values:
+    # q05 h=3.45 -> ranks 1-5; q25 h=13.25 -> 11-15; median h=25.5 -> 23-28 (six);
+    # q75 h=37.75 -> 36-40; q95 h=47.55 -> 46-50
     xs = np.sort(df["b"].to_numpy())
-    assert fb["q01"] == pytest.approx(xs[0] + 0.49 * (xs[1] - xs[0]), rel=1e-12)
+    for name, lo, hi in [("q05", 1, 5), ("q25", 11, 15), ("median", 23, 28), ("q75", 36, 40),
+                         ("q95", 46, 50)]:
+        assert fb[name] == pytest.approx(xs[lo - 1:hi].mean(), rel=1e-14), name
+    assert not {"min", "max", "q01", "q99"} & set(fb)
+    ps = np.sort(p)
+    assert s["predicted_risk"]["q95"] == pytest.approx(ps[45:].mean(), rel=1e-14)
     assert s["predicted_risk"]["mean"] == pytest.approx(p.mean(), rel=1e-14)
     with pytest.raises(InputError):
         development_summary_from(df, ["a"], p[:10])

@@ -162,6 +162,11 @@ def test_validate_writes_results_share_and_report(study: dict[str, Any],
     assert (root / "val_centre2" / "report" / "report.html").is_file()
     html = (root / "val_centre2" / "report" / "report.html").read_text()
     assert "Dataset shift" in html
+    # the site report is unsuppressed: it says first that it stays at the site
+    qmd = (root / "val_centre2" / "report" / "report.qmd").read_text()
+    body = qmd.split("\n---\n", 1)[1]
+    assert body.lstrip().startswith("**For internal use at this site.**")
+    assert "For internal use at this site." in html
 
 
 @pytest.mark.slow
@@ -209,6 +214,14 @@ def test_share_json_holds_aggregates_only(study: dict[str, Any],
             assert "events" in share["suppression"]["suppressed"]
         else:
             assert min(share["events"], share["non_events"]) >= 5
+        # no count below 5 can be derived from the file (tests/pool/test_disclosure.py)
+        from tests.pool.test_disclosure import _attack, _released_guarantee, _truth
+
+        cutoff = share["threshold_metrics"]["cutoff"]
+        nodes = sorted({cutoff, *(r["threshold"] for r in share["net_benefit"])})
+        truth = _truth(preds["y_true"].to_numpy(), preds["probability"].to_numpy(), nodes)
+        assert _attack(share, nodes, cutoff, truth) == [], site
+        _released_guarantee(share, truth, cutoff)
 
 
 @pytest.mark.slow

@@ -27,7 +27,9 @@ def _data(rng: np.random.Generator, n: int = 200) -> tuple[np.ndarray, np.ndarra
 
 def test_share_values_match_oracles(rng: np.random.Generator) -> None:
     y, p = _data(rng)
-    doc = build_share(y, p, site="siteA", cutoff=0.4, thresholds=[0.1, 0.3])
+    # the values themselves (disclosure control off); with it on, see test_disclosure
+    doc = build_share(y, p, site="siteA", cutoff=0.4, thresholds=[0.1, 0.3],
+                      allow_small_cells=True)
     assert doc["n"] == 200 and doc["events"] == int(y.sum())
     # AUC: O(n^2) Mann-Whitney oracle
     pos, neg = p[y == 1], p[y == 0]
@@ -58,8 +60,17 @@ def test_share_values_match_oracles(rng: np.random.Generator) -> None:
         tp = ((p >= t) & (y == 1)).sum()
         fp = ((p >= t) & (y == 0)).sum()
         assert nb[t] == pytest.approx(tp / 200 - fp / 200 * t / (1 - t), rel=1e-12)
-    assert doc["suppression"]["suppressed"] == []
+    assert doc["suppression"] == {"min_cell": 5, "allowed": True, "suppressed": []}
     json.dumps(doc, allow_nan=False)
+    # disclosure control on: 3 events have risk < 0.1, so the net benefit at 0.1 (and only
+    # it) is withheld; everything else is the same
+    assert int(((p < 0.1) & (y == 1)).sum()) == 3
+    controlled = build_share(y, p, site="siteA", cutoff=0.4, thresholds=[0.1, 0.3])
+    assert controlled["suppression"]["suppressed"] == ["net_benefit[0].net_benefit"]
+    assert controlled["net_benefit"][0]["net_benefit"] is None
+    for key in ("discrimination", "calibration", "threshold_metrics", "n", "events"):
+        assert controlled[key] == doc[key]
+    assert controlled["net_benefit"][1] == doc["net_benefit"][1]
 
 
 def test_small_cells_suppressed_unless_allowed(rng: np.random.Generator) -> None:
@@ -72,12 +83,16 @@ def test_small_cells_suppressed_unless_allowed(rng: np.random.Generator) -> None
     allowed = build_share(y, p, site="s1", cutoff=cut, allow_small_cells=True)
     assert allowed["threshold_metrics"]["tp"] is not None
     assert allowed["suppression"]["allowed"] is True
-    # fewer than 5 events: the event count and O/E are suppressed
+    # fewer than 5 events: every value that depends on the outcome is withheld
     y2 = np.zeros(60, dtype=int)
     y2[:3] = 1
     doc2 = build_share(y2, p, site="s1", cutoff=0.5)
     assert doc2["events"] is None and doc2["calibration"]["o_e"] is None
-    assert doc2["discrimination"]["auc"] is not None
+    assert all(v is None for v in doc2["discrimination"].values())
+    assert all(v is None for v in doc2["calibration"].values())
+    assert all(r["net_benefit"] is None and r["treat_all"] is None
+               for r in doc2["net_benefit"])
+    assert doc2["n"] == 60
 
 
 def test_free_text_refused(rng: np.random.Generator) -> None:
@@ -126,3 +141,22 @@ def test_pseudonymise_is_keyed_hmac() -> None:
         pseudonymise(["p1"], "short")
     with pytest.raises(InputError, match="site"):
         pseudonymise(["p1"], key, site="a b")
+
+
+def test_layout_1_share_is_refused_with_the_reason(rng: np.random.Generator,
+                                                    tmp_path: Path) -> None:
+    """Share files of radval < 0.2 (layout 1) could be undone by arithmetic: refused."""
+    y, p = _data(rng, 80)
+    doc = build_share(y, p, site="s1", cutoff=0.5)
+    doc["schema_version"] = "1"
+    for f in doc["shift"]["features"]:
+        f["share_out_of_range"] = f.pop("share_outside_q05_q95")
+    path = tmp_path / "old_share.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ContractError, match=r"radval < 0\.2 \(share layout 1\)"):
+        read_share(path)
+    # any other broken file keeps the field-naming message
+    doc["schema_version"] = "7"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ContractError, match="schema_version"):
+        read_share(path)

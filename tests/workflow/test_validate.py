@@ -41,8 +41,8 @@ def test_shift_statistics_by_hand(rng: np.random.Generator) -> None:
     dev = sig.development_summary["features"]["radiomics_b"]
     smd = (x.mean() - dev["mean"]) / math.sqrt((x.std(ddof=1) ** 2 + dev["sd"] ** 2) / 2)
     assert row["smd"] == pytest.approx(smd, rel=1e-12)
-    assert row["share_out_of_range"] == pytest.approx(
-        np.mean((x < dev["min"]) | (x > dev["max"])), rel=1e-12)
+    assert row["share_outside_q05_q95"] == pytest.approx(
+        np.mean((x < dev["q05"]) | (x > dev["q95"])), rel=1e-12)
     assert bool(row["flagged"]) and res.flagged == ["radiomics_b"]
     ok = res.features.set_index("feature").loc["radiomics_a"]
     assert not bool(ok["flagged"])
@@ -162,3 +162,23 @@ def test_cli_argument_errors(tmp_path: Path) -> None:
     assert main([*base, "--site", "St Mary's"]) == 65  # free text refused before any work
     assert main([*base, "--site", "ok"]) == 66  # missing clinical file
     assert not (tmp_path / "o" / "share.json").exists()
+
+
+def test_site_with_fewer_than_five_patients_shares_nothing(tmp_path: Path,
+                                                           rng: np.random.Generator) -> None:
+    bundle = write_bundle(tmp_path / "bundle", make_signature(deep=None))
+    feats = _site(rng, n=4)
+    feats.to_csv(tmp_path / "features.csv", index=False)
+    pd.DataFrame({"patient_id": feats["patient_id"], "ln_metastasis": [1, 0, 1, 0]}).to_csv(
+        tmp_path / "clinical.csv", index=False)
+    args = ["validate", str(bundle), "--features", str(tmp_path / "features.csv"),
+            "--clinical", str(tmp_path / "clinical.csv"), "--site", "tiny", "--no-report",
+            "--bootstrap", "0"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RadvalWarning)
+        assert main([*args, "--out", str(tmp_path / "out")]) == 65
+        assert not (tmp_path / "out" / "share.json").exists()
+        # the site may decide otherwise
+        assert main([*args, "--out", str(tmp_path / "out2"), "--allow-small-cells"]) == 0
+    share = json.loads((tmp_path / "out2" / "share.json").read_text())
+    assert share["n"] == 4 and share["suppression"]["allowed"] is True

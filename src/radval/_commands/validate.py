@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", help="features table already extracted with the "
                         "bundle's settings (skips extraction)")
     parser.add_argument("--allow-small-cells", action="store_true",
-                        help="keep counts below 5 in share.json")
+                        help="release every value in share.json (no disclosure control: "
+                        "counts below 5 may then be derived from it)")
     parser.add_argument("--thresholds", type=_thresholds, default=[0.1, 0.2, 0.3],
                         help="net-benefit thresholds for share.json (default 0.1,0.2,0.3)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes")

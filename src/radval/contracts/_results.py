@@ -554,10 +554,11 @@ class ShiftFeatureRow(Record):
     val_mean: OptNum = _f("site mean")
     val_sd: OptNum = _f("site SD")
     smd: OptNum = _f("standardised mean difference (pooled SD)")
-    share_below_min: OptNum = _f("share below the development range")
-    share_above_max: OptNum = _f("share above the development range")
-    share_out_of_range: OptNum = _f("share outside the development range")
-    share_outside_q01_q99: OptNum = _f("share outside the development 1-99% quantiles")
+    share_below_q05: OptNum = _f("share below the development 5% quantile (local mean of "
+                                 "5 patients; null for a bundle of radval < 0.2)")
+    share_above_q95: OptNum = _f("share above the development 95% quantile")
+    share_outside_q05_q95: OptNum = _f("share outside the development 5-95% range (about "
+                                       "0.10 without shift)")
     flagged: bool = _f("flagged as shifted")
     reason: OptStr = _f("why flagged")
 
@@ -569,17 +570,18 @@ class Shift(Record):
     flagged: list[str] = _f("flagged features")
     prevalence: dict[str, OptNum] = _f("development, validation, difference")
     predicted_risk: dict[str, OptNum] = _f("dev_mean, dev_sd, val_mean, val_sd, smd, "
-                                           "share_out_of_range")
+                                           "share_outside_q05_q95")
     smd_threshold: Num = _f("|SMD| above which a feature is flagged")
-    out_of_range_threshold: Num = _f("share outside the range above which it is flagged")
+    out_of_range_threshold: Num = _f("share outside the development 5-95% range above "
+                                     "which a feature is flagged")
 
 
 class UpdatingRow(Record):
     """The original model and its recalibrated versions at the site."""
 
     model: str = _f("original, recalibrated_citl, recalibrated_logistic")
-    n: int = _f("patients")
-    events: int = _f("events")
+    n: int = _f("site patients")
+    events: int = _f("site events")
     apparent: bool = _f("estimated in the same data it is evaluated on")
     auc: OptNum = _f("AUC")
     brier: OptNum = _f("Brier score")

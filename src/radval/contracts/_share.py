@@ -3,6 +3,12 @@
 
 Every object is closed: a file with any other field is refused, so nothing unexpected
 can travel.  Identifiers are plain labels (letters, digits, ``_ . -``), never free text.
+Which values are withheld (``null``) is decided by the disclosure-control rule of
+:mod:`radval.pool.share`.
+
+Layout 2 (radval 0.2): disclosure control; the shift block reports the share outside
+the development 5-95% range instead of the min-max range.  Layout 1 files are refused
+(their suppression could be undone by arithmetic).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from radval.contracts._base import Document, Num, Record
 
 __all__ = ["SHARE_SCHEMA_VERSION", "SITE_LABEL_PATTERN", "ShareFile"]
 
-SHARE_SCHEMA_VERSION = "1"
+SHARE_SCHEMA_VERSION = "2"
 #: A site label: no spaces, slashes or free text.
 SITE_LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
 
@@ -25,11 +31,13 @@ Plain = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
 
 
 class Suppression(Record):
-    """Small-cell suppression applied before the file was written."""
+    """Disclosure control applied before the file was written (radval.pool.share)."""
 
-    min_cell: Annotated[int, Field(ge=1)] = Field(description="smallest count shown")
-    allowed: bool = Field(description="the site allowed small cells")
-    suppressed: list[str] = Field(description="fields set to null")
+    min_cell: Annotated[int, Field(ge=1)] = Field(description="smallest count that may be "
+                                                  "derived from the file")
+    allowed: bool = Field(description="the site allowed small cells (nothing withheld)")
+    suppressed: list[str] = Field(description="fields withheld (set to null) because a "
+                                  "count below min_cell could be derived from them")
 
 
 class Discrimination(Record):
@@ -87,10 +95,8 @@ class ShiftFeature(Record):
 
     feature: Plain = Field(description="feature")
     smd: Num | None = Field(description="standardised mean difference")
-    share_out_of_range: Prob | None = Field(description="share outside the development "
-                                            "range")
-    share_outside_q01_q99: Prob | None = Field(description="share outside the development "
-                                               "1-99% quantiles")
+    share_outside_q05_q95: Prob | None = Field(description="share outside the development "
+                                               "5-95% range (about 0.10 without shift)")
     flagged: bool = Field(description="flagged as shifted")
 
 
@@ -101,15 +107,16 @@ class PredictedRisk(Record):
     val_mean: Prob | None = Field(description="site mean risk")
     val_sd: Num | None = Field(description="site SD")
     smd: Num | None = Field(description="standardised mean difference")
-    share_out_of_range: Prob | None = Field(description="share outside the development "
-                                            "range")
+    share_outside_q05_q95: Prob | None = Field(description="share outside the development "
+                                               "5-95% range")
 
 
 class ShiftSummary(Record):
     """Dataset-shift aggregates."""
 
     smd_threshold: Num | None = Field(description="|SMD| flag threshold")
-    out_of_range_threshold: Num | None = Field(description="out-of-range flag threshold")
+    out_of_range_threshold: Num | None = Field(description="flag threshold of the share "
+                                               "outside the development 5-95% range")
     n_flagged: Count = Field(description="flagged features")
     features: list[ShiftFeature] = Field(description="per feature")
     prevalence_development: Prob | None = Field(description="development prevalence")
@@ -118,12 +125,13 @@ class ShiftSummary(Record):
 
 class ShareFile(Document):
     """Aggregates of one validation site: no identifier, per-patient value, date, path or
-    free text; counts under the small-cell limit suppressed."""
+    free text; every value from which a count below min_cell could be derived is withheld
+    (null)."""
 
     FILE: ClassVar[str] = "share.json"
     TITLE: ClassVar[str] = "radval share"
 
-    schema_version: Literal["1"] = Field(description="layout version")
+    schema_version: Literal["2"] = Field(description="layout version")
     kind: Literal["radval-share"] = Field(description="file kind")
     radval_version: str = Field(description="radval version")
     site: Annotated[str, StringConstraints(pattern=SITE_LABEL_PATTERN)] = Field(

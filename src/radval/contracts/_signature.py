@@ -75,20 +75,28 @@ class LogisticSpec(Record):
 
 
 class DistributionSummary(Record):
-    """Development distribution of one feature (or of the predicted risk)."""
+    """Development distribution of one feature (or of the predicted risk); no value is one
+    patient's (radval.models.signature.development_summary_from)."""
 
     n: int = Field(description="patients with a value")
-    mean: Num | None = Field(description="mean")
-    sd: Num | None = Field(description="SD (ddof 1)")
-    min: Num | None = Field(None, description="minimum (bundles of radval < 0.2 only)")
-    max: Num | None = Field(None, description="maximum (bundles of radval < 0.2 only)")
-    q01: Num | None = Field(None, description="1% quantile")
-    q05: Num | None = Field(None, description="5% quantile")
-    q25: Num | None = Field(None, description="25% quantile")
-    median: Num | None = Field(None, description="median")
-    q75: Num | None = Field(None, description="75% quantile")
-    q95: Num | None = Field(None, description="95% quantile")
-    q99: Num | None = Field(None, description="99% quantile")
+    mean: Num | None = Field(description="mean (null under 5 patients)")
+    sd: Num | None = Field(description="SD (ddof 1; null under 5 patients)")
+    min: Num | None = Field(None, description="minimum (bundles of radval < 0.2 only; "
+                            "ignored)")
+    max: Num | None = Field(None, description="maximum (bundles of radval < 0.2 only; "
+                            "ignored)")
+    q01: Num | None = Field(None, description="type-7 1% quantile (bundles of radval < 0.2 "
+                            "only; ignored)")
+    q05: Num | None = Field(None, description="5% quantile: mean of the 5 order statistics "
+                            "within 2.5 ranks of the type-7 position (null under 31 patients)")
+    q25: Num | None = Field(None, description="25% quantile, local mean likewise (null under "
+                            "7 patients)")
+    median: Num | None = Field(None, description="median, local mean likewise (null under 5 "
+                               "patients)")
+    q75: Num | None = Field(None, description="75% quantile, local mean likewise")
+    q95: Num | None = Field(None, description="95% quantile, local mean likewise")
+    q99: Num | None = Field(None, description="type-7 99% quantile (bundles of radval < 0.2 "
+                            "only; ignored)")
 
 
 class DevelopmentSummary(Record):

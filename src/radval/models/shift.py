@@ -7,15 +7,23 @@ For each selected feature :math:`x` with development mean and SD :math:`(\\bar x
 
   .. math:: \\mathrm{SMD} = \\frac{\\bar x_v - \\bar x_d}{\\sqrt{(s_v^2 + s_d^2)/2}} ;
 
-* share of validation values outside the development range :math:`[\\min_d, \\max_d]`
-  (and outside the development 1st-99th percentiles, which is less sensitive to one
-  extreme development patient).
+* share of validation values below the development 5% quantile, above the 95%
+  quantile, and outside the development 5-95% range :math:`[\\tilde Q_d(0.05),
+  \\tilde Q_d(0.95)]` (the local-mean quantiles of
+  :func:`radval.models.signature.development_summary_from`: averages of 5 development
+  patients, never one patient's value).  Without a shift about 10 % of the values fall
+  outside.
 
 A feature is flagged, with a :class:`~radval.exceptions.DatasetShiftWarning`, when
 :math:`|\\mathrm{SMD}| >` ``smd_threshold`` (0.5, a "medium" effect) or more than
-``out_of_range_threshold`` (20 %) of the validation values fall outside the
-development range: the pattern of a different scanner or protocol (slice thickness,
-reconstruction kernel, contrast timing) rather than a different case mix.
+``out_of_range_threshold`` (25 %, 2.5 times the share expected without shift) of the
+validation values fall outside the development 5-95% range: the pattern of a different
+scanner or protocol (slice thickness, reconstruction kernel, contrast timing) rather
+than a different case mix.
+
+Bundles of radval < 0.2 carry the development minimum and maximum (and type-7 1%/99%
+quantiles) instead of q05/q95.  They are ignored: for such a bundle the range shares
+are undefined (``NaN``) and a feature is flagged by its SMD alone.
 
 The outcome prevalence and the predicted-risk distribution (mean, SD, SMD) are
 compared as well: a shift in predicted risk with no shift in prevalence points at
@@ -67,14 +75,14 @@ class ShiftResult(Result):
     ----------
     features : DataFrame
         One row per selected feature: ``feature, score, n, dev_mean, dev_sd, val_mean,
-        val_sd, smd, share_below_min, share_above_max, share_out_of_range,
-        share_outside_q01_q99, flagged, reason``.
+        val_sd, smd, share_below_q05, share_above_q95, share_outside_q05_q95, flagged,
+        reason``.
     flagged : list of str
         Flagged features.
     prevalence : dict
         ``development, validation, difference``.
     predicted_risk : dict
-        ``dev_mean, dev_sd, val_mean, val_sd, smd, share_out_of_range``.
+        ``dev_mean, dev_sd, val_mean, val_sd, smd, share_outside_q05_q95``.
     smd_threshold, out_of_range_threshold : float
     """
 
@@ -88,7 +96,7 @@ class ShiftResult(Result):
 
 def dataset_shift(features_df: pd.DataFrame, signature: Signature, *,
                   probabilities: Any = None, y_true: Any = None, smd_threshold: float = 0.5,
-                  out_of_range_threshold: float = 0.2, warn: bool = True) -> ShiftResult:
+                  out_of_range_threshold: float = 0.25, warn: bool = True) -> ShiftResult:
     """Compare a validation cohort with the development summaries of a signature.
 
     Parameters
@@ -103,8 +111,9 @@ def dataset_shift(features_df: pd.DataFrame, signature: Signature, *,
         Validation outcomes (for the prevalence comparison).
     smd_threshold : float, default 0.5
         Flag a feature when ``|SMD|`` exceeds it.
-    out_of_range_threshold : float, default 0.2
-        Flag a feature when more than this share lies outside the development range.
+    out_of_range_threshold : float, default 0.25
+        Flag a feature when more than this share lies outside the development 5-95%
+        range (about 0.10 is expected without shift).
     warn : bool, default True
         Emit one :class:`DatasetShiftWarning` listing the flagged features.
 
@@ -130,29 +139,28 @@ def dataset_shift(features_df: pd.DataFrame, signature: Signature, *,
             dev = dev_features.get(feat) or {}
             d_mean = _num(dev, "mean") if dev else score.means[j]
             d_sd = _num(dev, "sd") if dev else score.sds[j]
-            d_min, d_max = _num(dev, "min"), _num(dev, "max")
-            q01, q99 = _num(dev, "q01"), _num(dev, "q99")
+            # min/max of old bundles are single patients' values: never used
+            lo, hi = _num(dev, "q05"), _num(dev, "q95")
             n = int(x.size)
             v_mean = float(x.mean()) if n else math.nan
             v_sd = float(x.std(ddof=1)) if n > 1 else math.nan
             smd = _smd(v_mean, v_sd if n > 1 else 0.0, d_mean, d_sd) if n else math.nan
-            below = float(np.mean(x < d_min)) if n and math.isfinite(d_min) else math.nan
-            above = float(np.mean(x > d_max)) if n and math.isfinite(d_max) else math.nan
+            ranged = n > 0 and math.isfinite(lo) and math.isfinite(hi)
+            below = float(np.mean(x < lo)) if ranged else math.nan
+            above = float(np.mean(x > hi)) if ranged else math.nan
             out = below + above
-            outq = (float(np.mean((x < q01) | (x > q99)))
-                    if n and math.isfinite(q01) and math.isfinite(q99) else math.nan)
             reasons = []
             if math.isfinite(smd) and abs(smd) > smd_threshold or math.isinf(smd):
                 reasons.append(f"|SMD| = {abs(smd):.2f} > {smd_threshold:g}")
             if math.isfinite(out) and out > out_of_range_threshold:
-                reasons.append(f"{100 * out:.0f}% outside the development range")
+                reasons.append(f"{100 * out:.0f}% outside the development 5-95% range")
             if reasons and feat not in flagged:
                 flagged.append(feat)
             rows.append({"feature": feat, "score": score_name, "n": n, "dev_mean": d_mean,
                          "dev_sd": d_sd, "val_mean": v_mean, "val_sd": v_sd, "smd": smd,
-                         "share_below_min": below, "share_above_max": above,
-                         "share_out_of_range": out, "share_outside_q01_q99": outq,
-                         "flagged": bool(reasons), "reason": "; ".join(reasons) or None})
+                         "share_below_q05": below, "share_above_q95": above,
+                         "share_outside_q05_q95": out, "flagged": bool(reasons),
+                         "reason": "; ".join(reasons) or None})
     prev: dict[str, Any] = {"development": summary.get("prevalence"), "validation": None,
                             "difference": None}
     if y_true is not None:
@@ -174,9 +182,9 @@ def dataset_shift(features_df: pd.DataFrame, signature: Signature, *,
             if dev_risk:
                 risk["smd"] = _smd(risk["val_mean"], risk["val_sd"] if p.size > 1 else 0.0,
                                    risk["dev_mean"], risk["dev_sd"])
-                lo, hi = _num(dev_risk, "min"), _num(dev_risk, "max")
+                lo, hi = _num(dev_risk, "q05"), _num(dev_risk, "q95")
                 if math.isfinite(lo) and math.isfinite(hi):
-                    risk["share_out_of_range"] = float(np.mean((p < lo) | (p > hi)))
+                    risk["share_outside_q05_q95"] = float(np.mean((p < lo) | (p > hi)))
     if flagged and warn:
         shown = ", ".join(flagged[:5]) + (" ..." if len(flagged) > 5 else "")
         warnings.warn(f"{len(flagged)} selected feature(s) look unlike the development data "
@@ -184,6 +192,6 @@ def dataset_shift(features_df: pd.DataFrame, signature: Signature, *,
                       "before trusting the validation.", DatasetShiftWarning, stacklevel=2)
     return ShiftResult(features=pd.DataFrame(rows, columns=[
         "feature", "score", "n", "dev_mean", "dev_sd", "val_mean", "val_sd", "smd",
-        "share_below_min", "share_above_max", "share_out_of_range", "share_outside_q01_q99",
-        "flagged", "reason"]), flagged=flagged, prevalence=prev, predicted_risk=risk,
+        "share_below_q05", "share_above_q95", "share_outside_q05_q95", "flagged",
+        "reason"]), flagged=flagged, prevalence=prev, predicted_risk=risk,
         smd_threshold=float(smd_threshold), out_of_range_threshold=float(out_of_range_threshold))

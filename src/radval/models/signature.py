@@ -18,8 +18,9 @@ radiomics + deep-learning signature exactly as it was developed:
 * the frozen probability cutoff, the outcome definition, intended use,
   population, predictor timing, the feature-extraction settings (PyRadiomics
   parameter file and its SHA-256, deep-network config and weights SHA-256) and a
-  summary of the development cohort (per selected feature: mean, SD, min, max,
-  1st/99th percentiles; the predicted-risk distribution).
+  summary of the development cohort (per selected feature and for the predicted risk:
+  n, mean, SD and local-mean quantiles, never a single patient's value; see
+  :func:`development_summary_from`).
 
 The objects are pure numpy/pandas and round-trip through :meth:`Signature.to_dict`
 / :meth:`Signature.from_dict`; :func:`radval.models.bundle.write_bundle` writes
@@ -44,6 +45,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "SUPPORTED_SCHEMA_VERSIONS",
     "LinearScore",
+    "SUMMARY_LEVELS",
+    "SUMMARY_MIN_PATIENTS",
     "LogisticModel",
     "Signature",
     "development_summary_from",
@@ -406,24 +409,67 @@ class Signature:
             raise BundleError(f"signature.json: malformed content ({exc}).") from exc
 
 
-def _describe(x: npt.NDArray[np.float64]) -> dict[str, float | int]:
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return {"n": 0, "mean": float("nan"), "sd": float("nan"), "min": float("nan"),
-                "max": float("nan"), "q01": float("nan"), "q99": float("nan")}
-    q = np.quantile(x, [0.01, 0.25, 0.5, 0.75, 0.99])
-    return {
-        "n": int(x.size),
-        "mean": float(x.mean()),
-        "sd": float(x.std(ddof=1)) if x.size > 1 else float("nan"),
-        "min": float(x.min()),
-        "max": float(x.max()),
-        "q01": float(q[0]),
-        "q25": float(q[1]),
-        "median": float(q[2]),
-        "q75": float(q[3]),
-        "q99": float(q[4]),
-    }
+#: Patients averaged in every shared quantile (and the fewest for a mean and SD).
+SUMMARY_MIN_PATIENTS = 5
+#: Quantile levels of the development summary (name -> level).
+SUMMARY_LEVELS: dict[str, float] = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75,
+                                    "q95": 0.95}
+
+
+def _quantile_windows(n: int, k: int) -> dict[str, npt.NDArray[np.intp]]:
+    """0-based ranks averaged for each level that can be shared (see
+    :func:`development_summary_from`)."""
+    ranks = np.arange(1, n + 1)
+    out: dict[str, npt.NDArray[np.intp]] = {}
+    for name, q in SUMMARY_LEVELS.items():
+        h = (n - 1) * q + 1  # the type-7 position (R quantile type 7, numpy "linear")
+        # the ranks within k/2 of the position; the tolerance keeps q and 1 - q
+        # symmetric when (n - 1) q is not exact in binary
+        window = np.flatnonzero(np.abs(ranks - h) <= k / 2 + 1e-9)
+        if window.size >= k:
+            out[name] = window
+    # the mean (the all-ones functional) and the window sums must not combine into one
+    # patient's value: drop the outer levels until no single rank can be isolated
+    for drop in (("q05", "q95"), ("q25", "q75"), ("median",)):
+        if not _isolates(list(out.values()), n):
+            break
+        for name in drop:
+            out.pop(name, None)
+    return out
+
+
+def _isolates(windows: Sequence[npt.NDArray[np.intp]], n: int) -> bool:
+    """Whether a linear combination of the window sums and the total equals one rank's
+    value (a unit vector in the row space of the window indicators and the ones)."""
+    rows = np.zeros((len(windows) + 1, n), dtype=bool)
+    rows[0] = True
+    for i, w in enumerate(windows, start=1):
+        rows[i, w] = True
+    # ranks with the same membership are indistinguishable by any combination: reduce the
+    # columns to these "atoms"; only a rank alone in its atom can be isolated
+    atoms, counts = np.unique(rows.T, axis=0, return_counts=True)
+    a = atoms.T.astype(np.float64)
+    rank = np.linalg.matrix_rank(a)
+    for j in np.flatnonzero(counts == 1):
+        unit = np.zeros((1, a.shape[1]))
+        unit[0, j] = 1.0
+        if np.linalg.matrix_rank(np.vstack([a, unit])) == rank:
+            return True
+    return False
+
+
+def _describe(x: npt.NDArray[np.float64]) -> dict[str, float | int | None]:
+    x = np.sort(x[np.isfinite(x)])
+    k = SUMMARY_MIN_PATIENTS
+    out: dict[str, float | int | None] = {"n": int(x.size), "mean": None, "sd": None}
+    out.update(dict.fromkeys(SUMMARY_LEVELS))
+    if x.size < k:
+        return out
+    out["mean"] = float(x.mean())
+    out["sd"] = float(x.std(ddof=1))
+    for name, window in _quantile_windows(int(x.size), k).items():
+        out[name] = float(x[window].mean())
+    return out
 
 
 def development_summary_from(features_df: pd.DataFrame, selected: Sequence[str],
@@ -444,9 +490,33 @@ def development_summary_from(features_df: pd.DataFrame, selected: Sequence[str],
     Returns
     -------
     dict
-        ``{"n", "events", "prevalence", "features": {name: {n, mean, sd, min,
-        max, q01, q25, median, q75, q99}}, "predicted_risk": {...same...}}``.
-        SD uses ``ddof=1``; quantiles are numpy's default (R type 7).
+        ``{"n", "events", "prevalence", "features": {name: {n, mean, sd, q05, q25,
+        median, q75, q95}}, "predicted_risk": {...same...}}``.
+
+    Notes
+    -----
+    The summary travels with the bundle to every site, so no number in it is one
+    patient's value (the minimum and maximum of radval < 0.2 were).  With :math:`k` =
+    :data:`SUMMARY_MIN_PATIENTS` (5) and the :math:`m` finite values
+    :math:`x_{(1)} \\le \\dots \\le x_{(m)}` of a feature:
+
+    * mean and SD (``ddof=1``) are given when :math:`m \\ge k`, else ``null``;
+    * the quantile at level :math:`q` is the *local mean* of the order statistics
+      within :math:`k/2` ranks of the type-7 position :math:`h = (m-1)q + 1`,
+
+      .. math:: \\tilde Q(q) = \\operatorname{mean}\\{x_{(j)} : |j - h| \\le k/2\\},
+
+      i.e. of 5 patients (6 when :math:`h` is half-way between two ranks).  A level is
+      given only when this window lies inside :math:`1..m` (it holds at least
+      :math:`k` patients): the median from 5 patients, q25/q75 from 7, q05/q95 from
+      31; otherwise ``null``;
+    * the window sums together with :math:`m \\cdot` mean must not combine linearly into
+      one patient's value (possible for a few cohorts under 12 patients): the outer
+      levels are dropped until no single rank can be isolated.
+
+    q05-q95 is the range of the dataset-shift diagnostics
+    (:func:`radval.models.shift.dataset_shift`).  The local mean is a smoothed quantile:
+    it equals the type-7 quantile when the values are locally linear in rank.
     """
     x = _matrix(features_df, list(selected), owner="development_summary_from") if selected \
         else np.empty((len(features_df), 0))

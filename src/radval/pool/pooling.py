@@ -12,8 +12,10 @@ measure                analysis scale     within-site variance
 ``o_e``                log                (1 - O/n) / O
 =====================  =================  ===========================================
 
-Sites whose value of a measure is missing (suppressed or undefined) are left out of
-that measure; a measure needs at least two sites.  All share files must come from
+Sites whose value of a measure is missing are left out of that measure, and the pooled
+report says which and why: withheld by the site's disclosure control
+(:mod:`radval.pool.share`: fewer than 5 events or non-events withholds every measure) or
+undefined there.  A measure needs at least two sites.  All share files must come from
 the same signature (same ``signature_sha256``) and carry distinct site labels.
 """
 
@@ -58,8 +60,11 @@ def _site_rows(shares: Sequence[dict[str, Any]], measure: str) -> pd.DataFrame:
             usable = 0 < est < 1
         if usable and transform == "log":
             usable = est > 0
+        withheld = f"{block}.{est_key}" in s["suppression"]["suppressed"] or \
+            f"{block}.{se_key}" in s["suppression"]["suppressed"]
         rows.append({"site": s["site"], "n": s["n"], "events": s.get("events"),
-                     "estimate": est, "se": se, "used": bool(usable)})
+                     "estimate": est, "se": se, "used": bool(usable),
+                     "withheld": bool(withheld)})
     return pd.DataFrame(rows)
 
 
@@ -164,6 +169,18 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
                      f"({fmt(r['q_p'], 3)}) |")
         del name
     lines += ["", ": Pooled performance {#tbl-pooled}", ""]
+    left_out = []
+    for m in pooled["measures"].values():
+        withheld = m.get("suppressed", [])
+        undefined = [s for s in m.get("excluded", []) if s not in withheld]
+        why = ([f"{', '.join(withheld)} (withheld by the site: small cells)"] if withheld
+               else []) + ([f"{', '.join(undefined)} (undefined)"] if undefined else [])
+        if why:
+            left_out.append(f"{m['label']}: {'; '.join(why)}")
+    if left_out:
+        lines += ["Sites left out of a measure. " + ". ".join(left_out) + ". A site withholds "
+                  "a measure when a count below 5 (events, non-events, a cell of a 2x2 table) "
+                  "could be derived from it (disclosure control of share.json).", ""]
     for name, rel in figures.items():
         label = pooled["measures"][name]["label"]
         ident = name.replace("_", "-")
@@ -229,7 +246,9 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         sites = _site_rows(shares, name)
         used = sites[sites["used"]]
         entry: dict[str, Any] = {"label": label, "transform": transform, "k": int(len(used)),
-                                 "excluded": sites.loc[~sites["used"], "site"].tolist()}
+                                 "excluded": sites.loc[~sites["used"], "site"].tolist(),
+                                 "suppressed": sites.loc[~sites["used"] & sites["withheld"],
+                                                         "site"].tolist()}
         if len(used) < 2:
             entry["result"] = None
             entry["reason"] = "fewer than two sites with this measure"

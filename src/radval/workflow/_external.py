@@ -143,17 +143,18 @@ def _read_features_table(path: Path, needed: Sequence[str]) -> pd.DataFrame:
 def _shift_markdown(shift: Any, recal: Any) -> str:
     lines = ["", "# Dataset shift against the development cohort {#sec-shift}", "",
              "Standardised mean difference (SMD, pooled SD) of each selected feature and the "
-             "share of values outside the development range. Features are flagged when "
+             "share of values outside the development 5-95% range (local-mean quantiles; "
+             "about 10% without shift). Features are flagged when "
              f"|SMD| > {shift.smd_threshold:g} or more than "
              f"{100 * shift.out_of_range_threshold:.0f}% fall outside the range, the pattern "
              "of a different scanner or protocol.", "",
-             "| Feature | Dev. mean | Site mean | SMD | Outside dev. range | Flag |",
+             "| Feature | Dev. mean | Site mean | SMD | Outside dev. 5-95% | Flag |",
              "|---|---:|---:|---:|---:|:---:|"]
     for r in shift.features.to_dict(orient="records"):
         # feature names come from the bundle: escaped text, never a code span (Quarto
         # expands shortcodes inside code)
         lines.append(f"| {md_text(r['feature'])} | {r['dev_mean']:.4g} | {r['val_mean']:.4g} | "
-                     f"{r['smd']:.2f} | {100 * r['share_out_of_range']:.0f}% | "
+                     f"{r['smd']:.2f} | {_percent(r['share_outside_q05_q95'])} | "
                      f"{'**yes**' if r['flagged'] else ''} |")
     lines += ["", ": Dataset-shift diagnostics {#tbl-shift}", ""]
     pr = shift.predicted_risk
@@ -203,6 +204,17 @@ def _origin_markdown(origin: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _percent(x: Any) -> str:
+    # a bundle of radval < 0.2 has no q05/q95: the share is undefined
+    return "-" if x is None or not math.isfinite(x) else f"{100 * x:.0f}%"
+
+
+#: First paragraph of the site report: it is not anonymised and stays at the site.
+INTERNAL_USE_NOTICE = ("**For internal use at this site.** This report shows the site's "
+                       "results without small-cell suppression; do not send it outside the "
+                       "site. Only `share.json` is meant to leave the site.")
+
+
 def _render(out: Path, results: dict[str, Any], predictions: pd.DataFrame, shift: Any,
             recal: Any, formats: Sequence[str]) -> dict[str, str]:
     try:
@@ -215,7 +227,11 @@ def _render(out: Path, results: dict[str, Any], predictions: pd.DataFrame, shift
     report_dir.mkdir(parents=True, exist_ok=True)
     parts = build_report(jsonable(results), predictions, report_dir)
     qmd = report_dir / "report.qmd"
-    atomic_write_text(qmd, parts.qmd + _shift_markdown(shift, recal)
+    # the notice goes first, after the front matter
+    head, sep, body = parts.qmd.partition("\n---\n")
+    text = f"{head}{sep}\n{INTERNAL_USE_NOTICE}\n\n{body}" if sep else \
+        f"{INTERNAL_USE_NOTICE}\n\n{parts.qmd}"
+    atomic_write_text(qmd, text + _shift_markdown(shift, recal)
                       + _origin_markdown(results.get("bundle", {}).get("origin")))
     rendered = render_document(qmd, formats=list(formats)) if formats else {}
     return {k: os.path.relpath(v, out) for k, v in {**rendered, "qmd": qmd}.items()}
@@ -253,7 +269,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     features : path, optional
         A features table already extracted with the bundle's settings (skips extraction).
     allow_small_cells : bool, default False
-        Keep counts below 5 in ``share.json``.
+        Release every value in ``share.json`` (no disclosure control,
+        :mod:`radval.pool.share`).
     thresholds : sequence of float
         Net-benefit thresholds reported in ``share.json`` (decision curve as well).
     jobs : int, optional
