@@ -1,25 +1,37 @@
-"""Report figures drawn with matplotlib (Agg) from results.json records.
+"""The report's figures, composed from results.json records.
 
-Every function takes the parsed ``results`` dict (and ``predictions`` where
-needed), draws one figure and saves it as SVG, PDF and 300 dpi PNG under
-``out_dir`` via :func:`save`.  It returns the PNG path, or ``None`` when that
-part is not in the run (the report then says so).  The palette is Okabe-Ito
-(colour-blind safe); line styles also differ so that figures survive
-grey-scale printing.  matplotlib is imported inside the functions so that
-``import radval.report`` stays light.
+Every ``*_figure`` function takes the parsed ``results`` dict (and ``predictions``
+where needed), draws one (multi-panel) figure and saves it as SVG, PDF and 300 dpi PNG
+under ``out_dir`` via :func:`save`.  It returns the PNG path, or ``None`` when that part
+is not in the run (the report then says so).  The panels are drawn by the primitives of
+:mod:`radval.report._plots` (tidy data and ``ax=``), and everything runs inside
+radval's ``matplotlib.rc_context`` on figures of its own: pyplot, the backend and the
+global ``rcParams`` are never touched.  matplotlib is imported inside the functions so
+that ``import radval.report`` stays light.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
 
 from radval.report._escape import md_identifier, mpl_text
+from radval.report._plots import (
+    LINE_STYLES,
+    OKABE_ITO,
+    new_figure,
+    plot_calibration,
+    plot_decision_curve,
+    plot_km,
+    plot_roc,
+    style,
+)
 from radval.report.tables import as_mapping, cohort_order, fmt_num, frame, model_labels
 
 __all__ = [
@@ -42,27 +54,19 @@ __all__ = [
     "score_distribution_figure",
 ]
 
-#: Okabe & Ito (2008) colour-blind-safe palette (black first).
-OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
-             "#000000")
-_STYLES = ("-", "--", "-.", ":")
+_STYLES = LINE_STYLES
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _plt() -> Any:
-    import logging
+def _styled(func: F) -> F:
+    """Draw inside radval's style (``matplotlib.rc_context``): no global state changes."""
 
-    import matplotlib
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with style():
+            return func(*args, **kwargs)
 
-    logging.getLogger("fontTools").setLevel(logging.WARNING)
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({
-        "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
-        "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "path",
-        "pdf.fonttype": 42, "svg.hashsalt": "radval", "figure.dpi": 100})
-    return plt
+    return cast(F, wrapper)
 
 
 #: Formats written by :func:`save` and the PNG resolution (changed only by tests).
@@ -70,24 +74,27 @@ SAVE_OPTIONS: dict[str, Any] = {"formats": ("svg", "pdf", "png"), "dpi": 300}
 
 
 def save(fig: Any, out_dir: str | Path, name: str) -> Path:
-    """Save ``fig`` as ``name.svg``, ``name.pdf`` and ``name.png`` (300 dpi); close it.
+    """Save ``fig`` as ``name.svg``, ``name.pdf`` and ``name.png`` (300 dpi).
 
     The formats and dpi come from :data:`SAVE_OPTIONS`; the PNG is always written
     because the report embeds it (HTML / typst use the SVG when it exists).
     """
-    plt = _plt()
     out = Path(out_dir)
     name = md_identifier(name)  # a plain file-name stem whatever the caller passed
     out.mkdir(parents=True, exist_ok=True)
     formats = set(SAVE_OPTIONS["formats"]) | {"png"}
     # one layout pass for the tight bounding box, shared by the outputs
-    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.08)
-    if "svg" in formats:
-        fig.savefig(out / f"{name}.svg", bbox_inches=bbox, metadata={"Date": None})
-    if "pdf" in formats:
-        fig.savefig(out / f"{name}.pdf", bbox_inches=bbox, metadata={"CreationDate": None})
-    fig.savefig(out / f"{name}.png", dpi=int(SAVE_OPTIONS["dpi"]), bbox_inches=bbox)
-    plt.close(fig)
+    with style():
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(fig)  # a figure of its own: no pyplot, no backend switch
+        bbox = fig.get_tightbbox(canvas.get_renderer()).padded(0.08)
+        if "svg" in formats:
+            fig.savefig(out / f"{name}.svg", bbox_inches=bbox, metadata={"Date": None})
+        if "pdf" in formats:
+            fig.savefig(out / f"{name}.pdf", bbox_inches=bbox,
+                        metadata={"CreationDate": None})
+        fig.savefig(out / f"{name}.png", dpi=int(SAVE_OPTIONS["dpi"]), bbox_inches=bbox)
     return out / f"{name}.png"
 
 
@@ -112,17 +119,17 @@ def _cohorts(results: Mapping[str, Any], df: pd.DataFrame) -> list[str]:
         present - set(cohort_order(results)))
 
 
+@_styled
 def flow_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     """Patient-flow diagram: per cohort, a column of boxes (assessed -> exclusions -> analysed)."""
     df = frame(results, "patient_flow")
     if df.empty:
         return None
-    plt = _plt()
     from matplotlib.patches import FancyBboxPatch
 
     cohorts = _cohorts(results, df)
     n_stage = max(len(df[df["cohort"] == c]) for c in cohorts)
-    fig, ax = plt.subplots(figsize=(max(3.2 * len(cohorts), 6), 1.0 + 0.9 * n_stage))
+    fig, ax = new_figure(figsize=(max(3.2 * len(cohorts), 6), 1.0 + 0.9 * n_stage))
     ax.set_xlim(0, len(cohorts))
     ax.set_ylim(-n_stage + 0.3, 1.0)
     ax.axis("off")
@@ -154,6 +161,7 @@ def flow_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     return save(fig, out_dir, "fig-flow")
 
 
+@_styled
 def funnel_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     """Feature-selection funnel: features kept after each step, one panel per family."""
     sel = results.get("selection")
@@ -162,8 +170,7 @@ def funnel_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | Non
     fams = [(f, b) for f, b in sel.items() if isinstance(b, Mapping) and b.get("funnel")]
     if not fams:
         return None
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(fams), figsize=(4.2 * len(fams), 2.8), squeeze=False)
+    fig, axes = new_figure(1, len(fams), figsize=(4.2 * len(fams), 2.8), squeeze=False)
     for ax, (fam, body) in zip(axes[0], fams):
         steps = [str(r["step"]) for r in body["funnel"]]
         kept = [float(r["n_out"]) for r in body["funnel"]]
@@ -179,14 +186,14 @@ def funnel_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | Non
     return save(fig, out_dir, "fig-funnel")
 
 
+@_styled
 def icc_figure(results: Mapping[str, Any], out_dir: str | Path,
                threshold: float = 0.75) -> Path | None:
     """Histogram of feature ICCs with the reproducibility threshold."""
     df = frame(results, "selection", "radiomics", "icc")
     if df.empty or "icc" not in df:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = new_figure(figsize=(5, 3))
     vals = pd.to_numeric(df["icc"], errors="coerce").dropna()
     ax.hist(vals, bins=np.linspace(min(0.0, float(vals.min())), 1, 31), color=OKABE_ITO[0],
             edgecolor="white")
@@ -204,6 +211,7 @@ def lasso_label(family: Any) -> str:
     return md_identifier(family, prefix="fig-lasso-")
 
 
+@_styled
 def lasso_figure(results: Mapping[str, Any], out_dir: str | Path,
                  family: str = "radiomics") -> Path | None:
     """LASSO: cross-validated deviance against log(lambda), and the coefficient path."""
@@ -212,17 +220,16 @@ def lasso_figure(results: Mapping[str, Any], out_dir: str | Path,
         return None
     cv = pd.DataFrame(body["lasso_cv"])
     path = pd.DataFrame(body.get("lasso_path") or [])
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, axes = new_figure(1, 2, figsize=(9, 3.4))
     ll = np.log(cv["lambda"].astype(float))
     axes[0].errorbar(ll, cv["cvm"], yerr=cv.get("cvsd"), fmt="o", ms=3, color=OKABE_ITO[1],
                      ecolor="0.6", elinewidth=0.8)
     axes[0].set_xlabel("log(λ)")
     axes[0].set_ylabel("CV binomial deviance")
-    for key, style in (("lambda_min", "--"), ("lambda_1se", ":")):
+    for key, dash in (("lambda_min", "--"), ("lambda_1se", ":")):
         if body.get(key):
             for ax in axes:
-                ax.axvline(math.log(float(body[key])), color="0.3", ls=style, lw=0.8)
+                ax.axvline(math.log(float(body[key])), color="0.3", ls=dash, lw=0.8)
     axes[0].set_title("Cross-validation")
     if not path.empty:
         for i, (_feat, g) in enumerate(path.groupby("feature", sort=False)):
@@ -236,6 +243,7 @@ def lasso_figure(results: Mapping[str, Any], out_dir: str | Path,
     return save(fig, out_dir, lasso_label(family))
 
 
+@_styled
 def roc_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     """ROC curves, one panel per cohort, one line per model, with the CI band where stored.
 
@@ -251,47 +259,29 @@ def roc_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
         perf = perf[perf["subgroup"].fillna("all") == "all"]
     labels = model_labels(results)
     cohorts, models = _cohorts(results, roc), _models(results, roc)
-    col = _colors(models)
     # with many models the bands would hide each other: band only for the signature
     study_raw = results.get("study")
     study: Mapping[str, Any] = study_raw if isinstance(study_raw, Mapping) else {}
     primary = str(study.get("signature_model") or models[0]) if models else ""
     banded = set(models) if len(models) <= 3 else {primary}
     many = len(models) > 4
-    plt = _plt()
     nrow, ncol = _grid(len(cohorts))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, (4.6 if many else 3.6) * nrow),
+    fig, axes = new_figure(nrow, ncol, figsize=(3.6 * ncol, (4.6 if many else 3.6) * nrow),
                              squeeze=False)
     for k, c in enumerate(cohorts):
-        ax = axes.flat[k]
-        for i, m in enumerate(models):
-            g = roc[(roc["cohort"] == c) & (roc["model"] == m)]
-            if g.empty:
-                continue
-            b = band[(band["cohort"] == c) & (band["model"] == m)] if not band.empty else band
-            if len(b) and m in banded:
-                ax.fill_between(b["fpr"], b["tpr_low"], b["tpr_high"], color=col[m],
-                                alpha=0.15, lw=0)
-            p = perf[(perf["cohort"] == c) & (perf["model"] == m)] if not perf.empty else perf
-            auc = f" {fmt_num(p.iloc[0]['auc'], 2)}" if len(p) else ""
-            ax.plot(g["fpr"], g["tpr"], color=col[m], ls=_STYLES[i % 4], lw=1.4,
-                    label=f"{mpl_text(labels.get(m, m))}{auc}", drawstyle="default")
-        ax.plot([0, 1], [0, 1], color="0.7", lw=0.7)
-        ax.set_title(mpl_text(c))
-        ax.set_xlabel("1 − specificity")
-        ax.set_ylabel("sensitivity")
-        ax.set_aspect("equal")
-        if many:
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6.5,
-                      title="AUC", title_fontsize=7, frameon=False)
-        else:
-            ax.legend(loc="lower right", title="AUC", frameon=False)
+        p = perf[perf["cohort"] == c] if not perf.empty else perf
+        auc = {str(r["model"]): float(r["auc"]) for r in p.to_dict(orient="records")
+               if r.get("auc") is not None}
+        plot_roc(roc[roc["cohort"] == c], band=band[band["cohort"] == c] if len(band) else None,
+                 auc=auc, labels=labels, banded=sorted(banded), title=c,
+                 legend="below" if many else "lower right", ax=axes.flat[k])
     for ax in list(axes.flat)[len(cohorts):]:
         ax.axis("off")
     fig.tight_layout()
     return save(fig, out_dir, "fig-roc")
 
 
+@_styled
 def calibration_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     """Calibration curves (grouped with CIs + smoothed), metrics printed on each panel.
 
@@ -312,39 +302,20 @@ def calibration_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path 
     main = [m for m in models if kinds.get(m) != "sklearn"]
     if len(models) > 5 and main:  # comparison classifiers: metrics in the table only
         models = main
-    plt = _plt()
-    fig, axes = plt.subplots(len(models), len(cohorts),
+    fig, axes = new_figure(len(models), len(cohorts),
                              figsize=(2.9 * len(cohorts) + 0.4, 2.9 * len(models)),
                              squeeze=False, sharex=True, sharey=True)
     for i, m in enumerate(models):
         for j, c in enumerate(cohorts):
             ax = axes[i, j]
-            ax.plot([0, 1], [0, 1], color="0.7", lw=0.7)
-            if not smooth.empty:
-                s = smooth[(smooth["cohort"] == c) & (smooth["model"] == m)]
-                ax.plot(s["predicted"], s["observed"], color=OKABE_ITO[0], lw=1.3)
-            if not grp.empty:
-                g = grp[(grp["cohort"] == c) & (grp["model"] == m)]
-                if len(g):
-                    err = np.vstack([g["observed"] - g["ci_low"], g["ci_high"] - g["observed"]])
-                    ax.errorbar(g["mean_predicted"], g["observed"], yerr=np.clip(err, 0, None),
-                                fmt="o", ms=3, color=OKABE_ITO[1], ecolor=OKABE_ITO[1],
-                                elinewidth=0.7)
             r = metrics[(metrics["cohort"] == c) & (metrics["model"] == m)] \
                 if not metrics.empty else metrics
-            if len(r):
-                r0 = r.iloc[0]
-                txt = (f"intercept {fmt_num(r0.get('intercept'))}\n"
-                       f"slope {fmt_num(r0.get('slope'))}\n"
-                       f"Brier {fmt_num(r0.get('brier'), 3)}\nICI {fmt_num(r0.get('ici'), 3)}")
-                ax.text(0.03, 0.97, txt, transform=ax.transAxes, va="top", fontsize=7,
-                        family="monospace")
-            ax.set_xlim(0, 1)
-            ax.set_ylim(0, 1)
-            ax.set_xticks([0, 0.5, 1])
-            ax.set_yticks([0, 0.5, 1])
-            if i == 0:
-                ax.set_title(mpl_text(c))
+            plot_calibration(
+                grp[(grp["cohort"] == c) & (grp["model"] == m)] if not grp.empty else None,
+                smooth[(smooth["cohort"] == c) & (smooth["model"] == m)]
+                if not smooth.empty else None,
+                metrics={str(k): v for k, v in r.iloc[0].items()} if len(r) else None,
+                title=c if i == 0 else None, ax=ax)
             if j == 0:
                 ax.set_ylabel(f"{mpl_text(labels.get(m, m))}\nobserved", fontsize=8)
             if i == len(models) - 1:
@@ -353,6 +324,7 @@ def calibration_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path 
     return save(fig, out_dir, "fig-calibration")
 
 
+@_styled
 def decision_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     """Decision curves (net benefit against threshold) per cohort, with treat-all / none."""
     dc = frame(results, "curves", "decision")
@@ -360,36 +332,21 @@ def decision_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | N
         return None
     labels = model_labels(results)
     cohorts, models = _cohorts(results, dc), _models(results, dc)
-    col = _colors(models)
-    plt = _plt()
     nrow, ncol = _grid(len(cohorts))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.8 * ncol, 3.2 * nrow), squeeze=False)
+    fig, axes = new_figure(nrow, ncol, figsize=(3.8 * ncol, 3.2 * nrow), squeeze=False)
     for k, c in enumerate(cohorts):
-        ax = axes.flat[k]
         sub = dc[dc["cohort"] == c]
-        first = sub[sub["model"] == models[0]].sort_values("threshold")
-        ax.plot(first["threshold"], first["treat_all"], color="0.55", lw=1, label="treat all")
-        ax.axhline(0, color="0.2", lw=0.8, label="treat none")
-        top = 0.0
-        for i, m in enumerate(models):
-            g = sub[sub["model"] == m].sort_values("threshold")
-            if g.empty:
-                continue
-            ax.plot(g["threshold"], g["net_benefit"], color=col[m], ls=_STYLES[i % 4], lw=1.3,
-                    label=mpl_text(labels.get(m, m)))
-            top = max(top, float(np.nanmax(g["net_benefit"])))
-        ax.set_ylim(-0.05, max(top * 1.15, 0.05))
-        ax.set_title(mpl_text(c))
-        ax.set_xlabel("threshold probability")
-        ax.set_ylabel("net benefit")
-        if k == 0:
-            ax.legend(frameon=False)
+        sub = sub[sub["model"].isin(models)].assign(
+            _order=lambda d: d["model"].map({m: i for i, m in enumerate(models)}))
+        plot_decision_curve(sub.sort_values("_order", kind="stable"), labels=labels,
+                            legend=k == 0, title=c, ax=axes.flat[k])
     for ax in list(axes.flat)[len(cohorts):]:
         ax.axis("off")
     fig.tight_layout()
     return save(fig, out_dir, "fig-dca")
 
 
+@_styled
 def forest_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     """Subgroup forest plot: AUC (95% CI) per cohort x subgroup level, one colour per model."""
     df = frame(results, "subgroups")
@@ -401,8 +358,7 @@ def forest_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | Non
     rows = [(c, s, lv) for c in cohorts
             for (s, lv) in dict.fromkeys(zip(df[df["cohort"] == c]["subgroup"],
                                              df[df["cohort"] == c]["level"]))]
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.32 * len(rows) * max(1, len(models)) / 2))
+    fig, ax = new_figure(figsize=(7, 0.9 + 0.32 * len(rows) * max(1, len(models)) / 2))
     step = 0.8 / max(1, len(models))
     ylabels = []
     for k, (c, s, lv) in enumerate(rows):
@@ -428,6 +384,7 @@ def forest_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | Non
     return save(fig, out_dir, "fig-forest")
 
 
+@_styled
 def nomogram_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     """Nomogram from ``results["nomogram"]`` points scales (rms-style).
 
@@ -451,7 +408,6 @@ def nomogram_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | N
             variables.append(dict(v))
     if not variables:
         return None
-    plt = _plt()
     tp = nomo.get("total_points") or []
     if tp and isinstance(tp[0], Mapping):  # [{points, probability}] + total_points_max
         tmax = float(nomo.get("total_points_max") or max(float(t["points"]) for t in tp))
@@ -466,7 +422,7 @@ def nomogram_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | N
         probs = nomo.get("probability") or []
         ppoints = nomo.get("probability_points") or []
     n_axes = len(variables) + 1 + (1 if total else 0) + (1 if probs and ppoints else 0)
-    fig, ax = plt.subplots(figsize=(8, 0.55 * n_axes + 0.6))
+    fig, ax = new_figure(figsize=(8, 0.55 * n_axes + 0.6))
     ax.axis("off")
     max_total = max(total + [float(p) for p in ppoints]) if total else 100.0
 
@@ -510,6 +466,7 @@ def _tick(v: Any) -> str:
     return str(v)
 
 
+@_styled
 def score_distribution_figure(results: Mapping[str, Any], predictions: pd.DataFrame | None,
                               out_dir: str | Path) -> Path | None:
     """Box-and-strip plots of each model's score by outcome within each cohort."""
@@ -520,9 +477,8 @@ def score_distribution_figure(results: Mapping[str, Any], predictions: pd.DataFr
         return None
     labels = model_labels(results)
     cohorts, models = _cohorts(results, predictions), _models(results, predictions)
-    plt = _plt()
     nrow, ncol = _grid(len(models), 2)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.0 * nrow), squeeze=False)
+    fig, axes = new_figure(nrow, ncol, figsize=(4.6 * ncol, 3.0 * nrow), squeeze=False)
     rng = np.random.default_rng(0)
     for k, m in enumerate(models):
         ax = axes.flat[k]
@@ -563,53 +519,22 @@ def score_distribution_figure(results: Mapping[str, Any], predictions: pd.DataFr
     return save(fig, out_dir, "fig-scores")
 
 
+@_styled
 def km_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     """Kaplan-Meier curves by risk group per cohort with numbers at risk underneath."""
     km = frame(results, "survival", "km")
     if km.empty:
         return None
     cohorts = _cohorts(results, km)
-    plt = _plt()
-    fig, axes = plt.subplots(2, len(cohorts), figsize=(4.2 * len(cohorts), 4.2),
+    fig, axes = new_figure(2, len(cohorts), figsize=(4.2 * len(cohorts), 4.2),
                              squeeze=False, gridspec_kw={"height_ratios": [4, 1]})
     for j, c in enumerate(cohorts):
-        ax, tab = axes[0, j], axes[1, j]
-        sub = km[km["cohort"] == c]
-        groups = list(dict.fromkeys(sub["group"]))
-        tmax = float(sub["time"].max())
-        from matplotlib.ticker import MaxNLocator
-
-        ticks = [t for t in MaxNLocator(5).tick_values(0, tmax) if 0 <= t <= tmax]
-        for i, g in enumerate(groups):
-            d = sub[sub["group"] == g].sort_values("time")
-            ax.step(d["time"], d["survival"], where="post", color=OKABE_ITO[i],
-                    ls=_STYLES[i % 4], label=mpl_text(g))
-            at: list[int | str] = []
-            for t in ticks:  # at risk at t = at risk at the first time >= t (survfit)
-                after = d[d["time"] >= t]
-                at.append(int(after["at_risk"].iloc[0]) if len(after) else "–")
-            for t, a in zip(ticks, at):
-                tab.text(t, len(groups) - 1 - i, str(a), ha="center", va="center", fontsize=7,
-                         color=OKABE_ITO[i])
-        ax.set_ylim(0, 1.02)
-        ax.set_xlim(0, tmax * 1.02)
-        ax.set_title(mpl_text(c))
-        ax.set_ylabel("event-free probability")
-        ax.legend(frameon=False, fontsize=7)
-        tab.set_xlim(ax.get_xlim())
-        tab.set_ylim(-0.6, len(groups) - 0.4)
-        tab.set_yticks(range(len(groups)), list(reversed([mpl_text(g) for g in groups])),
-                       fontsize=7)
-        tab.set_xticks(ticks, [f"{t:.0f}" for t in ticks], fontsize=7)
-        tab.set_xlabel("time (months); numbers at risk")
-        for s in ("left", "bottom"):
-            tab.spines[s].set_visible(False)
-        tab.tick_params(length=0)
-        tab.tick_params(axis="y", pad=14)
+        plot_km(km[km["cohort"] == c], title=c, at_risk_ax=axes[1, j], ax=axes[0, j])
     fig.tight_layout()
     return save(fig, out_dir, "fig-km")
 
 
+@_styled
 def instability_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     """Prediction instability (Riley & Collins 2023, pminternal): for each development
     patient, the 2.5-97.5 percentile range of the bootstrap models' predictions against
@@ -623,8 +548,7 @@ def instability_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path 
     if not models:
         models = [str(inst["model"].iloc[0])]
     labels = model_labels(results)
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(models), figsize=(3.4 * len(models), 3.3), squeeze=False)
+    fig, axes = new_figure(1, len(models), figsize=(3.4 * len(models), 3.3), squeeze=False)
     for ax, m in zip(axes[0], models, strict=True):
         d = inst[inst["model"].astype(str) == m].sort_values("apparent")
         x = d["apparent"].to_numpy(dtype=float)

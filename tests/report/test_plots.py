@@ -1,0 +1,78 @@
+"""Plotting primitives take tidy data and ``ax=``; drawing never changes global state."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+
+from radval.report import plot_calibration, plot_decision_curve, plot_km, plot_roc  # noqa: E402
+from tests.report.fixtures import make_results  # noqa: E402
+
+
+def _curves(name: str) -> pd.DataFrame:
+    res, _ = make_results(seed=5)
+    df = pd.DataFrame(res["curves"][name])
+    return df[df["cohort"] == "development"]
+
+
+def test_primitives_draw_into_the_callers_axes() -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    a, b, c, d = fig.subplots(1, 4)
+    roc = _curves("roc")
+    assert plot_roc(roc, auc={"radiomics": 0.81}, ax=a) is a
+    labels = [t.get_text() for t in a.get_legend().get_texts()]
+    assert "radiomics 0.81" in labels and len(a.get_lines()) == roc["model"].nunique() + 1
+    grouped = _curves("calibration_grouped")
+    grouped = grouped[grouped["model"] == "radiomics"]
+    assert plot_calibration(grouped, metrics={"slope": 0.9}, ax=b) is b
+    assert "slope 0.90" in b.texts[0].get_text()
+    dca = _curves("decision")
+    assert plot_decision_curve(dca, labels={"radiomics": "Rad-score"}, ax=c) is c
+    assert "Rad-score" in [t.get_text() for t in c.get_legend().get_texts()]
+    km = pd.DataFrame({"group": ["low"] * 3 + ["high"] * 3, "time": [0, 5, 9, 0, 2, 7],
+                       "survival": [1, 0.9, 0.8, 1, 0.6, 0.4], "at_risk": [10, 8, 5, 10, 6, 2]})
+    assert plot_km(km, ax=d) is d
+    assert len(d.get_lines()) == 2
+
+
+def test_without_ax_a_figure_of_its_own_and_text_is_literal() -> None:
+    roc = _curves("roc").assign(model="$\\input{/etc/passwd}$")
+    ax = plot_roc(roc)
+    from matplotlib.figure import Figure
+
+    assert isinstance(ax.figure, Figure)
+    label = ax.get_legend().get_texts()[0].get_text()
+    assert "\\$" in label  # drawn literally, never as mathtext
+
+
+def test_drawing_every_report_figure_changes_no_global_state(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    import matplotlib.pyplot as plt
+
+    from radval.report import figures
+
+    monkeypatch.setitem(figures.SAVE_OPTIONS, "formats", ("png",))
+    monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 30)
+    results, pred = make_results(seed=5)
+    before = copy.deepcopy(dict(matplotlib.rcParams))
+    backend = matplotlib.get_backend()
+    open_figures = plt.get_fignums()
+    out = figures.draw_all(results, pred, tmp_path, jobs=1)
+    drawn = [k for k, v in out.items() if isinstance(v, Path)]
+    assert {"fig-roc", "fig-calibration", "fig-dca", "fig-km", "fig-forest"} <= set(drawn)
+    assert not [k for k, v in out.items() if isinstance(v, str)], out
+    after = dict(matplotlib.rcParams)
+    changed = {k for k in before if not np.array_equal(np.asarray(before[k], dtype=object),
+                                                       np.asarray(after[k], dtype=object))}
+    assert not changed
+    assert matplotlib.get_backend() == backend
+    assert plt.get_fignums() == open_figures  # no pyplot figure left behind
