@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 sitk = pytest.importorskip("SimpleITK")
 pytest.importorskip("safetensors")
 
-from radval.features import deep  # noqa: E402
+from radval.features import deep, deep_refit  # noqa: E402
 from radval.io.synth import generate_study  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -127,7 +127,7 @@ def test_refit_trains_exactly_like_the_final_network(study: tuple[pd.DataFrame, 
     the optimism resamples repeat the training procedure, not an approximation of it."""
     man, y = study
     dev = man[man["cohort"] == "centre1_train"]
-    refit = deep.prepare_refit(dev, trained.config)
+    refit = deep_refit.prepare_refit(dev, trained.config)
     assert len(refit.rows) == len(dev)           # every reader (second readers for the ICC)
     assert refit.crops.shape[2] == FAST["crop_size"] + 2 * trained.config.max_shift_vox
     ids = dev.loc[dev["reader"] == "1", "patient_id"].tolist()   # training order
@@ -147,7 +147,7 @@ def test_refit_on_a_resample(study: tuple[pd.DataFrame, pd.Series],
                              trained: deep.DeepModel) -> None:
     man, y = study
     dev = man[man["cohort"] == "centre1_train"]
-    refit = deep.prepare_refit(dev, trained.config)
+    refit = deep_refit.prepare_refit(dev, trained.config)
     ids = np.array(sorted(set(dev["patient_id"])))
     idx = np.sort(np.random.default_rng(4).integers(0, len(ids), size=len(ids)))
     boot = ids[idx]

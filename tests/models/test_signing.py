@@ -18,8 +18,8 @@ import pytest
 
 from radval.cli import main
 from radval.exceptions import BundleSignatureError, InputError, RadvalWarning
-from radval.models._signing import SIG_FILE, generate_keypair, sign_bundle
-from radval.models.bundle import load_bundle, write_bundle
+from radval.models._signing import SIG_FILE, generate_keypair
+from radval.models.bundle import load_bundle, sign_bundle, write_bundle
 from tests.models.test_signature import make_signature
 
 pytest.importorskip("cryptography")

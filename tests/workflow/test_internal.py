@@ -41,7 +41,7 @@ def _memorised(ids: np.ndarray, labels: dict[str, int], trained_on: set[str],
 
 
 class MemorisingRefit:
-    """Duck-typed :class:`radval.features.deep.DeepRefit` that memorises its training set."""
+    """Duck-typed :class:`radval.features.deep_refit.DeepRefit` that memorises its training set."""
 
     def __init__(self, ids: list[str]) -> None:
         self.rows = pd.DataFrame({"patient_id": ids, "reader": "1"})

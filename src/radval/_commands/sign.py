@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    from radval.models._signing import SIG_FILE, sign_bundle
+    from radval.models._signing import SIG_FILE
+    from radval.models.bundle import sign_bundle
 
     path, fingerprint = sign_bundle(args.bundle, private_key=args.key)
     if not args.json:

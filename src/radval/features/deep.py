@@ -18,9 +18,9 @@ Training
     Class-weighted binary cross-entropy (``pos_weight = n_negative / n_positive``), AdamW,
     augmentation: random flips along each axis, random shifts of up to ``max_shift_vox``
     voxels and intensity jitter (``x * U(1 - j, 1 + j) + U(-j, j)``, ``j =
-    intensity_jitter``).  :class:`DeepRefit` (from :func:`prepare_refit`) runs the same
+    intensity_jitter``).  :class:`radval.features.deep_refit.DeepRefit` runs the same
     training loop on bootstrap resamples of the development scans, for the optimism
-    correction (:mod:`radval.models.internal`).
+    correction (:mod:`radval.workflow._internal`).
 Determinism
     Training and extraction run inside a context that forks torch's global random state,
     seeds it (``torch.manual_seed(seed)``), switches on
@@ -46,26 +46,32 @@ import math
 import os
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from radval._provenance import atomic_write_bytes, atomic_write_json, sha256_file
 from radval._validation import check_binary, check_positive_int, param_error
 from radval.exceptions import (
     BundleError,
-    ConfigError,
     DataError,
-    ExtractionError,
     InputError,
     MissingInputError,
 )
+from radval.features._deep_config import (
+    _FORMAT,
+    _FORMAT_VERSION,
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    DeepConfig,
+    _config,
+)
+from radval.features._deep_crops import _crops_or_raise, _load_manifest, build_crops
 
 if TYPE_CHECKING:  # pragma: no cover
     from radval.features._cnn import SmallCNN3d
@@ -75,257 +81,15 @@ __all__ = [
     "WEIGHTS_FILE",
     "DeepConfig",
     "DeepModel",
-    "DeepRefit",
     "build_crops",
     "extract_deep_features",
     "load_deep_model",
-    "prepare_refit",
     "train_deep_model",
 ]
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "deep.safetensors"
-CONFIG_FILE = "deep.json"
-_FORMAT = "radval-deep-model"
-_FORMAT_VERSION = 1
-
 _F32 = npt.NDArray[np.float32]
-
-
-class DeepConfig(BaseModel):
-    """Configuration of the deep-feature network (stored in ``deep.json``).
-
-    Schema: ``data-dictionary/deep_config.yaml``.
-
-    Parameters
-    ----------
-    architecture : {"cnn3d_small"}
-        Network (see :mod:`radval.features._cnn`).
-    channels : tuple of int
-        Convolution channels; the first layer has stride 2, each further one a max-pool.
-    crop_size : int
-        Crop edge in voxels (a multiple of ``2 ** len(channels)``).
-    spacing_mm : float
-        Isotropic voxel spacing of the crop (mm).
-    window : (float, float)
-        HU window ``(low, high)``.
-    normalisation : {"window", "window_zscore"}
-        Scale the windowed HU to [0, 1], or z-score them with the training crops' mean/SD.
-    mask_channel : bool
-        Feed the (soft) tumour mask as a second channel.
-    pooling : {"mask", "global", "both"}
-        Mask-weighted average of the last feature maps (focus on the tumour; needs
-        ``mask_channel``), global average, or both concatenated.
-    feature_dim : int
-        Number of deep features (width of the penultimate layer).
-    dropout : float
-        Dropout before the output layer.
-    epochs, batch_size : int
-        Training length and mini-batch size.
-    lr, weight_decay : float
-        AdamW learning rate and weight decay.
-    max_shift_vox : int
-        Largest random shift (voxels) in augmentation; crops are built with this margin.
-    intensity_jitter : float
-        Intensity augmentation amplitude ``j`` (on the normalised scale).
-    flips : bool
-        Random flips along each axis.
-    seed : int
-        Seed of initialisation, augmentation and batch order.
-    num_threads : int
-        torch CPU threads inside training and extraction (1 = bit-reproducible).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    architecture: Literal["cnn3d_small"] = "cnn3d_small"
-    channels: tuple[int, ...] = (8, 16, 32)
-    crop_size: int = Field(default=32, ge=8, le=128)
-    spacing_mm: float = Field(default=1.0, gt=0.0, le=10.0)
-    window: tuple[float, float] = (-100.0, 240.0)
-    normalisation: Literal["window", "window_zscore"] = "window"
-    mask_channel: bool = True
-    pooling: Literal["mask", "global", "both"] = "mask"
-    feature_dim: int = Field(default=32, ge=2, le=1024)
-    dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
-    epochs: int = Field(default=30, ge=1, le=10_000)
-    batch_size: int = Field(default=16, ge=1, le=4096)
-    lr: float = Field(default=5e-3, gt=0.0)
-    weight_decay: float = Field(default=1e-3, ge=0.0)
-    max_shift_vox: int = Field(default=2, ge=0, le=16)
-    intensity_jitter: float = Field(default=0.05, ge=0.0, le=1.0)
-    flips: bool = True
-    seed: int = Field(default=0, ge=0)
-    num_threads: int = Field(default=1, ge=1, le=256)
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, v: tuple[int, ...]) -> tuple[int, ...]:
-        if not 1 <= len(v) <= 6 or any(c < 1 or c > 1024 for c in v):
-            msg = "channels must hold 1 to 6 integers in [1, 1024]"
-            raise ValueError(msg)
-        return v
-
-    @field_validator("window")
-    @classmethod
-    def _window(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if not v[0] < v[1]:
-            msg = "window must be (low, high) with low < high"
-            raise ValueError(msg)
-        return v
-
-    def model_post_init(self, __context: Any) -> None:
-        """Check that the crop survives the downsampling."""
-        factor = 2 ** len(self.channels)
-        if self.crop_size % factor:
-            msg = (f"crop_size ({self.crop_size}) must be a multiple of 2**len(channels) = "
-                   f"{factor}")
-            raise ValueError(msg)
-        if self.pooling != "global" and not self.mask_channel:
-            msg = f"pooling={self.pooling!r} needs mask_channel=True"
-            raise ValueError(msg)
-
-    @property
-    def in_channels(self) -> int:
-        """Number of input channels."""
-        return 2 if self.mask_channel else 1
-
-
-def _config(config: DeepConfig | Mapping[str, Any] | None, *, caller: str,
-            seed: int | None = None) -> DeepConfig:
-    if config is None:
-        cfg = DeepConfig()
-    elif isinstance(config, DeepConfig):
-        cfg = config
-    elif isinstance(config, Mapping):
-        try:
-            cfg = DeepConfig(**dict(config))
-        except (ValidationError, ValueError, TypeError) as exc:
-            raise ConfigError(f"{caller}: invalid deep-network config: {exc}") from exc
-    else:
-        raise param_error("config", caller, "a DeepConfig, a mapping or None", config)
-    if seed is not None:
-        cfg = cfg.model_copy(update={"seed": seed})
-    return cfg
-
-
-# --------------------------------------------------------------------------- crops
-def _load_manifest(manifest: Any, *, caller: str) -> pd.DataFrame:
-    """A manifest with ``image_path``/``mask_path`` columns (radval.io.manifest)."""
-    from radval.io.manifest import prepare_manifest, read_manifest
-
-    if isinstance(manifest, pd.DataFrame):
-        if {"image_path", "mask_path"} <= set(manifest.columns):
-            df = manifest.copy()
-            if "reader" not in df.columns:
-                df["reader"] = "1"
-            if "label" not in df.columns:
-                df["label"] = 1
-            df["patient_id"] = df["patient_id"].astype(str)
-            df["reader"] = df["reader"].astype(str)
-            df["cohort"] = df["cohort"].astype(str)
-            return df.reset_index(drop=True)
-        return prepare_manifest(manifest, caller=caller)
-    if isinstance(manifest, str | os.PathLike):
-        return read_manifest(manifest)
-    raise param_error("manifest", caller, "a manifest path or DataFrame", manifest)
-
-
-def _crop_one(image_path: str, mask_path: str, label: int, cfg: DeepConfig,
-              margin: int) -> _F32:
-    """Resample one tumour-centred crop: array (channels, S, S, S), windowed, float32."""
-    import SimpleITK as sitk
-
-    from radval.io.images import read_image, read_mask
-
-    img = read_image(image_path)
-    msk = read_mask(mask_path, reference=img, label=label)
-    arr = sitk.GetArrayViewFromImage(msk) == label
-    if not arr.any():
-        msg = f"label {label} absent from the mask"
-        raise ExtractionError(msg)
-    zyx = np.argwhere(arr).mean(axis=0)
-    centre = np.array(msk.TransformContinuousIndexToPhysicalPoint(
-        [float(zyx[2]), float(zyx[1]), float(zyx[0])]))
-    size = cfg.crop_size + 2 * margin
-    sp = cfg.spacing_mm
-    origin = centre - sp * (size - 1) / 2.0
-    ref = sitk.Image(size, size, size, sitk.sitkFloat32)
-    ref.SetSpacing((sp, sp, sp))
-    ref.SetOrigin(tuple(float(v) for v in origin))
-    img_r = sitk.Resample(sitk.Cast(img, sitk.sitkFloat32), ref, sitk.Transform(),
-                          sitk.sitkLinear, -1024.0, sitk.sitkFloat32)
-    bin_mask = sitk.Cast(sitk.Equal(msk, label), sitk.sitkFloat32)
-    msk_r = sitk.Resample(bin_mask, ref, sitk.Transform(), sitk.sitkLinear, 0.0,
-                          sitk.sitkFloat32)
-    lo, hi = cfg.window
-    x = (np.clip(sitk.GetArrayFromImage(img_r), lo, hi) - lo) / (hi - lo)
-    chans = [x.astype(np.float32)]
-    if cfg.mask_channel:
-        chans.append(np.clip(sitk.GetArrayFromImage(msk_r), 0.0, 1.0).astype(np.float32))
-    return np.stack(chans).astype(np.float32)
-
-
-def build_crops(manifest: Any, config: DeepConfig | Mapping[str, Any] | None = None, *,
-                margin: int = 0, jobs: int = 1) -> tuple[_F32, pd.DataFrame, pd.DataFrame]:
-    """Tumour-centred network inputs for every manifest row.
-
-    Parameters
-    ----------
-    manifest : DataFrame or path
-        Manifest (see ``data-dictionary/manifest.yaml``).
-    config : DeepConfig or mapping, optional
-        Network configuration (crop size, spacing, window, mask channel).
-    margin : int, optional
-        Extra voxels on each side (for shift augmentation).
-    jobs : int, optional
-        Threads (SimpleITK releases the GIL while resampling).
-
-    Returns
-    -------
-    crops : ndarray, float32, shape (n_ok, channels, S + 2 margin, ...)
-        Windowed to [0, 1] (before any z-scoring).
-    rows : DataFrame
-        Manifest rows of the crops (``patient_id, reader, cohort``, same order).
-    failures : DataFrame
-        ``patient_id, reader, cohort, image, mask, stage, reason`` of rows that failed.
-    """
-    caller = "build_crops"
-    cfg = _config(config, caller=caller)
-    jobs = check_positive_int(jobs, caller=caller, param="jobs")
-    man = _load_manifest(manifest, caller=caller)
-
-    def one(i: int) -> _F32 | str:
-        r = man.iloc[i]
-        try:
-            return _crop_one(str(r["image_path"]), str(r["mask_path"]), int(r["label"]), cfg,
-                             margin)
-        except (InputError, MissingInputError, ExtractionError, RuntimeError) as exc:
-            return f"{type(exc).__name__}: {exc}"
-
-    if jobs > 1 and len(man) > 1:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            out = list(pool.map(one, range(len(man))))
-    else:
-        out = [one(i) for i in range(len(man))]
-    ok = [i for i, o in enumerate(out) if not isinstance(o, str)]
-    fail_rows = []
-    for i, o in enumerate(out):
-        if isinstance(o, str):
-            r = man.iloc[i]
-            fail_rows.append({"patient_id": r["patient_id"], "reader": r["reader"],
-                              "cohort": r["cohort"], "image": r["image"], "mask": r["mask"],
-                              "stage": "deep_crop", "reason": o})
-    failures = pd.DataFrame(fail_rows, columns=["patient_id", "reader", "cohort", "image",
-                                                "mask", "stage", "reason"])
-    size = cfg.crop_size + 2 * margin
-    if ok:
-        crops = np.stack([out[i] for i in ok]).astype(np.float32)  # type: ignore[misc]
-    else:
-        crops = np.zeros((0, cfg.in_channels, size, size, size), dtype=np.float32)
-    rows = man.iloc[ok][["patient_id", "reader", "cohort"]].reset_index(drop=True)
-    return crops, rows, failures
 
 
 # --------------------------------------------------------------------------- torch context
@@ -631,119 +395,6 @@ def _fit_network(crops: _F32, y: npt.NDArray[np.int64], cfg: DeepConfig,
     return model
 
 
-@dataclass(frozen=True, eq=False)
-class DeepRefit:
-    """Development scans cropped once, to train the network again in bootstrap resamples.
-
-    Harrell's optimism bootstrap must repeat every step fitted on the development
-    cohort inside each resample (Harrell 2015, §5.3.4); the network is such a step when
-    radval trains it on the outcome.  :meth:`features` trains a new network on a
-    resample with exactly the procedure of :func:`train_deep_model` (same configuration,
-    a seed of its own) and returns the features that network gives every development
-    scan, so that selection and fitting in the resample see features learned from the
-    resample only.  Build it with :func:`prepare_refit`.
-
-    Attributes
-    ----------
-    config : DeepConfig
-        Settings of the final network (the seed is replaced in each resample).
-    crops : ndarray, float32, shape (n_rows, channels, S + 2 m, S + 2 m, S + 2 m)
-        Every development manifest row (all readers), with the augmentation margin
-        ``m = config.max_shift_vox``.
-    rows : DataFrame
-        ``patient_id, reader`` (str) of each crop.
-    device : str
-        Training device.
-    """
-
-    config: DeepConfig
-    crops: _F32
-    rows: pd.DataFrame
-    device: str = "cpu"
-
-    @property
-    def feature_names(self) -> list[str]:
-        """``deep_0 .. deep_{feature_dim-1}``."""
-        return [f"deep_{k}" for k in range(self.config.feature_dim)]
-
-    def first_reader_rows(self, patients: Any) -> npt.NDArray[np.intp]:
-        """Positions in :attr:`rows` of the training scan of each patient (the primary
-        segmentation, as in the final training), in the order given (repeats allowed)."""
-        pos = _training_rows(self.rows)
-        ids = pd.Index([str(p) for p in patients])
-        missing = ids.difference(pos.index)
-        if len(missing):
-            shown = ", ".join(map(str, missing[:5]))
-            raise InputError(f"DeepRefit: no development scan for patient(s) {shown}")
-        return pos.loc[ids].to_numpy(dtype=np.intp)
-
-    def features(self, patients: Any, labels: Any, *, seed: int) -> pd.DataFrame:
-        """Train a network on ``patients`` (a bootstrap sample) and extract features.
-
-        Parameters
-        ----------
-        patients : sequence of str
-            Patient ids of the resample, repeats allowed (a patient drawn twice is
-            trained on twice).
-        labels : array-like of {0, 1}
-            Outcome of each entry of ``patients``.
-        seed : int
-            Seed of this network (initialisation, augmentation, batch order).
-
-        Returns
-        -------
-        DataFrame
-            ``patient_id, reader, deep_0 ..`` for every row of :attr:`rows` (float64);
-            ``attrs["training"]`` holds the training summary.
-        """
-        caller = "DeepRefit.features"
-        y = check_binary(labels, caller=caller, param="labels")
-        pos = self.first_reader_rows(patients)
-        if len(pos) != len(y):
-            raise param_error("labels", caller, f"one label per patient ({len(pos)})",
-                              f"{len(y)} labels")
-        cfg = self.config.model_copy(update={"seed": int(seed)})
-        model = _fit_network(self.crops[pos], y, cfg, self.device)
-        centre = _centre(self.crops, cfg.max_shift_vox, cfg.crop_size)
-        with _torch_context(cfg.seed, cfg.num_threads):
-            _, feats = model._forward(centre)
-        out = pd.concat([self.rows[["patient_id", "reader"]].reset_index(drop=True),
-                         pd.DataFrame(feats, columns=self.feature_names)], axis=1)
-        out.attrs["training"] = model.training
-        return out
-
-
-def prepare_refit(manifest: Any, config: DeepConfig | Mapping[str, Any] | None = None, *,
-                  jobs: int = 1,
-                  device: str | None = "cpu") -> DeepRefit:
-    """Crop every development scan once for :class:`DeepRefit`.
-
-    Parameters
-    ----------
-    manifest : DataFrame or path
-        Development cohort rows (every reader: the second readers' crops give the
-        features of the ICC step in each resample).
-    config : DeepConfig or mapping, optional
-        Settings of the final network (``DeepModel.config``).
-    jobs : int, optional
-        Threads used to build the crops.
-    device : str, optional
-        Training device (default CPU, so that resamples are reproducible anywhere).
-
-    Raises
-    ------
-    ExtractionError
-        No row could be cropped.
-    """
-    caller = "prepare_refit"
-    cfg = _config(config, caller=caller)
-    dev = _device(device, caller)
-    crops, rows, _ = _crops_or_raise(manifest, cfg, margin=cfg.max_shift_vox, jobs=jobs,
-                                     caller=caller)
-    rows = rows[["patient_id", "reader"]].astype(str).reset_index(drop=True)
-    return DeepRefit(config=cfg, crops=crops, rows=rows, device=dev)
-
-
 def _auc(y: npt.NDArray[np.int64], s: npt.NDArray[np.float64]) -> float:
     """Mann-Whitney AUC with midranks."""
     from scipy.stats import rankdata
@@ -773,19 +424,6 @@ def _augment(batch: _F32, cfg: DeepConfig, rng: np.random.Generator, margin: int
             v[0] = v[0] * rng.uniform(1 - jit, 1 + jit) + rng.uniform(-jit, jit)
         out[j] = v
     return out
-
-
-def _crops_or_raise(manifest: Any, cfg: DeepConfig, *, margin: int, jobs: int, caller: str
-                    ) -> tuple[_F32, pd.DataFrame, pd.DataFrame]:
-    """:func:`build_crops`, each failed row logged; ExtractionError when none is left."""
-    crops, rows, failures = build_crops(manifest, cfg, margin=margin, jobs=jobs)
-    for rec in failures.itertuples(index=False):
-        logger.warning("%s: %s (reader %s) failed: %s", caller, rec.patient_id, rec.reader,
-                       rec.reason)
-    if len(rows) == 0:
-        raise ExtractionError(f"{caller}: no manifest row could be processed "
-                              f"({len(failures)} failure(s))")
-    return crops, rows, failures
 
 
 def extract_deep_features(manifest: Any, model: DeepModel, *, jobs: int = 1,
@@ -917,4 +555,3 @@ def load_deep_model(weights_path: str | os.PathLike[str],
     return DeepModel(config=cfg, network=net, norm_mean=float(consts.get("mean", 0.0)),
                      norm_sd=float(consts.get("sd", 1.0)),
                      training=dict(meta.get("training") or {}))
-

@@ -3,7 +3,8 @@
 ``SHA256SUMS`` lists the SHA-256 of every file of a bundle, so a changed file is
 caught, but anyone can recompute it: checksums catch accidents, not intent.  The
 developing team therefore signs ``SHA256SUMS`` with an Ed25519 private key that never
-leaves the team (:func:`generate_keypair`, :func:`sign_bundle`), and publishes the
+leaves the team (:func:`generate_keypair`, :func:`radval.models.bundle.sign_bundle`), and
+publishes the
 public key.  A validating site passes that public key to
 :func:`radval.models.bundle.load_bundle` (``radval validate --trusted-key``), which
 refuses a bundle that is unsigned, signed by another key, or whose ``SHA256SUMS``
@@ -45,7 +46,7 @@ from typing import Any
 from radval.exceptions import BundleSignatureError, InputError, MissingInputError
 
 __all__ = ["SIG_FILE", "BundleOrigin", "KeyPair", "check_origin", "generate_keypair",
-           "load_private_key", "load_public_key", "public_key_fingerprint", "sign_bundle",
+           "load_private_key", "load_public_key", "public_key_fingerprint", 
            "signature_document"]
 
 logger = logging.getLogger(__name__)
@@ -331,47 +332,3 @@ def check_origin(sums: bytes, signature: bytes | None, *,
     return BundleOrigin(verified=True, signed=True, key_fingerprint=fp, claimed_fingerprint=fp,
                         message=f"the bundle is signed by the trusted key {fp[:16]}... and "
                                 "unchanged since signing")
-
-
-def sign_bundle(bundle: str | os.PathLike[str], *,
-                private_key: str | os.PathLike[str]) -> tuple[Path, str]:
-    """Sign a bundle (folder or .zip) in place: add or replace ``SHA256SUMS.sig``.
-
-    The bundle is verified first (:func:`radval.models.bundle.load_bundle`), so a
-    damaged bundle is never signed.  A .zip is rewritten atomically with the same
-    entries plus the signature.
-
-    Returns
-    -------
-    (Path, str)
-        The bundle and the SHA-256 fingerprint of the signing key's public key.
-    """
-    import shutil
-    import zipfile
-
-    from radval._provenance import atomic_write_bytes
-    from radval.models.bundle import SUMS_FILE, load_bundle
-
-    key = load_private_key(private_key)
-    p = Path(bundle)
-    b = load_bundle(p)
-    try:
-        doc = signature_document((b.root / SUMS_FILE).read_bytes(), key)
-        if p.is_dir():
-            atomic_write_bytes(p / SIG_FILE, doc)
-        else:
-            tmp = p.with_name(f".{p.name}.tmp")
-            names = sorted(q.name for q in b.root.iterdir() if q.name != SIG_FILE)
-            try:
-                with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                    for n in [*names, SIG_FILE]:
-                        info = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))
-                        info.compress_type = zipfile.ZIP_DEFLATED
-                        zf.writestr(info, doc if n == SIG_FILE else (b.root / n).read_bytes())
-                os.replace(tmp, p)
-            finally:
-                tmp.unlink(missing_ok=True)
-    finally:
-        if b.root != p:
-            shutil.rmtree(b.root, ignore_errors=True)
-    return p, public_key_fingerprint(key)

@@ -51,6 +51,7 @@ __all__ = [
     "BUNDLE_LIMITS",
     "Bundle",
     "load_bundle",
+    "sign_bundle",
     "validate_signature_json",
     "write_bundle",
 ]
@@ -393,3 +394,44 @@ def load_bundle(path: str | os.PathLike[str], *,
     return Bundle(signature=signature, root=root, deep_weights_path=weights,
                   radiomics_params_path=params_path, radval_version=version,
                   sha256=dict(expected), origin=origin)
+
+
+def sign_bundle(bundle: str | os.PathLike[str], *,
+                private_key: str | os.PathLike[str]) -> tuple[Path, str]:
+    """Sign a bundle (folder or .zip) in place: add or replace ``SHA256SUMS.sig``.
+
+    The bundle is verified first (:func:`load_bundle`), so a
+    damaged bundle is never signed.  A .zip is rewritten atomically with the same
+    entries plus the signature.
+
+    Returns
+    -------
+    (Path, str)
+        The bundle and the SHA-256 fingerprint of the signing key's public key.
+    """
+    from radval._provenance import atomic_write_bytes
+    from radval.models._signing import load_private_key, public_key_fingerprint, signature_document
+
+    key = load_private_key(private_key)
+    p = Path(bundle)
+    b = load_bundle(p)
+    try:
+        doc = signature_document((b.root / SUMS_FILE).read_bytes(), key)
+        if p.is_dir():
+            atomic_write_bytes(p / SIG_FILE, doc)
+        else:
+            tmp = p.with_name(f".{p.name}.tmp")
+            names = sorted(q.name for q in b.root.iterdir() if q.name != SIG_FILE)
+            try:
+                with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                    for n in [*names, SIG_FILE]:
+                        info = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))
+                        info.compress_type = zipfile.ZIP_DEFLATED
+                        zf.writestr(info, doc if n == SIG_FILE else (b.root / n).read_bytes())
+                os.replace(tmp, p)
+            finally:
+                tmp.unlink(missing_ok=True)
+    finally:
+        if b.root != p:
+            shutil.rmtree(b.root, ignore_errors=True)
+    return p, public_key_fingerprint(key)

@@ -741,7 +741,7 @@ def concordance_index(time: Any, event: Any, score: Any) -> CIndexResult:
     s = check_scores(score, caller=caller, param="score")
     check_consistent_length(caller, time=t, score=s)
     # pairs counted in O(n log^2 n) by the merge-sort routine shared with uno_c
-    from radval.stats._timedep import _weighted_concordance
+    from radval.stats._concordance import _weighted_concordance
 
     c_w, d_w, tx_w, var = _weighted_concordance(t, e, s, np.ones(t.size))
     nc, nd, ntx = round(c_w), round(d_w), round(tx_w)

@@ -220,7 +220,7 @@ def deep_refit_for_optimism(study: StudyConfig, data: AnalysisData, *, jobs: int
                             ) -> tuple[Any, list[str], list[dict[str, Any]]]:
     """How the optimism bootstrap treats the deep network.
 
-    Returns ``(refit, not_refitted, flags)``: a :class:`radval.features.deep.DeepRefit`
+    Returns ``(refit, not_refitted, flags)``: a :class:`radval.features.deep_refit.DeepRefit`
     when radval trained the network on the development cohort and
     ``evaluation.optimism_deep`` is ``"retrain"`` (the resamples then train their own
     networks), else ``None`` with the reason in ``not_refitted``.  A network trained on
@@ -243,7 +243,7 @@ def deep_refit_for_optimism(study: StudyConfig, data: AnalysisData, *, jobs: int
                f"optimism resamples ({reason}): the optimism of the DL-score and of every "
                "model using it is underestimated")
         return None, [f"deep network: {reason}"], [flag("DEEP_NOT_RETRAINED", msg)]
-    from radval.features import deep as deep_mod
+    from radval.features.deep_refit import prepare_refit
     from radval.io.manifest import read_manifest
 
     mpath = study.path(study.manifest)
@@ -253,7 +253,7 @@ def deep_refit_for_optimism(study: StudyConfig, data: AnalysisData, *, jobs: int
     rows = man[(man["cohort"].astype(str) == study.development)
                & man["patient_id"].astype(str).isin(dev_ids)].reset_index(drop=True)
     config = (data.extraction.get("deep") or {}).get("config") or _deep_network_config(study)
-    refit = deep_mod.prepare_refit(rows, config, jobs=jobs or 1)
+    refit = prepare_refit(rows, config, jobs=jobs or 1)
     return refit, [], []
 
 

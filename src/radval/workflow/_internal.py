@@ -30,7 +30,7 @@ prediction error ``MAPE_i = mean_b |p_ib - p_i|`` against the apparent predictio
 What is fitted on the development cohort is fitted again in every resample: the
 feature selection and every model, the scikit-learn comparison classifiers
 (``comparison=True``) and, when radval trained the deep network on the outcome,
-the network itself (``deep_refit``, :class:`radval.features.deep.DeepRefit`): each
+the network itself (``deep_refit``, :class:`radval.features.deep_refit.DeepRefit`): each
 resample trains its own network on the resample's scans and takes the deep features
 of the resample and of the original cohort from it (the second readers' features of
 the ICC step too).  Whatever is not refitted is listed in the result
@@ -252,7 +252,7 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         ``False`` they are left out of the table and listed in ``not_refitted``.
     deep_refit : DeepRefit, optional
         Train the deep network again in every resample
-        (:class:`radval.features.deep.DeepRefit`).  Without it the deep features are
+        (:class:`radval.features.deep_refit.DeepRefit`).  Without it the deep features are
         taken as given.
     not_refitted : list of str, optional
         What the caller knows is fitted on the development cohort but not refitted here

@@ -209,7 +209,7 @@ def _fit(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[str, 
         models["nomogram"] = nomogram_points(fit, inputs, fm.designs["nomogram"], fr)
     models["bundle"] = write_signature_bundle(study, data, fm, stage)
     if signing_key is not None:
-        from radval.models._signing import sign_bundle
+        from radval.models.bundle import sign_bundle
 
         _path, fingerprint = sign_bundle(stage / models["bundle"]["path"],
                                          private_key=signing_key)
