@@ -35,6 +35,9 @@ _EXPORTS: dict[str, str] = {
     # calibration (rms::val.prob, ResourceSelection::hoslem.test)
     "calibration": "_calibration",
     "hosmer_lemeshow": "_calibration",
+    # calibration curves (loess / rcs / lowess, rms::calibrate correction)
+    "calibration_curve": "_calibration_curve",
+    "optimism_corrected_curve": "_calibration_curve",
     # multiplicity (p.adjust)
     "adjust_pvalues": "_multitest",
     # survival (survival::survfit / survdiff / coxph / concordance)
