@@ -19,6 +19,9 @@ _EXPORTS: dict[str, str] = {
     "bootstrap_auc": "_discrimination",
     "bootstrap_auc_test": "_discrimination",
     "bootstrap_indices": "_discrimination",
+    # partial AUC (pROC), Hanley-McNeil SE
+    "partial_auc": "_partial_auc",
+    "hanley_mcneil_se": "_partial_auc",
     # threshold metrics (epiR / binom)
     "threshold_metrics": "_threshold",
     "youden_threshold": "_threshold",
