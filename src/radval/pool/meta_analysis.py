@@ -36,14 +36,15 @@ metafor's definition, in percent).
 Confidence intervals for :math:`\\tau^2`, :math:`I^2` and :math:`H^2` (random-effects
 models) by the Q-profile method (Viechtbauer 2007), as ``metafor::confint()``: with the
 generalised statistic :math:`Q(\\tau^2) = \\sum w_i(\\tau^2) (y_i - \\hat\\mu(\\tau^2))^2`,
-:math:`w_i(\\tau^2) = 1/(v_i + \\tau^2)`, which decreases in :math:`\\tau^2`, the bounds solve
-:math:`Q(\\tau^2_{lb}) = \\chi^2_{k-1,1-\\alpha/2}` and :math:`Q(\\tau^2_{ub}) = \\chi^2_{k-1,\\alpha/2}`
-on :math:`[0, \\max(100, 10\\hat\\tau^2)]`; a bound is 0 when :math:`Q(0)` is already below its
-quantile (both are 0 when :math:`Q(0) < \\chi^2_{k-1,\\alpha/2}`).  :math:`I^2` and :math:`H^2`
-bounds follow from those of :math:`\\tau^2` through the formulas above.  The roots are
-found to machine precision; metafor's ``uniroot`` tolerance (``.Machine$double.eps^0.25``)
-leaves its printed bounds off by up to ~1e-4 (e.g. an :math:`I^2` lower bound of 2.937%
-for 2.927%), so the reference values use ``control = list(tol = 1e-15)``.
+:math:`w_i(\\tau^2) = 1/(v_i + \\tau^2)`, which decreases in :math:`\\tau^2`, the bounds
+solve :math:`Q(\\tau^2_{lb}) = \\chi^2_{k-1,1-\\alpha/2}` and
+:math:`Q(\\tau^2_{ub}) = \\chi^2_{k-1,\\alpha/2}` on :math:`[0, \\max(100, 10\\hat\\tau^2)]`;
+a bound is 0 when :math:`Q(0)` is already below its quantile (both are 0 when
+:math:`Q(0) < \\chi^2_{k-1,\\alpha/2}`).  :math:`I^2` and :math:`H^2` bounds follow from
+those of :math:`\\tau^2` through the formulas above.  The roots are found to machine
+precision; metafor's ``uniroot`` tolerance (``.Machine$double.eps^0.25``) leaves its
+printed bounds off by up to ~1e-2 percentage points of :math:`I^2` (e.g. a lower bound
+of 2.937% for 2.927%), so the reference values use ``control = list(tol = 1e-15)``.
 
 Inference: Wald (normal) by default; with ``hksj=True`` the Hartung-Knapp-Sidik-Jonkman
 variance :math:`\\operatorname{SE}^2 = \\sum w_i (y_i - \\hat\\mu)^2 / ((k-1)\\sum w_i)`
