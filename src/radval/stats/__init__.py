@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "youden_threshold": "_threshold",
     # decision curves (dcurves)
     "decision_curve": "_decision_curve",
+    "decision_curve_difference": "_decision_curve",
+    "optimism_corrected_net_benefit": "_decision_curve",
     # reclassification (Hmisc improveProb)
     "nri": "_reclassification",
     "idi": "_reclassification",
