@@ -1,6 +1,9 @@
 """radval.pool: external validation at many sites and pooling of their results.
 
-* :func:`meta_analysis` - random-effects meta-analysis (REML / DL, HKSJ), as metafor.
+* :func:`meta_analysis` - random-effects (REML / DL, HKSJ) or fixed-effect meta-analysis,
+  with Q-profile intervals for tau^2 and I^2, as metafor.
+* :func:`published_auc` / :func:`published_oe` / :func:`published_validations` - published
+  validations as meta-analysis inputs (logit AUC, log O/E and SEs, as metamisc valmeta).
 * :func:`validate_bundle` - validate a frozen signature bundle on one site (``radval validate``).
 * :func:`build_share` / :func:`read_share` - the aggregate-only ``share.json`` a site sends back.
 * :func:`pool_shares` - pool several sites' share files (``radval pool``).
@@ -10,16 +13,26 @@
 from radval.pool.meta_analysis import MetaAnalysisResult, meta_analysis
 from radval.pool.pooling import pool_shares
 from radval.pool.pseudonym import pseudonymise
+from radval.pool.published import (
+    PublishedValidation,
+    published_auc,
+    published_oe,
+    published_validations,
+)
 from radval.pool.share import build_share, check_share, read_share, write_share
 from radval.pool.site import validate_bundle
 
 __all__ = [
     "MetaAnalysisResult",
+    "PublishedValidation",
     "build_share",
     "check_share",
     "meta_analysis",
     "pool_shares",
     "pseudonymise",
+    "published_auc",
+    "published_oe",
+    "published_validations",
     "read_share",
     "validate_bundle",
     "write_share",
