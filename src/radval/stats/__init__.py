@@ -50,6 +50,9 @@ _EXPORTS: dict[str, str] = {
     "logrank_test": "_survival",
     "cox_ph": "_survival",
     "concordance_index": "_survival",
+    # external-validation sample size (Riley et al. 2021, pmvalsampsize)
+    "external_validation_sample_size": "_sample_size",
+    "check_validation_sample_size": "_sample_size",
     # descriptive (Table 1)
     "baseline_table": "_descriptive",
 }
