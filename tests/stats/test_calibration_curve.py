@@ -241,3 +241,37 @@ def test_bad_input() -> None:
         calibration_curve(y, p, span=0.0, n_bootstrap=0)
     with pytest.raises(DataError, match="span"):
         calibration_curve(y, p, span=0.3, n_bootstrap=0)
+
+
+def test_loess_port_matches_netlib_loess_on_random_data() -> None:
+    """scikit-misc wraps the netlib dloess code that R's loess uses: random designs,
+    spans, degrees and tied x values."""
+    skl = pytest.importorskip("skmisc.loess")
+    rng = np.random.default_rng(1)
+    worst = 0.0
+    for it in range(60):
+        n = int(rng.integers(15, 400))
+        span = float(rng.choice([0.3, 0.5, 0.75, 0.9, 1.0]))
+        degree = int(rng.choice([1, 2]))
+        x = rng.normal(size=n)
+        if it % 3 == 0:
+            x = np.round(x, 1)
+        y = rng.normal(size=n) + (rng.uniform(size=n) < 0.3)
+        ref = skl.loess(x, y, span=span, degree=degree)
+        ref.fit()
+        got = loess_fit(x, y, span=span, degree=degree).predict(x)
+        worst = max(worst, float(np.max(np.abs(got - ref.outputs.fitted_values))))
+    assert worst < 1e-9
+
+
+def test_bootstrap_batch_equals_single_fits() -> None:
+    from radval.stats._loess import loess_fit_many
+
+    rng = np.random.default_rng(2)
+    y, p = _sim(rng, 200, "linear")
+    idx = rng.integers(0, 200, size=(40, 200))
+    grid = np.linspace(p.min(), p.max(), 50)
+    many = loess_fit_many(p[idx], y[idx].astype(float))
+    for i in range(40):
+        one = loess_fit(p[idx[i]], y[idx[i]].astype(float))
+        assert_allclose(many[i].predict(grid), one.predict(grid), rtol=1e-9, atol=1e-12)

@@ -100,3 +100,16 @@ def test_hanley_mcneil_paper_value() -> None:
         hanley_mcneil_se(1.2, 10, 10)
     with pytest.raises(InputError, match="'n_neg'"):
         hanley_mcneil_se(0.7, 10, 0)
+
+
+def test_standardised_partial_auc_equals_sklearn_max_fpr() -> None:
+    """scikit-learn's roc_auc_score(max_fpr=f) is McClish's standardised pAUC over
+    specificity (1, 1 - f)."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    for n in (40, 400):
+        y = rng.integers(0, 2, n)
+        s = np.round(rng.normal(size=n) + 0.8 * y, 2)
+        for f in (0.1, 0.2, 0.5):
+            ours = partial_auc(y, s, specificity=(1.0, 1.0 - f), correct=True).estimate
+            assert_allclose(ours, metrics.roc_auc_score(y, s, max_fpr=f), rtol=1e-12)
