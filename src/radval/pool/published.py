@@ -175,7 +175,7 @@ def published_auc(study: str, auc: float, *, se: float | None = None, ci: Any = 
     --------
     >>> r = published_auc("Smith 2020", 0.78, ci=(0.72, 0.84))
     >>> round(r.theta, 4), round(r.theta_se, 4), r.source
-    (1.2657, 0.1798, 'Confidence Interval')
+    (1.2657, 0.1821, 'Confidence Interval')
     """
     caller = "published_auc"
     study = _study(study, caller)

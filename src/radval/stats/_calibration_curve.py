@@ -287,7 +287,8 @@ class CalibrationCurveResult(Result):
     fitted: FloatArray = field(repr=False, compare=False)
 
     def to_frame(self) -> pd.DataFrame:
-        """The curve, long format: ``method, predicted, observed, ci_low, ci_high``."""
+        """The curve, long format: ``method, predicted, observed, ci_low, ci_high,
+        n_resamples`` (``n`` instead of ``n_resamples`` for groups)."""
         out = self.curve.copy()
         out.insert(0, "method", self.method)
         return out
@@ -406,7 +407,7 @@ def calibration_curve(y_true: Any, y_prob: Any, *, method: str = "loess",
     >>> y = (rng.uniform(size=300) < p).astype(int)
     >>> res = calibration_curve(y, p, n_bootstrap=50, rng=2)
     >>> list(res.to_frame().columns)
-    ['method', 'predicted', 'observed', 'ci_low', 'ci_high']
+    ['method', 'predicted', 'observed', 'ci_low', 'ci_high', 'n_resamples']
     >>> bool(res.ici < 0.1)
     True
     """
