@@ -340,7 +340,9 @@ def calibration_curve(y_true: Any, y_prob: Any, *, method: str = "loess",
     n_bootstrap : int, optional
         Bootstrap resamples for the band (default 2000, as ``val.prob.ci.2``);
         0 gives no band (``ci_low``/``ci_high`` NaN; Wilson intervals for
-        ``"grouped"``).
+        ``"grouped"``).  loess and spline refits are batched (about 0.6 s for
+        2000 resamples of 500 patients); lowess refits run one by one (about
+        4 ms each at n = 300).
     confidence_level : float, optional
         Level of the pointwise band.
     rng : int, numpy.random.Generator or None, optional
