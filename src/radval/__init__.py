@@ -19,7 +19,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-_SUBMODULES = ("exceptions", "features", "io", "models", "pool", "report", "selection", "stats")
+_SUBMODULES = ("exceptions", "features", "harmonize", "impute", "io", "models", "pool", "report",
+               "selection", "stats")
 
 __all__ = ["__version__", *_SUBMODULES]
 

@@ -43,6 +43,8 @@ COMMANDS: dict[str, str] = {
     "report": "report",
     "validate": "validate",
     "pool": "pool",
+    "keygen": "keygen",
+    "sign": "sign",
 }
 
 logger = logging.getLogger("radval")

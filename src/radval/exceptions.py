@@ -5,11 +5,14 @@ Exception tree::
     RadvalError(Exception)
     ├── InputError(RadvalError, ValueError)          bad values passed to a public function
     │   ├── SchemaError(InputError)                  a table broke its data-dictionary schema
-    │   └── DataError(InputError)                    data that cannot be analysed (one class, ...)
+    │   ├── DataError(InputError)                    data that cannot be analysed (one class, ...)
+    │   └── ContractError(InputError)                an artifact (results.json, signature.json,
+    │                                                share.json, ...) breaks its typed definition
     ├── ConfigError(RadvalError, ValueError)         bad study file / parameter file
     ├── MissingInputError(RadvalError, FileNotFoundError)  a named file/folder is absent
     ├── ExtractionError(RadvalError)                 feature extraction failed for a case
     ├── BundleError(RadvalError, ValueError)         bundle modified, incomplete or incompatible
+    │   └── BundleSignatureError(BundleError)        bundle unsigned / signed by another key
     ├── NotFittedError(RadvalError, ValueError, AttributeError)
     └── PartialFailureError(RadvalError)             some cases failed; everything else was written
 
@@ -19,7 +22,9 @@ Exception tree::
     ├── SmallSampleWarning                           n or events too small for the method
     ├── ConvergenceWarning                           an iterative fit did not converge
     ├── DatasetShiftWarning                          validation data unlike development data
-    └── PredictorTimingWarning                       post-operative predictor, pre-operative model
+    ├── PredictorTimingWarning                       post-operative predictor, pre-operative model
+    ├── HorizonWarning                               horizon beyond the last event / the follow-up
+    └── HarmonizationWarning                         ComBat left a feature unadjusted / small site
 
 Exit codes of the command line (documented in the README) are attached to the
 error classes through :func:`exit_code_for`.
@@ -37,12 +42,16 @@ __all__ = [
     "EXIT_SOFTWARE",
     "EXIT_USAGE",
     "BundleError",
+    "BundleSignatureError",
     "ConfigError",
+    "ContractError",
     "ConvergenceWarning",
     "DataError",
     "DatasetShiftWarning",
     "DegenerateBootstrapWarning",
     "ExtractionError",
+    "HorizonWarning",
+    "HarmonizationWarning",
     "InputError",
     "MissingInputError",
     "NotFittedError",
@@ -102,6 +111,11 @@ class DataError(InputError):
     """The data cannot support the requested analysis (e.g. one outcome class)."""
 
 
+class ContractError(InputError):
+    """An artifact file does not follow its typed definition (:mod:`radval.contracts`):
+    written by another radval version or edited by hand; the message names the field."""
+
+
 class ConfigError(RadvalError, ValueError):
     """A study file or parameter file is invalid; the message names the key."""
 
@@ -124,6 +138,13 @@ class BundleError(RadvalError, ValueError):
     """A signature bundle failed its checksum, schema or version check."""
 
     exit_code = EXIT_DATAERR
+
+
+class BundleSignatureError(BundleError):
+    """A bundle's Ed25519 signature is missing, made by another key, or no longer valid.
+
+    Raised only when a trusted public key was given (``radval validate --trusted-key``).
+    """
 
 
 class NotFittedError(RadvalError, ValueError, AttributeError):
@@ -160,8 +181,20 @@ class DatasetShiftWarning(RadvalWarning):
     """Validation data differ from the development data (e.g. another scanner protocol)."""
 
 
+class HarmonizationWarning(RadvalWarning):
+    """Harmonisation is unreliable here (a feature left unadjusted, a very small new site)."""
+
+
 class PredictorTimingWarning(RadvalWarning):
     """A predictor measured after the prediction moment is used by a model."""
+
+
+class HorizonWarning(RadvalWarning):
+    """A time horizon lies beyond the last event or beyond the maximum follow-up.
+
+    Beyond the maximum follow-up nothing can be estimated (the result is NaN),
+    and the usual cause is a unit mismatch (times in days, horizons in months).
+    """
 
 
 def exit_code_for(exc: BaseException) -> int:

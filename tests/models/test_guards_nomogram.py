@@ -14,7 +14,7 @@ from radval.models.guards import (
     missing_by_variable,
 )
 from radval.models.logistic import DesignSpec, fit_logistic
-from radval.models.pipeline import nomogram_points
+from radval.workflow import nomogram_points
 
 
 def test_duplicate_patients_error_lists_ids() -> None:

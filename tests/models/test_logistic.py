@@ -11,8 +11,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from radval.exceptions import ConvergenceWarning, InputError
-from radval.models.internal import performance_indexes
 from radval.models.logistic import DesignSpec, expit, fit_logistic, logit
+from radval.workflow import performance_indexes
 
 REF = json.loads((Path(__file__).resolve().parents[1] / "reference" / "glm_logistic.json")
                  .read_text())

@@ -114,7 +114,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def validated(study: dict[str, Any]) -> dict[str, Any]:
-    from radval.pool.site import validate_bundle
+    from radval.workflow import validate_bundle
 
     out: dict[str, Any] = {}
     for i, site in enumerate(SITES):
@@ -287,9 +287,7 @@ seed: 1
 def test_pipeline_bundle_validates_to_identical_predictions(study: dict[str, Any]) -> None:
     """`radval run`'s own bundle, validated on centre 2, reproduces the pipeline's predictions
     of centre 2 exactly (same parameter file, same coefficients, no refit)."""
-    from radval.models.pipeline import run_study
-    from radval.models.study import load_study
-    from radval.pool.site import validate_bundle
+    from radval.workflow import load_study, run_study, validate_bundle
 
     root = study["root"]
     sp = study["paths"]
@@ -323,7 +321,7 @@ def test_deep_weights_travel_in_the_bundle(study: dict[str, Any], tmp_path: Path
     pytest.importorskip("torch")
     from radval.features import deep as deep_mod
     from radval.io.manifest import read_manifest
-    from radval.pool.site import validate_bundle
+    from radval.workflow import validate_bundle
 
     sp = study["paths"]
     man = read_manifest(sp.manifest)

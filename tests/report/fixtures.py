@@ -93,6 +93,7 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
             auc, se = _auc_delong(y, p)
             perf.append({"cohort": cname, "model": mname, "subgroup": "all", "n": int(y.size),
                          "events": int(y.sum()), "auc": auc, "auc_se": se,
+                         "auc_variance": se * se,
                          "auc_ci_low": max(0.0, auc - 1.96 * se),
                          "auc_ci_high": min(1.0, auc + 1.96 * se),
                          "auc_boot_ci_low": max(0.0, auc - 2.0 * se),
@@ -107,10 +108,12 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
                 est, lo, hi = _wilson(k, m)
                 thr_rows.append({"cohort": cname, "model": mname, "subgroup": "all",
                                  "metric": metric, "estimate": est, "ci_low": lo, "ci_high": hi,
-                                 "numerator": k, "denominator": m})
+                                 "numerator": k, "denominator": m,
+                                 "undefined_reason": None})
             fpr, tpr = _roc(y, p)
-            roc += [{"cohort": cname, "model": mname, "fpr": a, "tpr": b}
-                    for a, b in zip(fpr, tpr)]
+            roc += [{"cohort": cname, "model": mname, "fpr": a, "tpr": b,
+                     "threshold": None if i == 0 else float(i) / len(fpr)}
+                    for i, (a, b) in enumerate(zip(fpr, tpr))]
             grid = np.linspace(0, 1, 21)
             t = np.interp(grid, fpr, tpr)
             band += [{"cohort": cname, "model": mname, "fpr": g,
@@ -145,7 +148,7 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
                         "eavg": float(np.mean(errs)), "ici": float(np.mean(errs)),
                         "spiegelhalter_z": float(rng.normal()), "spiegelhalter_p": 0.4,
                         "o_e_ratio": oe, "hl_statistic": hl, "hl_df": 8,
-                        "hl_p_value": float(stats.chi2.sf(hl, 8))})
+                        "hl_p_value": float(stats.chi2.sf(hl, 8)), "undefined_reason": None})
             prev = y.mean()
             for tv in np.round(np.arange(0.01, 0.81, 0.01), 2):
                 pos = p >= tv
@@ -154,22 +157,27 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
                 ta = prev - (1 - prev) * tv / (1 - tv)
                 dec.append({"cohort": cname, "model": mname, "threshold": float(tv),
                             "net_benefit": float(nb), "treat_all": float(ta), "treat_none": 0.0,
-                            "net_interventions_avoided": float((nb - ta) / (tv / (1 - tv)))})
+                            "net_interventions_avoided": float((nb - ta) / (tv / (1 - tv))),
+                            "pos_rate": float(pos.mean()), "tp_rate": float(tpn),
+                            "fp_rate": float(fpn)})
             size = clin[clin.cohort == cname].tumour_size_mm.to_numpy()
             for level, sel in (("< 20 mm", size < 20), (">= 20 mm", size >= 20)):
                 if y[sel].min() == y[sel].max():
                     subg.append({"cohort": cname, "model": mname, "subgroup": "tumour size",
                                  "level": level, "n": int(sel.sum()), "events": int(y[sel].sum()),
-                                 "auc": None, "ci_low": None, "ci_high": None})
+                                 "auc": None, "ci_low": None, "ci_high": None,
+                                 "variance": None, "undefined_reason": "one outcome class"})
                     continue
                 a, s = _auc_delong(y[sel], p[sel])
                 subg.append({"cohort": cname, "model": mname, "subgroup": "tumour size",
                              "level": level, "n": int(sel.sum()), "events": int(y[sel].sum()),
                              "auc": a, "ci_low": max(0, a - 1.96 * s),
-                             "ci_high": min(1, a + 1.96 * s)})
+                             "ci_high": min(1, a + 1.96 * s), "variance": s * s,
+                             "undefined_reason": None})
             het.append({"cohort": cname, "model": mname, "subgroup": "tumour size",
                         "statistic": float(rng.chisquare(1)), "df": 1,
-                        "p_value": float(rng.uniform())})
+                        "p_value": float(rng.uniform()), "pooled_auc": 0.75,
+                        "undefined_reason": None})
         names = [m for m, *_ in MODELS]
         raw = []
         for i, a in enumerate(names):
@@ -184,7 +192,8 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
                 raw.append({"cohort": cname, "model_a": a, "model_b": b, "auc_a": aa,
                             "auc_b": ab, "difference": diff, "statistic": z,
                             "p_value": float(2 * stats.norm.sf(abs(z))),
-                            "ci_low": diff - 1.96 * se, "ci_high": diff + 1.96 * se})
+                            "ci_low": diff - 1.96 * se, "ci_high": diff + 1.96 * se,
+                            "undefined_reason": None})
         ps = np.array([r["p_value"] for r in raw])
         order = np.argsort(ps)
         adj = np.empty_like(ps)
@@ -209,7 +218,8 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
              "coef": float(np.sign(c) * max(0.0, abs(c) - lam * (3 + i)))}
             for lam in lambdas for i, (f, c) in enumerate(zip(feats, coefs))]
     cvm = 1.25 - 0.25 * np.exp(-((np.log(lambdas) - np.log(0.03)) ** 2) / 2)
-    lasso_cv = [{"lambda": float(lam), "cvm": float(m), "cvsd": 0.03,
+    lasso_cv = [{"lambda": float(lam), "cvm": float(m), "cvsd": 0.03, "cvup": float(m) + 0.03,
+                 "cvlo": float(m) - 0.03,
                  "nzero": int(sum(abs(c) > lam * (3 + i) for i, c in enumerate(coefs)))}
                 for lam, m in zip(lambdas, cvm)]
     kept = [f for f, c in zip(feats, coefs) if abs(c) > 0.03 * 5]
@@ -220,21 +230,26 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
         f"{'+' if r['coef'] >= 0 else '-'} {abs(r['coef']):.3f} × {r['feature']}"
         for r in final[1:])
     icc_vals = np.clip(rng.beta(8, 2, 120), 0, 1)
+    def funnel(steps: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+        return [{"step": st, "n_in": a, "n_out": b, "status": "done", "note": ""}
+                for st, a, b in steps]
+
     selection = {"radiomics": {
-        "funnel": [{"step": "candidates", "n_in": 1218, "n_out": 1218},
-                   {"step": "icc", "n_in": 1218, "n_out": 914},
-                   {"step": "mann_whitney", "n_in": 914, "n_out": 233},
-                   {"step": "redundancy", "n_in": 233, "n_out": 41},
-                   {"step": "lasso", "n_in": 41, "n_out": len(kept)}],
-        "features": [{"feature": f, "step": "lasso", "kept": f in kept, "reason": None,
+        "family": "radiomics", "selected": kept, "intercept": -0.42,
+        "funnel": funnel([("candidates", 1218, 1218), ("icc", 1218, 914),
+                          ("mann_whitney", 914, 233), ("redundancy", 233, 41),
+                          ("lasso", 41, len(kept))]),
+        "features": [{"feature": f, "step": "lasso", "kept": f in kept, "reason": "LASSO",
                       "value": float(c)} for f, c in zip(feats, coefs)],
-        "icc": [{"feature": f"radiomics_f{i}", "icc": float(v), "ci_low": float(v - 0.1),
+        "icc": [{"feature": f"radiomics_f{i}", "type": "ICC2", "icc": float(v), "F": 9.0,
+                 "df1": 59, "df2": 59, "p_value": 1e-6, "ci_low": float(v - 0.1),
                  "ci_high": float(min(1, v + 0.05))} for i, v in enumerate(icc_vals)],
         "lasso_cv": lasso_cv, "lasso_path": path, "lambda_min": 0.03, "lambda_1se": 0.06,
         "lambda_used": 0.03, "coefficients": final, "formula": formula},
-        "deep": {"funnel": [{"step": "candidates", "n_in": 512, "n_out": 512},
-                            {"step": "mann_whitney", "n_in": 512, "n_out": 60},
-                            {"step": "lasso", "n_in": 60, "n_out": 6}],
+        "deep": {"family": "deep", "selected": [f"deep_{k}" for k in range(1, 7)],
+                 "intercept": 0.1, "lambda_min": 0.01, "lambda_1se": 0.02, "lambda_used": 0.02,
+                 "funnel": funnel([("candidates", 512, 512), ("mann_whitney", 512, 60),
+                                   ("lasso", 60, 6)]),
                  "coefficients": [{"feature": "(Intercept)", "coef": 0.1, "mean": None,
                                    "sd": None}] + [{"feature": f"deep_{k}", "coef": 0.2 * k,
                                                     "mean": 0.0, "sd": 1.0} for k in range(1, 7)],
@@ -261,14 +276,19 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
                 at = 40
                 s = 1.0
                 km.append({"cohort": cname, "group": grp, "time": 0.0, "survival": 1.0,
-                           "at_risk": 40})
+                           "at_risk": 40, "n_event": 0, "n_censor": 0, "std_err": 0.0,
+                           "ci_low": 1.0, "ci_high": 1.0})
                 for t in times[times < 60]:
                     s *= (at - 1) / at
                     at -= 1
                     km.append({"cohort": cname, "group": grp, "time": float(t),
-                               "survival": s, "at_risk": at})
-            surv.append({"cohort": cname, "logrank_statistic": 9.1, "logrank_p": 0.0026,
-                         "hr": 2.4, "hr_ci_low": 1.35, "hr_ci_high": 4.3, "c_index": 0.66})
+                               "survival": s, "at_risk": at, "n_event": 1, "n_censor": 0,
+                               "std_err": 0.05, "ci_low": max(0.0, s - 0.1),
+                               "ci_high": min(1.0, s + 0.1)})
+            surv.append({"cohort": cname, "model": "nomogram", "n": 80, "events": 30,
+                         "logrank_statistic": 9.1, "logrank_p": 0.0026, "hr": 2.4,
+                         "hr_ci_low": 1.35, "hr_ci_high": 4.3, "cox_p": 0.003, "c_index": 0.66,
+                         "undefined_reason": None})
     params = ("imageType:\n  Original: {}\n  Wavelet: {}\nsetting:\n  binWidth: 25\n"
               "  resampledPixelSpacing: [1, 1, 1]\n  interpolator: sitkBSpline\n"
               "  normalize: false\n  resegmentRange: [-150, 250]\n  label: 1\n"
@@ -280,6 +300,8 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
                        "input_sha256": {"manifest": "ab" * 32}},
         "study": {"name": "Synthetic LN-metastasis study", "outcome": "ln_metastasis",
                   "positive_label": "1", "prediction_moment": "pre-operative",
+                  "definition": "pN+ at pathology", "development_cohort": "development",
+                  "signature_model": "nomogram",
                   "question": "Does a CT radiomics + deep-learning signature predict lymph-node "
                               "metastasis before surgery?"},
         "cohorts": [{"name": c, "role": r,
@@ -296,28 +318,31 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
                       "context": {"cohort": "external_2"}},
                      {"code": "POSTOP_PREDICTOR",
                       "message": "vascular_invasion is known only after surgery",
-                      "context": None}],
+                      "context": {}}],
         "sample_size": {"n": 160, "events": 61, "candidate_predictors": 10, "epp": 6.1,
                         "riley": {"n_required": 310}, "ok": False},
-        "baseline": _records(base[["variable", "level", "cohort", "summary", "n", "missing",
-                                   "test", "p_value", "kind"]]),
+        "baseline": _records(base),
         "selection": selection,
         "models": [{"name": m, "label": lab, "kind": k, "predictors": [], "cutoff": cut[m],
-                    "coefficients": None} for m, lab, k, _ in MODELS],
+                    "coefficients": []} for m, lab, k, _ in MODELS],
+        "cutoffs": dict(cut), "bundle": {"path": "bundle", "kind": "bundle"},
+        "methods": {"auc_ci": "DeLong", "missing_data": "complete-case analysis"},
         "performance": perf, "threshold_metrics": thr_rows, "comparisons": comps,
         "calibration": cal,
         "curves": {"roc": roc, "roc_band": band, "calibration_grouped": calg,
                    "calibration_smooth": cals, "decision": dec},
         "optimism": optimism, "subgroups": subg, "heterogeneity": het,
         "stability": {"selection_frequency": [
-            {"family": "radiomics", "feature": f, "frequency": float(rng.uniform())}
-            for f in feats],
+            {"family": "radiomics", "feature": f, "frequency": q, "count": int(200 * q)}
+            for f, q in zip(feats, rng.uniform(size=len(feats)).tolist())],
             "selection_size": [{"family": "radiomics", "mean": 4.2, "median": 4.0, "min": 2,
                                 "max": 8},
                                {"family": "deep", "mean": 1.5, "median": 1.0, "min": 1,
                                 "max": 3}],
             "prediction_instability": instability, "n_resamples": 200, "n_failed": 0},
-        "internal_validation": {"n_resamples": 200, "n_failed": 0, "refitted": [
+        "internal_validation": {"method": "Harrell bootstrap optimism (rms validate)",
+                                "deep_training": None,
+                                "n_resamples": 200, "n_failed": 0, "refitted": [
             "feature selection of radiomics, deep (...)", "every model: ...",
             "deep network (trained again on each resample)"], "not_refitted": []},
         # shapes as written by radval.models.pipeline (nomogram_points, _extraction_record)
@@ -335,7 +360,8 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
                        zip(["G1", "G2", "G3"], [0, 12, 25])], "max_points": 25}],
             "total_points": [{"points": p, "probability": q} for p, q in
                              zip([22, 63, 87, 111, 152], [0.1, 0.3, 0.5, 0.7, 0.9])],
-            "total_points_max": 157, "points_per_unit_lp": 20.0, "lp_at_zero_points": -3.2},
+            "total_points_max": 157, "points_per_unit_lp": 20.0, "lp_at_zero_points": -3.2,
+            "intercept": -1.0, "formula": "probability = 1 / (1 + exp(-(lp)))"},
         "extraction": {"radiomics": {"pyradiomics_version": "3.0.1", "params_yaml": params,
                                      "params_file": "ct.yaml", "params_sha256": "cd" * 32,
                                      "n_cases": 406, "n_failed_rows": 6},
@@ -345,7 +371,9 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
                     for c, _r, n in COHORTS],
     }
     if survival:
-        results["survival"] = {"km": km, "summary": surv}
+        results["survival"] = {"model": "nomogram", "cutoff": 0.4,
+                               "hr_per": "1 unit of the signature score", "km": km,
+                               "summary": surv}
     for k in ("performance", "threshold_metrics", "comparisons", "calibration", "subgroups"):
         results[k] = _records(pd.DataFrame(results[k]))
     return results, pred
@@ -362,7 +390,12 @@ def make_run_dir(tmp_path: Path, *, minimal: bool = False, seed: int = 7) -> Pat
         keep = "external_1"
         results = {k: v for k, v in results.items() if k in (
             "schema_version", "radval_version", "created", "provenance", "study", "cohorts",
-            "performance", "threshold_metrics", "calibration", "curves", "models")}
+            "performance", "threshold_metrics", "calibration", "curves", "models",
+            "patient_flow", "warnings", "cutoffs", "extraction", "methods")}
+        results.update(comparisons=[], subgroups=[], heterogeneity=[], warnings=[],
+                       cutoffs={"radiomics": 0.4},
+                       bundle={"path": None, "kind": "bundle (validated)"})
+        results["patient_flow"] = [r for r in results["patient_flow"] if r["cohort"] == keep]
         results["cohorts"] = [c for c in results["cohorts"] if c["name"] == keep]
         results["models"] = [m for m in results["models"] if m["name"] == "radiomics"]
         for k in ("performance", "threshold_metrics", "calibration"):
@@ -371,8 +404,13 @@ def make_run_dir(tmp_path: Path, *, minimal: bool = False, seed: int = 7) -> Pat
         results["curves"] = {k: [r for r in v if r["cohort"] == keep and r["model"] == "radiomics"]
                              for k, v in results["curves"].items()}
         pred = pred[(pred.cohort == keep) & (pred.model == "radiomics")]
+    from radval.workflow._outputs import RunFolder
+
     run = Path(tmp_path) / ("run_minimal" if minimal else "run")
     run.mkdir(parents=True, exist_ok=True)
-    (run / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
-    pred.to_parquet(run / "predictions.parquet", index=False)
+    folder = RunFolder(run)
+    stage = folder.stage()
+    (stage / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
+    pred.to_parquet(stage / "predictions.parquet", index=False)
+    folder.commit(stage, steps=["validate"] if minimal else ["select", "fit", "evaluate"])
     return run

@@ -225,10 +225,8 @@ def check_real_run_report(src: Path, tmp_path: Path) -> None:
     from radval.report import render_report
 
     run = tmp_path / "run"
-    run.mkdir()
-    for name in ("results.json", "predictions.parquet"):
-        if (src / name).is_file():
-            shutil.copyfile(src / name, run / name)
+    # the whole run folder (run.json and the files it records), without the caches
+    shutil.copytree(src, run, ignore=shutil.ignore_patterns(".cache", "deep", "report"))
     out = render_report(run)
     qmd = out["qmd"].read_text()
     n_tables = len(re.findall(r"\{#tbl-", qmd))

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     from radval.features.extract import check_manifest
     from radval.features.radiomics import resolve_params
     from radval.io.manifest import read_manifest
+    from radval.report._escape import csv_frame
 
     manifest = read_manifest(args.manifest)
     pf = resolve_params(args.params)
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     failures = check_manifest(manifest, settings=settings, jobs=args.jobs,
                               progress=False if args.quiet or args.json else None)
     if args.failures:
-        atomic_write_text(Path(args.failures), failures.to_csv(index=False))
+        atomic_write_text(Path(args.failures), csv_frame(failures).to_csv(index=False))
     n_bad = int(failures[["patient_id", "reader"]].drop_duplicates().shape[0])
     summary: dict[str, Any] = {"manifest": Path(args.manifest).name, "params": pf.name,
                                "params_sha256": pf.sha256, "n_rows": len(manifest),

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
     from radval._commands.run import print_summary, summary_records
-    from radval.models.pipeline import prepare_demo, run_study
+    from radval.workflow import prepare_demo, run_study
 
     t0 = time.perf_counter()
     out = Path(args.out)

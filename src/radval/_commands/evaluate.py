@@ -19,13 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    from radval.models.pipeline import run_evaluate
+    from radval.workflow import run_evaluate
 
     study = load(args)
     res = run_evaluate(study, args.out, jobs=args.jobs, scheduler=args.scheduler,
                        study_file=args.study)
-    print_summary(res["summary"], res["out_dir"], args)
-    return EXIT_OK, {"out_dir": str(res["out_dir"]),
-                     "results": str(res["out_dir"] / "results.json"),
-                     "auc": summary_records(res["summary"]),
-                     "warnings": [w["code"] for w in res["warnings"]]}
+    print_summary(res.summary, res.out_dir, args)
+    return EXIT_OK, {"out_dir": str(res.out_dir),
+                     "results": str(res.out_dir / "results.json"),
+                     "auc": summary_records(res.summary),
+                     "warnings": [w["code"] for w in res.warnings]}

@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     from radval.features.checks import CheckSettings
     from radval.features.extract import extract_radiomics, table_bytes
     from radval.io.manifest import read_manifest
+    from radval.report._escape import csv_frame
 
     if args.deep and not args.deep_weights and (not args.clinical or not args.outcome):
         raise InputError("--deep needs --clinical CSV and --outcome COLUMN to train the CNN "
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         if deep_fail is not None and len(deep_fail):
             deep_fail = deep_fail.assign(stage="deep")[list(res.failures.columns)]
             allf = pd.concat([res.failures, deep_fail], ignore_index=True)
-            atomic_write_text(out / "failures.csv", allf.to_csv(index=False))
+            atomic_write_text(out / "failures.csv", csv_frame(allf).to_csv(index=False))
             n_failed = int(allf[["patient_id", "reader"]].drop_duplicates().shape[0])
             summary["n_failed"] = n_failed
             summary["errors"] = allf.head(50).to_dict(orient="records")

@@ -19,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    from radval.models.pipeline import run_fit
+    from radval.workflow import run_fit
 
     study = load(args)
     res = run_fit(study, args.out, jobs=args.jobs, scheduler=args.scheduler)
-    return EXIT_OK, {"out_dir": str(res["out_dir"]), "models": res["fitted"].model_names,
-                     "cutoffs": res["fitted"].cutoffs}
+    return EXIT_OK, {"out_dir": str(res.out_dir), "models": res.fitted.model_names,
+                     "cutoffs": res.fitted.cutoffs}

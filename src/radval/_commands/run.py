@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load(args: argparse.Namespace) -> Any:
     """Load the study named on the command line."""
-    from radval.models.study import load_study
+    from radval.workflow import load_study
 
     return load_study(args.study)
 
@@ -62,7 +62,7 @@ def summary_records(summary: Any) -> list[dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    from radval.models.pipeline import run_study
+    from radval.workflow import run_study
 
     study = load(args)
     res = run_study(study, args.out, jobs=args.jobs, scheduler=args.scheduler,

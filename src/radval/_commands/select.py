@@ -19,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    from radval.models.pipeline import run_select
+    from radval.workflow import run_select
 
     study = load(args)
     res = run_select(study, args.out, jobs=args.jobs, scheduler=args.scheduler)
-    return EXIT_OK, {"out_dir": str(res["out_dir"]),
-                     "selected": {f: s["selected"] for f, s in res["selection"].items()}}
+    return EXIT_OK, {"out_dir": str(res.out_dir),
+                     "selected": {f: s["selected"] for f, s in res.selection.items()}}

@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clinical", required=True, help="clinical table with the outcome")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--outcome", help="outcome column (default: the bundle's outcome)")
+    parser.add_argument("--positive-label",
+                        help="how this site's outcome column codes the event, when it differs "
+                        "from development (default: the bundle's labels)")
+    parser.add_argument("--negative-label",
+                        help="how this site's outcome column codes the non-event (with "
+                        "--positive-label)")
     parser.add_argument("--site", help="site label for share.json (letters, digits, _ . -)")
     parser.add_argument("--cohort", help="use only manifest rows of this cohort")
     parser.add_argument("--features", help="features table already extracted with the "
@@ -46,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="site report formats: html,docx,pdf or 'none' (qmd and figures "
                         "only; default html)")
     parser.add_argument("--no-report", action="store_true", help="do not write a site report")
+    parser.add_argument("--trusted-key",
+                        help="public key file (PEM or base64) of the team that made the "
+                        "bundle: refuse the bundle unless it is signed by this key and "
+                        "unchanged since (without it the bundle's origin is unverified)")
     parser.add_argument("--pseudonym-key-file",
                         help="file holding a secret key (kept at the site): also write "
                         "return_predictions.csv with keyed HMAC-SHA256 pseudonyms")
@@ -53,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
-    from radval.pool.site import validate_bundle
+    from radval.workflow import validate_bundle
 
     if args.manifest is None and args.features is None:
         raise InputError("radval validate: give --manifest (or --features).")
@@ -74,5 +84,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         outcome=args.outcome, site=args.site, cohort=args.cohort, features=args.features,
         allow_small_cells=args.allow_small_cells, thresholds=args.thresholds, jobs=args.jobs,
         n_bootstrap=args.bootstrap, seed=args.seed,
-        report_formats=None if args.no_report else formats, pseudonym_key=key)
+        report_formats=None if args.no_report else formats, pseudonym_key=key,
+        positive_label=args.positive_label, negative_label=args.negative_label,
+        trusted_key=args.trusted_key)
     return EXIT_OK, summary

@@ -547,12 +547,12 @@ def train_deep_model(manifest: Any, labels: Any, *,
     return model
 
 
-def _training_rows(rows: pd.DataFrame, primary_reader: str = "1") -> pd.Series:
-    """Patient id -> position in ``rows`` of the patient's training scan: the row of
-    ``primary_reader``, else the patient's first row."""
-    order = rows.assign(_r=(rows["reader"].astype(str) != primary_reader).astype(int),
-                        _pos=np.arange(len(rows)))
-    first = order.sort_values("_r", kind="stable").drop_duplicates("patient_id")
+def _training_rows(rows: pd.DataFrame) -> pd.Series:
+    """Patient id -> position in ``rows`` of the patient's training scan: the patient's
+    primary segmentation (:func:`radval.io.coding.primary_rows`, the rule of every step)."""
+    from radval.io.coding import primary_rows
+
+    first = primary_rows(rows.assign(_pos=np.arange(len(rows))))
     return first.set_index(first["patient_id"].astype(str))["_pos"]
 
 
@@ -652,9 +652,6 @@ class DeepRefit:
         ``m = config.max_shift_vox``.
     rows : DataFrame
         ``patient_id, reader`` (str) of each crop.
-    primary_reader : str
-        Reader whose scan a patient is trained on (else the patient's first row), as in the
-        final training.
     device : str
         Training device.
     """
@@ -662,7 +659,6 @@ class DeepRefit:
     config: DeepConfig
     crops: _F32
     rows: pd.DataFrame
-    primary_reader: str = "1"
     device: str = "cpu"
 
     @property
@@ -671,9 +667,9 @@ class DeepRefit:
         return [f"deep_{k}" for k in range(self.config.feature_dim)]
 
     def first_reader_rows(self, patients: Any) -> npt.NDArray[np.intp]:
-        """Positions in :attr:`rows` of the training scan (:attr:`primary_reader`, else the
-        first row) of each patient, in the order given (repeats allowed)."""
-        pos = _training_rows(self.rows, self.primary_reader)
+        """Positions in :attr:`rows` of the training scan of each patient (the primary
+        segmentation, as in the final training), in the order given (repeats allowed)."""
+        pos = _training_rows(self.rows)
         ids = pd.Index([str(p) for p in patients])
         missing = ids.difference(pos.index)
         if len(missing):
@@ -718,7 +714,7 @@ class DeepRefit:
 
 
 def prepare_refit(manifest: Any, config: DeepConfig | Mapping[str, Any] | None = None, *,
-                  primary_reader: str = "1", jobs: int = 1,
+                  jobs: int = 1,
                   device: str | None = "cpu") -> DeepRefit:
     """Crop every development scan once for :class:`DeepRefit`.
 
@@ -729,8 +725,6 @@ def prepare_refit(manifest: Any, config: DeepConfig | Mapping[str, Any] | None =
         features of the ICC step in each resample).
     config : DeepConfig or mapping, optional
         Settings of the final network (``DeepModel.config``).
-    primary_reader : str, optional
-        Reader whose scans the final network was trained on.
     jobs : int, optional
         Threads used to build the crops.
     device : str, optional
@@ -747,8 +741,7 @@ def prepare_refit(manifest: Any, config: DeepConfig | Mapping[str, Any] | None =
     crops, rows, _ = _crops_or_raise(manifest, cfg, margin=cfg.max_shift_vox, jobs=jobs,
                                      caller=caller)
     rows = rows[["patient_id", "reader"]].astype(str).reset_index(drop=True)
-    return DeepRefit(config=cfg, crops=crops, rows=rows, primary_reader=str(primary_reader),
-                     device=dev)
+    return DeepRefit(config=cfg, crops=crops, rows=rows, device=dev)
 
 
 def _auc(y: npt.NDArray[np.int64], s: npt.NDArray[np.float64]) -> float:

@@ -50,6 +50,7 @@ from radval.features.cache import CaseCache, case_key
 from radval.features.checks import CheckSettings, check_case, check_loaded, load_case, problem
 from radval.features.executor import CaseOutcome, map_cases
 from radval.features.radiomics import ParamFile, extract_case, resolve_params
+from radval.report._escape import csv_frame
 
 __all__ = ["FAILURE_COLUMNS", "ExtractionResult", "check_manifest", "extract_radiomics",
            "load_manifest", "table_bytes"]
@@ -354,7 +355,8 @@ def extract_radiomics(manifest: Any, *, params: str | os.PathLike[str] | ParamFi
         ext = "csv" if fmt == "csv" else "parquet"
         atomic_write_bytes(out / f"features.{ext}", table_bytes(features, fmt))
         atomic_write_bytes(out / f"diagnostics.{ext}", table_bytes(diagnostics, fmt))
-        atomic_write_text(out / "failures.csv", fail_df.to_csv(index=False))
+        # opened in spreadsheets: IDs / paths / messages never start a formula
+        atomic_write_text(out / "failures.csv", csv_frame(fail_df).to_csv(index=False))
         atomic_write_json(out / "features.json", prov)
         files = {"features": f"features.{ext}", "diagnostics": f"diagnostics.{ext}",
                  "failures": "failures.csv", "sidecar": "features.json"}

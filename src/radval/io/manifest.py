@@ -89,6 +89,9 @@ def prepare_manifest(df: pd.DataFrame, *, root: str | os.PathLike[str] | None = 
         if c != "label":
             text[c] = text[c].map(lambda v: "" if v is None or (isinstance(v, float) and v != v)
                                   else str(v))
+    # identifiers without surrounding whitespace, as every table (radval.io.coding.code_ids)
+    for c in ("patient_id", "cohort", "reader"):
+        text[c] = text[c].str.strip()
     text["reader"] = text["reader"].replace("", "1")
     text["label"] = text["label"].map(lambda v: 1 if v is None or v == "" or
                                       (isinstance(v, float) and v != v) else v)

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Schemas shipped with radval (``load_schema(name)``).
-SCHEMA_NAMES = ("manifest", "clinical", "features", "failures")
+SCHEMA_NAMES = ("manifest", "clinical", "features", "failures", "predictions")
 
 _TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "any")
 _TRUE = {"true", "True", "TRUE", "1", "yes"}

@@ -7,15 +7,22 @@ Layout (every file listed in ``SHA256SUMS``, nothing else allowed)::
     deep.safetensors        deep-network weights (safetensors only: nothing is unpickled)
     radval_version          the radval version that wrote the bundle
     SHA256SUMS              ``sha256sum`` format: "<hex>  <name>" per file
+    SHA256SUMS.sig          optional: Ed25519 signature of SHA256SUMS
+                            (:mod:`radval.models._signing`, ``radval sign``)
 
-:func:`load_bundle` verifies, in this order: the checksum file exists and is
-well formed; no listed file is missing and no unlisted file is present; every
-SHA-256 matches; ``signature.json`` is JSON with a supported ``schema_version``
-and follows the schema (:data:`SIGNATURE_SCHEMA`, documented in
-``data-dictionary/signature.yaml``); the parameter file and the weights match
-the hashes recorded inside the signature; the weights file has a valid
-safetensors header.  Any failure raises :class:`~radval.exceptions.BundleError`
-naming the file.  Verify with ``sha256sum -c SHA256SUMS`` by hand as well.
+:func:`load_bundle` verifies, in this order: a .zip is checked entry by entry and
+extracted within size limits (:mod:`radval.models._safezip`: names, types,
+duplicates, declared and streamed sizes, compression ratio) into the system
+temporary folder; a folder may hold only regular bundle files within the same size
+limits; the checksum file exists and is well formed; with a trusted public key, the
+signature of ``SHA256SUMS`` verifies (else the origin is reported as unverified); no
+listed file is missing and no unlisted file is present; every SHA-256 matches;
+``signature.json`` is JSON with a supported ``schema_version`` and follows its definition
+(:class:`radval.contracts.SignatureFile`, documented in ``data-dictionary/signature.yaml``); the
+parameter file and the weights match the hashes recorded inside the signature; the
+weights file has a valid safetensors header.  Any failure raises
+:class:`~radval.exceptions.BundleError` naming the file.  Verify with
+``sha256sum -c SHA256SUMS`` by hand as well.
 """
 
 from __future__ import annotations
@@ -26,23 +33,24 @@ import json
 import os
 import re
 import shutil
+import stat
 import struct
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from radval._provenance import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
-from radval.exceptions import BundleError, MissingInputError
-from radval.models.signature import SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, Signature
+from radval._provenance import atomic_write_text, sha256_bytes, sha256_file
+from radval.exceptions import BundleError, ContractError, MissingInputError
+from radval.models._safezip import ZipLimits, extract_flat_zip
+from radval.models._signing import SIG_FILE, BundleOrigin, check_origin
+from radval.models.signature import SUPPORTED_SCHEMA_VERSIONS, Signature
 
 __all__ = [
     "BUNDLE_FILES",
-    "SIGNATURE_SCHEMA",
+    "BUNDLE_LIMITS",
     "Bundle",
     "load_bundle",
-    "schema_errors",
     "validate_signature_json",
     "write_bundle",
 ]
@@ -52,151 +60,35 @@ PARAMS_FILE = "radiomics_params.yaml"
 WEIGHTS_FILE = "deep.safetensors"
 VERSION_FILE = "radval_version"
 SUMS_FILE = "SHA256SUMS"
-#: Files a bundle may contain (besides ``SHA256SUMS``).
+#: Files a bundle may contain (besides ``SHA256SUMS`` and ``SHA256SUMS.sig``).
 BUNDLE_FILES: tuple[str, ...] = (SIGNATURE_FILE, PARAMS_FILE, WEIGHTS_FILE, VERSION_FILE)
 
-_NUM: dict[str, Any] = {"type": "number"}
-_NUM_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
-_STR: dict[str, Any] = {"type": "string"}
-_LIST_STR: dict[str, Any] = {"type": "array", "items": _STR}
-_LIST_NUM: dict[str, Any] = {"type": "array", "items": _NUM}
-_LINEAR_SCORE: dict[str, Any] = {
-    "type": "object",
-    "required": ["name", "features", "intercept", "coef", "means", "sds"],
-    "additionalProperties": False,
-    "properties": {"name": _STR, "features": _LIST_STR, "intercept": _NUM, "coef": _LIST_NUM,
-                   "means": {"type": "array", "items": _NUM_OR_NULL},
-                   "sds": {"type": "array", "items": _NUM_OR_NULL}},
-}
-_LOGISTIC: dict[str, Any] = {
-    "type": "object",
-    "required": ["name", "inputs", "intercept", "coef"],
-    "additionalProperties": False,
-    "properties": {"name": _STR, "inputs": _LIST_STR, "intercept": _NUM, "coef": _LIST_NUM},
-}
-_SUMMARY: dict[str, Any] = {
-    "type": "object",
-    "required": ["n", "mean", "sd", "min", "max", "q01", "q99"],
-    "additionalProperties": _NUM_OR_NULL,
-    "properties": {"n": {"type": "integer", "minimum": 0}},
-}
+_MiB = 1 << 20
+#: Size limits of a bundle (folder or .zip), far above any real bundle: the largest
+#: file is the network weights (a ResNet-50 is ~100 MB).  A .zip is also refused
+#: when an entry over 1 MiB expands more than 100-fold (JSON compresses ~5-fold,
+#: float weights barely), the signature of a zip bomb.
+BUNDLE_LIMITS = ZipLimits(
+    max_file_bytes={SIGNATURE_FILE: 64 * _MiB, PARAMS_FILE: 1 * _MiB,
+                    WEIGHTS_FILE: 1024 * _MiB, VERSION_FILE: 1024, SUMS_FILE: 4096,
+                    SIG_FILE: 4096},
+    max_total_bytes=1100 * _MiB, max_ratio=100.0, ratio_floor_bytes=1 * _MiB)
 
-#: JSON schema (subset: type, required, properties, additionalProperties, items, enum,
-#: minimum, maximum) of ``signature.json``.  ``data-dictionary/signature.yaml`` holds the
-#: same schema with descriptions; a test checks that the two agree.
-SIGNATURE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["schema_version", "radval_version", "outcome", "intended_use", "population",
-                 "prediction_moment", "predictors", "radiomics", "deep", "scores", "combined",
-                 "cutoff", "development_summary"],
-    "additionalProperties": False,
-    "properties": {
-        "schema_version": {"type": "string", "enum": [SCHEMA_VERSION]},
-        "radval_version": _STR,
-        "outcome": {"type": "object", "required": ["name"],
-                    "properties": {"name": _STR}},
-        "intended_use": _STR,
-        "population": _STR,
-        "prediction_moment": _STR,
-        "predictors": {"type": "array", "items": {
-            "type": "object", "required": ["name", "kind", "timing"],
-            "properties": {"name": _STR, "kind": _STR, "timing": _STR}}},
-        "radiomics": {"type": ["object", "null"], "required": ["params_yaml", "params_sha256"],
-                      "properties": {"params_yaml": _STR, "params_sha256": _STR}},
-        "deep": {"type": ["object", "null"], "required": ["config", "weights_file",
-                                                          "weights_sha256"],
-                 "properties": {"config": {"type": "object"},
-                                "weights_file": {"type": ["string", "null"]},
-                                "weights_sha256": {"type": ["string", "null"]}}},
-        "scores": {"type": "object", "additionalProperties": _LINEAR_SCORE},
-        "combined": _LOGISTIC,
-        "cutoff": {"type": "number", "minimum": 0, "maximum": 1},
-        "development_summary": {
-            "type": "object", "required": ["n", "features", "predicted_risk"],
-            "properties": {
-                "n": {"type": "integer", "minimum": 1},
-                "events": {"type": ["integer", "null"], "minimum": 0},
-                "prevalence": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-                "features": {"type": "object", "additionalProperties": _SUMMARY},
-                "predicted_risk": _SUMMARY}},
-        "models": {"type": "object", "additionalProperties": _LOGISTIC},
-        "extra": {"type": "object"},
-    },
-}
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,), "array": (list,), "string": (str,), "number": (int, float),
-    "integer": (int,), "boolean": (bool,), "null": (type(None),),
-}
-
-
-def _type_ok(value: Any, name: str) -> bool:
-    if name in ("number", "integer") and isinstance(value, bool):
-        return False
-    if name == "integer" and isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, _TYPES[name])
-
-
-def _check(value: Any, schema: Mapping[str, Any], where: str, errors: list[str]) -> None:
-    types = schema.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else list(types)
-        if not any(_type_ok(value, t) for t in names):
-            errors.append(f"{where}: expected {' or '.join(names)}, got {type(value).__name__}")
-            return
-    if value is None:
-        return
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{where}: {value!r} is not one of {schema['enum']}")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{where}: {value} < minimum {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{where}: {value} > maximum {schema['maximum']}")
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                errors.append(f"{where}: missing required key {key!r}")
-        props = schema.get("properties", {})
-        extra = schema.get("additionalProperties", True)
-        for key, sub in value.items():
-            if key in props:
-                _check(sub, props[key], f"{where}.{key}", errors)
-            elif extra is False:
-                errors.append(f"{where}: unknown key {key!r}")
-            elif isinstance(extra, Mapping):
-                _check(sub, extra, f"{where}.{key}", errors)
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            _check(item, schema["items"], f"{where}[{i}]", errors)
-
-
-def schema_errors(obj: Any, schema: Mapping[str, Any], *, document: str) -> list[str]:
-    """Return every violation of ``schema`` (the JSON-schema subset above) by ``obj``.
-
-    Each message starts with the path inside the document, e.g.
-    ``signature.json.scores.rad_score.coef[0]: expected number, got str``.
-    """
-    errors: list[str] = []
-    _check(obj, schema, document, errors)
-    return errors
-
-
-def validate_signature_json(obj: Any, *, schema: Mapping[str, Any] | None = None) -> None:
-    """Check a parsed ``signature.json`` against :data:`SIGNATURE_SCHEMA`.
+def validate_signature_json(obj: Any) -> None:
+    """Check a parsed ``signature.json`` against its definition
+    (:class:`radval.contracts.SignatureFile`).
 
     Raises
     ------
     BundleError
-        Listing every violation (path inside the document and rule).
+        Naming every offending field (path inside the document and rule).
     """
-    errors = schema_errors(obj, SIGNATURE_SCHEMA if schema is None else schema,
-                           document=SIGNATURE_FILE)
-    if errors:
-        shown = "; ".join(errors[:10]) + (f"; and {len(errors) - 10} more" if len(errors) > 10
-                                           else "")
-        raise BundleError(f"{SIGNATURE_FILE} does not follow the signature schema: {shown}")
+    from radval.contracts._signature import SignatureFile
+
+    try:
+        SignatureFile.from_data(obj)
+    except ContractError as exc:
+        raise BundleError(str(exc)) from None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -215,6 +107,9 @@ class Bundle:
         Version that wrote the bundle.
     sha256 : dict
         File name -> SHA-256 as verified.
+    origin : BundleOrigin
+        Whether the Ed25519 signature was verified with a trusted key
+        (:mod:`radval.models._signing`); unverified unless ``load_bundle`` got one.
     """
 
     signature: Signature
@@ -223,6 +118,9 @@ class Bundle:
     radiomics_params_path: Path | None = None
     radval_version: str = ""
     sha256: dict[str, str] = dataclasses.field(default_factory=dict)
+    origin: BundleOrigin = dataclasses.field(default_factory=lambda: BundleOrigin(
+        verified=False, signed=False, key_fingerprint=None, claimed_fingerprint=None,
+        message="the bundle's origin is unverified"))
 
     @property
     def radiomics_params_text(self) -> str | None:
@@ -289,7 +187,8 @@ def write_bundle(out_dir: str | os.PathLike[str], signature: Signature, *,
     if root.exists() and not root.is_dir():
         raise BundleError(f"write_bundle: {root} exists and is not a folder.")
     root.mkdir(parents=True, exist_ok=True)
-    allowed = {*BUNDLE_FILES, SUMS_FILE}
+    # a stale signature of a previous bundle is removed with the other files
+    allowed = {*BUNDLE_FILES, SUMS_FILE, SIG_FILE}
     unknown = sorted(p.name for p in root.iterdir() if p.name not in allowed)
     if unknown:
         raise BundleError(f"write_bundle: {root} holds files that are not part of a bundle: "
@@ -362,49 +261,71 @@ _SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *]([^/\\]+)$")
 def _extract_zip(path: Path) -> Path:
     import atexit
 
-    dest = Path(tempfile.mkdtemp(prefix="radval-bundle-"))
+    dest = extract_flat_zip(path, limits=BUNDLE_LIMITS)
     # the verified copy lives until the interpreter exits (Bundle.root points to it)
     atexit.register(shutil.rmtree, dest, ignore_errors=True)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                if info.is_dir() or "/" in name.strip("/") or "\\" in name or name in ("", ".",
-                                                                                     ".."):
-                    raise BundleError(f"{path.name}: unexpected entry {name!r} (a bundle zip "
-                                      "holds flat files only).")
-                if info.file_size > (2 << 30):
-                    raise BundleError(f"{path.name}: entry {name!r} is too large.")
-                atomic_write_bytes(dest / name, zf.read(info))
-    except zipfile.BadZipFile as exc:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise BundleError(f"{path.name}: not a valid zip file ({exc}).") from exc
-    except BaseException:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise
     return dest
 
 
-def load_bundle(path: str | os.PathLike[str]) -> Bundle:
+def _check_folder(p: Path) -> None:
+    """A bundle folder holds only regular bundle files within the size limits."""
+    limits = BUNDLE_LIMITS.max_file_bytes
+    for q in sorted(p.iterdir()):
+        mode = q.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            raise BundleError(f"bundle {p}: {q.name} is a symbolic link; a bundle holds "
+                              "regular files only.")
+        if not stat.S_ISREG(mode):
+            raise BundleError(f"bundle {p}: {q.name} is not a regular file.")
+        cap = limits.get(q.name)
+        if cap is not None and q.stat().st_size > cap:
+            raise BundleError(f"bundle {p}: {q.name} is {q.stat().st_size} bytes; it may hold "
+                              f"at most {cap}.")
+
+
+def load_bundle(path: str | os.PathLike[str], *,
+                trusted_key: str | os.PathLike[str] | None = None) -> Bundle:
     """Load and verify a signature bundle (folder or .zip).
+
+    Parameters
+    ----------
+    path : path
+        Bundle folder or .zip.
+    trusted_key : path, optional
+        Public key file (PEM or base64 raw Ed25519) of the team that made the bundle.
+        When given, the bundle must carry a valid signature by that key
+        (``SHA256SUMS.sig``).  Without it the bundle is checked as before and
+        :attr:`Bundle.origin` says that its origin is unverified.
 
     Raises
     ------
     MissingInputError
-        ``path`` does not exist.
+        ``path`` or ``trusted_key`` does not exist.
     BundleError
-        Naming the file that is missing, unexpected, modified or invalid.
+        Naming the file or zip entry that is missing, unexpected, modified, unsafe or
+        invalid.
+    BundleSignatureError
+        With ``trusted_key``: the bundle is unsigned, signed by another key, or its
+        ``SHA256SUMS`` changed after signing.
     """
     p = Path(path)
     if not p.exists():
         raise MissingInputError(f"bundle {p} does not exist.")
-    root = _extract_zip(p) if p.is_file() else p
+    if p.is_file():
+        root = _extract_zip(p)
+    else:
+        root = p
+        _check_folder(p)
 
     sums_path = root / SUMS_FILE
     if not sums_path.is_file():
         raise BundleError(f"bundle {p}: {SUMS_FILE} is missing; the bundle is incomplete.")
+    sums_bytes = sums_path.read_bytes()
+    sig_path = root / SIG_FILE
+    origin = check_origin(sums_bytes, sig_path.read_bytes() if sig_path.is_file() else None,
+                          trusted_key=trusted_key, where=f"bundle {p}")
     expected: dict[str, str] = {}
-    for i, line in enumerate(sums_path.read_text("utf-8", errors="replace").splitlines(), 1):
+    for i, line in enumerate(sums_bytes.decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         m = _SUM_LINE.match(line)
@@ -419,7 +340,7 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     for name in sorted(expected):
         if name not in present:
             raise BundleError(f"bundle {p}: {name} is missing (listed in {SUMS_FILE}).")
-    extra = sorted(present - set(expected) - {SUMS_FILE})
+    extra = sorted(present - set(expected) - {SUMS_FILE, SIG_FILE})
     if extra:
         raise BundleError(f"bundle {p}: unexpected file(s) not listed in {SUMS_FILE}: "
                           f"{', '.join(extra)}.")
@@ -471,4 +392,4 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     version = (root / VERSION_FILE).read_text("utf-8").strip()
     return Bundle(signature=signature, root=root, deep_weights_path=weights,
                   radiomics_params_path=params_path, radval_version=version,
-                  sha256=dict(expected))
+                  sha256=dict(expected), origin=origin)

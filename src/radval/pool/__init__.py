@@ -4,7 +4,6 @@
   with Q-profile intervals for tau^2 and I^2, as metafor.
 * :func:`published_auc` / :func:`published_oe` / :func:`published_validations` - published
   validations as meta-analysis inputs (logit AUC, log O/E and SEs, as metamisc valmeta).
-* :func:`validate_bundle` - validate a frozen signature bundle on one site (``radval validate``).
 * :func:`build_share` / :func:`read_share` - the aggregate-only ``share.json`` a site sends back.
 * :func:`pool_shares` - pool several sites' share files (``radval pool``).
 * :func:`pseudonymise` - keyed HMAC-SHA256 pseudonyms for optional per-patient returns.
@@ -20,7 +19,6 @@ from radval.pool.published import (
     published_validations,
 )
 from radval.pool.share import build_share, check_share, read_share, write_share
-from radval.pool.site import validate_bundle
 
 __all__ = [
     "MetaAnalysisResult",
@@ -34,6 +32,5 @@ __all__ = [
     "published_oe",
     "published_validations",
     "read_share",
-    "validate_bundle",
     "write_share",
 ]

@@ -32,6 +32,7 @@ import pandas as pd
 
 from radval._provenance import atomic_write_json, atomic_write_text, utc_now
 from radval.exceptions import DataError, InputError, SmallSampleWarning
+from radval.report._escape import csv_frame, md_text, mpl_text
 
 __all__ = ["MEASURES", "forest_plot", "pool_shares"]
 
@@ -98,12 +99,13 @@ def forest_plot(sites: pd.DataFrame, result: Any, *, title: str, null: float,
                 lw=1, ls="--")
     ax.axvline(null, color="grey", lw=0.8, ls=":")
     ax.set_yticks([*ys, 0.5])
-    ax.set_yticklabels([*(f"{s} (n={n})" for s, n in zip(used["site"], used["n"])),
+    ax.set_yticklabels([*(mpl_text(f"{s} (n={n})") for s, n in zip(used["site"], used["n"])),
                         f"Pooled ({result.method}{', HKSJ' if result.hksj else ''})"])
     if log_scale:
         ax.set_xscale("log")
     ax.set_ylim(-0.2, k + 1.8)
-    ax.set_title(f"{title}: {p:.3f} ({lo:.3f} to {hi:.3f}); PI {result.pi_low_natural:.3f} to "
+    ax.set_title(f"{mpl_text(title)}: {p:.3f} ({lo:.3f} to {hi:.3f}); "
+                 f"PI {result.pi_low_natural:.3f} to "
                  f"{result.pi_high_natural:.3f}; I\u00b2 = {result.i2:.0f}%", fontsize=9)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
@@ -130,14 +132,16 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
 
     for s in pooled["sites"]:
         ev = "-" if s["events"] is None else str(s["events"])
-        lines.append(f"| {s['site']} | {s['n']} | {ev} | {fmt(s['auc'])} | {fmt(s['slope'])} | "
+        # share files come from other sites: every value is escaped where it enters
+        lines.append(f"| {md_text(s['site'])} | {md_text(s['n'])} | {md_text(ev)} | "
+                     f"{fmt(s['auc'])} | {fmt(s['slope'])} | "
                      f"{fmt(s['citl'])} | {fmt(s['o_e'])} | {fmt(s['brier'])} | "
-                     f"{s['n_flagged_features']} |")
+                     f"{md_text(s['n_flagged_features'])} |")
     lines += ["", ": Site-level results (from share.json; '-' = suppressed small cell or "
               "undefined). Shifted features: selected features flagged by the site's "
               "dataset-shift check. {#tbl-sites}", "",
               "# Random-effects meta-analysis {#sec-meta}", "",
-              f"Method: {pooled['method']}"
+              f"Method: {md_text(pooled['method'])}"
               f"{' with Hartung-Knapp-Sidik-Jonkman CIs' if pooled['hksj'] else ''}; AUC "
               "pooled on the logit scale and O/E on the log scale (Debray et al. 2017), "
               "back-transformed for display. tau\u00b2: between-site variance; I\u00b2: share of "
@@ -150,10 +154,10 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
     for name, m in pooled["measures"].items():
         r = m.get("result")
         if r is None:
-            lines.append(f"| {m['label']} | {m['k']} | - | - | - | - | - | "
-                         f"{m.get('reason', '')} |")
+            lines.append(f"| {md_text(m['label'])} | {m['k']} | - | - | - | - | - | "
+                         f"{md_text(m.get('reason', ''))} |")
             continue
-        lines.append(f"| {m['label']} | {r['k']} | {fmt(r['pooled_natural'])} | "
+        lines.append(f"| {md_text(m['label'])} | {r['k']} | {fmt(r['pooled_natural'])} | "
                      f"{fmt(r['ci_low_natural'])} to {fmt(r['ci_high_natural'])} | "
                      f"{fmt(r['pi_low_natural'])} to {fmt(r['pi_high_natural'])} | "
                      f"{fmt(r['tau2'], 4)} | {fmt(r['i2'], 0)}% | {fmt(r['q'], 2)} "
@@ -162,7 +166,8 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
     lines += ["", ": Pooled performance {#tbl-pooled}", ""]
     for name, rel in figures.items():
         label = pooled["measures"][name]["label"]
-        lines += [f"![Forest plot: {label}]({rel}){{#fig-forest-{name.replace('_', '-')}}}", ""]
+        ident = name.replace("_", "-")
+        lines += [f"![Forest plot: {md_text(label)}]({rel}){{#fig-forest-{ident}}}", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -266,8 +271,8 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
     }
     atomic_write_json(out_dir / "pooled.json", pooled)
     if site_tables:
-        pd.concat(site_tables, ignore_index=True).to_csv(out_dir / "pooled_sites.csv",
-                                                         index=False)
+        csv_frame(pd.concat(site_tables, ignore_index=True)).to_csv(
+            out_dir / "pooled_sites.csv", index=False)
     written: dict[str, str] = {"pooled": "pooled.json"}
     report_dir = out_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """``share.json``: the aggregate-only summary a validation site sends back.
 
-It holds aggregates only (see ``data-dictionary/share.yaml`` and :data:`SHARE_SCHEMA`):
+It holds aggregates only (its definition is :class:`radval.contracts.ShareFile`,
+documented in ``data-dictionary/share.yaml``):
 the site label, n, events, discrimination (AUC with its DeLong SE; logit AUC with the
 delta-method SE), calibration (calibration-in-the-large, logistic intercept and slope
 with SEs; O/E and log O/E with SE; Brier), net benefit at stated thresholds, the
@@ -26,7 +27,6 @@ Formulas (Debray et al. 2017, BMJ 356:i6460, and its supplement):
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -38,68 +38,16 @@ from typing import Any
 from radval._provenance import atomic_write_json
 from radval._results import jsonable
 from radval._validation import check_binary, check_consistent_length, check_probabilities
-from radval.exceptions import InputError, MissingInputError, RadvalWarning, SchemaError
-from radval.models.bundle import schema_errors
+from radval.contracts._share import SHARE_SCHEMA_VERSION, SITE_LABEL_PATTERN, ShareFile
+from radval.exceptions import InputError, MissingInputError, RadvalWarning
 
-__all__ = ["SHARE_SCHEMA", "SHARE_SCHEMA_VERSION", "build_share", "check_share", "read_share",
+__all__ = ["SHARE_SCHEMA_VERSION", "build_share", "check_share", "read_share",
            "write_share"]
 
-SHARE_SCHEMA_VERSION = "1"
 #: Allowed site labels (no spaces, slashes or free text).
-SITE_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+SITE_LABEL_RE = re.compile(SITE_LABEL_PATTERN)
 _SITE_RE = SITE_LABEL_RE
 _NAME_RE = r"^[A-Za-z0-9_.-]{1,128}$"
-
-_N: dict[str, Any] = {"type": ["number", "null"]}
-_I: dict[str, Any] = {"type": ["integer", "null"], "minimum": 0}
-_P: dict[str, Any] = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
-
-
-def _obj(props: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": list(props), "additionalProperties": False,
-            "properties": props}
-
-
-#: Schema of ``share.json`` (JSON-schema subset, see :func:`radval.models.bundle.schema_errors`).
-#: Every object is closed (``additionalProperties: false``): a file with any other field is
-#: refused by :func:`check_share`, so nothing unexpected can travel.
-SHARE_SCHEMA: dict[str, Any] = _obj({
-    "schema_version": {"type": "string", "enum": [SHARE_SCHEMA_VERSION]},
-    "kind": {"type": "string", "enum": ["radval-share"]},
-    "radval_version": {"type": "string"},
-    "site": {"type": "string"},
-    "signature_sha256": {"type": "string"},
-    "outcome": {"type": "string"},
-    "model": {"type": "string"},
-    "n": {"type": "integer", "minimum": 1},
-    "events": _I,
-    "non_events": _I,
-    "prevalence": _P,
-    "suppression": _obj({"min_cell": {"type": "integer", "minimum": 1},
-                         "allowed": {"type": "boolean"},
-                         "suppressed": {"type": "array", "items": {"type": "string"}}}),
-    "discrimination": _obj({"auc": _P, "auc_se": _N, "auc_ci_low": _P, "auc_ci_high": _P,
-                            "logit_auc": _N, "logit_auc_se": _N}),
-    "calibration": _obj({"citl": _N, "citl_se": _N, "intercept": _N, "intercept_se": _N,
-                         "slope": _N, "slope_se": _N, "o_e": _N, "o_e_se": _N, "log_o_e": _N,
-                         "log_o_e_se": _N, "brier": _N}),
-    "net_benefit": {"type": "array", "items": _obj({"threshold": _P, "net_benefit": _N,
-                                                    "treat_all": _N})},
-    "threshold_metrics": _obj({"cutoff": _P, "tp": _I, "fp": _I, "tn": _I, "fn": _I,
-                               "sensitivity": _P, "specificity": _P, "ppv": _P, "npv": _P,
-                               "accuracy": _P}),
-    "shift": _obj({
-        "smd_threshold": _N, "out_of_range_threshold": _N,
-        "n_flagged": {"type": "integer", "minimum": 0},
-        "features": {"type": "array", "items": _obj({
-            "feature": {"type": "string"}, "smd": _N, "share_out_of_range": _P,
-            "share_outside_q01_q99": _P, "flagged": {"type": "boolean"}})},
-        "prevalence_development": _P,
-        "predicted_risk": _obj({"dev_mean": _P, "val_mean": _P, "val_sd": _N, "smd": _N,
-                                "share_out_of_range": _P}),
-    }),
-})
-
 
 def _f(x: Any) -> float | None:
     if x is None:
@@ -146,7 +94,7 @@ def build_share(y_true: Any, y_prob: Any, *, site: str, cutoff: float,
     Returns
     -------
     dict
-        The document (validated against :data:`SHARE_SCHEMA`).
+        The document (validated against :class:`radval.contracts.ShareFile`).
     """
     from radval import __version__
 
@@ -266,22 +214,15 @@ def _shift_block(shift: Any) -> dict[str, Any]:
 
 
 def check_share(doc: Any, *, source: str = "share.json") -> None:
-    """Validate a share document against :data:`SHARE_SCHEMA` (closed objects).
+    """Validate a share document against its definition (:class:`radval.contracts.ShareFile`:
+    closed objects, plain labels, counts and proportions in range).
 
     Raises
     ------
-    SchemaError
-        Listing every violation with its path.
+    ContractError
+        Naming every offending field.
     """
-    errors = schema_errors(doc, SHARE_SCHEMA, document=source)
-    if errors:
-        shown = "; ".join(errors[:10]) + (f"; and {len(errors) - 10} more" if len(errors) > 10
-                                           else "")
-        raise SchemaError(f"{source} is not a valid radval share file: {shown}",
-                          [{"table": source, "row": None, "column": None, "value": None,
-                            "rule": "share schema", "message": e} for e in errors])
-    if isinstance(doc, dict) and not _SITE_RE.match(str(doc.get("site", ""))):
-        raise SchemaError(f"{source}: site label {doc.get('site')!r} is not a plain label.")
+    ShareFile.from_data(doc, source=source)
 
 
 def write_share(path: str | os.PathLike[str], doc: Mapping[str, Any]) -> Path:
@@ -293,13 +234,8 @@ def write_share(path: str | os.PathLike[str], doc: Mapping[str, Any]) -> Path:
 
 
 def read_share(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate a ``share.json``."""
+    """Read and validate a ``share.json`` (:meth:`radval.contracts.ShareFile.read`)."""
     p = Path(path)
     if not p.is_file():
         raise MissingInputError(f"share file {p} does not exist.")
-    try:
-        doc = json.loads(p.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"{p.name}: not valid JSON ({exc}).") from exc
-    check_share(doc, source=p.name)
-    return dict(doc)
+    return ShareFile.read(p).to_data()

@@ -20,6 +20,7 @@ import pandas as pd
 
 from radval.report import figures as F
 from radval.report import tables as T
+from radval.report._escape import md_identifier, md_text, yaml_str
 from radval.report.ibsi import ibsi_items
 from radval.report.methods import methods_markdown, sample_size_markdown
 from radval.report.rqs import rqs_items
@@ -42,20 +43,17 @@ class ReportParts:
     tables: dict[str, Path] = field(default_factory=dict)
 
 
-def _yaml_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _front_matter(results: Mapping[str, Any]) -> str:
     study = _m(results.get("study"))
     title = str(study.get("name") or "radval study")
     created = str(results.get("created") or "")[:10]
     return "\n".join([
         "---",
-        f"title: {_yaml_str(title)}",
+        # pandoc reads front-matter strings as markdown: escape for markdown, then YAML
+        f"title: {yaml_str(md_text(title))}",
         'subtitle: "Multicohort validation report"',
-        f"date: {_yaml_str(created)}",
-        f"author: {_yaml_str('radval ' + str(results.get('radval_version') or ''))}",
+        f"date: {yaml_str(md_text(created))}",
+        f"author: {yaml_str(md_text('radval ' + str(results.get('radval_version') or '')))}",
         "format:",
         "  html:",
         "    toc: true",
@@ -73,8 +71,14 @@ def _front_matter(results: Mapping[str, Any]) -> str:
         "---", ""])
 
 
+_CALLOUT_KINDS = ("note", "tip", "warning", "important", "caution")
+
+
 def _callout(kind: str, title: str, body: str) -> str:
-    return f"::: {{.callout-{kind}}}\n## {title}\n\n{body}\n:::\n"
+    """A callout block; ``title`` and ``body`` are plain text (escaped here)."""
+    if kind not in _CALLOUT_KINDS:
+        kind = "note"
+    return f"::: {{.callout-{kind}}}\n## {md_text(title)}\n\n{md_text(body)}\n:::\n"
 
 
 class _Builder:
@@ -99,11 +103,13 @@ class _Builder:
     def p(self, text: str) -> None:
         self.parts.append(text.strip() + "\n")
 
-    def table(self, df: pd.DataFrame, label: str, caption: str) -> bool:
+    def table(self, df: pd.DataFrame, label: str, caption: str,
+              raw: tuple[str, ...] = ()) -> bool:
+        """Add a table; cells and caption are plain text (escaped by ``to_pipe``)."""
         if df is None or df.empty:
             return False
         self.tables[label] = T.write_csv(df, self.tab_dir / f"{label}.csv")
-        self.parts.append(T.to_pipe(df, caption, label))
+        self.parts.append(T.to_pipe(df, caption, label, raw=raw))
         return True
 
     def figure(self, draw: Callable[[], Path | None], label: str, caption: str,
@@ -117,14 +123,17 @@ class _Builder:
                 res = f"{type(exc).__name__}: {exc}"
         if isinstance(res, str):
             logger.warning("figure %s could not be drawn: %s", label, res)
-            self.p(f"_The figure {label.removeprefix('fig-')} could not be drawn ({res})._")
+            self.p(f"_The figure {md_text(label.removeprefix('fig-'))} could not be drawn "
+                   f"({md_text(res)})._")
             return False
         png = res
         if png is None:
             return False
         self.figures[label] = png
         rel = png.relative_to(self.out).as_posix()
-        self.parts.append(f"![{caption}]({rel}){{#{label} width={width}}}\n")
+        # caption: plain text, escaped; label: made by md_identifier or fixed here
+        self.parts.append(f"![{md_text(caption)}]({rel}){{#{md_identifier(label)} "
+                          f"width={width}}}\n")
         return True
 
     # -- sections --------------------------------------------------------
@@ -133,20 +142,21 @@ class _Builder:
         study = _m(r.get("study"))
         self.h(1, "Summary", "sec-summary")
         if study.get("question"):
-            self.p(f"**Question.** {study['question']}")
+            self.p(f"**Question.** {md_text(study['question'])}")
         bits = []
         if study.get("outcome"):
-            bits.append(f"outcome *{study['outcome']}* (positive = "
-                        f"{study.get('positive_label', '1')})")
+            bits.append(f"outcome *{md_text(study['outcome'])}* (positive = "
+                        f"{md_text(study.get('positive_label', '1'))})")
         if study.get("prediction_moment"):
-            bits.append(f"prediction made {study['prediction_moment']}")
+            bits.append(f"prediction made {md_text(study['prediction_moment'])}")
         if bits:
             self.p("Prediction of the " + "; ".join(bits) + ".")
         cohorts = [c for c in r.get("cohorts") or [] if isinstance(c, Mapping)]
         if cohorts:
             desc = "; ".join(
-                f"{c.get('name')} ({str(c.get('role', '')).replace('_', ' ')}, n = "
-                f"{c.get('n', '?')}, events = {c.get('events', '?')})" for c in cohorts)
+                f"{md_text(c.get('name'))} ({md_text(str(c.get('role', '')).replace('_', ' '))}"
+                f", n = {md_text(c.get('n', '?'))}, events = {md_text(c.get('events', '?'))})"
+                for c in cohorts)
             self.p(f"**Cohorts.** {desc}.")
         auc = T.summary_auc_table(r)
         if self.table(auc, "tbl-auc", "Headline discrimination: AUC (95% DeLong CI) per model "
@@ -226,7 +236,7 @@ class _Builder:
                            "is the reproducibility threshold.", width="65%"):
                 self.p("@fig-icc shows the reproducibility of the candidate features.")
             for fam in sel:
-                label = f"fig-lasso-{fam}"
+                label = F.lasso_label(fam)
                 def draw(fam: str = str(fam)) -> Path | None:
                     return F.lasso_figure(r, self.fig_dir, fam)
 
@@ -234,7 +244,8 @@ class _Builder:
                                f"LASSO for the {fam} features: cross-validated deviance "
                                "(left; dashed λ-min, dotted λ-1SE) and coefficient path "
                                "(right)."):
-                    self.p(f"@{label} shows the penalty choice for the {fam} features.")
+                    self.p(f"@{label} shows the penalty choice for the {md_text(fam)} "
+                           "features.")
         self.h(2, "Model specification", "sec-models")
         models = T.frame(r, "models")
         if not models.empty:
@@ -255,7 +266,8 @@ class _Builder:
             if isinstance(sel, Mapping) else []
         for fam, f in formulas:
             name = {"radiomics": "Rad-score", "deep": "DL-score"}.get(str(fam), str(fam))
-            self.p(f"**{name} formula.**\n\n```\n{f}\n```")
+            # escaped text, not a code block: nothing from results.json becomes a fence
+            self.p(f"**{md_text(name)} formula.** {md_text(f)}")
         if self.figure(lambda: F.nomogram_figure(r, self.fig_dir), "fig-nomogram",
                        "Nomogram: read each predictor's points on the top axis, add them, "
                        "and read the probability below the total."):
@@ -380,13 +392,13 @@ class _Builder:
                "(@tbl-tripod).")
         df = pd.DataFrame({
             "Item": tri["item"], "Topic": tri["topic"], "Status": tri["status"],
-            "Where": [f"@{w}" if w else "–" for w in tri["where"]]})
+            "Where": [f"@{md_identifier(w)}" if w else "–" for w in tri["where"]]})
         self.table(df, "tbl-tripod", "TRIPOD+AI checklist: status of each item in this "
-                   "report and where it is reported.")
+                   "report and where it is reported.", raw=("Where",))
         need = tri[tri["status"] == "needs author input"]
         if len(need):
             self.p("**Items that need the authors:**\n\n" + "\n".join(
-                f"- **{it}** ({tp}): {tx}" for it, tp, tx in
+                f"- **{md_text(it)}** ({md_text(tp)}): {md_text(tx)}" for it, tp, tx in
                 zip(need["item"], need["topic"], need["text"])))
         self.h(2, "Radiomics Quality Score", "sec-rqs")
         rq = rqs_items(r)
@@ -424,9 +436,9 @@ class _Builder:
         sha = _m(prov.get("input_sha256"))
         if sha:
             self.p("Input files (SHA-256): " + "; ".join(
-                f"{k} `{str(v)[:16]}…`" for k, v in sha.items()) + ".")
-        self.p(f"Results schema version {r.get('schema_version', '?')}; created "
-               f"{r.get('created', '?')}. Code: radval (open source).")
+                f"{md_text(k)} {md_text(str(v)[:16])}…" for k, v in sha.items()) + ".")
+        self.p(f"Results schema version {md_text(r.get('schema_version', '?'))}; created "
+               f"{md_text(r.get('created', '?'))}. Code: radval (open source).")
         self.parts.append("## References {.unnumbered}\n")
         self.p(refs)
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radval.report._escape import md_identifier, mpl_text
 from radval.report.tables import as_mapping, cohort_order, fmt_num, frame, model_labels
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "instability_figure",
     "km_figure",
     "lasso_figure",
+    "lasso_label",
     "nomogram_figure",
     "roc_figure",
     "draw_all",
@@ -75,6 +77,7 @@ def save(fig: Any, out_dir: str | Path, name: str) -> Path:
     """
     plt = _plt()
     out = Path(out_dir)
+    name = md_identifier(name)  # a plain file-name stem whatever the caller passed
     out.mkdir(parents=True, exist_ok=True)
     formats = set(SAVE_OPTIONS["formats"]) | {"png"}
     # one layout pass for the tight bounding box, shared by the outputs
@@ -141,13 +144,13 @@ def flow_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
                                  fc="#FBE3D6" if excl else "#DCEBF7",
                                  ec=OKABE_ITO[1] if excl else OKABE_ITO[0], lw=1)
             ax.add_patch(box)
-            ax.text(x0 + w / 2, y, text, ha="center", va="center", fontsize=7.5)
+            ax.text(x0 + w / 2, y, mpl_text(text), ha="center", va="center", fontsize=7.5)
             if prev_y is not None:
                 ax.annotate("", xy=(i + 0.2, y + 0.31), xytext=(i + 0.2, prev_y - 0.33),
                             arrowprops={"arrowstyle": "->", "color": "0.3"})
             if not excl:
                 prev_y = y
-        ax.text(i + 0.5, 0.75, c, ha="center", va="center", fontweight="bold")
+        ax.text(i + 0.5, 0.75, mpl_text(c), ha="center", va="center", fontweight="bold")
     return save(fig, out_dir, "fig-flow")
 
 
@@ -168,10 +171,10 @@ def funnel_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | Non
         ax.barh(ypos, kept, color=OKABE_ITO[0] if fam == "radiomics" else OKABE_ITO[2])
         for yv, k in zip(ypos, kept):
             ax.text(k, yv, f" {int(k)}", va="center", fontsize=8)
-        ax.set_yticks(ypos, [s.replace("_", " ") for s in steps])
+        ax.set_yticks(ypos, [mpl_text(s.replace("_", " ")) for s in steps])
         ax.set_xscale("log")
         ax.set_xlabel("features kept (log scale)")
-        ax.set_title(str(fam))
+        ax.set_title(mpl_text(fam))
     fig.tight_layout()
     return save(fig, out_dir, "fig-funnel")
 
@@ -194,6 +197,11 @@ def icc_figure(results: Mapping[str, Any], out_dir: str | Path,
     ax.set_ylabel("features")
     fig.tight_layout()
     return save(fig, out_dir, "fig-icc")
+
+
+def lasso_label(family: Any) -> str:
+    """Label (and file stem) of the LASSO figure of a feature family: ``fig-lasso-<slug>``."""
+    return md_identifier(family, prefix="fig-lasso-")
 
 
 def lasso_figure(results: Mapping[str, Any], out_dir: str | Path,
@@ -225,7 +233,7 @@ def lasso_figure(results: Mapping[str, Any], out_dir: str | Path,
     axes[1].set_ylabel("coefficient (standardised)")
     axes[1].set_title("Coefficient path")
     fig.tight_layout()
-    return save(fig, out_dir, f"fig-lasso-{family}")
+    return save(fig, out_dir, lasso_label(family))
 
 
 def roc_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
@@ -267,9 +275,9 @@ def roc_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
             p = perf[(perf["cohort"] == c) & (perf["model"] == m)] if not perf.empty else perf
             auc = f" {fmt_num(p.iloc[0]['auc'], 2)}" if len(p) else ""
             ax.plot(g["fpr"], g["tpr"], color=col[m], ls=_STYLES[i % 4], lw=1.4,
-                    label=f"{labels.get(m, m)}{auc}", drawstyle="default")
+                    label=f"{mpl_text(labels.get(m, m))}{auc}", drawstyle="default")
         ax.plot([0, 1], [0, 1], color="0.7", lw=0.7)
-        ax.set_title(c)
+        ax.set_title(mpl_text(c))
         ax.set_xlabel("1 − specificity")
         ax.set_ylabel("sensitivity")
         ax.set_aspect("equal")
@@ -336,9 +344,9 @@ def calibration_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path 
             ax.set_xticks([0, 0.5, 1])
             ax.set_yticks([0, 0.5, 1])
             if i == 0:
-                ax.set_title(c)
+                ax.set_title(mpl_text(c))
             if j == 0:
-                ax.set_ylabel(f"{labels.get(m, m)}\nobserved", fontsize=8)
+                ax.set_ylabel(f"{mpl_text(labels.get(m, m))}\nobserved", fontsize=8)
             if i == len(models) - 1:
                 ax.set_xlabel("predicted probability")
     fig.tight_layout()
@@ -368,10 +376,10 @@ def decision_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | N
             if g.empty:
                 continue
             ax.plot(g["threshold"], g["net_benefit"], color=col[m], ls=_STYLES[i % 4], lw=1.3,
-                    label=labels.get(m, m))
+                    label=mpl_text(labels.get(m, m)))
             top = max(top, float(np.nanmax(g["net_benefit"])))
         ax.set_ylim(-0.05, max(top * 1.15, 0.05))
-        ax.set_title(c)
+        ax.set_title(mpl_text(c))
         ax.set_xlabel("threshold probability")
         ax.set_ylabel("net benefit")
         if k == 0:
@@ -399,7 +407,7 @@ def forest_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | Non
     ylabels = []
     for k, (c, s, lv) in enumerate(rows):
         y0 = len(rows) - 1 - k
-        ylabels.append((y0, f"{c}: {s} {lv}"))
+        ylabels.append((y0, mpl_text(f"{c}: {s} {lv}")))
         for i, m in enumerate(models):
             r = df[(df["cohort"] == c) & (df["subgroup"] == s) & (df["level"] == lv)
                    & (df["model"] == m)]
@@ -410,7 +418,7 @@ def forest_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | Non
             ax.errorbar([r0["auc"]], [y], xerr=[[r0["auc"] - r0["ci_low"]],
                                                 [r0["ci_high"] - r0["auc"]]],
                         fmt="o", ms=3.5, color=col[m], elinewidth=1,
-                        label=labels.get(m, m) if k == 0 else None)
+                        label=mpl_text(labels.get(m, m)) if k == 0 else None)
     ax.axvline(0.5, color="0.6", lw=0.7, ls=":")
     ax.set_yticks([y for y, _ in ylabels], [t for _, t in ylabels])
     ax.set_xlabel("AUC (95% CI)")
@@ -470,9 +478,9 @@ def nomogram_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | N
             ax.plot([x, x], [y, y + 0.12], color="0.2", lw=0.8)
             # labels closer than 4 % of the axis would overprint: keep the first
             if all(abs(x - o) >= 4.0 for o in shown):
-                ax.text(x, y + 0.18, lab, ha="center", va="bottom", fontsize=6.5)
+                ax.text(x, y + 0.18, mpl_text(lab), ha="center", va="bottom", fontsize=6.5)
                 shown.append(x)
-        ax.text(-3, y, name, ha="right", va="center", fontsize=8)
+        ax.text(-3, y, mpl_text(name), ha="right", va="center", fontsize=8)
 
     y = 0.0
     axis(y, "Points", [float(v) for v in range(0, 101, 10)], [str(v) for v in range(0, 101, 10)],
@@ -538,8 +546,9 @@ def score_distribution_figure(results: Mapping[str, Any], predictions: pd.DataFr
                        whiskerprops={"color": colr}, capprops={"color": colr})
             ax.scatter(np.concatenate(xs), np.concatenate(ys), s=4, color=colr, alpha=0.45,
                        lw=0, rasterized=False)
-        ax.set_xticks([ci * 3 + 0.5 for ci in range(len(cohorts))], cohorts, fontsize=7)
-        ax.set_title(labels.get(m, m))
+        ax.set_xticks([ci * 3 + 0.5 for ci in range(len(cohorts))],
+                      [mpl_text(c) for c in cohorts], fontsize=7)
+        ax.set_title(mpl_text(labels.get(m, m)))
         ax.set_ylabel("score")
         if k == 0:
             from matplotlib.lines import Line2D
@@ -574,7 +583,7 @@ def km_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
         for i, g in enumerate(groups):
             d = sub[sub["group"] == g].sort_values("time")
             ax.step(d["time"], d["survival"], where="post", color=OKABE_ITO[i],
-                    ls=_STYLES[i % 4], label=str(g))
+                    ls=_STYLES[i % 4], label=mpl_text(g))
             at: list[int | str] = []
             for t in ticks:  # at risk at t = at risk at the first time >= t (survfit)
                 after = d[d["time"] >= t]
@@ -584,12 +593,13 @@ def km_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path | None:
                          color=OKABE_ITO[i])
         ax.set_ylim(0, 1.02)
         ax.set_xlim(0, tmax * 1.02)
-        ax.set_title(c)
+        ax.set_title(mpl_text(c))
         ax.set_ylabel("event-free probability")
         ax.legend(frameon=False, fontsize=7)
         tab.set_xlim(ax.get_xlim())
         tab.set_ylim(-0.6, len(groups) - 0.4)
-        tab.set_yticks(range(len(groups)), list(reversed([str(g) for g in groups])), fontsize=7)
+        tab.set_yticks(range(len(groups)), list(reversed([mpl_text(g) for g in groups])),
+                       fontsize=7)
         tab.set_xticks(ticks, [f"{t:.0f}" for t in ticks], fontsize=7)
         tab.set_xlabel("time (months); numbers at risk")
         for s in ("left", "bottom"):
@@ -625,7 +635,7 @@ def instability_figure(results: Mapping[str, Any], out_dir: str | Path) -> Path 
         ax.set_ylim(0, 1)
         ax.set_xlabel("Predicted probability, final model")
         ax.set_ylabel("Bootstrap models (2.5–97.5%)")
-        ax.set_title(f"{labels.get(m, m)}\nMAPE {fmt_num(float(d['mape'].mean()), 3)}")
+        ax.set_title(f"{mpl_text(labels.get(m, m))}\nMAPE {fmt_num(float(d['mape'].mean()), 3)}")
     fig.tight_layout()
     return save(fig, out_dir, "fig-instability")
 
@@ -641,7 +651,7 @@ def _figure_jobs(results: Mapping[str, Any]) -> list[tuple[str, str, tuple[Any, 
         ("fig-instability", "instability_figure", ())]
     sel = results.get("selection")
     if isinstance(sel, Mapping):
-        jobs += [(f"fig-lasso-{fam}", "lasso_figure", ("family", str(fam))) for fam in sel]
+        jobs += [(lasso_label(fam), "lasso_figure", ("family", str(fam))) for fam in sel]
     return jobs
 
 

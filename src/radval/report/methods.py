@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from radval.report._escape import md_text
 from radval.report.tables import as_mapping as _m
 from radval.report.tables import fmt_num
 
@@ -93,24 +94,32 @@ def _setting(results: Mapping[str, Any], *path: str, default: Any = None) -> Any
 
 
 def methods_markdown(results: Mapping[str, Any]) -> tuple[str, str]:
-    """Return (methods paragraphs, numbered reference list) as Markdown."""
+    """Return (methods paragraphs, numbered reference list) as Markdown.
+
+    Every value read from ``results`` (which echoes the study file) is escaped
+    with :func:`radval.report._escape.md_text` where it enters the text.
+    """
     prov = _m(results.get("provenance"))
     versions = _m(prov.get("versions"))
-    soft = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v) or "not recorded"
-    radval_v = results.get("radval_version") or versions.get("radval") or "unknown"
-    icc_thr = _setting(results, "selection", "icc_threshold", default=0.75)
-    p_thr = _setting(results, "selection", "p_threshold", default=0.05)
-    corr = _setting(results, "selection", "corr_threshold", default=0.9)
-    folds = _setting(results, "selection", "n_folds", default=10)
-    rule = _setting(results, "selection", "lasso_rule", default="1se")
+    soft = md_text(", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v)
+                   or "not recorded")
+    radval_v = md_text(results.get("radval_version") or versions.get("radval") or "unknown")
+    icc_thr = md_text(_setting(results, "selection", "icc_threshold", default=0.75))
+    p_thr = md_text(_setting(results, "selection", "p_threshold", default=0.05))
+    corr = md_text(_setting(results, "selection", "corr_threshold", default=0.9))
+    folds = md_text(_setting(results, "selection", "n_folds", default=10))
+    rule = md_text(_setting(results, "selection", "lasso_rule", default="1se"))
     icc_form = _ICC_FORMS.get(str(_setting(results, "selection", "icc_type", default="ICC2")),
                               _ICC_FORMS["ICC2"])
     screen = ("Benjamini-Hochberg q" if _setting(results, "selection", "fdr", default=False)
               else "p")
     n_boot = _setting(results, "evaluation", "bootstrap_ci", default=None)
+    n_boot = md_text(n_boot) if n_boot else n_boot
     opt = results.get("optimism") or []
+    opt = opt if isinstance(opt, list) else []
     n_opt = next((r.get("n_resamples") for r in opt if isinstance(r, Mapping)), None)
-    seed = prov.get("seed")
+    n_opt = md_text(n_opt) if n_opt is not None else None
+    seed = md_text(prov.get("seed")) if prov.get("seed") is not None else None
     paras = []
     paras.append(
         f"**Software.** Analyses used radval {radval_v} (Python) with {soft}. Radiomic "
@@ -159,7 +168,8 @@ def methods_markdown(results: Mapping[str, Any]) -> tuple[str, str]:
             text += "; the machine-learning comparison classifiers were refitted as well"
         text += "."
         if skipped:
-            text += (" Taken as given, not refitted: " + "; ".join(skipped) + ". Where such "
+            text += (" Taken as given, not refitted: " + "; ".join(md_text(x) for x in skipped)
+                     + ". Where such "
                      "a step was fitted on the development cohort, the correction misses its "
                      "optimism.")
         paras.append(text)
@@ -189,14 +199,15 @@ def sample_size_markdown(results: Mapping[str, Any]) -> str:
     ss = results.get("sample_size")
     if not isinstance(ss, Mapping):
         return "The sample-size check is not part of this run."
-    parts = [f"The development cohort had {ss.get('n', '?')} patients and "
-             f"{ss.get('events', '?')} events for {ss.get('candidate_predictors', '?')} candidate "
+    parts = [f"The development cohort had {md_text(ss.get('n', '?'))} patients and "
+             f"{md_text(ss.get('events', '?'))} events for "
+             f"{md_text(ss.get('candidate_predictors', '?'))} candidate "
              f"predictors ({fmt_num(ss.get('epp'), 1)} events per candidate predictor)."]
     riley = ss.get("riley")
     if isinstance(riley, Mapping):
         req = riley.get("n_required") or riley.get("n")
         if req is not None:
-            parts.append(f"The minimum sample size by Riley et al. (2020) is {req}.")
+            parts.append(f"The minimum sample size by Riley et al. (2020) is {md_text(req)}.")
     ok = ss.get("ok")
     if ok is not None:
         parts.append("The sample size is sufficient." if ok else

@@ -17,7 +17,6 @@ callouts.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import subprocess
@@ -29,7 +28,7 @@ from typing import Any
 
 from radval._provenance import atomic_write_text
 from radval._validation import param_error
-from radval.exceptions import InputError, MissingInputError, RadvalError
+from radval.exceptions import MissingInputError, RadvalError
 
 __all__ = ["FORMATS", "build_reference_docx", "render_document", "render_report",
            "template_path"]
@@ -178,18 +177,23 @@ def render_document(qmd_path: str | Path, *, formats: Iterable[str] | str = FORM
 
 
 def _read_results(run_dir: Path) -> dict[str, Any]:
+    """``results.json`` of a completed run (:class:`radval.workflow._outputs.RunFolder`),
+    validated against :class:`radval.contracts.ResultsFile`: a file of another radval
+    version, or edited by hand, fails here with the field named."""
+    from radval.contracts._results import ResultsFile
+    from radval.workflow._outputs import RunFolder
+
     path = run_dir / "results.json"
     if not path.is_file():
         raise MissingInputError(f"{path} does not exist; run `radval run` first or pass the "
                                 "folder that holds results.json")
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InputError(f"{path} must hold a JSON object (results.yaml); got "
-                         f"{type(data).__name__}")
-    return data
+    # the run completed and nothing changed since: never a report of a partial or mixed run
+    folder = RunFolder(run_dir)
+    rec = folder.record()
+    site = rec is not None and "validate" in rec.steps
+    folder.verify("validate" if site else "evaluate",
+                  action="radval validate" if site else "radval run")
+    return ResultsFile.read(path).to_data()
 
 
 def render_report(run_dir: str | Path, *, formats: Iterable[str] | str = FORMATS,

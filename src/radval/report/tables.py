@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from radval.report._escape import csv_frame, md_text
+
 __all__ = [
     "as_mapping",
     "baseline_table_wide",
@@ -231,8 +233,9 @@ def selection_size_text(results: Mapping[str, Any]) -> str:
     size = frame(results, "stability", "selection_size")
     if size.empty:
         return ""
-    parts = [f"a median of {fmt_num(r['median'], 0)} (range {int(r['min'])}–{int(r['max'])}) "
-             f"{_FAMILY_LABEL.get(str(r['family']), str(r['family'])).lower()} features"
+    parts = [f"a median of {fmt_num(r['median'], 0)} (range {fmt_num(r['min'], 0)}–"
+             f"{fmt_num(r['max'], 0)}) "
+             f"{md_text(_FAMILY_LABEL.get(str(r['family']), str(r['family'])).lower())} features"
              for r in size.to_dict(orient="records")]
     return "In the optimism bootstrap, the selection kept " + " and ".join(parts) + "."
 
@@ -269,8 +272,8 @@ def undefined_comparisons(results: Mapping[str, Any]) -> list[str]:
     for cohort, g in bad.groupby("cohort", sort=False):
         reasons = sorted({str(r) for r in g.get("undefined_reason", pd.Series(dtype=object))
                           if isinstance(r, str) and r})
-        why = f": {reasons[0].rstrip('.')}" if len(reasons) == 1 else ""
-        out.append(f"{len(g)} comparison(s) in {cohort} are undefined{why}.")
+        why = f": {md_text(reasons[0].rstrip('.'))}" if len(reasons) == 1 else ""
+        out.append(f"{len(g)} comparison(s) in {md_text(cohort)} are undefined{why}.")
     return out
 
 
@@ -436,20 +439,32 @@ def survival_table(results: Mapping[str, Any]) -> pd.DataFrame:
         "C-index": [fmt_num(v, 3) for v in df["c_index"]]})
 
 
-def _cell(v: Any) -> str:
-    return str(v).replace("|", "\\|").replace("\n", " ")
-
-
 def to_pipe(df: pd.DataFrame, caption: str, label: str,
-            align: Sequence[str] | None = None) -> str:
+            align: Sequence[str] | None = None, *, raw: Sequence[str] = ()) -> str:
     """Return ``df`` as a pandoc pipe table with ``: caption {#tbl-label}``.
 
-    ``label`` must start with ``tbl-``.  The first column is left-aligned,
-    others left too unless ``align`` says otherwise (``"l"``, ``"r"``, ``"c"``).
+    Cells, column names and the caption are display text, possibly from input
+    files: each is escaped with :func:`radval.report._escape.md_text`, so it renders
+    literally and cannot break the table.  Only the columns named in ``raw`` hold
+    markdown built by radval itself (e.g. ``@sec-x`` references) and are kept as
+    they are (line breaks and ``|`` still cannot break the table).
+
+    ``label`` must start with ``tbl-`` and be ``[a-z0-9-]``.  The first column is
+    left-aligned, others left too unless ``align`` says otherwise (``"l"``, ``"r"``,
+    ``"c"``).
     """
-    if not label.startswith("tbl-"):
-        msg = f"table label must start with 'tbl-'; got {label!r}"
+    import re
+
+    if not re.fullmatch(r"tbl-[a-z0-9-]+", label):
+        msg = f"table label must start with 'tbl-' and be [a-z0-9-]; got {label!r}"
         raise ValueError(msg)
+    keep = {str(c) for c in raw}
+
+    def _raw(v: Any) -> str:
+        return " ".join(str(v).split()).replace("|", "\\|")
+
+    def _cell(v: Any, col: Any) -> str:
+        return _raw(v) if str(col) in keep else md_text(v)
     cols = [str(c) for c in df.columns]
     aligns = list(align) if align is not None else ["l"] * len(cols)
     # pandoc sets relative column widths from the number of dashes (wide tables)
@@ -466,16 +481,20 @@ def to_pipe(df: pd.DataFrame, caption: str, label: str,
         if a == "c":
             return ":" + "-" * (w - 2) + ":"
         return ":" + "-" * (w - 1)
-    lines = ["| " + " | ".join(_cell(c) for c in cols) + " |",
+    lines = ["| " + " | ".join(md_text(c) for c in cols) + " |",
              "|" + "|".join(mark(a, w) for a, w in zip(aligns, widths)) + "|"]
     for rec in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(v) for v in rec) + " |")
-    return "\n".join(lines) + f"\n\n: {caption} {{#{label}}}\n"
+        lines.append("| " + " | ".join(_cell(v, c) for v, c in zip(rec, cols)) + " |")
+    return "\n".join(lines) + f"\n\n: {md_text(caption)} {{#{label}}}\n"
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a display table as UTF-8 CSV (creates the folder)."""
+    """Write a display table as UTF-8 CSV (creates the folder).
+
+    Text cells that a spreadsheet would evaluate as a formula (``= + - @``) are
+    prefixed with ``'`` (:func:`radval.report._escape.csv_frame`).
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(p, index=False)
+    csv_frame(df).to_csv(p, index=False)
     return p

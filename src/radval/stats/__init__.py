@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "decision_curve": "_decision_curve",
     "decision_curve_difference": "_decision_curve",
     "optimism_corrected_net_benefit": "_decision_curve",
+    "survival_decision_curve": "_decision_curve",
     # reclassification (Hmisc improveProb)
     "nri": "_reclassification",
     "idi": "_reclassification",
@@ -50,6 +51,19 @@ _EXPORTS: dict[str, str] = {
     "logrank_test": "_survival",
     "cox_ph": "_survival",
     "concordance_index": "_survival",
+    "median_survival": "_survival",
+    # time-dependent validation (riskRegression::Score, survival::concordance n/G2)
+    "time_dependent_auc": "_timedep",
+    "uno_c": "_timedep",
+    "survival_brier": "_timedep",
+    "survival_calibration": "_survival_calibration",
+    # multiple imputation (mice::pool.scalar / pool)
+    "rubin_pool": "_rubin",
+    "rubin_pool_many": "_rubin",
+    "pool_auc": "_rubin",
+    "RubinResult": "_rubin",
+    "RubinPoolTable": "_rubin",
+    "PooledAUCResult": "_rubin",
     # external-validation sample size (Riley et al. 2021, pmvalsampsize)
     "external_validation_sample_size": "_sample_size",
     "check_validation_sample_size": "_sample_size",

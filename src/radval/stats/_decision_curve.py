@@ -45,7 +45,8 @@ from radval._validation import (
     param_error,
 )
 
-__all__ = ["decision_curve", "decision_curve_difference", "optimism_corrected_net_benefit"]
+__all__ = ["decision_curve", "decision_curve_difference", "optimism_corrected_net_benefit",
+           "survival_decision_curve"]
 
 FloatArray = npt.NDArray[np.float64]
 _EPS = float(np.finfo(np.float64).eps)
@@ -201,6 +202,140 @@ def _bootstrap_nb(y: npt.NDArray[np.bool_], r: FloatArray, t: FloatArray, odds: 
     alpha = 1.0 - level
     q = np.quantile(out[ok], [alpha / 2, 1 - alpha / 2], axis=0, method="linear")
     return np.asarray(q[0]), np.asarray(q[1])
+
+
+def _km_risk_at(t: FloatArray, e: FloatArray, horizon: float) -> float:
+    """Kaplan-Meier risk ``1 - S(horizon)``; NaN when the follow-up ends before it."""
+    if t.size == 0:
+        return 0.0
+    if t.max() < horizon:
+        return float("nan")
+    utime, inv = np.unique(t, return_inverse=True)
+    d = np.bincount(inv, weights=e, minlength=utime.size)
+    y = np.bincount(inv, minlength=utime.size)[::-1].cumsum()[::-1]
+    keep = utime <= horizon
+    return float(1.0 - np.prod(1.0 - d[keep] / y[keep]))
+
+
+def survival_decision_curve(time: Any, event: Any, risk: Any, horizon: float, *,
+                            thresholds: Any = None, harm: float = 0.0,
+                            nper: float = 1.0) -> pd.DataFrame:
+    r"""Net benefit at a time horizon with Kaplan-Meier event rates (survival DCA).
+
+    Parameters
+    ----------
+    time, event : array-like of shape (n,)
+        Follow-up time (>= 0) and event indicator (1/True = event).
+    risk : array-like of shape (n,)
+        Predicted probability of the event by ``horizon``, in [0, 1].
+    horizon : float
+        Time horizon (> 0), in the unit of ``time``.
+    thresholds : array-like, optional
+        Threshold probabilities in [0, 1); default ``0, 0.01, ..., 0.99``.
+    harm : float, optional
+        Harm of the test, subtracted from the model's net benefit.
+    nper : float, optional
+        Net interventions avoided are per ``nper`` patients.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per threshold: ``threshold, net_benefit, treat_all, treat_none,
+        net_interventions_avoided, pos_rate, tp_rate, fp_rate,
+        risk_among_test_pos`` (``pos_rate`` is the test-positive rate
+        :math:`tp + fp`, as in :func:`decision_curve`).  ``attrs["event_rate"]``
+        is the Kaplan-Meier risk at the horizon.
+
+    Warns
+    -----
+    HorizonWarning
+        The horizon exceeds the maximum follow-up (all NaN; dcurves stops with an
+        error there) or lies beyond the last event.
+
+    Notes
+    -----
+    As R ``dcurves::dca(Surv(time, event) ~ risk, time = horizon)``
+    (``.calculate_test_consequences``): with :math:`\pi = 1 - \hat S(t)` the
+    Kaplan-Meier risk of everyone, and among the test positives
+    (:math:`\hat r \ge p_t`, risks 0 and 1 moved to :math:`-\epsilon` and
+    :math:`1+\epsilon`) the test-positive rate :math:`q` and Kaplan-Meier risk
+    :math:`\rho = 1 - \hat S_+(t)`:
+
+    .. math::
+
+        tp = \rho\, q, \quad fp = (1 - \rho)\, q, \quad
+        NB = tp - fp \frac{p_t}{1 - p_t} - \mathrm{harm}, \quad
+        NB_{all} = \pi - (1 - \pi)\frac{p_t}{1 - p_t}.
+
+    With no test positive, :math:`tp = fp = 0`.  When the test positives' follow-up
+    ends before the horizon, :math:`\rho` is NaN (dcurves: NA).  One difference
+    from dcurves: when every test positive is followed beyond the horizon without
+    an event before it, :math:`\rho` is the Kaplan-Meier value 0 (dcurves
+    returns NA there).
+
+    References
+    ----------
+    Vickers AJ, Cronin AM, Elkin EB, Gonen M. Extensions to decision curve
+    analysis, a novel method for evaluating diagnostic tests, prediction models
+    and molecular markers. BMC Med Inform Decis Mak 2008;8:53.
+    """
+    import warnings
+
+    from radval.exceptions import DataError, HorizonWarning
+    from radval.stats._survival import _check_surv
+
+    caller = "survival_decision_curve"
+    t, e = _check_surv(time, event, caller)
+    p = check_probabilities(risk, caller=caller, param="risk")
+    check_consistent_length(caller, time=t, risk=p)
+    if isinstance(horizon, bool) or not isinstance(horizon, int | float | np.integer
+                                                   | np.floating) \
+            or not math.isfinite(float(horizon)) or horizon <= 0:
+        raise param_error("horizon", caller, "a positive number", horizon)
+    h = float(horizon)
+    thr = _check_thresholds(thresholds, caller)
+    try:
+        harm = float(harm)
+        nper = float(nper)
+    except (TypeError, ValueError) as exc:
+        raise param_error("harm", caller, "a number", harm) from exc
+    if not math.isfinite(harm):
+        raise param_error("harm", caller, "a finite number", harm)
+    if not (math.isfinite(nper) and nper > 0):
+        raise param_error("nper", caller, "a positive number", nper)
+    if e.sum() == 0:
+        msg = (f"{caller}: every observation is censored (no events); the event rates are "
+               "undefined.")
+        raise DataError(msg)
+    if h > t.max():
+        warnings.warn(f"{caller}: horizon {h:g} exceeds the maximum follow-up "
+                      f"({t.max():g}); net benefit is NaN. Are the times in days when the "
+                      "study says months?", HorizonWarning, stacklevel=2)
+    elif h > t[e == 1].max():
+        warnings.warn(f"{caller}: horizon {h:g} lies beyond the last event (time "
+                      f"{t[e == 1].max():g}).", HorizonWarning, stacklevel=2)
+    r = _dca_risk(p)
+    pi = _km_risk_at(t, e, h)
+    odds = thr / (1.0 - thr)
+    q = np.empty(thr.size)
+    rho = np.empty(thr.size)
+    for k, pt in enumerate(thr):
+        pos = r >= pt
+        q[k] = pos.mean()
+        rho[k] = _km_risk_at(t[pos], e[pos], h)
+    tp_rate = rho * q
+    fp_rate = (1.0 - rho) * q
+    nb = tp_rate - fp_rate * odds - harm
+    nb_all = pi - (1.0 - pi) * odds
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nia = np.where(odds > 0, (nb - nb_all) / np.where(odds > 0, odds, 1.0) * nper, np.nan)
+    out = pd.DataFrame({"threshold": thr, "net_benefit": nb, "treat_all": nb_all,
+                        "treat_none": np.zeros_like(thr), "net_interventions_avoided": nia,
+                        "pos_rate": q, "tp_rate": tp_rate, "fp_rate": fp_rate,
+                        "risk_among_test_pos": rho})
+    out.attrs["event_rate"] = pi
+    out.attrs["horizon"] = h
+    return out
 
 
 def _check_open_thresholds(thresholds: Any, caller: str) -> FloatArray:

@@ -36,6 +36,7 @@ __all__ = [
     "cox_ph",
     "kaplan_meier",
     "logrank_test",
+    "median_survival",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -51,15 +52,16 @@ def _check_surv(time: Any, event: Any, caller: str) -> tuple[FloatArray, FloatAr
     return t, e.astype(np.float64)
 
 
-def _groups(group: Any, n: int, caller: str) -> tuple[npt.NDArray[np.intp], list[Any]]:
+def _groups(group: Any, n: int, caller: str, param: str = "group"
+            ) -> tuple[npt.NDArray[np.intp], list[Any]]:
     g = pd.Series(np.asarray(group).ravel() if not isinstance(group, pd.Series)
                   else group.to_numpy())
     if g.size != n:
         msg = (f"The arrays passed to {caller} must have the same length. "
-               f"Got time={n}, group={g.size} instead.")
+               f"Got time={n}, {param}={g.size} instead.")
         raise InputError(msg)
     if g.isna().any():
-        raise param_error("group", caller, "free of missing values",
+        raise param_error(param, caller, "free of missing values",
                           f"{int(g.isna().sum())} missing value(s)")
     codes, levels = pd.factorize(g, sort=True)
     return np.asarray(codes, dtype=np.intp), list(levels)
@@ -88,6 +90,70 @@ def _km_one(t: FloatArray, e: FloatArray, z: float) -> pd.DataFrame:
                          "std_err": se, "ci_low": lo, "ci_high": hi})
 
 
+_MEDIAN_TOL = float(np.finfo(np.float64).eps) ** 0.5
+
+
+def _minmin(y: FloatArray, x: FloatArray) -> float:
+    """First time a curve reaches 0.5, as ``survival:::survmean``'s ``minmin``.
+
+    When the curve sits at 0.5 (within sqrt(eps)) over an interval, the result is
+    the midpoint between the first time at 0.5 and the first time below it.
+    """
+    keep = ~np.isnan(y) & (y < 0.5 + _MEDIAN_TOL)
+    if not keep.any():
+        return float("nan")
+    xk, yk = x[keep], y[keep]
+    below = np.flatnonzero(yk < yk[0])
+    if abs(yk[0] - 0.5) < _MEDIAN_TOL and below.size:
+        return float((xk[0] + xk[below[0]]) / 2.0)
+    return float(xk[0])
+
+
+def _median_rows(km: pd.DataFrame, t: FloatArray, e: FloatArray,
+                 codes: npt.NDArray[np.intp] | None, levels: list[Any]) -> pd.DataFrame:
+    rows = []
+    for k, lev in enumerate(levels):
+        part = km[km["group"] == lev] if codes is not None else km
+        m = codes == k if codes is not None else np.ones(t.size, dtype=bool)
+        x = part["time"].to_numpy(np.float64)
+        rows.append({"group": lev, "n": int(m.sum()), "events": int(e[m].sum()),
+                     "median": _minmin(part["survival"].to_numpy(np.float64), x),
+                     "ci_low": _minmin(part["ci_low"].to_numpy(np.float64), x),
+                     "ci_high": _minmin(part["ci_high"].to_numpy(np.float64), x)})
+    return pd.DataFrame(rows, columns=["group", "n", "events", "median", "ci_low", "ci_high"])
+
+
+def median_survival(time: Any, event: Any, *, group: Any = None,
+                    confidence_level: float = 0.95) -> pd.DataFrame:
+    r"""Median survival time and its confidence interval, as ``print(survfit(...))``.
+
+    Parameters
+    ----------
+    time, event : array-like
+        Follow-up times (>= 0) and event indicator (1 = event).
+    group : array-like, optional
+        Group label per patient; one row per group.
+    confidence_level : float, optional
+        Level of the pointwise Kaplan-Meier intervals the median CI is read from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group, n, events, median, ci_low, ci_high`` (group ``"all"`` without
+        ``group``).  NaN where the curve (or the interval bound) never reaches 0.5.
+
+    Notes
+    -----
+    R's rule (``survival:::survmean``): the median is the first time
+    :math:`\hat S(t) \le 0.5`; when :math:`\hat S` equals 0.5 (within
+    :math:`\sqrt{\epsilon}`) over an interval it is the midpoint of the interval
+    (e.g. ``veteran``, ``trt == 2``: 52.5).  The limits apply the same rule to the
+    lower and the upper log-transformed Greenwood bands (``conf.type = "log"``):
+    the lower limit is where the lower band reaches 0.5.
+    """
+    return _kaplan_meier(time, event, group, confidence_level, "median_survival")[1]
+
+
 def kaplan_meier(time: Any, event: Any, *, group: Any = None,
                  confidence_level: float = 0.95) -> pd.DataFrame:
     r"""Kaplan-Meier survival curves with Greenwood log-scale confidence intervals.
@@ -109,7 +175,9 @@ def kaplan_meier(time: Any, event: Any, *, group: Any = None,
         One row per group and distinct time (events and censorings, as ``survfit``):
         ``group, time, survival, at_risk, n_event, n_censor, std_err, ci_low, ci_high``.
         ``std_err`` is the standard error of :math:`-\log S(t)` (R ``summary(fit)$std.err``
-        divided by ``surv``).
+        divided by ``surv``).  ``attrs["median"]`` maps each group to its median
+        survival and CI (``{"median", "ci_low", "ci_high"}``, R's
+        ``print(survfit(...))``, see :func:`median_survival`).
 
     Notes
     -----
@@ -119,69 +187,84 @@ def kaplan_meier(time: Any, event: Any, *, group: Any = None,
     ``survfit(..., conf.type = "log")`` (R's default).  Undefined (NaN) once
     :math:`\hat S = 0`.
     """
-    caller = "kaplan_meier"
+    return _kaplan_meier(time, event, group, confidence_level, "kaplan_meier")[0]
+
+
+def _kaplan_meier(time: Any, event: Any, group: Any, confidence_level: float,
+                  caller: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     t, e = _check_surv(time, event, caller)
     level = check_confidence_level(confidence_level, caller=caller)
     z = float(sps.norm.ppf(0.5 + level / 2.0))
     if group is None:
         out = _km_one(t, e, z)
         out.insert(0, "group", "all")
-        return out
-    codes, levels = _groups(group, t.size, caller)
-    parts = []
-    for k, lev in enumerate(levels):
-        m = codes == k
-        part = _km_one(t[m], e[m], z)
-        part.insert(0, "group", lev)
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+        med = _median_rows(out, t, e, None, ["all"])
+    else:
+        codes, levels = _groups(group, t.size, caller)
+        parts = []
+        for k, lev in enumerate(levels):
+            m = codes == k
+            part = _km_one(t[m], e[m], z)
+            part.insert(0, "group", lev)
+            parts.append(part)
+        out = pd.concat(parts, ignore_index=True)
+        med = _median_rows(out, t, e, codes, levels)
+    # attrs hold plain values only (pandas compares attrs when concatenating frames)
+    out.attrs["median"] = {str(r["group"]): {"median": r["median"], "ci_low": r["ci_low"],
+                                             "ci_high": r["ci_high"]}
+                           for r in med.to_dict(orient="records")}
+    return out, med
 
 
 # --------------------------------------------------------------------------- log-rank
 @dataclass(frozen=True, kw_only=True)
 class LogrankResult(Result):
-    """Log-rank test (``survdiff``, rho = 0).
+    r"""Log-rank test (``survdiff``), optionally stratified and weighted.
 
     Attributes
     ----------
     statistic : float
         Chi-square statistic.
     df : int
-        Degrees of freedom (number of groups - 1).
+        Degrees of freedom (groups with a positive expected count - 1).
     p_value : float
         Upper-tail chi-square probability.
     table : pandas.DataFrame
-        Per group: ``group, n, observed, expected``.
+        Per group: ``group, n, observed, expected`` (summed over strata; weighted
+        by :math:`\hat S(t-)^\rho` when ``rho != 0``, as ``survdiff``).
+    rho : float
+        Harrington-Fleming weight exponent (0 = log-rank, 1 = Peto-Peto).
+    n_strata : int
+        Number of strata (1 when not stratified).
     """
 
     statistic: float
     df: int
     p_value: float
     table: pd.DataFrame = field(repr=False, compare=False)
+    rho: float = 0.0
+    n_strata: int = 1
 
 
-def logrank_test(time: Any, event: Any, group: Any) -> LogrankResult:
-    r"""Log-rank test of equal survival between groups, as ``survival::survdiff``.
-
-    Notes
-    -----
-    At each distinct event time :math:`j` with :math:`d_j` events among :math:`n_j`
-    at risk (:math:`n_{gj}` in group :math:`g`):
-    :math:`E_g = \sum_j d_j n_{gj}/n_j`,
-    :math:`V_{gh} = \sum_j d_j \frac{n_j - d_j}{n_j - 1} \frac{n_{gj}}{n_j}
-    (\delta_{gh} - n_{hj}/n_j)`; the statistic is :math:`(O-E)^\top V^{-}(O-E)` on
-    the first :math:`G-1` groups, chi-square with :math:`G-1` df.
-    """
-    caller = "logrank_test"
-    t, e = _check_surv(time, event, caller)
-    codes, levels = _groups(group, t.size, caller)
-    k = len(levels)
-    if k < 2:
-        raise param_error("group", caller, "at least 2 groups", f"levels {levels}")
+def _logrank_stratum(t: FloatArray, e: FloatArray, codes: npt.NDArray[np.intp], k: int,
+                     rho: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Weighted observed, expected and variance of one stratum (``survdiff2.c``)."""
+    obs = np.zeros(k)
+    exp = np.zeros(k)
+    var = np.zeros((k, k))
     if e.sum() == 0:
-        raise DataError(f"{caller}: no events; the log-rank test is undefined")
-    ev_times = np.unique(t[e == 1])
-    # at risk per group at each event time: count t >= s
+        return obs, exp, var
+    utime, inv = np.unique(t, return_inverse=True)
+    d_all = np.bincount(inv, weights=e, minlength=utime.size)
+    y_all = np.bincount(inv, minlength=utime.size)[::-1].cumsum()[::-1].astype(np.float64)
+    if rho != 0.0:
+        # pooled Kaplan-Meier of the stratum, left-continuous: S(t-)
+        km = np.concatenate(([1.0], np.cumprod(1.0 - d_all / y_all)[:-1]))
+        wt_all = km**rho
+    else:
+        wt_all = np.ones(utime.size)
+    is_ev = d_all > 0
+    ev_times, d_j, n_j, wt = utime[is_ev], d_all[is_ev], y_all[is_ev], wt_all[is_ev]
     n_gj = np.empty((k, ev_times.size))
     d_gj = np.empty((k, ev_times.size))
     for g in range(k):
@@ -189,23 +272,88 @@ def logrank_test(time: Any, event: Any, group: Any) -> LogrankResult:
         n_gj[g] = tg.size - np.searchsorted(tg, ev_times, side="left")
         te = t[(codes == g) & (e == 1)]
         d_gj[g] = np.bincount(np.searchsorted(ev_times, te), minlength=ev_times.size)
-    n_j = n_gj.sum(axis=0)
-    d_j = d_gj.sum(axis=0)
-    expected = (d_j * n_gj / n_j).sum(axis=1)
-    observed = d_gj.sum(axis=1)
+    obs = (wt * d_gj).sum(axis=1)
+    exp = (wt * d_j * n_gj / n_j).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(n_j > 1, d_j * (n_j - d_j) / (n_j - 1), 0.0)
+        w = np.where(n_j > 1, wt**2 * d_j * (n_j - d_j) / (n_j - 1), 0.0)
     frac = n_gj / n_j
-    v = np.einsum("j,gj,hj->gh", w, frac, -frac)
-    v[np.diag_indices(k)] += (w * frac).sum(axis=1)
-    diff = observed - expected
-    sub = v[:-1, :-1]
-    stat = float(diff[:-1] @ np.linalg.pinv(sub) @ diff[:-1])
-    df = int(np.linalg.matrix_rank(sub))
+    var = np.einsum("j,gj,hj->gh", w, frac, -frac)
+    var[np.diag_indices(k)] += (w * frac).sum(axis=1)
+    return obs, exp, var
+
+
+def logrank_test(time: Any, event: Any, group: Any, *, strata: Any = None,
+                 rho: float = 0.0) -> LogrankResult:
+    r"""Log-rank test of equal survival between groups, as ``survival::survdiff``.
+
+    Parameters
+    ----------
+    time, event : array-like
+        Follow-up times (>= 0) and event indicator (1 = event).
+    group : array-like
+        Group label per patient.
+    strata : array-like, optional
+        Stratum label per patient: the stratified test of
+        ``survdiff(Surv(time, event) ~ group + strata(strata))`` (observed,
+        expected and variance summed over strata, risk sets within strata).
+    rho : float, optional
+        Harrington-Fleming :math:`G^
+ho` weights :math:`\hat S(t-)^
+ho` with the
+        pooled Kaplan-Meier of the stratum (``survdiff(rho = )``): 0 is the
+        log-rank test, 1 the Peto-Peto modification of the Gehan-Wilcoxon test.
+
+    Returns
+    -------
+    LogrankResult
+
+    Notes
+    -----
+    At each distinct event time :math:`j` with :math:`d_j` events among :math:`n_j`
+    at risk (:math:`n_{gj}` in group :math:`g`) and weight :math:`w_j`:
+    :math:`O_g = \sum_j w_j d_{gj}`, :math:`E_g = \sum_j w_j d_j n_{gj}/n_j`,
+    :math:`V_{gh} = \sum_j w_j^2 d_j rac{n_j - d_j}{n_j - 1} rac{n_{gj}}{n_j}
+    (\delta_{gh} - n_{hj}/n_j)`; the statistic is :math:`(O-E)^	op V^{-1}(O-E)`
+    over the groups with :math:`E_g > 0` except the first, chi-square with (their
+    number - 1) df.
+    """
+    caller = "logrank_test"
+    t, e = _check_surv(time, event, caller)
+    codes, levels = _groups(group, t.size, caller)
+    k = len(levels)
+    if k < 2:
+        raise param_error("group", caller, "at least 2 groups", f"levels {levels}")
+    if isinstance(rho, bool) or not isinstance(rho, int | float | np.integer | np.floating) \
+            or not np.isfinite(rho):
+        raise param_error("rho", caller, "a finite number", rho)
+    if e.sum() == 0:
+        raise DataError(f"{caller}: no events; the log-rank test is undefined")
+    if strata is None:
+        s_codes = np.zeros(t.size, dtype=np.intp)
+        n_strata = 1
+    else:
+        s_codes, s_levels = _groups(strata, t.size, caller, param="strata")
+        n_strata = len(s_levels)
+    observed = np.zeros(k)
+    expected = np.zeros(k)
+    v = np.zeros((k, k))
+    for st in range(n_strata):
+        m = s_codes == st
+        o_s, e_s, v_s = _logrank_stratum(t[m], e[m], codes[m], k, float(rho))
+        observed += o_s
+        expected += e_s
+        v += v_s
+    use = np.flatnonzero(expected > 0)
+    df = int(use.size) - 1
+    if use.size < 2:
+        stat = 0.0
+    else:
+        diff = (observed - expected)[use][1:]
+        stat = float(diff @ np.linalg.solve(v[np.ix_(use, use)][1:, 1:], diff))
     table = pd.DataFrame({"group": levels, "n": np.bincount(codes, minlength=k),
                           "observed": observed, "expected": expected})
     return LogrankResult(statistic=stat, df=df, p_value=float(sps.chi2.sf(stat, df)),
-                         table=table)
+                         table=table, rho=float(rho), n_strata=n_strata)
 
 
 # --------------------------------------------------------------------------- Cox
@@ -230,6 +378,15 @@ class CoxResult(Result):
         ``"efron"`` or ``"breslow"``.
     n_iter : int
         Newton-Raphson iterations.
+    n_strata : int
+        Number of strata (1 when not stratified).
+    means : numpy.ndarray
+        Covariate means (over all patients) at which the baseline is given.
+    baseline : pandas.DataFrame
+        Baseline cumulative hazard at the covariate means, one row per stratum and
+        event time: ``stratum, time, cumhaz, survival`` (``survfit(fit)`` of R:
+        Breslow increments, with Efron's correction for tied events when
+        ``ties = "efron"``).  ``stratum`` is ``"all"`` without strata.
     """
 
     terms: list[str]
@@ -250,6 +407,42 @@ class CoxResult(Result):
     ties: str
     confidence_level: float
     n_iter: int
+    n_strata: int = 1
+    means: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False,
+                              compare=False)
+    baseline: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+
+    def predict_survival(self, x: Any, times: Any, *, strata: Any = None) -> FloatArray:
+        r"""Predicted survival :math:`S(t \mid x) = \exp\{-\Lambda_0(t)\,
+        e^{(x - \bar x)^\top \beta}\}` at each time, shape (n, len(times)).
+
+        ``strata`` gives each patient's stratum label for a stratified fit.  The
+        baseline is a step function, constant after the last event time of the
+        stratum (no extrapolation).
+        """
+        xm = np.asarray(x, dtype=np.float64)
+        if xm.ndim == 1:
+            xm = xm[:, None] if len(self.terms) == 1 else xm[None, :]
+        if xm.ndim != 2 or xm.shape[1] != len(self.terms):
+            raise param_error("x", "CoxResult.predict_survival",
+                              f"an array with {len(self.terms)} column(s)", f"shape {xm.shape}")
+        h = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        lin = np.exp((xm - self.means) @ self.coef)
+        labels = (np.full(xm.shape[0], "all", dtype=object) if strata is None
+                  else np.asarray(strata, dtype=object).ravel())
+        out = np.empty((xm.shape[0], h.size))
+        for lab in pd.unique(labels):
+            base = self.baseline[self.baseline["stratum"].astype(str) == str(lab)]
+            if base.empty:
+                raise param_error("strata", "CoxResult.predict_survival",
+                                  "strata seen in the fit", lab)
+            bt = base["time"].to_numpy(np.float64)
+            bh = base["cumhaz"].to_numpy(np.float64)
+            idx = np.searchsorted(bt, h, side="right") - 1
+            cum = np.where(idx >= 0, bh[np.maximum(idx, 0)], 0.0)
+            m = labels == lab
+            out[m] = np.exp(-np.outer(lin[m], cum))
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         """One row per covariate: ``term, coef, hr, se, z, p_value, hr_ci_low, hr_ci_high``."""
@@ -303,7 +496,53 @@ def _cox_loglik(beta: FloatArray, x: FloatArray, t: FloatArray, e: FloatArray,
     return ll, grad, info
 
 
-def cox_ph(time: Any, event: Any, x: Any, *, ties: str = "efron",
+def _baseline_cumhaz(t: FloatArray, e: FloatArray, eta: FloatArray,
+                     efron: bool) -> tuple[FloatArray, FloatArray]:
+    r"""Cumulative baseline hazard at ``eta = 0`` (rows sorted by time), as ``survfit``.
+
+    Breslow increment :math:`d / S_0`; with Efron's correction
+    :math:`\sum_{l=0}^{d-1} 1 / (S_0 - \tfrac{l}{d} D_0)`, :math:`D_0` the risk sum
+    of the :math:`d` tied events.
+    """
+    r = np.exp(eta)
+    utime, inv = np.unique(t, return_inverse=True)
+    s0 = np.bincount(inv, weights=r, minlength=utime.size)[::-1].cumsum()[::-1]
+    d = np.bincount(inv, weights=e, minlength=utime.size)
+    d0 = np.bincount(inv, weights=r * e, minlength=utime.size)
+    ev = np.flatnonzero(d > 0)
+    if efron:
+        rows = np.flatnonzero(e == 1)
+        g = inv[rows]
+        # position l = 0..d-1 of each event within its tied group
+        first = np.searchsorted(g, g, side="left")
+        ell = np.arange(rows.size) - first
+        inc_rows = 1.0 / (s0[g] - ell / d[g] * d0[g])
+        inc = np.bincount(g, weights=inc_rows, minlength=utime.size)[ev]
+    else:
+        inc = d[ev] / s0[ev]
+    return utime[ev], np.cumsum(inc)
+
+
+def _cox_loglik_strata(beta: FloatArray, x: FloatArray, t: FloatArray, e: FloatArray,
+                       efron: bool, bounds: list[tuple[int, int]]
+                       ) -> tuple[float, FloatArray, FloatArray]:
+    """Stratified partial likelihood: the sum over strata (rows sorted by stratum, time)."""
+    if len(bounds) == 1:
+        return _cox_loglik(beta, x, t, e, efron)
+    ll = 0.0
+    grad = np.zeros(x.shape[1])
+    info = np.zeros((x.shape[1], x.shape[1]))
+    for a, b in bounds:
+        if e[a:b].sum() == 0:
+            continue
+        ll_s, g_s, i_s = _cox_loglik(beta, x[a:b], t[a:b], e[a:b], efron)
+        ll += ll_s
+        grad += g_s
+        info += i_s
+    return ll, grad, info
+
+
+def cox_ph(time: Any, event: Any, x: Any, *, strata: Any = None, ties: str = "efron",
            confidence_level: float = 0.95, max_iter: int = 50,
            tol: float = 1e-12) -> CoxResult:
     r"""Cox proportional-hazards regression, as ``survival::coxph``.
@@ -314,6 +553,10 @@ def cox_ph(time: Any, event: Any, x: Any, *, ties: str = "efron",
         Follow-up time and event indicator (1 = event).
     x : array-like or DataFrame
         One covariate (1-d) or several (2-d, columns = covariates).
+    strata : array-like, optional
+        Stratum label per patient: a separate baseline hazard per stratum, as
+        ``coxph(Surv(time, event) ~ x + strata(s))`` (risk sets within strata,
+        the partial likelihood summed over strata).
     ties : {"efron", "breslow"}, optional
         Handling of tied event times (R's default is Efron).
     confidence_level : float, optional
@@ -367,13 +610,26 @@ def cox_ph(time: Any, event: Any, x: Any, *, ties: str = "efron",
                           f"{int((~np.isfinite(xm)).sum())} non-finite value(s)")
     if e.sum() == 0:
         raise DataError(f"{caller}: no events; the Cox model is undefined")
-    order = np.argsort(t, kind="stable")
+    if strata is None:
+        s_codes = np.zeros(t.size, dtype=np.intp)
+        s_labels = ["all"]
+    else:
+        s_codes, s_levels = _groups(strata, t.size, caller, param="strata")
+        s_labels = [str(v) for v in s_levels]
+    order = np.lexsort((t, s_codes))
     ts, es, xs = t[order], e[order], xm[order]
+    n_per = np.bincount(s_codes, minlength=int(s_codes.max()) + 1)
+    edges = np.concatenate(([0], np.cumsum(n_per)))
+    bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
     # centre the covariates (as coxph) for numerical stability; coefficients unchanged
     xs = xs - xs.mean(axis=0)
     efron = ties == "efron"
     beta = np.zeros(xs.shape[1])
-    ll0, grad, info = _cox_loglik(beta, xs, ts, es, efron)
+
+    def loglik(b: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        return _cox_loglik_strata(b, xs, ts, es, efron, bounds)
+
+    ll0, grad, info = loglik(beta)
     ll = ll0
     it = 0
     converged = False
@@ -384,12 +640,12 @@ def cox_ph(time: Any, event: Any, x: Any, *, ties: str = "efron",
             raise DataError(f"{caller}: singular information matrix (collinear covariates "
                             "or a covariate constant among patients at risk)") from exc
         new = beta + step
-        ll_new, g_new, i_new = _cox_loglik(new, xs, ts, es, efron)
+        ll_new, g_new, i_new = loglik(new)
         halvings = 0
         while ll_new < ll - 1e-12 * abs(ll) and halvings < 30:
             step *= 0.5
             new = beta + step
-            ll_new, g_new, i_new = _cox_loglik(new, xs, ts, es, efron)
+            ll_new, g_new, i_new = loglik(new)
             halvings += 1
         beta, ll, grad, info = new, ll_new, g_new, i_new
         if float(np.max(np.abs(step))) < tol * max(1.0, float(np.max(np.abs(beta)))):
@@ -401,6 +657,14 @@ def cox_ph(time: Any, event: Any, x: Any, *, ties: str = "efron",
         warnings.warn(f"{caller}: Newton-Raphson did not converge in {max_iter} iterations "
                       "(monotone likelihood? an infinite hazard ratio?)", ConvergenceWarning,
                       stacklevel=2)
+    means = xm.mean(axis=0)
+    eta = xs @ beta  # xs is centred at the means
+    parts = []
+    for (a, b), lab in zip(bounds, s_labels):
+        bt, bh = _baseline_cumhaz(ts[a:b], es[a:b], eta[a:b], efron)
+        parts.append(pd.DataFrame({"stratum": lab, "time": bt, "cumhaz": bh,
+                                   "survival": np.exp(-bh)}))
+    baseline = pd.concat(parts, ignore_index=True)
     cov = np.linalg.inv(info)
     se = np.sqrt(np.diag(cov))
     zq = float(sps.norm.ppf(0.5 + level / 2.0))
@@ -411,7 +675,8 @@ def cox_ph(time: Any, event: Any, x: Any, *, ties: str = "efron",
                      z=z, p_value=2.0 * sps.norm.sf(np.abs(z)), n=int(t.size),
                      events=int(e.sum()), loglik=ll, loglik_null=ll0, lr_statistic=float(lr),
                      lr_df=int(beta.size), lr_p_value=float(sps.chi2.sf(lr, beta.size)),
-                     ties=ties, confidence_level=level, n_iter=it)
+                     ties=ties, confidence_level=level, n_iter=it, n_strata=len(bounds),
+                     means=means, baseline=baseline)
 
 
 # --------------------------------------------------------------------------- C-index
@@ -469,45 +734,27 @@ def concordance_index(time: Any, event: Any, score: Any) -> CIndexResult:
     so that pair is comparable too.  Pairs whose score is tied count 1/2
     (``tied.x``); pairs with tied event times (both events) are not comparable
     (``tied.y``; ``tied.xy`` when the scores are tied as well).  The pairs are
-    counted exactly, in :math:`O(n^2)` time and blocks of bounded memory.
+    counted exactly by a vectorised merge sort, in :math:`O(n \log^2 n)` time.
     """
     caller = "concordance_index"
     t, e = _check_surv(time, event, caller)
     s = check_scores(score, caller=caller, param="score")
     check_consistent_length(caller, time=t, score=s)
-    nc = nd = ntx = nty = ntxy = 0
-    n = t.size
-    a_i = np.zeros(n)  # per patient: concordant + tied/2 pairs it belongs to
-    b_i = np.zeros(n)  # per patient: comparable pairs it belongs to
-    block = max(1, 2_000_000 // max(n, 1))
-    for a in range(0, n, block):
-        rows = slice(a, min(a + block, n))
-        ti = t[rows, None]
-        ei = e[rows, None]
-        si = s[rows, None]
-        # i is the earlier event: t_i < t_j, or t_i == t_j with j censored
-        earlier = (ei == 1) & ((ti < t[None, :]) | ((ti == t[None, :]) & (e[None, :] == 0)))
-        conc = earlier & (si > s[None, :])
-        tie = earlier & (si == s[None, :])
-        nc += int(conc.sum())
-        nd += int(np.sum(earlier & (si < s[None, :])))
-        ntx += int(tie.sum())
-        score_pairs = conc + 0.5 * tie
-        a_i[rows] += score_pairs.sum(axis=1)
-        a_i += score_pairs.sum(axis=0)
-        b_i[rows] += earlier.sum(axis=1)
-        b_i += earlier.sum(axis=0)
-        both = (ei == 1) & (e[None, :] == 1) & (ti == t[None, :])
-        same_score = si == s[None, :]
-        # count each unordered tied-time pair once (i < j)
-        upper = np.arange(rows.start, rows.stop)[:, None] < np.arange(n)[None, :]
-        nty += int(np.sum(both & upper & ~same_score))
-        ntxy += int(np.sum(both & upper & same_score))
+    # pairs counted in O(n log^2 n) by the merge-sort routine shared with uno_c
+    from radval.stats._timedep import _weighted_concordance
+
+    c_w, d_w, tx_w, var = _weighted_concordance(t, e, s, np.ones(t.size))
+    nc, nd, ntx = round(c_w), round(d_w), round(tx_w)
+    # tied event times (tied.y), and among them tied scores as well (tied.xy)
+    ev = e == 1
+    _, per_time = np.unique(t[ev], return_counts=True)
+    _, per_both = np.unique(np.stack([t[ev], s[ev]], axis=1), axis=0, return_counts=True)
+    ntxy = int((per_both * (per_both - 1) // 2).sum())
+    nty = int((per_time * (per_time - 1) // 2).sum()) - ntxy
     comparable = nc + nd + ntx
     est = (nc + 0.5 * ntx) / comparable if comparable else float("nan")
-    # infinitesimal-jackknife variance (survival::concordance's `var`)
-    var = float(np.sum(((a_i - est * b_i) / comparable) ** 2)) if comparable else float("nan")
     if not comparable:
+        var = float("nan")
         import warnings
 
         from radval.exceptions import UndefinedMetricWarning

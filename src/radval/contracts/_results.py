@@ -1,0 +1,668 @@
+"""``results.json``: every number of a run, written by ``radval run`` / ``radval evaluate``
+and, for one site, by ``radval validate``; the report reads only this file.
+
+Tables are lists of flat records ("tidy"): one row per cohort x model (x subgroup ...);
+NaN is written as ``null``; an undefined metric keeps its row with ``undefined_reason``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from radval.contracts._base import Document, Num, Record
+
+__all__ = ["RESULTS_SCHEMA_VERSION", "ResultsFile"]
+
+RESULTS_SCHEMA_VERSION = "1"
+
+OptNum = Num | None
+OptStr = str | None
+Role = Literal["development", "internal_validation", "external_validation"]
+
+
+def _f(description: str, default: Any = ...) -> Any:
+    return Field(default, description=description)
+
+
+# ------------------------------------------------------------------------- run-level
+class Provenance(Record):
+    """How the run was made: versions, seed, input hashes, the study file."""
+
+    versions: dict[str, str | None] = _f("package -> version (python, numpy, pyradiomics, "
+                                         "torch, ...)")
+    seed: int = _f("the study seed (every random step derives its stream from it)")
+    input_sha256: dict[str, str] = _f("input label (clinical, manifest, features, "
+                                      "radiomics_params, study_file) -> SHA-256")
+    study: dict[str, Any] | None = _f("the parsed study file (development runs)", None)
+    study_file_text: str | None = _f("the study file as written", None)
+    bundle_sha256: dict[str, str] | None = _f("bundle file -> SHA-256 (site runs)", None)
+    bundle_radval_version: str | None = _f("radval version that wrote the bundle (site runs)",
+                                           None)
+
+
+class StudyInfo(Record):
+    """What was studied."""
+
+    name: str = _f("study name")
+    outcome: str = _f("outcome column")
+    positive_label: int | str | bool = _f("label of the event in the outcome column")
+    definition: str | None = _f("outcome definition")
+    question: str = _f("the study question (intended use of the signature)")
+    prediction_moment: str = _f("pre-operative or post-operative")
+    development_cohort: str | None = _f("name of the development cohort (null at a site)")
+    signature_model: str = _f("the model that is the signature: combined, or the single "
+                              "score's model")
+
+
+class CohortRow(Record):
+    """One analysed cohort."""
+
+    name: str = _f("cohort name")
+    role: Role = _f("development, internal_validation or external_validation")
+    n: int = _f("patients analysed")
+    events: int = _f("patients with the event")
+    prevalence: OptNum = _f("events / n")
+    n_excluded: int = _f("patients of the clinical table not analysed (see patient_flow)")
+
+
+class FlowRow(Record):
+    """One stage of the patient flow of a cohort."""
+
+    cohort: str = _f("cohort")
+    stage: str = _f("clinical_table, manifest, extraction_failed, no_features, "
+                    "missing_outcome, missing_clinical, missing_features, analysed")
+    n: int = _f("patients at or removed by this stage")
+    reason: OptStr = _f("why")
+
+
+class WarningRow(Record):
+    """A flag raised during the run."""
+
+    code: str = _f("POSTOP_PREDICTOR, SMALL_SAMPLE, UNDEFINED_METRIC, MISSING_VALUES, "
+                   "FEATURES_DROPPED, EMPTY_COHORT, NO_SECOND_READER, SELECTION_NOTE, "
+                   "FEW_RESAMPLES, BOOTSTRAP_FAILED, DEEP_NOT_RETRAINED, DATASET_SHIFT, ...")
+    message: str = _f("what happened, in one sentence")
+    context: dict[str, Any] = _f("the numbers behind the message")
+
+
+class MissingRow(Record):
+    """Missing values of one clinical variable in one cohort (before any exclusion)."""
+
+    variable: str = _f("clinical variable")
+    cohort: str = _f("cohort")
+    n: int = _f("patients of the cohort in the clinical table")
+    missing: int = _f("patients without a value")
+    fraction: OptNum = _f("missing / n")
+
+
+class BaselineRow(Record):
+    """One cell group of Table 1 (a variable, or a level of it, in one cohort)."""
+
+    variable: str = _f("clinical variable")
+    level: str = _f("level of a categorical variable ('' for numeric)")
+    cohort: str = _f("cohort ('overall' included)")
+    summary: str = _f("formatted summary: mean (SD), median [IQR] or n (%)")
+    n: int = _f("patients with a value")
+    missing: int = _f("patients without a value")
+    test: str = _f("test comparing the cohorts")
+    p_value: OptNum = _f("p-value of the test (on the variable's first row)")
+    kind: Literal["numeric", "categorical"] = _f("numeric or categorical")
+    stat_1: OptNum = _f("mean / median / count")
+    stat_2: OptNum = _f("SD / lower quartile / denominator")
+    stat_3: OptNum = _f("upper quartile (median summaries)")
+    percent: OptNum = _f("percentage (categorical)")
+    normal: bool = _f("summarised as normal (mean, SD)")
+
+
+class SampleSize(Record):
+    """Development sample size against the candidate predictors (Riley et al. 2020)."""
+
+    n: int = _f("development patients")
+    events: int = _f("development events")
+    candidate_predictors: int = _f("features of every family + clinical predictors")
+    epp: OptNum = _f("events per candidate predictor")
+    riley: dict[str, Any] | None = _f("radval.models.samplesize.riley_sample_size result",
+                                      None)
+    ok: bool = _f("the Riley criteria are met")
+    final_model: dict[str, Any] | None = _f("the same for the nomogram's parameters", None)
+
+
+# ----------------------------------------------------------------------- selection
+class SelectionCoefficient(Record):
+    """A LASSO coefficient on the original scale."""
+
+    feature: str = _f("feature, or '(Intercept)'")
+    coef: Num = _f("coefficient")
+    mean: OptNum = _f("development mean of the feature (standardisation)")
+    sd: OptNum = _f("development SD of the feature (1/n, as glmnet)")
+
+
+class FunnelRow(Record):
+    """One step of the selection funnel."""
+
+    step: str = _f("candidates, checks, icc, mann_whitney, redundancy, lasso")
+    n_in: int = _f("features entering the step")
+    n_out: int = _f("features kept")
+    status: str = _f("done, skipped, ...")
+    note: str = _f("what the step did")
+
+
+class FeatureStepRow(Record):
+    """One feature's fate at one selection step."""
+
+    feature: str = _f("feature")
+    step: str = _f("selection step")
+    kept: bool = _f("kept by the step")
+    reason: str = _f("why")
+    value: OptNum = _f("ICC / p-value / correlation / coefficient at the step")
+
+
+class IccRow(Record):
+    """ICC of one feature between the two readers."""
+
+    feature: str = _f("feature")
+    type: str = _f("ICC form (ICC1, ICC2, ...)")
+    icc: OptNum = _f("intraclass correlation")
+    F: OptNum = _f("F statistic")
+    df1: int = _f("numerator degrees of freedom")
+    df2: int = _f("denominator degrees of freedom")
+    p_value: OptNum = _f("p-value of the F test")
+    ci_low: OptNum = _f("lower confidence limit")
+    ci_high: OptNum = _f("upper confidence limit")
+
+
+class LassoCvRow(Record):
+    """Cross-validated deviance at one lambda."""
+
+    lambda_: Num = Field(alias="lambda", description="penalty")
+    cvm: OptNum = _f("mean cross-validated deviance")
+    cvsd: OptNum = _f("its standard error")
+    cvup: OptNum = _f("cvm + cvsd")
+    cvlo: OptNum = _f("cvm - cvsd")
+    nzero: int = _f("non-zero coefficients")
+
+
+class LassoPathRow(Record):
+    """A coefficient on the LASSO path."""
+
+    lambda_: Num = Field(alias="lambda", description="penalty")
+    feature: str = _f("feature (only features that enter the path)")
+    coef: Num = _f("coefficient on the original scale")
+
+
+class FamilySelection(Record):
+    """The selection of one feature family (radiomics or deep)."""
+
+    family: str = _f("radiomics or deep")
+    selected: list[str] = _f("features in the score")
+    intercept: Num = _f("intercept of the score")
+    coefficients: list[SelectionCoefficient] = _f("intercept and coefficients")
+    lambda_used: OptNum = _f("the penalty used")
+    lambda_min: OptNum = _f("penalty at the minimum cross-validated deviance")
+    lambda_1se: OptNum = _f("largest penalty within one SE of the minimum")
+    formula: str = _f("the score as a formula")
+    funnel: list[FunnelRow] | None = _f("features left after each step", None)
+    features: list[FeatureStepRow] | None = _f("each feature at each step", None)
+    icc: list[IccRow] | None = _f("ICC of every feature", None)
+    lasso_cv: list[LassoCvRow] | None = _f("cross-validation curve", None)
+    lasso_path: list[LassoPathRow] | None = _f("coefficient paths", None)
+    warnings: list[str] | None = _f("notes of the selection (fallbacks)", None)
+
+
+# -------------------------------------------------------------------------- models
+class ModelRow(Record):
+    """A fitted model."""
+
+    name: str = _f("model name (radiomics, deep, combined, clinical, nomogram, or a "
+                   "scikit-learn classifier)")
+    label: str = _f("display label")
+    kind: str = _f("radiomics, deep, combined, clinical, nomogram or sklearn")
+    predictors: list[str] = _f("inputs of the model")
+    cutoff: OptNum = _f("probability cutoff frozen on the development cohort")
+    coefficients: list[dict[str, Any]] = _f("coefficient table (logistic: term, coef, se, z, "
+                                            "p_value, odds_ratio, or_ci_low, or_ci_high)")
+    formula: str | None = _f("the score as a formula (scores)", None)
+    converged: bool | None = _f("the logistic fit converged", None)
+    settings: dict[str, Any] | None = _f("hyper-parameters (scikit-learn models)", None)
+
+
+class NomogramTick(Record):
+    """A tick of a nomogram scale."""
+
+    value: Num | str = _f("predictor value (or level)")
+    points: Num = _f("points")
+
+
+class NomogramPredictor(Record):
+    """One scale of the nomogram."""
+
+    name: str = _f("display name")
+    column: str = _f("input column")
+    kind: Literal["numeric", "categorical"] = _f("numeric or categorical")
+    coef: OptNum = _f("coefficient (numeric inputs)")
+    ticks: list[NomogramTick] = _f("ticks of the scale")
+    max_points: Num = _f("largest points of the scale")
+
+
+class TotalPoints(Record):
+    """Total points giving a probability."""
+
+    points: Num = _f("total points")
+    probability: Num = _f("predicted probability")
+
+
+class Nomogram(Record):
+    """Points scales of an rms-style nomogram."""
+
+    predictors: list[NomogramPredictor] = _f("one scale per predictor")
+    points_per_unit_lp: Num = _f("points per unit of linear predictor")
+    lp_at_zero_points: Num = _f("linear predictor at 0 total points")
+    total_points_max: Num = _f("largest total")
+    total_points: list[TotalPoints] = _f("total points -> probability")
+    intercept: Num = _f("model intercept")
+    formula: str = _f("probability from total points")
+
+
+# ------------------------------------------------------------------------ evaluation
+class PerformanceRow(Record):
+    """Discrimination of one model in one cohort (and subgroup level)."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    subgroup: str = _f("'all', or a subgroup level (its rule)")
+    n: int = _f("patients")
+    events: int = _f("events")
+    auc: OptNum = _f("AUC (= C statistic)")
+    auc_se: OptNum = _f("DeLong standard error")
+    auc_variance: OptNum = _f("DeLong variance")
+    auc_ci_low: OptNum = _f("DeLong CI, lower (pROC ci.auc)")
+    auc_ci_high: OptNum = _f("DeLong CI, upper")
+    auc_boot_ci_low: OptNum = _f("stratified percentile bootstrap CI, lower")
+    auc_boot_ci_high: OptNum = _f("stratified percentile bootstrap CI, upper")
+    cutoff: OptNum = _f("frozen cutoff of the model")
+    undefined_reason: OptStr = _f("why a value is undefined (one class, too few events)")
+
+
+class ThresholdRow(Record):
+    """A classification metric at the frozen cutoff (positive iff probability >= cutoff)."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    subgroup: str = _f("'all' or a subgroup level")
+    metric: str = _f("sensitivity, specificity, ppv, npv, accuracy")
+    estimate: OptNum = _f("proportion")
+    ci_low: OptNum = _f("Wilson interval, lower")
+    ci_high: OptNum = _f("Wilson interval, upper")
+    numerator: int | None = _f("numerator count")
+    denominator: int | None = _f("denominator count")
+    undefined_reason: OptStr = _f("why undefined")
+
+
+class ComparisonRow(Record):
+    """Paired DeLong test of two models in one cohort (Holm-adjusted)."""
+
+    cohort: str = _f("cohort")
+    model_a: str = _f("first model")
+    model_b: str = _f("second model")
+    auc_a: OptNum = _f("AUC of model_a")
+    auc_b: OptNum = _f("AUC of model_b")
+    difference: OptNum = _f("auc_a - auc_b")
+    statistic: OptNum = _f("DeLong z")
+    p_value: OptNum = _f("two-sided p-value")
+    p_adjusted: OptNum = _f("Holm-adjusted p-value within the cohort")
+    ci_low: OptNum = _f("CI of the difference, lower")
+    ci_high: OptNum = _f("CI of the difference, upper")
+    undefined_reason: OptStr = _f("why undefined")
+
+
+class CalibrationRow(Record):
+    """Calibration of one model in one cohort (rms val.prob, Hosmer-Lemeshow)."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    intercept: OptNum = _f("logistic recalibration intercept (ideal 0)")
+    slope: OptNum = _f("logistic recalibration slope (ideal 1)")
+    citl: OptNum = _f("calibration-in-the-large (ideal 0)")
+    brier: OptNum = _f("Brier score")
+    emax: OptNum = _f("max |p - lowess|")
+    e90: OptNum = _f("90th percentile of |p - lowess|")
+    eavg: OptNum = _f("mean |p - lowess|")
+    ici: OptNum = _f("integrated calibration index (lowess)")
+    spiegelhalter_z: OptNum = _f("Spiegelhalter z")
+    spiegelhalter_p: OptNum = _f("its p-value")
+    o_e_ratio: OptNum = _f("observed / expected events")
+    hl_statistic: OptNum = _f("Hosmer-Lemeshow statistic")
+    hl_df: OptNum = _f("its degrees of freedom (g - 2 development, g validation)")
+    hl_p_value: OptNum = _f("its p-value")
+    undefined_reason: OptStr = _f("why undefined")
+
+
+class RocPoint(Record):
+    """A point of an empirical ROC curve."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    fpr: Num = _f("1 - specificity")
+    tpr: Num = _f("sensitivity")
+    threshold: OptNum = _f("probability threshold (null for the infinite ends)")
+
+
+class RocBandPoint(Record):
+    """Pointwise bootstrap band of the TPR at a fixed FPR."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    fpr: Num = _f("FPR grid point")
+    tpr_low: Num = _f("band, lower")
+    tpr_high: Num = _f("band, upper")
+
+
+class CalibrationGroup(Record):
+    """A risk group of the grouped calibration curve."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    group: int = _f("group number (quantile groups of predicted risk)")
+    mean_predicted: Num = _f("mean predicted risk")
+    observed: Num = _f("observed proportion")
+    ci_low: Num = _f("Wilson interval, lower")
+    ci_high: Num = _f("Wilson interval, upper")
+    n: int = _f("patients")
+
+
+class CalibrationSmoothPoint(Record):
+    """A point of the lowess calibration curve."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    predicted: Num = _f("predicted risk")
+    observed: Num = _f("smoothed observed risk")
+
+
+class DecisionPoint(Record):
+    """Net benefit at one threshold (dcurves)."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    threshold: Num = _f("threshold probability")
+    net_benefit: Num = _f("net benefit of the model")
+    treat_all: Num = _f("net benefit of treating all")
+    treat_none: Num = _f("net benefit of treating none (0)")
+    net_interventions_avoided: OptNum = _f("net interventions avoided per patient")
+    pos_rate: OptNum = _f("share test-positive")
+    tp_rate: OptNum = _f("true positives / n")
+    fp_rate: OptNum = _f("false positives / n")
+
+
+class Curves(Record):
+    """Curve data of the figures."""
+
+    roc: list[RocPoint] = _f("ROC curves")
+    roc_band: list[RocBandPoint] = _f("bootstrap bands of the ROC curves")
+    calibration_grouped: list[CalibrationGroup] = _f("grouped calibration curves")
+    calibration_smooth: list[CalibrationSmoothPoint] = _f("lowess calibration curves")
+    decision: list[DecisionPoint] = _f("decision curves")
+
+
+class OptimismRow(Record):
+    """Harrell's bootstrap optimism of one metric of one model (development cohort)."""
+
+    model: str = _f("model")
+    metric: Literal["auc", "slope", "intercept", "brier"] = _f("metric")
+    apparent: OptNum = _f("apparent value")
+    optimism: OptNum = _f("mean(train - test) over the resamples")
+    corrected: OptNum = _f("apparent - optimism")
+    n_resamples: int = _f("resamples where the metric was defined")
+
+
+class SubgroupRow(Record):
+    """AUC in one level of a subgroup."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    subgroup: str = _f("subgroup name")
+    level: str = _f("the rule or its complement")
+    n: int = _f("patients")
+    events: int = _f("events")
+    auc: OptNum = _f("AUC")
+    ci_low: OptNum = _f("DeLong CI, lower")
+    ci_high: OptNum = _f("DeLong CI, upper")
+    variance: OptNum = _f("DeLong variance")
+    undefined_reason: OptStr = _f("why undefined")
+
+
+class HeterogeneityRow(Record):
+    """Cochran's Q test of equal AUCs across the levels of a subgroup."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    subgroup: str = _f("subgroup name")
+    statistic: OptNum = _f("Q")
+    df: OptNum = _f("k - 1")
+    p_value: OptNum = _f("upper tail of chi-square")
+    pooled_auc: OptNum = _f("inverse-variance weighted AUC")
+    undefined_reason: OptStr = _f("why undefined")
+
+
+# ------------------------------------------------------------------ internal validation
+class SelectionFrequencyRow(Record):
+    """How often a feature was selected across the optimism resamples."""
+
+    family: str = _f("feature family")
+    feature: str = _f("feature")
+    frequency: Num = _f("share of resamples")
+    count: int = _f("resamples")
+
+
+class SelectionSizeRow(Record):
+    """Features selected per resample."""
+
+    family: str = _f("feature family")
+    mean: Num = _f("mean")
+    median: Num = _f("median")
+    min: int = _f("minimum")
+    max: int = _f("maximum")
+
+
+class InstabilityRow(Record):
+    """Prediction instability of one development patient (Riley & Collins 2023)."""
+
+    model: str = _f("model")
+    patient_index: int = _f("position in the development cohort sorted by patient_id")
+    apparent: Num = _f("prediction of the final model")
+    p_low: Num = _f("2.5% of the bootstrap models' predictions")
+    p_high: Num = _f("97.5% of them")
+    mape: Num = _f("mean absolute prediction error against the apparent prediction")
+
+
+class Stability(Record):
+    """Selection and prediction stability over the optimism resamples."""
+
+    selection_frequency: list[SelectionFrequencyRow] = _f("selection frequency")
+    selection_size: list[SelectionSizeRow] = _f("features selected per resample")
+    prediction_instability: list[InstabilityRow] = _f("per-patient instability")
+    n_resamples: int = _f("successful resamples")
+    n_failed: int = _f("failed resamples")
+
+
+class InternalValidation(Record):
+    """What the optimism bootstrap fitted again in every resample."""
+
+    method: str = _f("method")
+    n_resamples: int = _f("successful resamples")
+    n_failed: int = _f("failed resamples")
+    refitted: list[str] = _f("steps repeated in every resample")
+    not_refitted: list[str] = _f("steps taken as given (their optimism is missing)")
+    deep_training: dict[str, Any] | None = _f("n_networks and apparent_auc_median of the "
+                                              "resamples' networks, when re-trained")
+
+
+# -------------------------------------------------------------------------- survival
+class KmRow(Record):
+    """A step of a Kaplan-Meier curve by risk group."""
+
+    cohort: str = _f("cohort")
+    group: str = _f("risk group (cut-off frozen on development)")
+    time: Num = _f("time")
+    survival: Num = _f("survival probability")
+    at_risk: int = _f("number at risk")
+    n_event: int = _f("events at the time")
+    n_censor: int = _f("censored at the time")
+    std_err: OptNum = _f("standard error (Greenwood)")
+    ci_low: OptNum = _f("lower confidence limit")
+    ci_high: OptNum = _f("upper confidence limit")
+
+
+class SurvivalSummaryRow(Record):
+    """The signature as a prognostic marker in one cohort."""
+
+    cohort: str = _f("cohort")
+    model: str = _f("model")
+    n: int = _f("patients with follow-up")
+    events: int = _f("events")
+    logrank_statistic: OptNum = _f("log-rank chi-square, high vs low risk")
+    logrank_p: OptNum = _f("its p-value")
+    hr: OptNum = _f("hazard ratio per unit of the signature score (Cox)")
+    hr_ci_low: OptNum = _f("lower confidence limit")
+    hr_ci_high: OptNum = _f("upper confidence limit")
+    cox_p: OptNum = _f("Wald p-value")
+    c_index: OptNum = _f("Harrell's C")
+    undefined_reason: OptStr = _f("why undefined")
+
+
+class Survival(Record):
+    """The secondary time-to-event endpoint."""
+
+    model: str = _f("the model whose score is assessed")
+    cutoff: OptNum = _f("probability cut-off of the risk groups (frozen on development)")
+    hr_per: str = _f("unit of the hazard ratio")
+    km: list[KmRow] = _f("Kaplan-Meier curves")
+    summary: list[SurvivalSummaryRow] = _f("one row per cohort")
+
+
+# ------------------------------------------------------------------------ site only
+class ShiftFeatureRow(Record):
+    """Dataset-shift diagnostics of one selected feature at a site."""
+
+    feature: str = _f("feature")
+    score: OptStr = _f("the score using it")
+    n: int = _f("site patients")
+    dev_mean: OptNum = _f("development mean")
+    dev_sd: OptNum = _f("development SD")
+    val_mean: OptNum = _f("site mean")
+    val_sd: OptNum = _f("site SD")
+    smd: OptNum = _f("standardised mean difference (pooled SD)")
+    share_below_min: OptNum = _f("share below the development range")
+    share_above_max: OptNum = _f("share above the development range")
+    share_out_of_range: OptNum = _f("share outside the development range")
+    share_outside_q01_q99: OptNum = _f("share outside the development 1-99% quantiles")
+    flagged: bool = _f("flagged as shifted")
+    reason: OptStr = _f("why flagged")
+
+
+class Shift(Record):
+    """Dataset shift of the site against the development cohort."""
+
+    features: list[ShiftFeatureRow] = _f("per feature")
+    flagged: list[str] = _f("flagged features")
+    prevalence: dict[str, OptNum] = _f("development, validation, difference")
+    predicted_risk: dict[str, OptNum] = _f("dev_mean, dev_sd, val_mean, val_sd, smd, "
+                                           "share_out_of_range")
+    smd_threshold: Num = _f("|SMD| above which a feature is flagged")
+    out_of_range_threshold: Num = _f("share outside the range above which it is flagged")
+
+
+class UpdatingRow(Record):
+    """The original model and its recalibrated versions at the site."""
+
+    model: str = _f("original, recalibrated_citl, recalibrated_logistic")
+    n: int = _f("patients")
+    events: int = _f("events")
+    apparent: bool = _f("estimated in the same data it is evaluated on")
+    auc: OptNum = _f("AUC")
+    brier: OptNum = _f("Brier score")
+    citl: OptNum = _f("calibration-in-the-large")
+    citl_se: OptNum = _f("its SE")
+    intercept: OptNum = _f("calibration intercept")
+    intercept_se: OptNum = _f("its SE")
+    slope: OptNum = _f("calibration slope")
+    slope_se: OptNum = _f("its SE")
+    o_e_ratio: OptNum = _f("observed / expected")
+
+
+class Updating(Record):
+    """Model updating beside the original model (site runs)."""
+
+    citl_intercept: Num = _f("recalibration-in-the-large intercept")
+    citl_intercept_se: Num = _f("its SE")
+    logistic_intercept: Num = _f("logistic recalibration intercept")
+    logistic_intercept_se: Num = _f("its SE")
+    logistic_slope: Num = _f("logistic recalibration slope")
+    logistic_slope_se: Num = _f("its SE")
+    comparison: list[UpdatingRow] = _f("original vs updated")
+
+
+class BundleOrigin(Record):
+    """Who made the bundle, as far as its signature tells (site runs)."""
+
+    verified: bool = _f("SHA256SUMS carries a valid signature by the trusted key")
+    signed: bool = _f("the bundle holds SHA256SUMS.sig")
+    key_fingerprint: str | None = _f("SHA-256 of the trusted public key that verified it")
+    claimed_fingerprint: str | None = _f("key named inside SHA256SUMS.sig (unverified "
+                                         "unless verified)")
+    message: str = _f("one plain sentence")
+
+
+class BundleRef(Record):
+    """The signature bundle of the run."""
+
+    path: str | None = _f("path relative to the run folder (null at a site)")
+    kind: str = _f("bundle, or 'bundle (validated)' at a site")
+    signature_sha256: str | None = _f("SHA-256 of signature.json (site runs)", None)
+    origin: BundleOrigin | None = _f("signature check of the bundle (site runs)", None)
+    key_fingerprint: str | None = _f("SHA-256 of the public key of the team that signed "
+                                     "the bundle (development runs with a signing key)", None)
+
+
+# -------------------------------------------------------------------------- document
+class ResultsFile(Document):
+    """Every number of a development run (radval run / evaluate) or of one site
+    (radval validate). Development runs fill selection, optimism, stability,
+    internal_validation, nomogram, survival; site runs fill shift and updating."""
+
+    FILE: ClassVar[str] = "results.json"
+    TITLE: ClassVar[str] = "radval results"
+
+    schema_version: Literal["1"] = _f("version of this definition")
+    radval_version: str = _f("radval version that wrote the file")
+    created: str = _f("UTC timestamp (the only field that differs between identical runs)")
+    provenance: Provenance = _f("versions, seed, input hashes")
+    study: StudyInfo = _f("what was studied")
+    cohorts: list[CohortRow] = _f("analysed cohorts")
+    patient_flow: list[FlowRow] = _f("patient flow per cohort")
+    warnings: list[WarningRow] = _f("flags raised")
+    missing: list[MissingRow] | None = _f("missing clinical values", None)
+    sample_size: SampleSize | None = _f("development sample size", None)
+    baseline: list[BaselineRow] | None = _f("Table 1", None)
+    selection: dict[str, FamilySelection] | None = _f("family -> selection", None)
+    models: list[ModelRow] = _f("fitted models")
+    cutoffs: dict[str, OptNum] = _f("model -> probability cutoff frozen on development")
+    performance: list[PerformanceRow] = _f("AUC per cohort x model x subgroup")
+    threshold_metrics: list[ThresholdRow] = _f("metrics at the frozen cutoffs")
+    comparisons: list[ComparisonRow] = _f("pairwise DeLong tests")
+    calibration: list[CalibrationRow] = _f("calibration per cohort x model")
+    curves: Curves = _f("curve data")
+    optimism: list[OptimismRow] | None = _f("Harrell bootstrap optimism", None)
+    subgroups: list[SubgroupRow] = _f("AUC per subgroup level")
+    heterogeneity: list[HeterogeneityRow] = _f("test of equal AUCs across levels")
+    stability: Stability | None = _f("selection and prediction stability", None)
+    internal_validation: InternalValidation | None = _f("what the resamples refitted", None)
+    nomogram: Nomogram | None = _f("nomogram scales (when a nomogram was fitted)", None)
+    extraction: dict[str, Any] = _f("radiomics parameter file (text + SHA-256), deep config")
+    bundle: BundleRef | None = _f("the signature bundle")
+    methods: dict[str, str] = _f("one sentence per method")
+    survival: Survival | None = _f("secondary time-to-event endpoint", None)
+    shift: Shift | None = _f("dataset shift (site runs)", None)
+    updating: Updating | None = _f("model updating (site runs)", None)

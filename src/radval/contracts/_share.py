@@ -1,0 +1,144 @@
+"""``share.json``: the aggregate-only summary a validation site sends back
+(:mod:`radval.pool.share` writes it, ``radval pool`` reads it).
+
+Every object is closed: a file with any other field is refused, so nothing unexpected
+can travel.  Identifiers are plain labels (letters, digits, ``_ . -``), never free text.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, StringConstraints
+
+from radval.contracts._base import Document, Num, Record
+
+__all__ = ["SHARE_SCHEMA_VERSION", "SITE_LABEL_PATTERN", "ShareFile"]
+
+SHARE_SCHEMA_VERSION = "1"
+#: A site label: no spaces, slashes or free text.
+SITE_LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+
+Prob = Annotated[Num, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=0)]
+Plain = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+
+
+class Suppression(Record):
+    """Small-cell suppression applied before the file was written."""
+
+    min_cell: Annotated[int, Field(ge=1)] = Field(description="smallest count shown")
+    allowed: bool = Field(description="the site allowed small cells")
+    suppressed: list[str] = Field(description="fields set to null")
+
+
+class Discrimination(Record):
+    """AUC with its DeLong SE, and on the logit scale (for pooling)."""
+
+    auc: Prob | None = Field(description="AUC")
+    auc_se: Num | None = Field(description="DeLong SE")
+    auc_ci_low: Prob | None = Field(description="DeLong CI, lower")
+    auc_ci_high: Prob | None = Field(description="DeLong CI, upper")
+    logit_auc: Num | None = Field(description="logit(AUC)")
+    logit_auc_se: Num | None = Field(description="SE of logit(AUC) (delta method)")
+
+
+class Calibration(Record):
+    """Calibration aggregates (Debray et al. 2017)."""
+
+    citl: Num | None = Field(description="calibration-in-the-large")
+    citl_se: Num | None = Field(description="its SE")
+    intercept: Num | None = Field(description="logistic recalibration intercept")
+    intercept_se: Num | None = Field(description="its SE")
+    slope: Num | None = Field(description="calibration slope")
+    slope_se: Num | None = Field(description="its SE")
+    o_e: Num | None = Field(description="observed / expected events")
+    o_e_se: Num | None = Field(description="its SE")
+    log_o_e: Num | None = Field(description="log O/E")
+    log_o_e_se: Num | None = Field(description="its SE")
+    brier: Num | None = Field(description="Brier score")
+
+
+class NetBenefit(Record):
+    """Net benefit at one threshold."""
+
+    threshold: Prob | None = Field(description="threshold probability")
+    net_benefit: Num | None = Field(description="net benefit of the model")
+    treat_all: Num | None = Field(description="net benefit of treating all")
+
+
+class ThresholdMetrics(Record):
+    """The 2x2 table at the frozen cutoff."""
+
+    cutoff: Prob | None = Field(description="frozen cutoff")
+    tp: Count | None = Field(description="true positives")
+    fp: Count | None = Field(description="false positives")
+    tn: Count | None = Field(description="true negatives")
+    fn: Count | None = Field(description="false negatives")
+    sensitivity: Prob | None = Field(description="sensitivity")
+    specificity: Prob | None = Field(description="specificity")
+    ppv: Prob | None = Field(description="positive predictive value")
+    npv: Prob | None = Field(description="negative predictive value")
+    accuracy: Prob | None = Field(description="accuracy")
+
+
+class ShiftFeature(Record):
+    """Shift of one selected feature."""
+
+    feature: Plain = Field(description="feature")
+    smd: Num | None = Field(description="standardised mean difference")
+    share_out_of_range: Prob | None = Field(description="share outside the development "
+                                            "range")
+    share_outside_q01_q99: Prob | None = Field(description="share outside the development "
+                                               "1-99% quantiles")
+    flagged: bool = Field(description="flagged as shifted")
+
+
+class PredictedRisk(Record):
+    """Shift of the predicted risk."""
+
+    dev_mean: Prob | None = Field(description="development mean risk")
+    val_mean: Prob | None = Field(description="site mean risk")
+    val_sd: Num | None = Field(description="site SD")
+    smd: Num | None = Field(description="standardised mean difference")
+    share_out_of_range: Prob | None = Field(description="share outside the development "
+                                            "range")
+
+
+class ShiftSummary(Record):
+    """Dataset-shift aggregates."""
+
+    smd_threshold: Num | None = Field(description="|SMD| flag threshold")
+    out_of_range_threshold: Num | None = Field(description="out-of-range flag threshold")
+    n_flagged: Count = Field(description="flagged features")
+    features: list[ShiftFeature] = Field(description="per feature")
+    prevalence_development: Prob | None = Field(description="development prevalence")
+    predicted_risk: PredictedRisk = Field(description="predicted risk")
+
+
+class ShareFile(Document):
+    """Aggregates of one validation site: no identifier, per-patient value, date, path or
+    free text; counts under the small-cell limit suppressed."""
+
+    FILE: ClassVar[str] = "share.json"
+    TITLE: ClassVar[str] = "radval share"
+
+    schema_version: Literal["1"] = Field(description="layout version")
+    kind: Literal["radval-share"] = Field(description="file kind")
+    radval_version: str = Field(description="radval version")
+    site: Annotated[str, StringConstraints(pattern=SITE_LABEL_PATTERN)] = Field(
+        description="site label")
+    signature_sha256: Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64})?$")] = \
+        Field(description="SHA-256 of the bundle's signature.json")
+    outcome: Plain = Field(description="outcome name")
+    model: Plain = Field(description="model name")
+    n: Annotated[int, Field(ge=1)] = Field(description="patients")
+    events: Count | None = Field(description="events")
+    non_events: Count | None = Field(description="non-events")
+    prevalence: Prob | None = Field(description="events / n")
+    suppression: Suppression = Field(description="small-cell suppression")
+    discrimination: Discrimination = Field(description="discrimination")
+    calibration: Calibration = Field(description="calibration")
+    net_benefit: list[NetBenefit] = Field(description="net benefit at the thresholds")
+    threshold_metrics: ThresholdMetrics = Field(description="2x2 table at the cutoff")
+    shift: ShiftSummary = Field(description="dataset shift")

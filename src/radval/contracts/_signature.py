@@ -1,0 +1,129 @@
+"""``signature.json``: the frozen signature inside a bundle (``radval.models.bundle``).
+
+A site's ``radval validate`` reads nothing else about the model: the scores'
+coefficients on the original feature scale, the combined logistic model, the frozen
+cutoff, the feature-extraction settings, the outcome labels and a development summary
+for the dataset-shift diagnostics.  :class:`radval.models.signature.Signature` is the
+object built from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from radval.contracts._base import Document, Num, Record
+
+__all__ = ["SUPPORTED_SIGNATURE_VERSIONS", "SignatureFile"]
+
+SUPPORTED_SIGNATURE_VERSIONS = ("1",)
+
+
+class OutcomeSpec(Record):
+    """The outcome the signature predicts."""
+
+    name: str = Field(description="outcome column")
+    positive_label: int | str | bool = Field(1, description="label of the event")
+    negative_label: str | None = Field(None, description="label of the non-event in the "
+                                       "development cohort (a site's column is checked "
+                                       "against both labels)")
+    definition: str | None = Field(None, description="outcome definition")
+
+
+class PredictorSpec(Record):
+    """A clinical predictor of the study."""
+
+    name: str = Field(description="column")
+    kind: str = Field(description="numeric or categorical")
+    timing: str = Field(description="pre-operative or post-operative")
+
+
+class RadiomicsSpec(Record):
+    """The PyRadiomics settings the features must be extracted with."""
+
+    params_yaml: str = Field(description="text of the PyRadiomics parameter file")
+    params_sha256: str = Field(description="its SHA-256")
+
+
+class DeepSpec(Record):
+    """The deep network the features come from."""
+
+    config: dict[str, Any] = Field(description="network settings (radval.features.deep)")
+    weights_file: str | None = Field(description="deep.safetensors")
+    weights_sha256: str | None = Field(description="SHA-256 of the weights")
+
+
+class LinearScoreSpec(Record):
+    """A linear score (rad-score, DL-score) on the original feature scale."""
+
+    name: str = Field(description="rad_score or dl_score")
+    features: list[str] = Field(description="features")
+    intercept: Num = Field(description="intercept")
+    coef: list[Num] = Field(description="coefficients (original scale)")
+    means: list[Num | None] = Field(description="development means (standardisation)")
+    sds: list[Num | None] = Field(description="development SDs")
+
+
+class LogisticSpec(Record):
+    """A logistic model on named inputs."""
+
+    name: str = Field(description="model name")
+    inputs: list[str] = Field(description="input columns")
+    intercept: Num = Field(description="intercept")
+    coef: list[Num] = Field(description="coefficients")
+
+
+class DistributionSummary(Record):
+    """Development distribution of one feature (or of the predicted risk)."""
+
+    n: int = Field(description="patients with a value")
+    mean: Num | None = Field(description="mean")
+    sd: Num | None = Field(description="SD (ddof 1)")
+    min: Num | None = Field(None, description="minimum (bundles of radval < 0.2 only)")
+    max: Num | None = Field(None, description="maximum (bundles of radval < 0.2 only)")
+    q01: Num | None = Field(None, description="1% quantile")
+    q05: Num | None = Field(None, description="5% quantile")
+    q25: Num | None = Field(None, description="25% quantile")
+    median: Num | None = Field(None, description="median")
+    q75: Num | None = Field(None, description="75% quantile")
+    q95: Num | None = Field(None, description="95% quantile")
+    q99: Num | None = Field(None, description="99% quantile")
+
+
+class DevelopmentSummary(Record):
+    """Aggregates of the development cohort for dataset-shift diagnostics."""
+
+    n: int = Field(description="development patients")
+    events: int | None = Field(description="events")
+    prevalence: Num | None = Field(description="events / n")
+    features: dict[str, DistributionSummary] = Field(description="selected feature -> "
+                                                     "distribution")
+    predicted_risk: DistributionSummary = Field(description="distribution of the signature's "
+                                                "predicted risk")
+
+
+class SignatureFile(Document):
+    """The frozen signature of a bundle."""
+
+    FILE: ClassVar[str] = "signature.json"
+    TITLE: ClassVar[str] = "radval signature"
+
+    schema_version: Literal["1"] = Field(description="layout version")
+    radval_version: str = Field(description="radval that fitted the signature")
+    outcome: OutcomeSpec = Field(description="the outcome")
+    intended_use: str = Field(description="what the model is for (TRIPOD+AI)")
+    population: str = Field(description="in whom it was developed")
+    prediction_moment: str = Field(description="when it is applied")
+    predictors: list[PredictorSpec] = Field(description="clinical predictors of the study")
+    radiomics: RadiomicsSpec | None = Field(description="PyRadiomics settings")
+    deep: DeepSpec | None = Field(description="deep network")
+    scores: dict[str, LinearScoreSpec] = Field(description="rad_score and/or dl_score")
+    combined: LogisticSpec = Field(description="logistic model on the scores")
+    cutoff: Num = Field(ge=0, le=1, description="frozen probability cutoff (positive iff "
+                        "probability >= cutoff)")
+    development_summary: DevelopmentSummary = Field(description="development aggregates")
+    models: dict[str, LogisticSpec] = Field(default_factory=dict, description="further "
+                                            "logistic models (clinical, nomogram)")
+    extra: dict[str, Any] = Field(default_factory=dict, description="metadata (cutoffs of "
+                                  "every model, designs, lambda)")

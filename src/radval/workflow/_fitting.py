@@ -1,0 +1,273 @@
+"""Model fitting on the development cohort and prediction."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from radval._results import jsonable
+from radval.exceptions import RadvalWarning
+from radval.models.guards import (
+    check_predictor_timing,
+)
+from radval.models.logistic import DesignSpec, LogisticFit, expit, fit_logistic
+from radval.workflow._coding import FAMILIES, LABELS, SCORE_COLUMN
+from radval.workflow._cohort import AnalysisData
+from radval.workflow._study import StudyConfig
+
+logger = logging.getLogger("radval.pipeline")
+
+
+@dataclass
+class FittedModels:
+    """Every fitted model and how to apply it.
+
+    Attributes
+    ----------
+    selection : dict
+        Family -> selection summary (selected features, coefficients).
+    designs : dict
+        ``"clinical"`` / ``"nomogram"`` -> :class:`DesignSpec`.
+    logistic : dict
+        Model name -> (inputs, :class:`LogisticFit`).
+    classifiers : dict
+        Comparison model name -> fitted scikit-learn pipeline (memory only).
+    signature_input : str
+        Column holding the signature's linear predictor.
+    cutoffs : dict
+        Model -> frozen probability cutoff.
+    """
+
+    selection: dict[str, dict[str, Any]]
+    designs: dict[str, DesignSpec] = field(default_factory=dict)
+    logistic: dict[str, tuple[list[str], LogisticFit]] = field(default_factory=dict)
+    classifiers: dict[str, Any] = field(default_factory=dict)
+    signature_input: str = "rad_score"
+    cutoffs: dict[str, float] = field(default_factory=dict)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def model_names(self) -> list[str]:
+        """Models in presentation order."""
+        names = [f for f in FAMILIES if f in self.selection]
+        names += [m for m in ("combined", "clinical", "nomogram") if m in self.logistic]
+        names += list(self.classifiers)
+        return names
+
+    def frame(self, patients: pd.DataFrame, features: Mapping[str, pd.DataFrame]
+              ) -> pd.DataFrame:
+        """Scores and design columns for ``patients`` (index aligned)."""
+        cols: dict[str, Any] = {}
+        for fam, sel in self.selection.items():
+            coef = {r["feature"]: r["coef"] for r in sel["coefficients"]
+                    if r["feature"] != "(Intercept)"}
+            feats = sel["selected"]
+            x = features[fam].loc[:, feats].to_numpy(dtype=float) if feats else \
+                np.empty((len(patients), 0))
+            cols[SCORE_COLUMN[fam]] = sel["intercept"] + x @ np.array(
+                [coef[f] for f in feats], dtype=float)
+        out = pd.DataFrame(cols, index=patients.index)
+        for spec in self.designs.values():
+            d = spec.transform(patients)
+            for c in d.columns:
+                if c not in out.columns:
+                    out[c] = d[c].to_numpy()
+        if "combined" in self.logistic:
+            inputs, fit = self.logistic["combined"]
+            out["signature"] = fit.linear_predictor(out[inputs].to_numpy(dtype=float))
+        return out
+
+    def predict(self, patients: pd.DataFrame, features: Mapping[str, pd.DataFrame]
+                ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+        """Model -> (score, probability) for ``patients``."""
+        fr = self.frame(patients, features)
+        out: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}
+        for fam in self.selection:
+            s = fr[SCORE_COLUMN[fam]].to_numpy(dtype=float)
+            out[fam] = (s, expit(s))
+        for name, (inputs, fit) in self.logistic.items():
+            lp = fit.linear_predictor(fr[inputs].to_numpy(dtype=float))
+            out[name] = (lp, expit(lp))
+        if self.classifiers:
+            x = _selected_matrix(self.selection, features)
+            for name, model in self.classifiers.items():
+                p = np.asarray(model.predict_proba(x)[:, 1], dtype=float)
+                out[name] = (p, p)
+        return {k: out[k] for k in self.model_names}
+
+
+def _selected_matrix(selection: Mapping[str, dict[str, Any]],
+                     features: Mapping[str, pd.DataFrame]) -> npt.NDArray[np.float64]:
+    # family order fixed (not the mapping's): the classifiers see the same columns whether
+    # the selection comes from memory or from selection.json
+    mats = [features[fam].loc[:, selection[fam]["selected"]].to_numpy(dtype=float)
+            for fam in FAMILIES if fam in selection and selection[fam]["selected"]]
+    return np.column_stack(mats) if mats else np.empty((0, 0))
+
+
+def _design(pats: pd.DataFrame, preds: Sequence[Any],
+            levels: Mapping[str, DesignSpec] | None, name: str) -> DesignSpec:
+    if levels is not None and name in levels:
+        return levels[name]
+    return DesignSpec.from_frame(pats, [(p.name, p.kind) for p in preds])
+
+
+def _fit(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], *,
+         names: Sequence[str]) -> LogisticFit:
+    """Logistic fit; columns constant in this sample (e.g. a level absent from a
+    bootstrap resample) are left out and get coefficient 0 (SE NaN)."""
+    x = np.asarray(x, dtype=float)
+    keep = np.ptp(x, axis=0) > 0 if x.shape[0] else np.ones(x.shape[1], bool)
+    if keep.all():
+        return fit_logistic(x, y, names=names)
+    sub = fit_logistic(x[:, keep], y, names=[n for n, k in zip(names, keep, strict=True) if k])
+    coef = np.zeros(len(names) + 1)
+    se = np.full(len(names) + 1, np.nan)
+    cov = np.full((len(names) + 1, len(names) + 1), np.nan)
+    pos = np.concatenate([[0], 1 + np.flatnonzero(keep)])
+    coef[pos] = sub.coef
+    se[pos] = sub.se
+    cov[np.ix_(pos, pos)] = sub.cov
+    return LogisticFit(names=["(Intercept)", *names], coef=coef, se=se, cov=cov,
+                       deviance=sub.deviance, null_deviance=sub.null_deviance,
+                       loglik=sub.loglik, n=sub.n, events=sub.events, n_iter=sub.n_iter,
+                       converged=sub.converged)
+
+
+def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[str, Any]],
+               *, comparison: bool = True, cutoffs: bool = True,
+               levels: Mapping[str, DesignSpec] | None = None) -> FittedModels:
+    """Fit every model on the development cohort of ``data``.
+
+    Parameters
+    ----------
+    study : StudyConfig
+    data : AnalysisData
+        Only rows of the development cohort are used.
+    selection : dict
+        From :func:`run_selection`.
+    comparison : bool
+        Fit the scikit-learn comparison classifiers.
+    cutoffs : bool
+        Choose the Youden cutoff of each model on the development cohort.
+    levels : mapping, optional
+        Frozen designs (``"clinical"``, ``"nomogram"`` -> :class:`DesignSpec`), e.g. those
+        of the full development cohort inside bootstrap resamples.
+    """
+    dev = data.cohort_mask(study.development)
+    pats = data.patients.loc[dev]
+    feats = {k: v.loc[dev] for k, v in data.features.items()}
+    y = pats["y"].to_numpy(dtype=np.int64)
+    fm = FittedModels(selection=selection)
+    fr = fm.frame(pats, feats)
+    scores = [SCORE_COLUMN[f] for f in FAMILIES if f in selection]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RadvalWarning)
+        if study.models.combined and len(scores) >= 2:
+            fm.logistic["combined"] = (scores, _fit(fr[scores].to_numpy(), y,
+                                                            names=scores))
+            fm.signature_input = "signature"
+        else:
+            fm.signature_input = scores[0]
+        if study.models.clinical and study.clinical_model_predictors():
+            preds = study.clinical_model_predictors()
+            spec = _design(pats, preds, levels, "clinical")
+            fm.designs["clinical"] = spec
+            xd = spec.transform(pats)
+            fm.logistic["clinical"] = (spec.columns, _fit(xd.to_numpy(), y,
+                                                                  names=spec.columns))
+            fm.flags += check_predictor_timing(
+                "clinical", [(p.name, p.timing) for p in preds],
+                prediction_moment=study.prediction_moment)
+        if study.models.nomogram:
+            preds = study.nomogram_model_predictors()
+            spec = _design(pats, preds, levels, "nomogram")
+            fm.designs["nomogram"] = spec
+            fr = fm.frame(pats, feats)
+            inputs = [fm.signature_input, *spec.columns]
+            fm.logistic["nomogram"] = (inputs, _fit(fr[inputs].to_numpy(), y,
+                                                            names=inputs))
+            fm.flags += check_predictor_timing(
+                "nomogram", [(p.name, p.timing) for p in preds],
+                prediction_moment=study.prediction_moment)
+    if comparison and study.models.comparison:
+        from radval.models.classifiers import fit_classifier
+
+        x = _selected_matrix(selection, feats)
+        if x.size:
+            for name in study.models.comparison:
+                fm.classifiers[name] = fit_classifier(name, x, y, seed=study.seed)
+    if cutoffs:
+        fm.cutoffs = choose_cutoffs(study, fm, pats, feats)
+    return fm
+
+
+def choose_cutoffs(study: StudyConfig, fm: FittedModels, patients: pd.DataFrame,
+                   features: Mapping[str, pd.DataFrame]) -> dict[str, float]:
+    """Youden cutoff of each model's probability on the development cohort (or fixed)."""
+    from radval import stats
+
+    y = patients["y"].to_numpy(dtype=np.int64)
+    out: dict[str, float] = {}
+    for name, (_s, p) in fm.predict(patients, features).items():
+        if study.evaluation.cutoff == "youden":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RadvalWarning)
+                out[name] = float(stats.youden_threshold(y, p))
+        else:
+            out[name] = float(study.evaluation.cutoff)
+    return out
+
+
+def predictions_table(study: StudyConfig, data: AnalysisData, fm: FittedModels
+                      ) -> pd.DataFrame:
+    """``patient_id, cohort, model, score, probability, y_true`` for every cohort x model."""
+    rows: list[pd.DataFrame] = []
+    pred = fm.predict(data.patients, data.features)
+    for name in fm.model_names:
+        score, prob = pred[name]
+        rows.append(pd.DataFrame({
+            "patient_id": data.patients.index.astype(str), "cohort": data.patients["cohort"],
+            "model": name, "score": score, "probability": prob,
+            "y_true": data.patients["y"].astype(int).to_numpy()}))
+    out = pd.concat(rows, ignore_index=True)
+    order = {c.name: i for i, c in enumerate(study.cohorts)}
+    morder = {m: i for i, m in enumerate(fm.model_names)}
+    out = out.sort_values(["cohort", "model", "patient_id"], kind="mergesort",
+                          key=lambda s: s.map(order) if s.name == "cohort" else
+                          (s.map(morder) if s.name == "model" else s))
+    return out.reset_index(drop=True)
+
+
+def model_records(study: StudyConfig, fm: FittedModels) -> list[dict[str, Any]]:
+    """The ``models`` table of results.json."""
+    from radval.models.classifiers import LABELS as CLF_LABELS
+    from radval.models.classifiers import classifier_settings
+
+    out: list[dict[str, Any]] = []
+    for name in fm.model_names:
+        if name in FAMILIES:
+            sel = fm.selection[name]
+            out.append({"name": name, "label": LABELS[name], "kind": name,
+                        "predictors": sel["selected"], "cutoff": fm.cutoffs.get(name),
+                        "coefficients": sel["coefficients"], "formula": sel["formula"]})
+        elif name in fm.logistic:
+            inputs, fit = fm.logistic[name]
+            tab = fit.table()
+            out.append({"name": name, "label": LABELS[name], "kind": name,
+                        "predictors": inputs, "cutoff": fm.cutoffs.get(name),
+                        "coefficients": jsonable(tab.rename(columns={"term": "feature"})),
+                        "converged": fit.converged})
+        else:
+            out.append({"name": name, "label": CLF_LABELS.get(name, name), "kind": "sklearn",
+                        "predictors": [f for s in fm.selection.values() for f in s["selected"]],
+                        "cutoff": fm.cutoffs.get(name), "coefficients": [],
+                        "settings": classifier_settings(name, study.seed)})
+    return out

@@ -1,0 +1,506 @@
+"""The study file (``study.yaml``): one validated description of a validation study.
+
+:func:`load_study` reads the YAML, validates it with pydantic v2 (unknown keys are
+errors, so a typo is caught) and raises :class:`radval.exceptions.ConfigError`
+whose message names every bad key path, e.g.::
+
+    study file analysis/study.yaml is invalid:
+      cohorts[1].role: must be one of 'development', 'internal_validation',
+      'external_validation' (got 'training')
+
+Paths inside the study file (``manifest``, ``clinical``, ``radiomics.params``,
+``deep.config``, ``deep.weights``, ``output``) are relative to the folder of the
+study file.  The documented schema is ``data-dictionary/study.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from radval.exceptions import ConfigError, MissingInputError
+
+__all__ = [
+    "ClinicalPredictor",
+    "Cohort",
+    "ComputeConfig",
+    "DeepConfig",
+    "EvaluationConfig",
+    "ModelsConfig",
+    "Outcome",
+    "RadiomicsConfig",
+    "SelectionConfig",
+    "StudyConfig",
+    "Subgroup",
+    "SubgroupRule",
+    "SurvivalConfig",
+    "load_study",
+    "parse_subgroup",
+    "study_from_dict",
+]
+
+ROLES = ("development", "internal_validation", "external_validation")
+COMPARISON_MODELS = ("logistic", "svm", "random_forest", "extra_trees", "gradient_boosting",
+                     "mlp", "knn", "naive_bayes")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Outcome(_Strict):
+    """The binary outcome: ``column`` in the clinical table; ``positive_label`` is the event."""
+
+    column: str
+    positive_label: int | str | bool = 1
+    definition: str = ""
+
+
+class RadiomicsConfig(_Strict):
+    """Radiomics extraction: ``params`` (PyRadiomics YAML, optional) and ``enabled``."""
+
+    enabled: bool = True
+    params: str | None = None
+
+
+class DeepConfig(_Strict):
+    """Deep features: ``config`` (training settings: a JSON/YAML file or an inline
+    mapping, optional), ``weights`` (pretrained)."""
+
+    enabled: bool = False
+    config: str | dict[str, Any] | None = None
+    weights: str | None = None
+
+    @field_validator("config")
+    @classmethod
+    def _check_network(cls, v: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        if isinstance(v, dict):
+            from radval.features.deep import DeepConfig as NetworkConfig
+
+            try:
+                NetworkConfig(**v)
+            except ValidationError as exc:
+                bad = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(config)'}: "
+                                f"{e['msg']}" for e in exc.errors())
+                raise ValueError(f"invalid network settings: {bad}") from None
+        return v
+
+
+class Cohort(_Strict):
+    """A cohort (value of the ``cohort`` column) and its role."""
+
+    name: str
+    role: Literal["development", "internal_validation", "external_validation"]
+
+
+class ClinicalPredictor(_Strict):
+    """A clinical predictor: column name, timing relative to surgery, kind."""
+
+    name: str
+    timing: Literal["pre-operative", "post-operative"] = "pre-operative"
+    kind: Literal["numeric", "categorical"] = "numeric"
+
+
+_SUBGROUP_RE = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*"
+    r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|'[^']*'|\"[^\"]*\")\s*$"
+)
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+
+
+@dataclass(frozen=True)
+class SubgroupRule:
+    """A parsed subgroup rule ``column op value`` (no ``eval``)."""
+
+    column: str
+    op: str
+    value: float | str
+
+    @property
+    def label(self) -> str:
+        """The rule as text, e.g. ``tumour_size_mm < 20``."""
+        v = self.value if isinstance(self.value, str) else _fmt_num(self.value)
+        return f"{self.column} {self.op} {v}"
+
+    @property
+    def complement_label(self) -> str:
+        """The negated rule as text, e.g. ``tumour_size_mm >= 20``."""
+        v = self.value if isinstance(self.value, str) else _fmt_num(self.value)
+        return f"{self.column} {_NEGATE[self.op]} {v}"
+
+    def mask(self, frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+        """Boolean membership per row; rows with a missing value are ``False``.
+
+        Raises
+        ------
+        ConfigError
+            If the column is absent, or a numeric rule meets a non-numeric column.
+        """
+        if self.column not in frame.columns:
+            raise ConfigError(f"subgroup rule {self.label!r}: column {self.column!r} is not in "
+                              f"the clinical table (columns: {sorted(map(str, frame.columns))})")
+        col = frame[self.column]
+        if isinstance(self.value, str):
+            values = col.astype("string")
+            out = _OPS[self.op](values, self.value)
+            return np.asarray(out.fillna(False), dtype=bool) & col.notna().to_numpy()
+        num = pd.to_numeric(col, errors="coerce")
+        if num.isna().all() and col.notna().any():
+            raise ConfigError(f"subgroup rule {self.label!r}: column {self.column!r} is not "
+                              "numeric")
+        res = _OPS[self.op](num.to_numpy(dtype=float), float(self.value))
+        return np.asarray(res, dtype=bool) & num.notna().to_numpy()
+
+    def complement_mask(self, frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+        """Rows with a non-missing value that do not satisfy the rule."""
+        known = frame[self.column].notna().to_numpy() if self.column in frame else None
+        m = self.mask(frame)
+        return (~m) & (known if known is not None else True)
+
+
+def _fmt_num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def parse_subgroup(expr: str) -> SubgroupRule:
+    """Parse ``"column op value"`` (op in ``< <= > >= == !=``; value number or quoted text).
+
+    Nothing is evaluated: the expression must match a fixed grammar.
+
+    Raises
+    ------
+    ConfigError
+        If ``expr`` does not follow the grammar.
+    """
+    if not isinstance(expr, str):
+        raise ConfigError(f"subgroup expression must be text like 'tumour_size_mm < 20'; "
+                          f"got {expr!r}")
+    m = _SUBGROUP_RE.match(expr)
+    if m is None:
+        raise ConfigError(f"subgroup expression {expr!r} must look like 'column op value' with "
+                          "op one of < <= > >= == != and value a number or a quoted text")
+    col, op, raw = m.groups()
+    value: float | str
+    if raw[0] in "'\"":
+        value = raw[1:-1]
+    else:
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ConfigError(f"subgroup expression {expr!r}: the value must be finite")
+    return SubgroupRule(column=col, op=op, value=value)
+
+
+class Subgroup(_Strict):
+    """A subgroup: rows satisfying ``expr`` versus the rest (``expr`` parsed, never evaluated)."""
+
+    name: str
+    expr: str
+
+    @field_validator("expr")
+    @classmethod
+    def _check_expr(cls, v: str) -> str:
+        try:
+            parse_subgroup(v)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @property
+    def rule(self) -> SubgroupRule:
+        """The parsed rule."""
+        return parse_subgroup(self.expr)
+
+
+class SelectionConfig(_Strict):
+    """Feature-selection settings (development cohort only)."""
+
+    icc_threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.75
+    icc_type: Literal["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"] = "ICC2"
+    p_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+    fdr: bool = False
+    corr_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9
+    lasso_rule: Literal["1se", "min"] = "1se"
+    n_folds: Annotated[int, Field(ge=3, le=50)] = 10
+
+
+class ModelsConfig(_Strict):
+    """Which models to fit.
+
+    ``clinical_predictors`` (default: every pre-operative clinical predictor) feed the
+    clinical model; ``nomogram_predictors`` (default: every clinical predictor) are
+    added to the signature in the nomogram.
+    """
+
+    clinical: bool = True
+    combined: bool = True
+    nomogram: bool = True
+    comparison: list[Literal["logistic", "svm", "random_forest", "extra_trees",
+                             "gradient_boosting", "mlp", "knn", "naive_bayes"]] = Field(
+        default_factory=list)
+    clinical_predictors: list[str] | None = None
+    nomogram_predictors: list[str] | None = None
+
+
+class EvaluationConfig(_Strict):
+    """Evaluation settings.
+
+    ``bootstrap_ci``: resamples for the bootstrap AUC CI; ``optimism``: Harrell
+    bootstrap resamples (0 disables); ``dca_thresholds``: threshold probabilities of
+    the decision curves; ``cutoff``: ``youden`` (on development, frozen) or a fixed
+    probability; ``hl_groups``: Hosmer-Lemeshow groups; ``optimism_deep``: ``retrain``
+    the deep network radval trained in every optimism resample, or take its features
+    as ``fixed`` (flagged: the optimism is then underestimated);
+    ``optimism_comparison``: refit the scikit-learn comparison classifiers in every
+    optimism resample.
+    """
+
+    bootstrap_ci: Annotated[int, Field(ge=0)] = 2000
+    optimism: Annotated[int, Field(ge=0)] = 200
+    dca_thresholds: list[float] = Field(
+        default_factory=lambda: [round(0.01 * i, 2) for i in range(1, 100)])
+    cutoff: Literal["youden"] | float = "youden"
+    hl_groups: Annotated[int, Field(ge=3)] = 10
+    confidence_level: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    optimism_deep: Literal["retrain", "fixed"] = "retrain"
+    optimism_comparison: bool = True
+
+    @field_validator("dca_thresholds")
+    @classmethod
+    def _check_thresholds(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("must hold at least one threshold")
+        bad = [t for t in v if not 0.0 < t < 1.0]
+        if bad:
+            raise ValueError(f"thresholds must be in (0, 1); got {bad[:3]}")
+        return sorted(set(v))
+
+    @field_validator("cutoff")
+    @classmethod
+    def _check_cutoff(cls, v: str | float) -> str | float:
+        if not isinstance(v, str) and not 0.0 < float(v) < 1.0:
+            raise ValueError("must be 'youden' or a probability in (0, 1)")
+        return v
+
+
+class SurvivalConfig(_Strict):
+    """Secondary time-to-event endpoint: ``time`` and ``event`` columns (event 1 = event)."""
+
+    time: str
+    event: str
+
+
+class ComputeConfig(_Strict):
+    """Parallelism: ``jobs`` local processes, or a Dask ``scheduler`` address."""
+
+    jobs: Annotated[int, Field(ge=1)] = 1
+    scheduler: str | None = None
+
+
+class StudyConfig(_Strict):
+    """A validation study (see ``data-dictionary/study.yaml``)."""
+
+    name: str
+    question: str = ""
+    outcome: Outcome
+    prediction_moment: Literal["pre-operative", "post-operative"] = "pre-operative"
+    manifest: str | None = None
+    clinical: str
+    features: str | None = None
+    radiomics: RadiomicsConfig = RadiomicsConfig()
+    deep: DeepConfig = DeepConfig()
+    cohorts: list[Cohort]
+    clinical_predictors: list[ClinicalPredictor] = Field(default_factory=list)
+    subgroups: list[Subgroup] = Field(default_factory=list)
+    selection: SelectionConfig = SelectionConfig()
+    models: ModelsConfig = ModelsConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    survival: SurvivalConfig | None = None
+    compute: ComputeConfig = ComputeConfig()
+    seed: int = 20261128
+    output: str = "results"
+    #: folder of the study file; relative paths are resolved against it (not in the YAML)
+    base_dir: Annotated[str, Field(exclude=True)] = "."
+
+    @model_validator(mode="after")
+    def _check(self) -> StudyConfig:
+        names = [c.name for c in self.cohorts]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"cohorts: names must be unique; repeated {dup}")
+        n_dev = sum(c.role == "development" for c in self.cohorts)
+        if n_dev != 1:
+            raise ValueError(f"cohorts: exactly one cohort must have role 'development'; "
+                             f"found {n_dev}")
+        preds = [p.name for p in self.clinical_predictors]
+        dup = sorted({n for n in preds if preds.count(n) > 1})
+        if dup:
+            raise ValueError(f"clinical_predictors: names must be unique; repeated {dup}")
+        for key in ("clinical_predictors", "nomogram_predictors"):
+            chosen = getattr(self.models, key)
+            if chosen is not None:
+                unknown = [c for c in chosen if c not in preds]
+                if unknown:
+                    raise ValueError(f"models.{key}: {unknown} are not listed in "
+                                     "clinical_predictors")
+        sg = [s.name for s in self.subgroups]
+        if len(set(sg)) != len(sg):
+            raise ValueError("subgroups: names must be unique")
+        if not self.radiomics.enabled and not self.deep.enabled:
+            raise ValueError("radiomics.enabled and deep.enabled: at least one feature family "
+                             "must be enabled")
+        if self.manifest is None and self.features is None:
+            raise ValueError("manifest: required unless 'features' names an extracted table")
+        return self
+
+    # ---- convenience -------------------------------------------------------------------
+    def path(self, rel: str | None) -> Path | None:
+        """Resolve a path from the study file against the study folder."""
+        if rel is None:
+            return None
+        p = Path(rel)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    @property
+    def development(self) -> str:
+        """Name of the development cohort."""
+        return next(c.name for c in self.cohorts if c.role == "development")
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """Cohort name -> role."""
+        return {c.name: c.role for c in self.cohorts}
+
+    def clinical_model_predictors(self) -> list[ClinicalPredictor]:
+        """Predictors of the clinical model (default: the pre-operative ones)."""
+        chosen = self.models.clinical_predictors
+        if chosen is None:
+            return [p for p in self.clinical_predictors if p.timing == "pre-operative"]
+        return [p for p in self.clinical_predictors if p.name in chosen]
+
+    def nomogram_model_predictors(self) -> list[ClinicalPredictor]:
+        """Clinical predictors of the nomogram (default: all)."""
+        chosen = self.models.nomogram_predictors
+        if chosen is None:
+            return list(self.clinical_predictors)
+        return [p for p in self.clinical_predictors if p.name in chosen]
+
+    def to_record(self) -> dict[str, Any]:
+        """The parsed study as a JSON-safe dict (for results.json)."""
+        return self.model_dump(mode="json", exclude={"base_dir"})
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith(("function-after", "literal", "union", "float", "str",
+                                   "int", "bool", "list")) or "[" in str(part):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _message(err: dict[str, Any]) -> str:
+    typ = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if typ == "literal_error":
+        return f"must be one of {ctx.get('expected', '')} (got {err.get('input')!r})"
+    if typ == "extra_forbidden":
+        return "unknown key (check the spelling; see data-dictionary/study.yaml)"
+    if typ == "missing":
+        return "required key is missing"
+    msg = str(err.get("msg", "invalid"))
+    return msg.removeprefix("Value error, ")
+
+
+def study_from_dict(data: Any, *, base_dir: str | Path = ".",
+                    source: str = "study file") -> StudyConfig:
+    """Validate a study given as a dict.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem as ``key.path: message``.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must be a YAML mapping of keys; got {type(data).__name__}")
+    if "base_dir" in data:
+        raise ConfigError(f"{source} is invalid:\n  base_dir: unknown key")
+    try:
+        return StudyConfig.model_validate({**data, "base_dir": str(base_dir)})
+    except ValidationError as exc:
+        seen: list[str] = []
+        for err in exc.errors():
+            line = f"{_loc(tuple(err['loc']))}: {_message(dict(err))}"
+            if line not in seen:
+                seen.append(line)
+        raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(seen)) from None
+
+
+def load_study(path: str | Path, *, check_files: bool = True) -> StudyConfig:
+    """Read and validate a study file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML study file.
+    check_files : bool, optional
+        Check that the files it names exist (default ``True``).
+
+    Returns
+    -------
+    StudyConfig
+
+    Raises
+    ------
+    MissingInputError
+        The study file, or a file it names, does not exist (the message names the key).
+    ConfigError
+        Invalid YAML or an invalid key/value; the message names the key path.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise MissingInputError(f"study file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"study file {p} is not valid YAML: {exc}") from None
+    # the folder the study file is named in (not the target of a symbolic link):
+    # its relative paths are relative to where the user keeps it
+    study = study_from_dict(data, base_dir=Path(os.path.abspath(p)).parent,
+                            source=f"study file {p}")
+    if check_files:
+        for key in ("manifest", "clinical", "features"):
+            _check_exists(study, key, getattr(study, key), p)
+        _check_exists(study, "radiomics.params", study.radiomics.params, p)
+        if study.deep.enabled:
+            if not isinstance(study.deep.config, dict):
+                _check_exists(study, "deep.config", study.deep.config, p)
+            _check_exists(study, "deep.weights", study.deep.weights, p)
+    return study
+
+
+def _check_exists(study: StudyConfig, key: str, rel: str | None, src: Path) -> None:
+    target = study.path(rel)
+    if target is not None and not target.exists():
+        raise MissingInputError(f"study file {src}: {key}: file not found: {rel} "
+                                f"(resolved to {target})")
