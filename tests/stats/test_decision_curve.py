@@ -147,3 +147,77 @@ def test_errors() -> None:
         decision_curve([0, 1], [0.2, 0.3], n_resamples=-1)
     with pytest.raises(InputError, match="same length"):
         decision_curve([0, 1, 1], [0.2, 0.3])
+
+
+def _two_models(seed: int = 0, n: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    a = np.clip(0.3 + 0.35 * y + rng.normal(0, 0.18, n), 0, 1)
+    b = np.clip(0.35 + 0.15 * y + rng.normal(0, 0.18, n), 0, 1)
+    return y, a, b
+
+
+def test_difference_point_estimates_equal_decision_curve() -> None:
+    from radval.stats import decision_curve_difference
+
+    y, a, b = _two_models()
+    a[:3] = [0.0, 1.0, 0.5]  # the boundary rule for risks of exactly 0 and 1
+    t = np.array([0.05, 0.2, 0.5, 0.8])
+    d = decision_curve_difference(y, a, b, thresholds=t, n_bootstrap=0)
+    da = decision_curve(y, a, thresholds=t)["net_benefit"].to_numpy()
+    db = decision_curve(y, b, thresholds=t)["net_benefit"].to_numpy()
+    np.testing.assert_allclose(d["nb_a"], da, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(d["nb_b"], db, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(d["difference"], da - db, rtol=1e-12, atol=1e-15)
+    assert d["ci_low"].isna().all()
+
+
+def test_difference_bootstrap_equals_recomputation_on_the_same_resamples() -> None:
+    from radval.stats import bootstrap_indices, decision_curve_difference
+
+    y, a, b = _two_models(3, 150)
+    t = np.array([0.1, 0.3, 0.6])
+    d = decision_curve_difference(y, a, b, thresholds=t, n_bootstrap=250, rng=9)
+    idx = bootstrap_indices(y, n_resamples=250, rng=9)  # same stratified draws
+    diffs = np.array([decision_curve(y[i], a[i], thresholds=t)["net_benefit"].to_numpy()
+                      - decision_curve(y[i], b[i], thresholds=t)["net_benefit"].to_numpy()
+                      for i in idx])
+    lo, hi = np.quantile(diffs, [0.025, 0.975], axis=0)
+    np.testing.assert_allclose(d["ci_low"], lo, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(d["ci_high"], hi, rtol=1e-10, atol=1e-14)
+    assert (d["ci_low"] <= d["difference"]).all() and (d["difference"] <= d["ci_high"]).all()
+
+
+def test_difference_of_a_model_with_itself_is_zero() -> None:
+    from radval.stats import decision_curve_difference
+
+    y, a, _ = _two_models(5)
+    d = decision_curve_difference(y, a, a, n_bootstrap=50, rng=1)
+    assert len(d) == 99 and d["threshold"].iloc[0] == 0.01
+    assert (d["difference"] == 0).all() and (d["ci_low"] == 0).all()
+
+
+@pytest.mark.parametrize("bad", [[0.0, 0.2], [0.2, 1.0], [-0.1], [], [0.3, float("nan")]])
+def test_difference_thresholds_outside_open_interval(bad: list[float]) -> None:
+    from radval.stats import decision_curve_difference
+
+    y, a, b = _two_models()
+    with pytest.raises(InputError, match="'thresholds' parameter of "
+                                         "decision_curve_difference must be"):
+        decision_curve_difference(y, a, b, thresholds=bad, n_bootstrap=0)
+
+
+def test_optimism_corrected_net_benefit() -> None:
+    from radval.stats import optimism_corrected_net_benefit
+
+    t = [0.1, 0.2]
+    out = optimism_corrected_net_benefit(t, [0.30, 0.20], [[0.32, 0.25], [0.30, np.nan]],
+                                         [[0.28, 0.20], [0.27, 0.18]])
+    np.testing.assert_allclose(out["optimism"], [0.035, 0.05])
+    np.testing.assert_allclose(out["corrected"], [0.265, 0.15])
+    assert out["n_resamples"].tolist() == [2, 1]
+    with pytest.raises(InputError, match="'thresholds' parameter of "
+                                         "optimism_corrected_net_benefit"):
+        optimism_corrected_net_benefit([0.0, 0.2], [0.3, 0.2], [[0.3, 0.2]], [[0.3, 0.2]])
+    with pytest.raises(InputError, match="'apparent'"):
+        optimism_corrected_net_benefit(t, [0.3], [[0.3, 0.2]], [[0.3, 0.2]])

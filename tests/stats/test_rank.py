@@ -172,3 +172,48 @@ def test_mann_whitney_input_errors() -> None:
         mann_whitney([1.0], [1.0, np.nan])
     with pytest.raises(InputError, match="alternative"):
         mann_whitney([1.0], [2.0], alternative="two.sided")
+
+
+EXACT = json.loads((Path(__file__).resolve().parents[1] / "reference" /
+                    "wilcox_exact.json").read_text())
+
+
+@pytest.mark.parametrize("case", EXACT["cases"],
+                         ids=[f"{c['name']}-{c['alternative']}-{c['correct']}"
+                              for c in EXACT["cases"]])
+def test_exact_matches_R_wilcox_exact(case: dict) -> None:
+    res = mann_whitney(np.atleast_1d(case["x"]), case["y"], alternative=case["alternative"],
+                       correct=case["correct"], method="exact")
+    assert res.statistic == case["statistic"]
+    np.testing.assert_allclose(res.p_value, case["p_value"], rtol=1e-9)
+    assert res.method == "exact" and math.isnan(res.z)
+
+
+def test_exact_counts_are_the_mann_whitney_distribution() -> None:
+    """Brute force over every split of 4 + 5 ranks."""
+    from itertools import combinations
+
+    from radval.stats._rank import _u_counts
+
+    counts = np.zeros(21, dtype=int)
+    for xs in combinations(range(9), 4):
+        u = sum(r - i for i, r in enumerate(xs))  # ranks below each x not in x
+        counts[u] += 1
+    assert _u_counts(4, 5) == counts.tolist()
+    assert _u_counts(5, 4) == counts.tolist()
+
+
+def test_exact_auto_and_ties() -> None:
+    x, y = [1.5, 3.2, 4.1], [0.2, 2.2, 2.7, 5.0]
+    assert mann_whitney(x, y, method="auto").method == "exact"
+    tied = [1.5, 2.2, 4.1]
+    assert mann_whitney(tied, y, method="auto").method == "asymptotic"
+    with pytest.raises(InputError, match="'method' parameter of mann_whitney must be "
+                                         "'asymptotic' or 'auto' when the values have ties"):
+        mann_whitney(tied, y, method="exact")
+    big = np.arange(60.0)
+    assert mann_whitney(big, big + 0.5, method="auto").method == "asymptotic"
+    with pytest.raises(InputError, match="10000 pairs"):
+        mann_whitney(np.arange(101.0), np.arange(100.0) + 0.5, method="exact")
+    # the default is unchanged
+    assert mann_whitney(x, y).method == "asymptotic"

@@ -59,7 +59,9 @@ def test_threshold_metrics_match_r(ref: dict[str, Any], asah: pd.DataFrame, case
     frame = res.to_frame()
     assert list(frame.columns) == ["metric", "estimate", "ci_low", "ci_high", "numerator",
                                    "denominator"]
-    assert list(frame.metric) == ["sensitivity", "specificity", "ppv", "npv", "accuracy"]
+    assert list(frame.metric) == ["sensitivity", "specificity", "ppv", "npv", "accuracy",
+                                  "lr_positive", "lr_negative", "dor"]
+    frame = frame.iloc[:5]
     key = "wilson" if ci_method == "wilson" else "clopper_pearson"
     for row in frame.itertuples():
         m = r["metrics"][row.metric]
@@ -162,3 +164,41 @@ def test_youden_published(asah: pd.DataFrame) -> None:
     assert youden_threshold(asah["y"], asah["s100b"]) == pytest.approx(0.205)
     assert youden_threshold(asah["y"], asah["wfns"]) == pytest.approx(3.5)
     assert youden_threshold(asah["y"], asah["ndka"]) == pytest.approx(11.08)
+
+
+LR = json.loads((REF / "epitests_lr.json").read_text())
+
+
+def _r_value(v: Any) -> float:
+    return float(v) if isinstance(v, str) else v  # "NaN", "Inf", "-Inf"
+
+
+@pytest.mark.parametrize("case", LR["cases"], ids=[f"{c['name']}-{c['conf']}"
+                                                    for c in LR["cases"]])
+def test_likelihood_ratios_match_epiR(case: dict[str, Any]) -> None:
+    """LR+, LR-, DOR and their intervals = epiR 2.0.57 epi.tests (incl. zero cells)."""
+    assert LR["epiR_version"] == "2.0.57"
+    tp, fp, tn, fn = case["tp"], case["fp"], case["tn"], case["fn"]
+    y = [1] * tp + [0] * fp + [0] * tn + [1] * fn
+    prob = [0.9] * (tp + fp) + [0.1] * (tn + fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        res = threshold_metrics(y, prob, threshold=0.5, confidence_level=case["conf"])
+    assert (res.tp, res.fp, res.tn, res.fn) == (tp, fp, tn, fn)
+    frame = res.to_frame().set_index("metric")
+    for name in ("lr_positive", "lr_negative", "dor"):
+        want = [_r_value(v) for v in case[name]]
+        got = frame.loc[name, ["estimate", "ci_low", "ci_high"]].to_numpy(dtype=float)
+        np.testing.assert_allclose(got, want, rtol=RTOL, err_msg=name)
+        assert frame.loc[name, "numerator"] is None
+        np.testing.assert_allclose(getattr(res, name), want[0], rtol=RTOL)
+    # the proportions keep their integer counts
+    assert frame.loc["sensitivity", "numerator"] == tp
+    assert isinstance(frame.loc["sensitivity", "denominator"], int)
+
+
+def test_likelihood_ratio_json_is_strict() -> None:
+    res = threshold_metrics([1, 1, 0, 0], [0.9, 0.8, 0.1, 0.2], threshold=0.5)
+    d = res.to_dict()
+    assert d["lr_positive"] is None and d["dor"] is None  # infinite -> null
+    assert json.dumps(d, allow_nan=False)

@@ -1,4 +1,4 @@
-"""Random-effects meta-analysis of site-level validation estimates.
+"""Random- and fixed-effect meta-analysis of site-level validation estimates.
 
 The model (intercept only) is
 
@@ -23,12 +23,28 @@ Estimators of :math:`\\tau^2`:
 * ``"DL"``: DerSimonian & Laird (1986),
   :math:`\\hat\\tau^2 = \\max\\{0, (Q - (k-1)) / (\\sum w_i^0 - \\sum (w_i^0)^2/\\sum w_i^0)\\}`,
   :math:`w_i^0 = 1/v_i`.
+* ``"FE"``: fixed effect (common effect), :math:`\\tau^2 = 0` by definition
+  (``metafor::rma(method = "FE")``).  As metafor, :math:`I^2` and :math:`H^2` are then
+  Higgins & Thompson's :math:`100\\max\\{0, (Q - (k-1))/Q\\}` and :math:`Q/(k-1)`.
 
 Heterogeneity: Cochran's :math:`Q = \\sum w_i^0 (y_i - \\hat\\mu_{FE})^2` with
 :math:`k-1` df; :math:`I^2 = 100\\,\\hat\\tau^2/(\\hat\\tau^2 + s^2)` and
 :math:`H^2 = (\\hat\\tau^2 + s^2)/s^2` with the "typical" within-study variance
 :math:`s^2 = (k-1)\\sum w^0 / ((\\sum w^0)^2 - \\sum (w^0)^2)` (Higgins & Thompson 2002;
 metafor's definition, in percent).
+
+Confidence intervals for :math:`\\tau^2`, :math:`I^2` and :math:`H^2` (random-effects
+models) by the Q-profile method (Viechtbauer 2007), as ``metafor::confint()``: with the
+generalised statistic :math:`Q(\\tau^2) = \\sum w_i(\\tau^2) (y_i - \\hat\\mu(\\tau^2))^2`,
+:math:`w_i(\\tau^2) = 1/(v_i + \\tau^2)`, which decreases in :math:`\\tau^2`, the bounds
+solve :math:`Q(\\tau^2_{lb}) = \\chi^2_{k-1,1-\\alpha/2}` and
+:math:`Q(\\tau^2_{ub}) = \\chi^2_{k-1,\\alpha/2}` on :math:`[0, \\max(100, 10\\hat\\tau^2)]`;
+a bound is 0 when :math:`Q(0)` is already below its quantile (both are 0 when
+:math:`Q(0) < \\chi^2_{k-1,\\alpha/2}`).  :math:`I^2` and :math:`H^2` bounds follow from
+those of :math:`\\tau^2` through the formulas above.  The roots are found to machine
+precision; metafor's ``uniroot`` tolerance (``.Machine$double.eps^0.25``) leaves its
+printed bounds off by up to ~1e-2 percentage points of :math:`I^2` (e.g. a lower bound
+of 2.937% for 2.927%), so the reference values use ``control = list(tol = 1e-15)``.
 
 Inference: Wald (normal) by default; with ``hksj=True`` the Hartung-Knapp-Sidik-Jonkman
 variance :math:`\\operatorname{SE}^2 = \\sum w_i (y_i - \\hat\\mu)^2 / ((k-1)\\sum w_i)`
@@ -51,6 +67,8 @@ References
 DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials 1986;7:177-88.
 Viechtbauer W. Bias and efficiency of meta-analytic variance estimators in the
 random-effects model. J Educ Behav Stat 2005;30:261-93.
+Viechtbauer W. Confidence intervals for the amount of heterogeneity in
+meta-analysis. Stat Med 2007;26:37-52.
 Hartung J, Knapp G. A refined method for the meta-analysis of controlled clinical
 trials with binary outcome. Stat Med 2001;20:3875-89.
 Riley RD, Higgins JPT, Deeks JJ. Interpretation of random effects meta-analyses.
@@ -90,19 +108,24 @@ class MetaAnalysisResult(Result):
     pooled, se, ci_low, ci_high : float
         Pooled estimate, its standard error and confidence interval (analysis scale).
     pi_low, pi_high : float
-        Prediction interval for the value in a new site (``metafor::predict``).
+        Prediction interval for the value in a new site (``metafor::predict``);
+        NaN for ``"FE"`` (metafor gives none).
     pi_low_riley, pi_high_riley : float
-        Riley et al. (2011) prediction interval with :math:`t_{k-2}` (NaN when k < 3).
+        Riley et al. (2011) prediction interval with :math:`t_{k-2}` (NaN when k < 3
+        and for ``"FE"``).
     statistic, p_value : float
         Wald z (or HKSJ t) test of :math:`\\mu = 0`.
     tau2, i2, h2 : float
         Between-site variance, :math:`I^2` (percent) and :math:`H^2`.
+    tau2_ci_low, tau2_ci_high, i2_ci_low, i2_ci_high, h2_ci_low, h2_ci_high : float
+        Q-profile confidence intervals (``metafor::confint``); NaN for ``"FE"``,
+        where metafor has none.
     q, q_df, q_p : float
         Cochran's Q, its df (k - 1) and p-value.
     k : int
         Number of sites.
     method : str
-        ``"REML"`` or ``"DL"``.
+        ``"REML"``, ``"DL"`` or ``"FE"``.
     hksj : bool
         Whether the Hartung-Knapp-Sidik-Jonkman adjustment was used.
     transform : str or None
@@ -142,6 +165,12 @@ class MetaAnalysisResult(Result):
     pi_high_natural: float
     confidence_level: float
     iterations: int
+    tau2_ci_low: float = math.nan
+    tau2_ci_high: float = math.nan
+    i2_ci_low: float = math.nan
+    i2_ci_high: float = math.nan
+    h2_ci_low: float = math.nan
+    h2_ci_high: float = math.nan
     estimates: npt.NDArray[np.float64] = dataclasses.field(repr=False, compare=False)
     variances: npt.NDArray[np.float64] = dataclasses.field(repr=False, compare=False)
     weights: npt.NDArray[np.float64] = dataclasses.field(repr=False, compare=False)
@@ -212,7 +241,46 @@ def _tau2_reml(y: npt.NDArray[np.float64], v: npt.NDArray[np.float64],
     return tau2, _MAXITER, False
 
 
-def meta_analysis(estimates: Any, variances: Any, *, method: Literal["REML", "DL"] = "REML",
+def _q_profile(y: npt.NDArray[np.float64], v: npt.NDArray[np.float64], tau2: float,
+               level: float) -> tuple[float, float]:
+    """Q-profile confidence interval of tau^2 (``metafor::confint.rma.uni``, type "QP")."""
+    from scipy.optimize import brentq
+
+    k = y.size
+    alpha = 1.0 - level
+    crit_u = float(sps.chi2.isf(alpha / 2.0, k - 1))
+    crit_l = float(sps.chi2.ppf(alpha / 2.0, k - 1))
+    t_max = max(100.0, 10.0 * tau2)
+
+    def q_gen(t2: float) -> float:
+        w = 1.0 / (v + t2)
+        mu = float((w * y).sum() / w.sum())
+        return float((w * (y - mu) ** 2).sum())
+
+    q_min, q_max = q_gen(0.0), q_gen(t_max)
+    if q_min < crit_l:
+        return 0.0, 0.0
+    if q_max > crit_u:
+        warnings.warn(f"{_CALLER}: the Q-profile interval of tau^2 lies above {t_max:g}; "
+                      "both bounds are set to it (metafor reports '>').", SmallSampleWarning,
+                      stacklevel=3)
+        return t_max, t_max
+    if q_max > crit_l:
+        warnings.warn(f"{_CALLER}: the upper Q-profile bound of tau^2 lies above {t_max:g} "
+                      "and is set to it (metafor reports '>').", SmallSampleWarning,
+                      stacklevel=3)
+        upper = t_max
+    else:
+        upper = float(brentq(lambda t: q_gen(t) - crit_l, 0.0, t_max, xtol=1e-300,
+                             rtol=4 * np.finfo(float).eps, maxiter=1000))
+    lower = 0.0 if q_min < crit_u else float(
+        brentq(lambda t: q_gen(t) - crit_u, 0.0, t_max, xtol=1e-300,
+               rtol=4 * np.finfo(float).eps, maxiter=1000))
+    return lower, upper
+
+
+def meta_analysis(estimates: Any, variances: Any, *,
+                  method: Literal["REML", "DL", "FE"] = "REML",
                   hksj: bool = False, transform: Literal["logit", "log"] | None = None,
                   confidence_level: float = 0.95) -> MetaAnalysisResult:
     """Random-effects meta-analysis (see the module docstring for formulas).
@@ -223,10 +291,13 @@ def meta_analysis(estimates: Any, variances: Any, *, method: Literal["REML", "DL
         One estimate per site (natural scale when ``transform`` is given).
     variances : array-like of float, shape (k,)
         Their within-site variances (squared standard errors), same scale.
-    method : {"REML", "DL"}, default "REML"
-        Estimator of the between-site variance.
+    method : {"REML", "DL", "FE"}, default "REML"
+        Estimator of the between-site variance, or ``"FE"`` for the fixed-effect
+        model (:math:`\\tau^2 = 0`, ``metafor::rma(method = "FE")``).
     hksj : bool, default False
-        Hartung-Knapp-Sidik-Jonkman CI and test (t with k - 1 df).
+        Hartung-Knapp-Sidik-Jonkman CI and test (t with k - 1 df).  Allowed with
+        ``"FE"`` as metafor computes it (metafor warns that it is not meant for
+        fixed-effect models).
     transform : {"logit", "log"} or None, default None
         Pool on the logit (AUC) or log (O/E) scale; see the module docstring.
     confidence_level : float, default 0.95
@@ -242,7 +313,8 @@ def meta_analysis(estimates: Any, variances: Any, *, method: Literal["REML", "DL
     >>> round(r.pooled, 4), r.k
     (0.4838, 3)
     """
-    method = check_choice(method, ("REML", "DL"), caller=_CALLER, param="method")  # type: ignore[assignment]
+    method = check_choice(method, ("REML", "DL", "FE"), caller=_CALLER,  # type: ignore[assignment]
+                          param="method")
     if transform is not None:
         transform = check_choice(transform, ("logit", "log"), caller=_CALLER,  # type: ignore[assignment]
                                  param="transform")
@@ -259,7 +331,7 @@ def meta_analysis(estimates: Any, variances: Any, *, method: Literal["REML", "DL
     mu_fe = (w0 * y).sum() / w0.sum()
     q = float((w0 * (y - mu_fe) ** 2).sum())
     q_p = float(sps.chi2.sf(q, k - 1))
-    tau2 = _tau2_dl(y, v, q)
+    tau2 = 0.0 if method == "FE" else _tau2_dl(y, v, q)
     iterations = 0
     if method == "REML":
         tau2, iterations, ok = _tau2_reml(y, v, tau2)
@@ -286,14 +358,28 @@ def meta_analysis(estimates: Any, variances: Any, *, method: Literal["REML", "DL
     ci_low, ci_high = mu - crit * se, mu + crit * se
     pse = math.sqrt(tau2 + se**2)
     pi_low, pi_high = mu - crit * pse, mu + crit * pse
-    if k >= 3:
+    if method == "FE":
+        # no between-site distribution to predict from: metafor's predict() has no PI
+        pi_low = pi_high = pi_low_r = pi_high_r = math.nan
+    elif k >= 3:
         crit_r = float(sps.t.ppf(1 - alpha / 2, k - 2))
         pi_low_r, pi_high_r = mu - crit_r * pse, mu + crit_r * pse
     else:
         pi_low_r = pi_high_r = math.nan
     s2 = (k - 1) * w0.sum() / (w0.sum() ** 2 - (w0**2).sum())
-    i2 = 100.0 * tau2 / (tau2 + s2)
-    h2 = (tau2 + s2) / s2
+    nan = math.nan
+    ci_t2 = ci_i2 = ci_h2 = (nan, nan)
+    if method == "FE":
+        # metafor's FE model: I^2 and H^2 from Q (Higgins & Thompson 2002)
+        i2 = 100.0 * max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0
+        h2 = q / (k - 1)
+    else:
+        i2 = 100.0 * tau2 / (tau2 + s2)
+        h2 = (tau2 + s2) / s2
+        lo, hi = _q_profile(y, v, float(tau2), level)
+        ci_t2 = (lo, hi)
+        ci_i2 = (100.0 * lo / (s2 + lo), 100.0 * hi / (s2 + hi))
+        ci_h2 = (lo / s2 + 1.0, hi / s2 + 1.0)
     return MetaAnalysisResult(
         pooled=mu, se=se, ci_low=ci_low, ci_high=ci_high, pi_low=pi_low, pi_high=pi_high,
         pi_low_riley=pi_low_r, pi_high_riley=pi_high_r, statistic=stat, p_value=p_value,
@@ -303,4 +389,6 @@ def meta_analysis(estimates: Any, variances: Any, *, method: Literal["REML", "DL
         ci_high_natural=_back(ci_high, transform), pi_low_natural=_back(pi_low, transform),
         pi_high_natural=_back(pi_high, transform), confidence_level=level,
         iterations=iterations, estimates=y, variances=v, weights=100.0 * w / sw,
+        tau2_ci_low=ci_t2[0], tau2_ci_high=ci_t2[1], i2_ci_low=ci_i2[0], i2_ci_high=ci_i2[1],
+        h2_ci_low=ci_h2[0], h2_ci_high=ci_h2[1],
     )

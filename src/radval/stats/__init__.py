@@ -19,11 +19,16 @@ _EXPORTS: dict[str, str] = {
     "bootstrap_auc": "_discrimination",
     "bootstrap_auc_test": "_discrimination",
     "bootstrap_indices": "_discrimination",
+    # partial AUC (pROC), Hanley-McNeil SE
+    "partial_auc": "_partial_auc",
+    "hanley_mcneil_se": "_partial_auc",
     # threshold metrics (epiR / binom)
     "threshold_metrics": "_threshold",
     "youden_threshold": "_threshold",
     # decision curves (dcurves)
     "decision_curve": "_decision_curve",
+    "decision_curve_difference": "_decision_curve",
+    "optimism_corrected_net_benefit": "_decision_curve",
     "survival_decision_curve": "_decision_curve",
     # reclassification (Hmisc improveProb)
     "nri": "_reclassification",
@@ -36,6 +41,9 @@ _EXPORTS: dict[str, str] = {
     # calibration (rms::val.prob, ResourceSelection::hoslem.test)
     "calibration": "_calibration",
     "hosmer_lemeshow": "_calibration",
+    # calibration curves (loess / rcs / lowess, rms::calibrate correction)
+    "calibration_curve": "_calibration_curve",
+    "optimism_corrected_curve": "_calibration_curve",
     # multiplicity (p.adjust)
     "adjust_pvalues": "_multitest",
     # survival (survival::survfit / survdiff / coxph / concordance)
@@ -56,6 +64,9 @@ _EXPORTS: dict[str, str] = {
     "RubinResult": "_rubin",
     "RubinPoolTable": "_rubin",
     "PooledAUCResult": "_rubin",
+    # external-validation sample size (Riley et al. 2021, pmvalsampsize)
+    "external_validation_sample_size": "_sample_size",
+    "check_validation_sample_size": "_sample_size",
     # descriptive (Table 1)
     "baseline_table": "_descriptive",
 }

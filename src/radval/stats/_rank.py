@@ -1,7 +1,8 @@
 """Wilcoxon-Mann-Whitney rank-sum test, single and vectorised over feature tables.
 
 Equal to R's ``wilcox.test(x, y, exact=FALSE, correct=TRUE)``: normal
-approximation with tie correction and continuity correction.
+approximation with tie correction and continuity correction; ``mann_whitney``
+also has R's exact test (``exact=TRUE``) for samples without ties.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class MannWhitneyResult(Result):
     alternative : str
         ``"two-sided"``, ``"less"`` or ``"greater"`` (x stochastically smaller /
         larger than y).
+    method : str
+        ``"asymptotic"`` or ``"exact"`` (the one used, after ``"auto"``).
     """
 
     statistic: float
@@ -65,6 +68,57 @@ class MannWhitneyResult(Result):
     n_x: int
     n_y: int
     alternative: str
+    method: str = "asymptotic"
+
+
+_EXACT_MAX_CELLS = 10_000
+
+
+def _u_counts(m: int, n: int) -> list[int]:
+    """Exact null frequencies of U for samples of m and n untied values.
+
+    The coefficients of the Gaussian binomial
+    :math:`\\prod_{i=1}^{m} (1 - q^{n+i}) / (1 - q^i)`, built one factor at a
+    time in Python integers (exact; R's ``cwilcox`` sums the same counts in
+    doubles).
+    """
+    if m > n:
+        m, n = n, m
+    size = m * n + 1
+    # int64 is exact while every count fits (the total C(m+n, m) bounds them all)
+    dtype: Any = np.int64 if math.comb(m + n, m) < 2**62 else object
+    c = np.zeros(size, dtype=dtype)
+    c[0] = 1
+    for i in range(1, m + 1):
+        k = n + i
+        if k < size:
+            c[k:] = c[k:] - c[:size - k]
+        # divide by (1 - q^i): running sums with stride i, as columns of a matrix
+        rows = -(-size // i)
+        pad = np.zeros(rows * i, dtype=dtype)
+        pad[:size] = c
+        c = np.cumsum(pad.reshape(rows, i), axis=0).ravel()[:size]
+    return [int(v) for v in c]
+
+
+def _exact_p(u: float, n_x: int, n_y: int, alternative: str) -> float:
+    """R ``wilcox.test(exact = TRUE)`` p-value from ``pwilcox`` (no ties)."""
+    from fractions import Fraction
+
+    counts = _u_counts(n_x, n_y)
+    total = sum(counts)
+    w = int(round(u))
+
+    def lower(q: int) -> Fraction:  # P(U <= q)
+        return Fraction(sum(counts[:max(q + 1, 0)]), total)
+
+    if alternative == "less":
+        return float(lower(w))
+    upper = 1 - lower(w - 1)  # P(U >= w)
+    if alternative == "greater":
+        return float(upper)
+    p = upper if u > n_x * n_y / 2.0 else lower(w)
+    return float(min(2 * p, Fraction(1)))
 
 
 def _p_from_z(z: FloatArray, alternative: str) -> FloatArray:
@@ -127,8 +181,8 @@ def _rank_sums(x: FloatArray, group: npt.NDArray[np.bool_]) -> tuple[FloatArray,
 
 
 def mann_whitney(x: Any, y: Any, *, alternative: str = "two-sided",
-                 correct: bool = True) -> MannWhitneyResult:
-    r"""Wilcoxon-Mann-Whitney test of ``x`` against ``y`` (normal approximation).
+                 correct: bool = True, method: str = "asymptotic") -> MannWhitneyResult:
+    r"""Wilcoxon-Mann-Whitney test of ``x`` against ``y``.
 
     Parameters
     ----------
@@ -137,19 +191,29 @@ def mann_whitney(x: Any, y: Any, *, alternative: str = "two-sided",
     alternative : {"two-sided", "less", "greater"}, optional
         ``"greater"``: x tends to be larger than y.
     correct : bool, optional
-        Continuity correction of 1/2 (R default ``TRUE``).
+        Continuity correction of 1/2 (R default ``TRUE``; normal approximation
+        only).
+    method : {"asymptotic", "exact", "auto"}, optional
+        ``"asymptotic"`` (default): normal approximation, ``wilcox.test(exact =
+        FALSE)``.  ``"exact"``: the exact null distribution of U,
+        ``wilcox.test(exact = TRUE)``; it needs untied values.  ``"auto"``: R's
+        default rule, exact when both samples have fewer than 50 values and
+        there are no ties, otherwise the normal approximation.
 
     Returns
     -------
     MannWhitneyResult
-        ``statistic`` (U of x), ``p_value``, ``z``, ``auc``, ``rank_biserial``,
-        ``n_x``, ``n_y``.
+        ``statistic`` (U of x), ``p_value``, ``z`` (NaN for the exact test),
+        ``auc``, ``rank_biserial``, ``n_x``, ``n_y``, ``method``.
 
     Raises
     ------
     InputError
         Empty groups, NaN or infinite values (R drops them silently; radval asks
-        you to decide).
+        you to decide); ``method="exact"`` with tied values (R falls back to the
+        normal approximation with a warning; use ``"auto"`` for that) or with
+        more than 10,000 pairs (``n_x * n_y``, e.g. 100 x 100; the exact counts
+        then take seconds and the normal approximation is accurate).
 
     Warns
     -----
@@ -165,7 +229,13 @@ def mann_whitney(x: Any, y: Any, *, alternative: str = "two-sided",
     :math:`c = \operatorname{sign}(U - n_x n_y/2)/2` (two-sided), :math:`1/2`
     ("greater") or :math:`-1/2` ("less"); two-sided
     :math:`p = 2\min(\Phi(z), 1 - \Phi(z))`.  This is ``wilcox.test(x, y,
-    exact=FALSE, correct=TRUE)``.  scipy's ``mannwhitneyu(method="asymptotic")``
+    exact=FALSE, correct=TRUE)``.
+
+    Exact test: the null frequencies of :math:`U` are the coefficients of the
+    Gaussian binomial :math:`\binom{n_x+n_y}{n_x}_q`, counted exactly; as R,
+    two-sided :math:`p = \min(1, 2 P(U \ge u))` if :math:`u > n_x n_y / 2`, else
+    :math:`\min(1, 2 P(U \le u))`; ``"greater"`` :math:`P(U \ge u)`, ``"less"``
+    :math:`P(U \le u)`.  scipy's ``mannwhitneyu(method="asymptotic")``
     agrees except when :math:`|U - n_x n_y/2| < 1/2` (possible with ties), where
     scipy reports 1 and R a value just below 1.
 
@@ -185,6 +255,8 @@ def mann_whitney(x: Any, y: Any, *, alternative: str = "two-sided",
     xa = check_scores(x, caller=caller, param="x")
     ya = check_scores(y, caller=caller, param="y")
     alternative = check_choice(alternative, _ALTERNATIVES, caller=caller, param="alternative")
+    method = check_choice(method, ("asymptotic", "exact", "auto"), caller=caller,
+                          param="method")
     pooled = np.concatenate([xa, ya])[:, None]
     n_x, n_y = xa.size, ya.size
     is_x = np.zeros(n_x + n_y, dtype=bool)
@@ -193,11 +265,25 @@ def mann_whitney(x: Any, y: Any, *, alternative: str = "two-sided",
     u = float(rank_sum[0]) - n_x * (n_x + 1) / 2.0
     z, p = _normal_approx(np.array([u]), np.array([float(n_x)]), np.array([float(n_y)]),
                           tie_sum, alternative, bool(correct))
-    if not math.isfinite(float(p[0])):
+    ties = bool(tie_sum[0] > 0)
+    if method == "auto":
+        method = "exact" if (n_x < 50 and n_y < 50 and not ties) else "asymptotic"
+    if method == "exact":
+        if ties:
+            raise param_error("method", caller, "'asymptotic' or 'auto' when the values "
+                              "have ties (the exact distribution assumes none; R falls back "
+                              "to the normal approximation)", method)
+        if n_x * n_y > _EXACT_MAX_CELLS:
+            raise param_error("method", caller, f"'asymptotic' for more than "
+                              f"{_EXACT_MAX_CELLS} pairs (n_x * n_y = {n_x * n_y})", method)
+        p = np.array([_exact_p(u, n_x, n_y, alternative)])
+        z = np.array([math.nan])
+    elif not math.isfinite(float(p[0])):
         warnings.warn("mann_whitney: all values are tied; the p-value is undefined (NaN), "
                       "as in R's wilcox.test.", UndefinedMetricWarning, stacklevel=2)
     auc = u / (n_x * n_y)
     return MannWhitneyResult(statistic=u, p_value=float(p[0]), z=float(z[0]), auc=auc,
+                             method=method,
                              rank_biserial=2.0 * auc - 1.0, n_x=n_x, n_y=n_y,
                              alternative=alternative)
 

@@ -14,6 +14,25 @@ direction "<").  Proportions carry binomial confidence intervals:
   :math:`[B(\\alpha/2; x, n-x+1),\\ B(1-\\alpha/2; x+1, n-x)]` with :math:`B` the beta
   quantile, 0 when :math:`x = 0` and 1 when :math:`x = n`.
 
+Likelihood ratios and the diagnostic odds ratio, as epiR 2.0.57 ``epi.tests``
+(a = TP, b = FP, c = FN, d = TN, :math:`M_1 = a + c`, :math:`M_0 = b + d`,
+Se = a/M1, Sp = d/M0), with log-scale Wald intervals:
+
+.. math::
+
+    LR^+ = \\frac{Se}{1 - Sp},\\ \\operatorname{SE}(\\log LR^+) =
+        \\sqrt{\\frac{1 - Se}{M_1 Se} + \\frac{Sp}{M_0 (1 - Sp)}};\\quad
+    LR^- = \\frac{1 - Se}{Sp},\\ \\operatorname{SE}(\\log LR^-) =
+        \\sqrt{\\frac{Se}{M_1 (1 - Se)} + \\frac{1 - Sp}{M_0 Sp}};
+
+.. math::
+
+    DOR = \\frac{ad}{bc},\\ \\operatorname{SE}(\\log DOR) =
+        \\sqrt{1/a + 1/b + 1/c + 1/d}.
+
+A zero cell gives 0, infinite or NaN values and limits exactly as epiR (IEEE
+arithmetic, no continuity correction).
+
 References
 ----------
 Wilson EB. Probable inference, the law of succession, and statistical inference.
@@ -53,6 +72,37 @@ __all__ = [
 ]
 
 _METRICS = ("sensitivity", "specificity", "ppv", "npv", "accuracy")
+_RATIOS = ("lr_positive", "lr_negative", "dor")
+
+
+def _ratio(num: float, den: float) -> float:
+    """IEEE division (x/0 = +-inf, 0/0 = NaN), as R."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(num) / np.float64(den))
+
+
+def _likelihood_ratios(tp: int, fp: int, tn: int, fn: int, level: float
+                       ) -> dict[str, tuple[float, float, float]]:
+    """LR+, LR-, DOR with epiR 2.0.57 ``epi.tests`` intervals: name -> (est, low, high)."""
+    z = float(special.ndtri(1.0 - (1.0 - level) / 2.0))
+    a, b, c, d = (np.float64(v) for v in (tp, fp, fn, tn))
+    m1, m0 = a + c, b + d
+    out: dict[str, tuple[float, float, float]] = {}
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        se, sp = a / m1, d / m0
+        lrp = (a / m1) / (1.0 - d / m0)
+        h = z * np.sqrt((1.0 - se) / (m1 * se) + sp / (m0 * (1.0 - sp)))
+        out["lr_positive"] = (float(lrp), float(np.exp(np.log(lrp) - h)),
+                              float(np.exp(np.log(lrp) + h)))
+        lrn = (1.0 - a / m1) / (d / m0)
+        h = z * np.sqrt(se / (m1 * (1.0 - se)) + (1.0 - sp) / (m0 * sp))
+        out["lr_negative"] = (float(lrn), float(np.exp(np.log(lrn) - h)),
+                              float(np.exp(np.log(lrn) + h)))
+        dor = (a * d) / (b * c)
+        h = z * np.sqrt(1.0 / a + 1.0 / b + 1.0 / c + 1.0 / d)
+        out["dor"] = (float(dor), float(np.exp(np.log(dor) - h)),
+                      float(np.exp(np.log(dor) + h)))
+    return out
 
 
 def binomial_ci(x: int, n: int, *, method: Literal["wilson", "clopper-pearson"] = "wilson",
@@ -107,6 +157,9 @@ class ThresholdMetricsResult(Result):
         Counts of true/false positives/negatives.
     sensitivity, specificity, ppv, npv, accuracy : float
         Point estimates (NaN when the denominator is 0).
+    lr_positive, lr_negative, dor : float
+        Positive and negative likelihood ratios and the diagnostic odds ratio
+        (epiR ``epi.tests``; infinite or NaN with a zero cell).
     ci_method : str
         ``"wilson"`` or ``"clopper-pearson"``.
     confidence_level : float
@@ -122,6 +175,9 @@ class ThresholdMetricsResult(Result):
     ppv: float
     npv: float
     accuracy: float
+    lr_positive: float
+    lr_negative: float
+    dor: float
     ci_method: str
     confidence_level: float
 
@@ -132,14 +188,29 @@ class ThresholdMetricsResult(Result):
                 ("accuracy", tp + tn, tp + fp + tn + fn)]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per metric: ``metric, estimate, ci_low, ci_high, numerator, denominator``."""
-        rows = []
+        """One row per metric: ``metric, estimate, ci_low, ci_high, numerator, denominator``.
+
+        Rows sensitivity, specificity, ppv, npv, accuracy (binomial intervals of
+        ``ci_method``), then lr_positive, lr_negative, dor (log-scale Wald
+        intervals, epiR); ``numerator``/``denominator`` are the counts of the
+        proportions and ``None`` for the three ratios (object columns, so that
+        the counts stay integers).
+        """
+        rows: list[dict[str, Any]] = []
         for name, x, n in self._fractions():
             lo, hi = binomial_ci(x, n, method=self.ci_method,  # type: ignore[arg-type]
                                  confidence_level=self.confidence_level)
             rows.append({"metric": name, "estimate": x / n if n else math.nan,
                          "ci_low": lo, "ci_high": hi, "numerator": x, "denominator": n})
-        return pd.DataFrame(rows)
+        ratios = _likelihood_ratios(self.tp, self.fp, self.tn, self.fn, self.confidence_level)
+        for name in _RATIOS:
+            est, lo, hi = ratios[name]
+            rows.append({"metric": name, "estimate": est, "ci_low": lo, "ci_high": hi,
+                         "numerator": None, "denominator": None})
+        frame = pd.DataFrame(rows)
+        for col in ("numerator", "denominator"):
+            frame[col] = pd.Series([r[col] for r in rows], dtype=object)
+        return frame
 
     def _repr_html_(self) -> str:
         return str(self.to_frame().to_html(index=False))
@@ -170,7 +241,9 @@ def threshold_metrics(y_true: Any, y_prob: Any, *, threshold: float,
     ThresholdMetricsResult
         ``to_frame()`` has rows sensitivity = TP/(TP+FN), specificity =
         TN/(TN+FP), ppv = TP/(TP+FP), npv = TN/(TN+FN), accuracy =
-        (TP+TN)/N.
+        (TP+TN)/N, then lr_positive = Se/(1-Sp), lr_negative = (1-Se)/Sp and
+        dor = TP TN/(FP FN) with epiR ``epi.tests`` intervals (module
+        docstring).
 
     Warns
     -----
@@ -207,8 +280,12 @@ def threshold_metrics(y_true: Any, y_prob: Any, *, threshold: float,
         msg = (f"threshold_metrics at threshold {thr!r}: {', '.join(undefined)} undefined "
                f"(zero denominator; TP={tp}, FP={fp}, TN={tn}, FN={fn}); returned as NaN.")
         warnings.warn(msg, UndefinedMetricWarning, stacklevel=2)
+    ratios = _likelihood_ratios(tp, fp, tn, fn, level)
     return ThresholdMetricsResult(threshold=thr, tp=tp, fp=fp, tn=tn, fn=fn,
-                                  ci_method=ci_method, confidence_level=level, **est)
+                                  ci_method=ci_method, confidence_level=level,
+                                  lr_positive=ratios["lr_positive"][0],
+                                  lr_negative=ratios["lr_negative"][0],
+                                  dor=ratios["dor"][0], **est)
 
 
 def youden_threshold(y_true: Any, y_score: Any) -> float:

@@ -254,6 +254,8 @@ def _threshold_rows(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64],
                 for m in ("sensitivity", "specificity", "ppv", "npv", "accuracy")]
     rows = []
     for rec in tm.to_dict(orient="records"):
+        if rec["metric"] in ("lr_positive", "lr_negative", "dor"):
+            continue  # ratio rows (no counts) are not part of the ThresholdRow table yet
         den = rec.get("denominator")
         reason = None
         if den is not None and not (isinstance(den, float) and math.isnan(den)) and den == 0:
