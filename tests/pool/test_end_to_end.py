@@ -29,13 +29,13 @@ pytest.importorskip("SimpleITK")
 from radval import stats  # noqa: E402
 from radval.exceptions import RadvalWarning  # noqa: E402
 from radval.models.bundle import write_bundle  # noqa: E402
-from radval.models.recalibration import logistic_fit  # noqa: E402
 from radval.models.signature import (  # noqa: E402
     LinearScore,
     LogisticModel,
     Signature,
     development_summary_from,
 )
+from radval.stats._kernels import logistic_newton  # noqa: E402
 
 PARAMS = """imageType:
   Original: {}
@@ -64,7 +64,7 @@ def _fit_minimal(feats: pd.DataFrame, y: np.ndarray, n_features: int = 3) -> Lin
     x = feats[chosen].to_numpy(float)
     mean, sd = x.mean(axis=0), x.std(axis=0, ddof=1)
     z = (x - mean) / sd
-    beta, _cov, _ok = logistic_fit(np.column_stack([np.ones(len(y)), z]), y.astype(float))
+    beta = logistic_newton(np.column_stack([np.ones(len(y)), z]), y.astype(float)).coef
     coef = beta[1:] / sd
     intercept = beta[0] - float((coef * mean).sum())
     return LinearScore(name="rad_score", features=chosen, intercept=float(intercept),

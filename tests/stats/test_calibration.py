@@ -21,7 +21,8 @@ from radval.exceptions import (
     SmallSampleWarning,
     UndefinedMetricWarning,
 )
-from radval.stats._calibration import _wilson, calibration, hosmer_lemeshow, quantile_type7
+from radval.stats._calibration import calibration, hosmer_lemeshow, quantile_type7
+from radval.stats._kernels import wilson_interval
 from radval.stats._lowess import lowess
 
 HERE = Path(__file__).parents[1] / "reference"
@@ -125,7 +126,7 @@ def test_grouped_and_smooth_curves() -> None:
 
 def test_wilson_interval_published_example() -> None:
     """Newcombe (1998) Stat Med 17:857, Table I: 81/263 -> 0.2553 to 0.3662."""
-    lo, hi = _wilson(np.array([81.0]), np.array([263.0]), 0.95)
+    lo, hi = wilson_interval(np.array([81.0]), np.array([263.0]), confidence_level=0.95)
     assert (round(float(lo[0]), 4), round(float(hi[0]), 4)) == (0.2553, 0.3662)
 
 

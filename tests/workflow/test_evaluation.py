@@ -34,15 +34,15 @@ def test_heterogeneity_matches_metafor_fe() -> None:
     assert_allclose(aucs, REF["aucs"], rtol=1e-12)
     assert_allclose(vars_, REF["variances"], rtol=1e-9)
     h3 = heterogeneity_test(REF["aucs"], REF["variances"])
-    assert_allclose(h3["statistic"], REF["q3"], rtol=1e-10)
-    assert_allclose(h3["p_value"], REF["p3"], rtol=1e-8)
-    assert_allclose(h3["pooled"], REF["pooled3"], rtol=1e-10)
-    assert h3["df"] == 2
+    assert_allclose(h3.statistic, REF["q3"], rtol=1e-10)
+    assert_allclose(h3.p_value, REF["p3"], rtol=1e-8)
+    assert_allclose(h3.pooled, REF["pooled3"], rtol=1e-10)
+    assert h3.df == 2
     h2 = heterogeneity_test(REF["aucs"][:2], REF["variances"][:2])
-    assert_allclose(h2["statistic"], REF["q2"], rtol=1e-10)
+    assert_allclose(h2.statistic, REF["q2"], rtol=1e-10)
     # two groups: Q equals the squared z of the unpaired difference
     z = (REF["aucs"][0] - REF["aucs"][1]) / np.sqrt(sum(REF["variances"][:2]))
-    assert_allclose(h2["statistic"], z * z, rtol=1e-10)
+    assert_allclose(h2.statistic, z * z, rtol=1e-10)
     with pytest.raises(InputError):
         heterogeneity_test([0.7], [0.01])
     with pytest.raises(InputError):
@@ -72,7 +72,7 @@ def test_evaluate_predictions_tables(rng: np.random.Generator) -> None:
     out = evaluate_predictions(preds, cutoffs={"a": 0.5, "b": 0.6}, roles=roles,
                                subgroup_ids={"size": half}, n_bootstrap=100,
                                roc_band_resamples=50, seed=3)
-    perf = out["performance"]
+    perf = out.performance
     assert list(perf.columns[:len(PERFORMANCE_COLUMNS)]) == PERFORMANCE_COLUMNS
     row = perf[(perf.cohort == "val") & (perf.model == "a") & (perf.subgroup == "all")].iloc[0]
     pv = preds[(preds.cohort == "val") & (preds.model == "a")]
@@ -85,7 +85,7 @@ def test_evaluate_predictions_tables(rng: np.random.Generator) -> None:
     assert len(oc) == 2 and oc.auc.isna().all()
     assert oc.undefined_reason.str.contains("one outcome class").all()
     # threshold metrics use the frozen cutoff: positives are probability >= cutoff
-    tm = out["threshold_metrics"]
+    tm = out.threshold_metrics
     sens = tm[(tm.cohort == "val") & (tm.model == "b") & (tm.subgroup == "all")
               & (tm.metric == "sensitivity")].iloc[0]
     pb = preds[(preds.cohort == "val") & (preds.model == "b")]
@@ -93,27 +93,27 @@ def test_evaluate_predictions_tables(rng: np.random.Generator) -> None:
     assert sens.numerator == int((pos.probability >= 0.6).sum())
     assert sens.denominator == len(pos)
     # comparisons in dev and val, and the one-class cohort flagged
-    comp = out["comparisons"]
+    comp = out.comparisons
     assert set(comp.cohort) == {"dev", "val"}
     # HL df: g - 2 in development, g in validation
-    cal = out["calibration"].set_index(["cohort", "model"])
+    cal = out.calibration.set_index(["cohort", "model"])
     assert cal.loc[("dev", "a"), "hl_df"] == 8
     assert cal.loc[("val", "a"), "hl_df"] == 10
     # subgroups and heterogeneity
-    sub = out["subgroups"]
+    sub = out.subgroups
     assert set(sub.level) == {"small", "large"}
-    het = out["heterogeneity"]
+    het = out.heterogeneity
     h = het[(het.cohort == "dev") & (het.model == "a")].iloc[0]
     s = sub[(sub.cohort == "dev") & (sub.model == "a")].set_index("level")
     ref = heterogeneity_test(s.auc.tolist(), s.variance.tolist())
-    assert_allclose(h.statistic, ref["statistic"], rtol=1e-12)
-    assert set(out["curves"]) == {"roc", "roc_band", "calibration_grouped",
+    assert_allclose(h.statistic, ref.statistic, rtol=1e-12)
+    assert set(out.curves) == {"roc", "roc_band", "calibration_grouped",
                                   "calibration_smooth", "decision"}
     # same seed, same numbers
     again = evaluate_predictions(preds, cutoffs={"a": 0.5, "b": 0.6}, roles=roles,
                                  subgroup_ids={"size": half}, n_bootstrap=100,
                                  roc_band_resamples=50, seed=3)
-    pd.testing.assert_frame_equal(again["performance"], perf)
+    pd.testing.assert_frame_equal(again.performance, perf)
 
 
 def test_roc_band_contains_curve(rng: np.random.Generator) -> None:

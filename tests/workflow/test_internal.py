@@ -98,7 +98,7 @@ def leaky(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, pd.DataFr
 
 
 def _auc_row(res: dict[str, Any]) -> pd.Series:
-    t = res["table"]
+    t = res.table
     return t[(t.model == "deep") & (t.metric == "auc")].iloc[0]
 
 
@@ -119,14 +119,14 @@ def test_memorised_features_hide_the_optimism_unless_retrained(
     assert r.optimism > f.optimism + 0.1
     assert r.corrected < f.corrected - 0.1
     # what was refitted is recorded; deep_k is not the same feature across resamples
-    assert any("deep network" in s for s in retrained["refitted"])
-    assert not any("deep network" in s for s in fixed["refitted"])
-    assert retrained["deep_training"]["n_networks"] == 40
-    assert retrained["selection_frequency"].empty
-    assert not fixed["selection_frequency"].empty
+    assert any("deep network" in s for s in retrained.refitted)
+    assert not any("deep network" in s for s in fixed.refitted)
+    assert retrained.deep_training["n_networks"] == 40
+    assert retrained.selection_frequency.empty
+    assert not fixed.selection_frequency.empty
     # the size of each resample's selection, recounted from the frequencies of the fixed run
-    freq = fixed["selection_frequency"]
-    size = fixed["selection_size"].set_index("family")
+    freq = fixed.selection_frequency
+    size = fixed.selection_size.set_index("family")
     assert size.loc["deep", "mean"] == pytest.approx(freq["count"].sum() / 40, rel=1e-12)
 
 

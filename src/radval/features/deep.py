@@ -72,6 +72,7 @@ from radval.features._deep_config import (
     _config,
 )
 from radval.features._deep_crops import _crops_or_raise, _load_manifest, build_crops
+from radval.stats._kernels import rank_auc
 
 if TYPE_CHECKING:  # pragma: no cover
     from radval.features._cnn import SmallCNN3d
@@ -389,22 +390,10 @@ def _fit_network(crops: _F32, y: npt.NDArray[np.int64], cfg: DeepConfig,
         "n": len(y), "events": n_pos, "skipped": 0, "epochs": cfg.epochs,
         "device": dev, "final_loss": losses[-1] if losses else math.nan,
         "loss_history": [round(v, 6) for v in losses],
-        "apparent_auc": _auc(y, logits), "seconds_crops": 0.0,
+        "apparent_auc": rank_auc(y, logits), "seconds_crops": 0.0,
         "seconds_total": round(time.perf_counter() - t0, 3),
     }
     return model
-
-
-def _auc(y: npt.NDArray[np.int64], s: npt.NDArray[np.float64]) -> float:
-    """Mann-Whitney AUC with midranks."""
-    from scipy.stats import rankdata
-
-    n1 = int(y.sum())
-    n0 = len(y) - n1
-    if n1 == 0 or n0 == 0:
-        return math.nan
-    r = rankdata(s)
-    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def _augment(batch: _F32, cfg: DeepConfig, rng: np.random.Generator, margin: int,

@@ -33,25 +33,9 @@ import pandas as pd
 
 from radval._results import Result
 from radval.exceptions import ConvergenceWarning, InputError
+from radval.stats._kernels import expit, logistic_newton, logit
 
 __all__ = ["DesignSpec", "LogisticFit", "expit", "fit_logistic", "logit"]
-
-
-def expit(x: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Numerically stable logistic function :math:`1/(1+e^{-x})`."""
-    a = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(a)
-    pos = a >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-a[pos]))
-    ex = np.exp(a[~pos])
-    out[~pos] = ex / (1.0 + ex)
-    return out
-
-
-def logit(p: npt.ArrayLike, *, eps: float = 1e-12) -> npt.NDArray[np.float64]:
-    """:math:`\\log(p/(1-p))` with ``p`` clipped to ``[eps, 1-eps]``."""
-    a = np.clip(np.asarray(p, dtype=np.float64), eps, 1.0 - eps)
-    return np.log(a / (1.0 - a))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,7 +109,7 @@ def _deviance(y: npt.NDArray[np.float64], eta: npt.NDArray[np.float64]) -> float
 def fit_logistic(x: npt.ArrayLike, y_true: npt.ArrayLike, *,
                  names: Sequence[str] | None = None, max_iter: int = 50,
                  tol: float = 1e-10, offset: npt.ArrayLike | None = None) -> LogisticFit:
-    """Fit :math:`\\operatorname{logit} P(y=1) = \\beta_0 + X\\beta` by IRLS.
+    """Fit :math:`\\operatorname{logit} P(y=1) = \\beta_0 + X\\beta` by Newton-Raphson (IRLS).
 
     Parameters
     ----------
@@ -135,9 +119,10 @@ def fit_logistic(x: npt.ArrayLike, y_true: npt.ArrayLike, *,
     names : sequence of str, optional
         Names of the ``p`` columns (default ``x1..xp``).
     max_iter : int, optional
-        Maximum IRLS iterations (R ``glm.control(maxit=25)``; default 50 here).
+        Maximum Newton iterations.
     tol : float, optional
-        Convergence: ``|dev - dev_old| / (|dev| + 0.1) < tol`` (R's rule).
+        Convergence: ``|dev - dev_old| / (|dev| + 0.1) < tol``, R's rule (the IRLS of
+        :func:`radval.stats._kernels.logistic_newton`, the one logistic solver of radval).
     offset : array-like, optional
         A fixed offset added to the linear predictor.
 
@@ -169,40 +154,10 @@ def fit_logistic(x: npt.ArrayLike, y_true: npt.ArrayLike, *,
         raise InputError(f"fit_logistic: {len(cols)} names for {p} columns.")
     off = np.zeros(y.size) if offset is None else np.asarray(offset, dtype=np.float64).ravel()
     design = np.column_stack([np.ones(y.size), xm])
-    # R's starting values: mu = (y + 0.5) / 2
-    mu = (y + 0.5) / 2.0
-    eta = np.log(mu / (1.0 - mu))
-    beta = np.zeros(p + 1)
-    dev_old = math.inf
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - it is reported
-        mu = expit(eta)
-        w = np.clip(mu * (1.0 - mu), 1e-12, None)
-        z = (eta - off) + (y - mu) / w
-        sw = np.sqrt(w)
-        beta_new, *_ = np.linalg.lstsq(design * sw[:, None], z * sw, rcond=None)
-        eta_new = design @ beta_new + off
-        dev = _deviance(y, eta_new)
-        # step halving if the deviance increased (R's glm.fit does this on divergence)
-        halvings = 0
-        while np.isfinite(dev_old) and dev > dev_old + 1e-12 and halvings < 20:
-            beta_new = (beta_new + beta) / 2.0
-            eta_new = design @ beta_new + off
-            dev = _deviance(y, eta_new)
-            halvings += 1
-        beta, eta = beta_new, eta_new
-        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
-            converged = True
-            break
-        dev_old = dev
-    mu = expit(eta)
-    w = mu * (1.0 - mu)
-    info = design.T @ (design * w[:, None])
-    try:
-        cov = np.asarray(np.linalg.inv(info), dtype=np.float64)
-    except np.linalg.LinAlgError:
-        cov = np.asarray(np.linalg.pinv(info), dtype=np.float64)
+    fit = logistic_newton(design, y, offset=off, tol=tol, max_iter=max_iter,
+                          criterion="deviance")
+    beta, cov, converged, it = fit.coef, fit.cov, fit.converged, fit.n_iter
+    eta = design @ beta + off
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     dev = _deviance(y, eta)
     ybar = y.mean()

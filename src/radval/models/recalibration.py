@@ -36,67 +36,11 @@ import pandas as pd
 from radval._results import Result
 from radval._validation import check_binary, check_consistent_length, check_scores
 from radval.exceptions import ConvergenceWarning, RadvalWarning
+from radval.stats._kernels import expit, logistic_newton
 
-__all__ = ["RecalibrationResult", "logistic_fit", "recalibrate"]
+__all__ = ["RecalibrationResult", "recalibrate"]
 
 _CALLER = "recalibrate"
-
-
-def logistic_fit(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], *,
-                 offset: npt.NDArray[np.float64] | None = None, max_iter: int = 100,
-                 tol: float = 1e-12) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
-                                               bool]:
-    """Maximum-likelihood logistic regression by Newton-Raphson.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n, p)
-        Design matrix (include a column of ones for an intercept).
-    y : ndarray of {0, 1}
-    offset : ndarray, optional
-        Known part of the linear predictor.
-
-    Returns
-    -------
-    coef, cov, converged
-        Estimates, inverse Fisher information, whether the deviance converged.
-    """
-    n, p = x.shape
-    off = np.zeros(n) if offset is None else offset
-
-    def deviance(b: npt.NDArray[np.float64]) -> float:
-        eta = off + x @ b
-        return float(2 * np.sum(np.logaddexp(0.0, eta) - y * eta))
-
-    beta = np.zeros(p)
-    dev_old = deviance(beta)
-    converged = False
-    for _ in range(max_iter):
-        eta = off + x @ beta
-        mu = 1.0 / (1.0 + np.exp(-eta))
-        w = np.clip(mu * (1 - mu), 1e-300, None)
-        info = x.T @ (x * w[:, None])
-        step = np.linalg.lstsq(info, x.T @ (y - mu), rcond=None)[0]
-        # step halving (R glm.fit does the same when the deviance is not finite or grows)
-        for _h in range(40):
-            dev = deviance(beta + step)
-            if math.isfinite(dev) and dev <= dev_old + 1e-12 * (abs(dev_old) + 1):
-                break
-            step = step / 2
-        beta = beta + step
-        if abs(dev - dev_old) <= tol * (abs(dev) + 0.1) and np.max(np.abs(step)) < 1e-8:
-            converged = True
-            break
-        dev_old = dev
-    eta = off + x @ beta
-    mu = 1.0 / (1.0 + np.exp(-eta))
-    info = x.T @ (x * (mu * (1 - mu))[:, None])
-    try:
-        cov = np.asarray(np.linalg.inv(info), dtype=np.float64)
-    except np.linalg.LinAlgError:
-        cov = np.full((p, p), np.nan)
-        converged = False
-    return beta, cov, converged
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -165,14 +109,16 @@ def recalibrate(y_true: Any, linear_predictor: Any) -> RecalibrationResult:
     check_consistent_length(_CALLER, y_true=y, linear_predictor=eta)
     yf = y.astype(np.float64)
     ones = np.ones((y.size, 1))
-    a, cov_a, ok1 = logistic_fit(ones, yf, offset=eta)
-    ab, cov_ab, ok2 = logistic_fit(np.column_stack([np.ones(y.size), eta]), yf)
+    citl = logistic_newton(ones, yf, offset=eta)
+    both = logistic_newton(np.column_stack([np.ones(y.size), eta]), yf)
+    a, cov_a, ok1 = citl.coef, citl.cov, citl.converged
+    ab, cov_ab, ok2 = both.coef, both.cov, both.converged
     if not (ok1 and ok2):
         warnings.warn("recalibrate: a recalibration fit did not converge (separation?).",
                       ConvergenceWarning, stacklevel=2)
-    p0 = 1.0 / (1.0 + np.exp(-eta))
-    p1 = 1.0 / (1.0 + np.exp(-(a[0] + eta)))
-    p2 = 1.0 / (1.0 + np.exp(-(ab[0] + ab[1] * eta)))
+    p0 = expit(eta)
+    p1 = expit(a[0] + eta)
+    p2 = expit(ab[0] + ab[1] * eta)
     comparison = pd.DataFrame([_row("original", y, p0, False),
                                _row("recalibrated_citl", y, p1, True),
                                _row("recalibrated_logistic", y, p2, True)])

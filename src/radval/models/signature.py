@@ -40,6 +40,7 @@ import pandas as pd
 
 from radval._results import jsonable
 from radval.exceptions import BundleError, InputError
+from radval.stats._kernels import expit
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -58,16 +59,6 @@ SCHEMA_VERSION = "1"
 SUPPORTED_SCHEMA_VERSIONS: tuple[str, ...] = ("1",)
 
 _ID = "patient_id"
-
-
-def _expit(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    # Numerically stable logistic function.
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    ex = np.exp(x[~pos])
-    out[~pos] = ex / (1.0 + ex)
-    return out
 
 
 def _ids(df: pd.DataFrame) -> list[str]:
@@ -226,7 +217,7 @@ class LogisticModel:
 
     def predict_proba(self, df: pd.DataFrame) -> npt.NDArray[np.float64]:
         """Return predicted probabilities :math:`1/(1+e^{-\\eta})`."""
-        return _expit(self.linear_predictor(df))
+        return expit(self.linear_predictor(df))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -355,7 +346,7 @@ class Signature:
             out[name] = self.scores[name].compute(features_df)
         lp = self.combined.linear_predictor(out)
         out["linear_predictor"] = lp
-        out["probability"] = _expit(lp)
+        out["probability"] = expit(lp)
         return out
 
     # ------------------------------------------------------------ serialise

@@ -91,6 +91,7 @@ from scipy import stats as sps
 from radval._results import Result
 from radval._validation import check_choice, check_confidence_level, param_error
 from radval.exceptions import ConvergenceWarning, InputError, SmallSampleWarning
+from radval.stats._kernels import expit
 
 __all__ = ["MetaAnalysisResult", "meta_analysis"]
 
@@ -209,8 +210,7 @@ def _back(x: float, transform: str | None) -> float:
     if not math.isfinite(x):
         return x
     if transform == "logit":
-        return float(1.0 / (1.0 + math.exp(-x))) if x >= 0 else float(math.exp(x) /
-                                                                       (1.0 + math.exp(x)))
+        return float(expit(x))
     if transform == "log":
         return math.exp(x) if x < 709 else math.inf
     return x

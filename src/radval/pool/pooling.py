@@ -35,6 +35,7 @@ import pandas as pd
 from radval._provenance import atomic_write_json, atomic_write_text, utc_now
 from radval.exceptions import DataError, InputError, SmallSampleWarning
 from radval.report._escape import csv_frame, md_text, mpl_text
+from radval.stats._kernels import expit
 
 __all__ = ["MEASURES", "forest_plot", "pool_shares"]
 
@@ -71,7 +72,7 @@ def _site_rows(shares: Sequence[dict[str, Any]], measure: str) -> pd.DataFrame:
 def _site_ci(est: float, se: float, transform: str | None, z: float) -> tuple[float, float]:
     if transform == "logit":
         lg, lse = math.log(est / (1 - est)), se / (est * (1 - est))
-        return 1 / (1 + math.exp(-(lg - z * lse))), 1 / (1 + math.exp(-(lg + z * lse)))
+        return float(expit(lg - z * lse)), float(expit(lg + z * lse))
     if transform == "log":
         lg, lse = math.log(est), se / est
         return math.exp(lg - z * lse), math.exp(lg + z * lse)
@@ -136,9 +137,10 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
             f"{x:.{d}f}"
 
     for s in pooled["sites"]:
-        ev = "-" if s["events"] is None else str(s["events"])
-        # share files come from other sites: every value is escaped where it enters
-        lines.append(f"| {md_text(s['site'])} | {md_text(s['n'])} | {md_text(ev)} | "
+        # share files come from other sites: every value is escaped where it enters (the
+        # placeholder "-" is radval's own text)
+        ev = "-" if s["events"] is None else md_text(s["events"])
+        lines.append(f"| {md_text(s['site'])} | {md_text(s['n'])} | {ev} | "
                      f"{fmt(s['auc'])} | {fmt(s['slope'])} | "
                      f"{fmt(s['citl'])} | {fmt(s['o_e'])} | {fmt(s['brier'])} | "
                      f"{md_text(s['n_flagged_features'])} |")

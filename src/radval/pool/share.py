@@ -315,6 +315,10 @@ def build_share(y_true: Any, y_prob: Any, *, site: str, cutoff: float,
                    "slope": _f(cal.slope), "slope_se": _f(cal.slope_se), "o_e": _f(o_e),
                    "o_e_se": _f(o_e_se), "log_o_e": _f(log_oe), "log_o_e_se": _f(log_oe_se),
                    "brier": _f(cal.brier)}
+    if not cal.converged:
+        # separation: no maximum-likelihood recalibration exists (not an estimate to pool)
+        for k in ("citl", "citl_se", "intercept", "intercept_se", "slope", "slope_se"):
+            calibration[k] = None
     if small_class:
         withhold(top, list(top), "")
         withhold(discrimination, list(discrimination), "discrimination.")

@@ -41,11 +41,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy.linalg.lapack import dposv as _dposv
-from scipy.special import expit as _scipy_expit
 
 from radval._results import Result
 from radval._validation import check_binary, check_choice, check_positive_int, param_error
 from radval.exceptions import ConvergenceWarning, InputError, SmallSampleWarning
+from radval.stats._kernels import expit, rank_auc
 
 __all__ = [
     "LassoCVResult",
@@ -322,11 +322,6 @@ def _standardize(x: FloatArray, standardize: bool) -> tuple[FloatArray, FloatArr
     return np.ascontiguousarray(z), xm, xs
 
 
-def _expit(eta: FloatArray) -> FloatArray:
-    out: FloatArray = _scipy_expit(eta)
-    return out
-
-
 def _nll(eta: FloatArray, y: FloatArray) -> float:
     """Negative log-likelihood sum_i log(1+e^eta) - y eta (stable)."""
     return float(np.sum(np.logaddexp(0.0, eta) - y * eta))
@@ -393,7 +388,7 @@ class _Solver:
         z1 = np.column_stack([np.ones(n), z[:, support]])
         shift = np.concatenate([[0.0], nlam * signs])
         eta = z1 @ theta
-        pr = _expit(eta)
+        pr = expit(eta)
         jac = np.empty((1, 1))
         have_jac = False
         it = 0
@@ -468,7 +463,7 @@ class _Solver:
                 keep = np.ones(support.size, dtype=bool)
                 keep[j_cross] = False
                 return it, support[keep], signs[keep], 1
-            pr = _expit(eta)
+            pr = expit(eta)
         else:
             self.b0, self.beta[support] = float(theta[0]), theta[1:]
             return it, support, signs, 2
@@ -479,7 +474,7 @@ class _Solver:
 
     def _kkt(self, lam: float) -> tuple[FloatArray, float]:
         eta = self.b0 + self.z @ self.beta
-        r = self.y - _expit(eta)
+        r = self.y - expit(eta)
         g = self.z.T @ r / self.n
         return g, abs(float(r.sum())) / self.n
 
@@ -507,7 +502,7 @@ class _Solver:
         for _outer in range(self.max_iter):
             total += 1
             eta = b0 + z @ beta
-            pr = _expit(eta)
+            pr = expit(eta)
             w = np.maximum(pr * (1.0 - pr), 1e-10)
             res = (y - pr) / w
             xv = (w[:, None] * z * z).sum(axis=0)
@@ -800,20 +795,6 @@ def _fold_ids(n: int, n_folds: int, rng: Any) -> npt.NDArray[np.int64]:
     return np.asarray(gen.permutation(base), dtype=np.int64)
 
 
-def _auc_ties(y: FloatArray, score: FloatArray) -> FloatArray:
-    """AUC (concordance, ties 1/2) of each column of ``score`` for 0/1 ``y``; NaN if one class."""
-    n_pos = int((y == 1).sum())
-    n_neg = y.size - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return np.full(score.shape[1], np.nan)
-    from scipy.stats import rankdata
-
-    ranks = rankdata(score, axis=0)
-    u = ranks[y == 1].sum(axis=0) - n_pos * (n_pos + 1) / 2.0
-    out: FloatArray = u / (n_pos * n_neg)
-    return out
-
-
 def cv_lasso_logistic(X: Any, y: Any, *, n_folds: int = 10, foldid: Any = None,
                       type_measure: str = "deviance", rng: Any = None, lambdas: Any = None,
                       n_lambda: int = 100, lambda_min_ratio: float | None = None,
@@ -938,7 +919,7 @@ def _cv_core(x: FloatArray, yy: FloatArray, names: list[str] | None,
                 x[train], ytr, lams, n_lambda=m, lambda_min_ratio=None,
                 standardize=standardize, thresh=thresh, max_iter=max_iter, early_stop=False)
         eta = x[test] @ coef.T + icpt[None, :]
-        prob = _expit(eta)
+        prob = expit(eta)
         yt = yy[test]
         wts[k - 1] = test.sum()
         if type_measure == "deviance":
@@ -946,7 +927,7 @@ def _cv_core(x: FloatArray, yy: FloatArray, names: list[str] | None,
             dev = -2.0 * (yt[:, None] * np.log(pc) + (1.0 - yt[:, None]) * np.log1p(-pc))
             cvraw[k - 1] = dev.mean(axis=0)
         else:
-            cvraw[k - 1] = _auc_ties(yt, prob)
+            cvraw[k - 1] = rank_auc(yt, prob)
     ok = np.isfinite(cvraw)
     wmat = np.where(ok, wts[:, None], 0.0)
     raw0 = np.where(ok, cvraw, 0.0)

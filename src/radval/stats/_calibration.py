@@ -34,6 +34,7 @@ from radval.exceptions import (
     SmallSampleWarning,
     UndefinedMetricWarning,
 )
+from radval.stats._kernels import logistic_newton, logit, wilson_interval
 from radval.stats._lowess import lowess
 
 __all__ = ["CalibrationResult", "HosmerLemeshowResult", "calibration", "hosmer_lemeshow",
@@ -94,78 +95,33 @@ def _risk_groups(p: FloatArray, g: int) -> tuple[FloatArray, npt.NDArray[np.int6
     return breaks, bins.astype(np.int64)
 
 
-def _wilson(k: FloatArray, n: FloatArray, level: float) -> tuple[FloatArray, FloatArray]:
-    from scipy.special import ndtri
+def grouped_calibration(y: FloatArray, p: FloatArray, *, n_groups: int = 10,
+                        confidence_level: float = 0.95) -> pd.DataFrame:
+    """The grouped calibration curve: quantile groups of predicted risk (R ``cut`` at
+    ``quantile(p, seq(0, 1, 1/g))``, as ``hoslem.test``), mean predicted risk, observed
+    proportion and its Wilson interval per non-empty group.
 
-    z = float(ndtri(1.0 - (1.0 - level) / 2.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        phat = k / n
-        denom = 1.0 + z * z / n
-        centre = (phat + z * z / (2.0 * n)) / denom
-        half = z * np.sqrt(phat * (1.0 - phat) / n + z * z / (4.0 * n * n)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class _LogisticFit:
-    coef: FloatArray
-    cov: FloatArray
-    deviance: float
-    converged: bool
-
-
-def _logistic_newton(x: FloatArray, y: FloatArray, offset: FloatArray,
-                     start: FloatArray, *, tol: float = 1e-12,
-                     max_iter: int = 100) -> _LogisticFit:
-    """Maximum-likelihood logistic regression by Newton-Raphson (with step halving).
-
-    ``logit P(y=1) = offset + x @ beta``.  Iterates until the largest relative
-    step ``|delta_j| / (1 + |beta_j|)`` is below ``tol`` (1e-12); the covariance
-    is the inverse Fisher information at the final estimate.
+    Returns
+    -------
+    DataFrame
+        ``group, mean_predicted, observed, ci_low, ci_high, n``.
     """
-    from scipy.special import expit
-
-    beta = start.astype(np.float64).copy()
-
-    def loglik(b: FloatArray) -> float:
-        eta = offset + np.einsum("ij,j->i", x, b)
-        return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
-
-    ll = loglik(beta)
-    converged = False
-    for _ in range(max_iter):
-        eta = offset + np.einsum("ij,j->i", x, beta)
-        mu = expit(eta)
-        w = mu * (1.0 - mu)
-        score = np.einsum("ij,i->j", x, y - mu)
-        info = np.einsum("ij,i,ik->jk", x, w, x)
-        try:
-            step = np.linalg.solve(info, score)
-        except np.linalg.LinAlgError:
-            break
-        if not np.all(np.isfinite(step)):
-            break
-        new = beta + step
-        ll_new = loglik(new)
-        halvings = 0
-        while ll_new < ll - 1e-12 * (1.0 + abs(ll)) and halvings < 30:
-            step = step / 2.0
-            new = beta + step
-            ll_new = loglik(new)
-            halvings += 1
-        beta, ll = new, ll_new
-        if np.max(np.abs(step) / (1.0 + np.abs(beta))) < tol:
-            converged = True
-            break
-    eta = offset + np.einsum("ij,j->i", x, beta)
-    mu = expit(eta)
-    w = mu * (1.0 - mu)
-    info = np.einsum("ij,i,ik->jk", x, w, x)
-    try:
-        cov = np.linalg.inv(info)
-    except np.linalg.LinAlgError:
-        cov = np.full_like(info, np.nan)
-    return _LogisticFit(coef=beta, cov=cov, deviance=-2.0 * ll, converged=converged)
+    breaks, bins = _risk_groups(p, n_groups)
+    n_bins = breaks.size - 1 if breaks.size > 1 else 1
+    if breaks.size == 1:
+        bins = np.zeros(p.size, dtype=np.int64)
+    cnt = np.bincount(bins, minlength=n_bins).astype(np.float64)
+    obs = np.asarray(np.bincount(bins, weights=y, minlength=n_bins), dtype=np.float64)
+    pred = np.bincount(bins, weights=p, minlength=n_bins)
+    keep = cnt > 0
+    lo, hi = wilson_interval(obs[keep], cnt[keep], confidence_level=confidence_level)
+    return pd.DataFrame({
+        "group": np.flatnonzero(keep) + 1,
+        "mean_predicted": pred[keep] / cnt[keep],
+        "observed": obs[keep] / cnt[keep],
+        "ci_low": lo, "ci_high": hi,
+        "n": cnt[keep].astype(np.int64),
+    })
 
 
 # ---------------------------------------------------------------------------------------
@@ -206,6 +162,10 @@ citl_ci_high : float
         Observations and events.
     n_logistic : int
         Observations used in the logistic fits (those with 0 < p < 1).
+    converged : bool
+        The logistic recalibration fits converged.  ``False`` under separation (the
+        predictions order the outcomes perfectly): the maximum-likelihood intercept and
+        slope do not exist and the values returned are where the iteration stopped.
     confidence_level : float
         Level of the Wald and Wilson intervals.
     grouped : pandas.DataFrame
@@ -239,6 +199,7 @@ citl_ci_high : float
     events: int
     n_logistic: int
     confidence_level: float
+    converged: bool = True
     grouped: pd.DataFrame = field(repr=False, compare=False)
     smooth: pd.DataFrame = field(repr=False, compare=False)
 
@@ -350,7 +311,7 @@ def calibration(y_true: Any, y_prob: Any, *, n_groups: int = 10, smoother: str =
     groups = check_positive_int(n_groups, caller=caller, param="n_groups", minimum=2)
     check_choice(smoother, ("lowess",), caller=caller, param="smoother")
     level = check_confidence_level(confidence_level, caller=caller)
-    from scipy.special import logit, ndtri
+    from scipy.special import ndtri
 
     zq = float(ndtri(1.0 - (1.0 - level) / 2.0))
     n = int(y.size)
@@ -366,13 +327,14 @@ def calibration(y_true: Any, y_prob: Any, *, n_groups: int = 10, smoother: str =
     lp = np.asarray(logit(p[inner]), dtype=np.float64)
     nan6 = (_NAN,) * 6
     a = b = a_se = b_se = c = c_se = _NAN
+    converged = True
     if yl.size == 0 or yl.min() == yl.max():
         warnings.warn("calibration: the observations with 0 < p < 1 hold a single outcome "
                       "class; intercept, slope and CITL are undefined (NaN).",
                       UndefinedMetricWarning, stacklevel=2)
     else:
         ones = np.ones((yl.size, 1))
-        citl_fit = _logistic_newton(ones, yl, lp, np.zeros(1))
+        citl_fit = logistic_newton(ones, yl, offset=lp, start=np.zeros(1))
         c, c_se = float(citl_fit.coef[0]), _sqrt_or_nan(float(citl_fit.cov[0, 0]))
         fits = [citl_fit]
         if np.unique(lp).size < 2:
@@ -381,11 +343,12 @@ def calibration(y_true: Any, y_prob: Any, *, n_groups: int = 10, smoother: str =
                           stacklevel=2)
         else:
             design = np.column_stack([np.ones(yl.size), lp])
-            recal = _logistic_newton(design, yl, np.zeros(yl.size), np.array([0.0, 1.0]))
+            recal = logistic_newton(design, yl, start=np.array([0.0, 1.0]))
             fits.append(recal)
             a, b = (float(v) for v in recal.coef)
             a_se, b_se = (_sqrt_or_nan(float(v)) for v in np.diag(recal.cov))
-        if not all(f.converged for f in fits):
+        converged = all(f.converged for f in fits)
+        if not converged:
             warnings.warn("calibration: the logistic recalibration did not converge "
                           "(separation?); intercept/slope/CITL are unreliable.",
                           ConvergenceWarning, stacklevel=2)
@@ -397,22 +360,7 @@ def calibration(y_true: Any, y_prob: Any, *, n_groups: int = 10, smoother: str =
     z, zp = _spiegelhalter(y, p)
     sum_p = float(p.sum())
 
-    breaks, bins = _risk_groups(p, groups)
-    n_bins = breaks.size - 1 if breaks.size > 1 else 1
-    if breaks.size == 1:
-        bins = np.zeros(n, dtype=np.int64)
-    cnt = np.bincount(bins, minlength=n_bins).astype(np.float64)
-    obs = np.asarray(np.bincount(bins, weights=y, minlength=n_bins), dtype=np.float64)
-    pred = np.bincount(bins, weights=p, minlength=n_bins)
-    keep = cnt > 0
-    lo, hi = _wilson(obs[keep], cnt[keep], level)  # counts as float64
-    grouped = pd.DataFrame({
-        "group": np.flatnonzero(keep) + 1,
-        "mean_predicted": pred[keep] / cnt[keep],
-        "observed": obs[keep] / cnt[keep],
-        "ci_low": lo, "ci_high": hi,
-        "n": cnt[keep].astype(np.int64),
-    })
+    grouped = grouped_calibration(y, p, n_groups=groups, confidence_level=level)
     smooth = pd.DataFrame({"predicted": curve_x, "observed": curve_y})
     eavg = float(np.mean(er))
     return CalibrationResult(
@@ -424,6 +372,7 @@ def calibration(y_true: Any, y_prob: Any, *, n_groups: int = 10, smoother: str =
         spiegelhalter_z=z, spiegelhalter_p=zp,
         o_e_ratio=events / sum_p if sum_p > 0 else _NAN,
         n=n, events=events, n_logistic=int(yl.size), confidence_level=level,
+        converged=converged,
         grouped=grouped, smooth=smooth,
     )
 

@@ -63,6 +63,7 @@ from radval._validation import (
     param_error,
 )
 from radval.exceptions import DataError, DegenerateBootstrapWarning, UndefinedMetricWarning
+from radval.stats._kernels import expit, logistic_newton, logit, wilson_interval
 
 __all__ = [
     "CalibrationCurveResult",
@@ -174,29 +175,21 @@ def _rcs_basis(x: FloatArray, knots: FloatArray) -> FloatArray:
     return np.column_stack(cols)
 
 
-def _logit(p: FloatArray) -> FloatArray:
-    from scipy.special import logit
-
-    return np.asarray(logit(p), dtype=np.float64)
-
-
 def _spline_curve(p: FloatArray, y: FloatArray, points: FloatArray, n_knots: int
                   ) -> FloatArray | None:
     """Fitted risk of ``glm(y ~ rcs(qlogis(p), n_knots))`` at ``points`` (None if no fit)."""
-    from scipy.special import expit
 
-    from radval.stats._calibration import _logistic_newton
 
-    lp = _logit(p)
+    lp = logit(p)
     try:
         knots = rcs_knots(lp, n_knots)
     except DataError:
         return None
     design = np.column_stack([np.ones(lp.size), _rcs_basis(lp, knots)])
-    fit = _logistic_newton(design, y, np.zeros(lp.size), np.zeros(design.shape[1]))
+    fit = logistic_newton(design, y, start=np.zeros(design.shape[1]))
     if not fit.converged or not np.all(np.isfinite(fit.coef)):
         return None
-    new = np.column_stack([np.ones(points.size), _rcs_basis(_logit(points), knots)])
+    new = np.column_stack([np.ones(points.size), _rcs_basis(logit(points), knots)])
     return np.asarray(expit(new @ fit.coef), dtype=np.float64)
 
 
@@ -481,7 +474,6 @@ def _newton_many(x: FloatArray, y: FloatArray, max_iter: int = 50) -> FloatArray
     largest relative step is below 1e-12 (the criterion of the single fit);
     rows that do not converge (separation) or are singular come back NaN.
     """
-    from scipy.special import expit
 
     beta = np.zeros((x.shape[0], x.shape[2]))
     conv = np.zeros(x.shape[0], dtype=bool)
@@ -523,10 +515,9 @@ def _spline_many(p: FloatArray, y: FloatArray, g: FloatArray, n_knots: int) -> F
     the same number of knots are fitted together.  A resample whose knots cannot
     be placed or whose fit fails is NaN.
     """
-    from scipy.special import expit
 
-    lp = _logit(p)
-    lg = _logit(g)
+    lp = logit(p)
+    lg = logit(g)
     out = np.full((p.shape[0], g.size), np.nan)
     knots: dict[int, list[tuple[int, FloatArray]]] = {}
     for i in range(p.shape[0]):
@@ -578,7 +569,6 @@ def _bootstrap_curves(y: FloatArray, p: FloatArray, g: FloatArray, method: str, 
 def _grouped_curve(y: FloatArray, p: FloatArray, n_groups: int, n_bootstrap: int,
                    alpha: float, gen: np.random.Generator | None,
                    common: dict[str, Any]) -> CalibrationCurveResult:
-    from radval.stats._calibration import _wilson
     from radval.stats._discrimination import _weights_from_indices
 
     grp = _groups(p, n_groups)
@@ -596,7 +586,7 @@ def _grouped_curve(y: FloatArray, p: FloatArray, n_groups: int, n_bootstrap: int
         lo = np.nanquantile(props, alpha / 2.0, axis=0, method="linear")
         hi = np.nanquantile(props, 1.0 - alpha / 2.0, axis=0, method="linear")
     else:
-        lo, hi = _wilson(obs, cnt, 1.0 - alpha)
+        lo, hi = wilson_interval(obs, cnt, confidence_level=1.0 - alpha)
     fitted = observed[grp]
     ici, e50, e90, emax = _summary(p, fitted)
     curve = pd.DataFrame({"predicted": pred, "observed": observed, "ci_low": lo, "ci_high": hi,

@@ -66,6 +66,7 @@ from radval._validation import (
     param_error,
 )
 from radval.exceptions import DegenerateBootstrapWarning, UndefinedMetricWarning
+from radval.stats._kernels import rank_auc
 from radval.stats._multitest import adjust_pvalues
 
 __all__ = [
@@ -232,13 +233,6 @@ def delong_placements(y_true: Any, y_score: Any) -> tuple[FloatArray, FloatArray
     return _placements_pooled(y, s)
 
 
-def _auc_sorted(cases: FloatArray, controls: FloatArray) -> float:
-    xs = np.sort(cases)
-    ys = np.sort(controls)
-    c2 = np.searchsorted(ys, xs, "left").sum() + np.searchsorted(ys, xs, "right").sum()
-    return float(c2) / (2.0 * xs.size * ys.size)
-
-
 def _delong_stats(cases: FloatArray, controls: FloatArray) -> tuple[float, float]:
     """AUC and DeLong variance (order of placements irrelevant)."""
     m, n = cases.size, controls.size
@@ -328,7 +322,7 @@ def roc_auc(y_true: Any, y_score: Any) -> float:
     """
     y, s = _check_pair(y_true, y_score, caller="roc_auc")
     _warn_constant(s, caller="roc_auc", param="y_score")
-    return _auc_sorted(s[y], s[~y])
+    return float(rank_auc(y, s))
 
 
 def _proc_thresholds(s: FloatArray) -> FloatArray:
@@ -991,7 +985,7 @@ def bootstrap_auc(y_true: Any, y_score: Any, *, n_resamples: int = 2000,
     if method == "bca" and (cases.size < 2 or controls.size < 2):
         raise param_error("y_true", caller, "holding at least 2 cases and 2 controls for BCa",
                           f"{cases.size} case(s) and {controls.size} control(s)")
-    est = _auc_sorted(cases, controls)
+    est = float(rank_auc(y, s))
     dist_all = _bootstrap_aucs(y, [s], n_resamples=b, stratified=stratified, gen=gen,
                                idx=idx)[0]
     ok = np.isfinite(dist_all)
@@ -1121,8 +1115,8 @@ def bootstrap_auc_test(y_true: Any, score_a: Any, score_b: Any, *, n_resamples: 
     else:
         nb = check_positive_int(n_resamples, caller=caller, param="n_resamples", minimum=2)
         gen = _check_rng(rng, caller)
-    auc_a = _auc_sorted(a[y], a[~y])
-    auc_b = _auc_sorted(b_[y], b_[~y])
+    auc_a = float(rank_auc(y, a))
+    auc_b = float(rank_auc(y, b_))
     d = auc_a - auc_b
     boots = _bootstrap_aucs(y, [a, b_], n_resamples=nb, stratified=stratified, gen=gen,
                             idx=idx)

@@ -25,6 +25,7 @@ from radval._validation import (
     param_error,
 )
 from radval.exceptions import UndefinedMetricWarning
+from radval.stats._kernels import auc_from_rank_sum
 
 __all__ = ["MannWhitneyResult", "mann_whitney", "mann_whitney_table"]
 
@@ -281,7 +282,7 @@ def mann_whitney(x: Any, y: Any, *, alternative: str = "two-sided",
     elif not math.isfinite(float(p[0])):
         warnings.warn("mann_whitney: all values are tied; the p-value is undefined (NaN), "
                       "as in R's wilcox.test.", UndefinedMetricWarning, stacklevel=2)
-    auc = u / (n_x * n_y)
+    auc = float(auc_from_rank_sum(rank_sum[0], n_x, n_y))
     return MannWhitneyResult(statistic=u, p_value=float(p[0]), z=float(z[0]), auc=auc,
                              method=method,
                              rank_biserial=2.0 * auc - 1.0, n_x=n_x, n_y=n_y,
@@ -396,7 +397,7 @@ def mann_whitney_table(features: Any, y_true: Any, *, fdr: str = "bh",
                       f"have no values in one group; their p-values are NaN (as R), e.g. "
                       f"{names[:5]}", UndefinedMetricWarning, stacklevel=2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        auc = u / (n_pos * n_neg)
+        auc = u / (n_pos * n_neg)  # = auc_from_rank_sum(...) of the kernel, from U
     return pd.DataFrame({
         "feature": list(frame.columns),
         "statistic": u,

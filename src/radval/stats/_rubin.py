@@ -21,6 +21,7 @@ import pandas as pd
 from radval._results import Result
 from radval._validation import check_confidence_level, param_error
 from radval.exceptions import InputError, UndefinedMetricWarning
+from radval.stats._kernels import expit, logit
 
 __all__ = ["PooledAUCResult", "RubinPoolTable", "RubinResult", "pool_auc", "rubin_pool",
            "rubin_pool_many"]
@@ -459,13 +460,13 @@ def pool_auc(aucs: npt.ArrayLike, variances: npt.ArrayLike, *, n_obs: float | No
     u = _as_matrix(variances, "variances", caller)[:, 0]
     if u.shape != q.shape:
         raise param_error("variances", caller, f"of length {q.size}", u.size)
-    logit_q = np.log(q / (1.0 - q))
+    logit_q = logit(q)
     logit_u = u / (q * (1.0 - q)) ** 2
     res = rubin_pool(logit_q, logit_u, n_obs=n_obs, confidence_level=confidence_level)
 
-    def expit(v: float) -> float:
-        return float(1.0 / (1.0 + math.exp(-v))) if math.isfinite(v) else math.nan
+    def back(v: float) -> float:
+        return float(expit(v)) if math.isfinite(v) else math.nan
 
-    return PooledAUCResult(estimate=expit(res.estimate), ci_low=expit(res.ci_low),
-                           ci_high=expit(res.ci_high), logit=res, m=res.m,
+    return PooledAUCResult(estimate=back(res.estimate), ci_low=back(res.ci_low),
+                           ci_high=back(res.ci_high), logit=res, m=res.m,
                            confidence_level=res.confidence_level)

@@ -61,6 +61,7 @@ import pandas as pd
 
 from radval._results import Result
 from radval._validation import param_error
+from radval.stats._kernels import expit, logit
 
 __all__ = [
     "ExternalValidationSampleSizeResult",
@@ -177,12 +178,6 @@ def _pair(value: Any, name: str, caller: str) -> tuple[float, float]:
     return a, b
 
 
-def _expit(x: Any) -> Any:
-    from scipy.special import expit
-
-    return expit(x)
-
-
 class _LP:
     """Expectations over the distribution of the linear predictor."""
 
@@ -217,11 +212,10 @@ def _normal_lp(mean: float, sd: float) -> _LP:
 
 def _beta_lp(a: float, b: float) -> _LP:
     from scipy import integrate, stats
-    from scipy.special import logit
 
     def expect(f: Callable[[Any], Any], split: float | None) -> float:
         dens = stats.beta(a, b).pdf
-        cut = None if split is None else float(_expit(split))
+        cut = None if split is None else float(expit(split))
         pieces = [(0.0, 0.5), (0.5, 1.0)] if cut is None else [(0.0, cut), (cut, 1.0)]
         return float(sum(integrate.quad(lambda p: f(logit(p)) * dens(p), lo, hi,
                                         epsabs=0.0, epsrel=1e-11, limit=500)[0]
@@ -247,7 +241,7 @@ def _cstat_lp(cstatistic: float, prevalence: float) -> _LP:
 
         return _LP(expect, f"cstatistic({m:.6g}, {sd:.6g})")
 
-    m = float(optimize.brentq(lambda m: mixture(m).mean(_expit) - prevalence, -50.0, 50.0,
+    m = float(optimize.brentq(lambda m: mixture(m).mean(expit) - prevalence, -50.0, 50.0,
                               xtol=1e-13))
     return mixture(m)
 
@@ -331,7 +325,7 @@ def _compute(*, prevalence: float, cstatistic: float, lp: _LP, oe: float, oe_ci_
     # 2. calibration slope
     def info(power: int) -> Callable[[Any], Any]:
         def f(x: Any) -> Any:
-            p = _expit(cslope * x)
+            p = expit(cslope * x)
             return x**power * p * (1.0 - p)
         return f
 
@@ -347,9 +341,9 @@ def _compute(*, prevalence: float, cstatistic: float, lp: _LP, oe: float, oe_ci_
         thr = threshold
         split = math.log(thr / (1.0 - thr))
         if sensitivity is None:
-            ep = lp.mean(_expit)
-            sens = lp.mean(lambda x: _expit(x) * (x >= split), split) / ep
-            spec = lp.mean(lambda x: (1.0 - _expit(x)) * (x < split), split) / (1.0 - ep)
+            ep = lp.mean(expit)
+            sens = lp.mean(lambda x: expit(x) * (x >= split), split) / ep
+            spec = lp.mean(lambda x: (1.0 - expit(x)) * (x < split), split) / (1.0 - ep)
             if compat:
                 sens, spec = round(sens, 2), round(spec, 2)
         else:

@@ -63,6 +63,7 @@ from radval._validation import (
     param_error,
 )
 from radval.exceptions import UndefinedMetricWarning
+from radval.stats._kernels import wilson_interval
 
 __all__ = [
     "ThresholdMetricsResult",
@@ -135,11 +136,8 @@ def binomial_ci(x: int, n: int, *, method: Literal["wilson", "clopper-pearson"] 
         return math.nan, math.nan
     alpha = 1.0 - level
     if method == "wilson":
-        z = float(special.ndtri(1.0 - alpha / 2.0))
-        z2 = z * z
-        centre = (x + z2 / 2.0) / (n + z2)
-        half = z / (n + z2) * math.sqrt(x * (n - x) / n + z2 / 4.0)
-        return max(0.0, centre - half), min(1.0, centre + half)
+        lo_w, hi_w = wilson_interval(x, n, confidence_level=level)
+        return float(lo_w), float(hi_w)
     lo = 0.0 if x == 0 else float(special.betaincinv(x, n - x + 1, alpha / 2.0))
     hi = 1.0 if x == n else float(special.betaincinv(x + 1, n - x, 1.0 - alpha / 2.0))
     return lo, hi

@@ -270,7 +270,7 @@ def _threshold_rows(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64],
 def _calibration(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, hl_groups: int,
                  development: bool) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     # imported from the modules: radval.stats._calibration is also a submodule name
-    from radval.stats._calibration import calibration, hosmer_lemeshow
+    from radval.stats._calibration import calibration, grouped_calibration, hosmer_lemeshow
 
     row: dict[str, Any] = dict.fromkeys(CALIBRATION_COLUMNS[2:], math.nan)
     row["undefined_reason"] = _undefined(y)
@@ -288,10 +288,17 @@ def _calibration(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, hl_
             # InputError is a ValueError; other ValueErrors come from degenerate fits
             # (e.g. perfectly separated development predictions)
             row["undefined_reason"] = f"calibration undefined: {exc}"
-            return row, _grouped_curve(y, p, n_groups=hl_groups), empty_s
+            return row, grouped_calibration(y.astype(float), p, n_groups=hl_groups), empty_s
         for key in ("intercept", "slope", "citl", "brier", "emax", "e90", "eavg", "ici",
                     "spiegelhalter_z", "spiegelhalter_p", "o_e_ratio"):
             row[key] = float(getattr(cal, key))
+        if not cal.converged:
+            # separation: no maximum-likelihood intercept or slope exists; the values where
+            # the iteration stopped are not estimates and are not reported as such
+            row.update(intercept=math.nan, slope=math.nan, citl=math.nan)
+            row["undefined_reason"] = ("calibration intercept, slope and CITL undefined: the "
+                                       "predictions separate the outcomes (no maximum-"
+                                       "likelihood recalibration exists)")
         df = hl_groups - 2 if development else hl_groups
         try:
             hl = hosmer_lemeshow(y, p, n_groups=hl_groups, df=df)
@@ -300,29 +307,6 @@ def _calibration(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, hl_
         except (ValueError, ArithmeticError) as exc:
             row["undefined_reason"] = f"Hosmer-Lemeshow: {exc}"
     return row, cal.grouped.copy(), cal.smooth.copy()
-
-
-def _grouped_curve(y: npt.NDArray[np.int64], p: npt.NDArray[np.float64], *,
-                   n_groups: int) -> pd.DataFrame:
-    """Deciles of predicted risk: mean predicted, observed proportion, Wilson CI."""
-    from scipy.stats import norm
-
-    order = np.argsort(p, kind="mergesort")
-    groups = np.array_split(order, min(n_groups, max(1, p.size // 5)))
-    z = float(norm.ppf(0.975))
-    rows = []
-    for g, idx in enumerate(groups, start=1):
-        if idx.size == 0:
-            continue
-        k = float(y[idx].sum())
-        n = float(idx.size)
-        ph = k / n
-        den = 1 + z * z / n
-        centre = (ph + z * z / (2 * n)) / den
-        half = z * math.sqrt(ph * (1 - ph) / n + z * z / (4 * n * n)) / den
-        rows.append({"group": g, "mean_predicted": float(p[idx].mean()), "observed": ph,
-                     "ci_low": centre - half, "ci_high": centre + half, "n": int(n)})
-    return pd.DataFrame(rows)
 
 
 def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, float],
