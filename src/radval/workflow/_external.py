@@ -212,7 +212,7 @@ def _percent(x: Any) -> str:
 #: First paragraph of the site report: it is not anonymised and stays at the site.
 INTERNAL_USE_NOTICE = ("**For internal use at this site.** This report shows the site's "
                        "results without small-cell suppression; do not send it outside the "
-                       "site. Only `share.json` is meant to leave the site.")
+                       "site. Only share.json is meant to leave the site.")
 
 
 def _render(out: Path, results: dict[str, Any], predictions: pd.DataFrame, shift: Any,

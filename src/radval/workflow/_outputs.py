@@ -28,7 +28,7 @@ from pathlib import Path
 
 from radval._provenance import sha256_file, utc_now
 from radval.contracts._files import RunRecord
-from radval.exceptions import ContractError, DataError
+from radval.exceptions import ContractError, DataError, MissingInputError
 
 __all__ = ["STEPS", "IncompleteRunError", "RunFolder"]
 
@@ -159,11 +159,19 @@ class RunFolder:
 
         Raises
         ------
+        MissingInputError
+            The folder holds no outputs at all (exit code 66: run the step first).
         IncompleteRunError
             No ``run.json`` (interrupted), the step is missing, or an output changed after
             the commit (outputs of two runs mixed).
         """
         rec = self.record()
+        if rec is None and not self._output_files():
+            needed = {"select": "selection.json", "fit": "selection.json, models.json",
+                      "evaluate": "selection.json, models.json, results.json",
+                      "validate": "results.json"}.get(step, step)
+            raise MissingInputError(f"{self.root} holds no outputs of step {step!r} (no "
+                                    f"{needed}): run `{action}` first.")
         if rec is None:
             raise IncompleteRunError(
                 f"{self.root} holds no complete run (run.json is missing: the run was "
