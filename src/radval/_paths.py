@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-__all__ = ["display_path", "scrub_paths", "scrub_value", "usable_roots"]
+__all__ = ["display_path", "require_file", "scrub_paths", "scrub_value", "usable_roots"]
 
 # Characters that cannot be part of a path in a message (where a path ends).
 _STOP = r"\s'\"`<>|;,()\[\]{}"
@@ -136,3 +136,24 @@ def scrub_value(value: Any, *, roots: Sequence[str | os.PathLike[str]] = ()) -> 
     if isinstance(value, list | tuple):
         return [scrub_value(v, roots=roots) for v in value]
     return value
+
+
+def require_file(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it is a file; otherwise an error saying which
+    of "does not exist" and "is a folder" is the case.
+
+    Raises
+    ------
+    MissingInputError
+        Nothing exists at ``path`` (exit code 66).
+    InputError
+        ``path`` is a folder (exit code 65).
+    """
+    from radval.exceptions import InputError, MissingInputError
+
+    p = Path(os.fspath(path))
+    if p.is_dir():
+        raise InputError(f"{what} {p} is a folder; give the file.")
+    if not p.exists():
+        raise MissingInputError(f"{what} {p} does not exist.")
+    return p

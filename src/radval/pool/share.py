@@ -39,7 +39,7 @@ from radval._provenance import atomic_write_json
 from radval._results import jsonable
 from radval._validation import check_binary, check_consistent_length, check_probabilities
 from radval.contracts._share import SHARE_SCHEMA_VERSION, SITE_LABEL_PATTERN, ShareFile
-from radval.exceptions import InputError, MissingInputError, RadvalWarning
+from radval.exceptions import InputError, RadvalWarning
 
 __all__ = ["SHARE_SCHEMA_VERSION", "build_share", "check_share", "read_share",
            "write_share"]
@@ -235,7 +235,7 @@ def write_share(path: str | os.PathLike[str], doc: Mapping[str, Any]) -> Path:
 
 def read_share(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a ``share.json`` (:meth:`radval.contracts.ShareFile.read`)."""
-    p = Path(path)
-    if not p.is_file():
-        raise MissingInputError(f"share file {p} does not exist.")
+    from radval._paths import require_file
+
+    p = require_file(path, "share file")
     return ShareFile.read(p).to_data()
