@@ -152,6 +152,9 @@ class OutputError(RadvalError, OSError):
         if errno in _IO_ERRNOS:
             self.exit_code = EXIT_IOERR
 
+    def __str__(self) -> str:  # the message, not OSError's "[Errno n] strerror: filename"
+        return str(self.args[0]) if self.args else ""
+
 
 class ExtractionError(RadvalError):
     """Feature extraction failed for one case; the message names patient and file."""

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         "predictors": draft.predictors, "left_out": draft.left_out,
         "survival": draft.survival, "modality": draft.modality, "notes": draft.notes}
     if not args.json:
-        roles = ", ".join(f"{c} ({r}, {draft.n_patients[c]} patients)"
+        roles = ", ".join(f"{c} ({r}, {draft.n_patients[c]} patient(s))"
                           for c, r in draft.cohorts.items())
         print(f"wrote {out}: cohorts {roles}; outcome {draft.outcome} (event "
               f"{draft.positive_label!r}); {len(draft.predictors)} clinical predictor(s); "

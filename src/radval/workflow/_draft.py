@@ -280,8 +280,8 @@ def _render(*, name: str, mpath: str, cpath: str, sources: tuple[str, str],
             "           # external validation (internal_validation: a split of the "
             "development centre)"]
     for c, role in roles.items():
-        out.append(f"  - {{name: {_q(c)}, role: {role}}}   # {n_patients[c]} patients in the "
-                   "manifest")
+        out.append(f"  - {{name: {_q(c)}, role: {role}}}   # {n_patients[c]} patient(s) "
+                   "in the manifest")
     if predictors:
         out.append("clinical_predictors:   # CONFIRM each timing (pre-operative: known "
                    "before the prediction) and kind")
