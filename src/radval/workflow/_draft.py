@@ -77,7 +77,7 @@ def _q(value: Any) -> str:
     if isinstance(value, int | float):
         return json.dumps(value)
     text = str(value)
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", text) and text.lower() not in (
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", text) and text.lower() not in (
             "yes", "no", "true", "false", "on", "off", "null", "y", "n", "~"):
         return text
     return json.dumps(text, ensure_ascii=False)
@@ -170,6 +170,7 @@ def draft_study(manifest: str | os.PathLike[str], clinical: str | os.PathLike[st
     positive = _positive_label(candidates[outcome], counts[outcome]) if outcome else None
     survival = None
     times = [c for c in clin.columns if c not in skip and _TIME.search(c)
+             and not c.lower().startswith("age")
              and (num := _numeric(clin[c])) is not None and bool((num.dropna() >= 0).all())
              and num.nunique() > 2]
     events = [c for c in candidates if _EVENT.search(c)]
