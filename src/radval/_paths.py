@@ -23,9 +23,10 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, TextIO
 
-__all__ = ["display_path", "require_file", "scrub_paths", "scrub_value", "usable_roots"]
+__all__ = ["ScrubbedStream", "display_path", "one_line_warning", "require_file", "scrub_paths",
+           "scrub_value", "usable_roots"]
 
 # Characters that cannot be part of a path in a message (where a path ends).
 _STOP = r"\s'\"`<>|;,()\[\]{}"
@@ -157,3 +158,30 @@ def require_file(path: str | os.PathLike[str], what: str) -> Path:
     if not p.exists():
         raise MissingInputError(f"{what} {p} does not exist.")
     return p
+
+
+class ScrubbedStream:
+    """A text stream that rewrites absolute paths (:func:`scrub_paths`) in everything
+    written to it; every other attribute is the wrapped stream's."""
+
+    def __init__(self, stream: TextIO, roots: Sequence[str | os.PathLike[str]] = ()) -> None:
+        self._stream = stream
+        self._roots = list(roots)
+
+    def write(self, text: str) -> int:
+        self._stream.write(scrub_paths(text, roots=self._roots))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def one_line_warning(message: Warning | str, category: type[Warning], filename: str,
+                     lineno: int, line: str | None = None) -> str:
+    """``warnings.formatwarning`` replacement: ``warning: <message>`` on one line (no file,
+    line number or source line, which only a developer needs)."""
+    return f"warning: {' '.join(str(message).split())}\n"

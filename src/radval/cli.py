@@ -42,9 +42,9 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any
 
-from radval._paths import scrub_paths, scrub_value
+from radval._paths import ScrubbedStream, one_line_warning, scrub_value
 from radval._results import jsonable
 from radval.exceptions import EXIT_OK, EXIT_USAGE, RadvalError, exit_code_for
 
@@ -108,6 +108,18 @@ def build_parser(names: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _logging_restored() -> Iterator[None]:
+    """Give the "radval" logger back as it was after the command (main() may be called
+    in-process: its handler must not outlive the streams it writes to)."""
+    root = logging.getLogger("radval")
+    saved = (list(root.handlers), root.level, root.propagate)
+    try:
+        yield
+    finally:
+        root.handlers[:], root.level, root.propagate = saved[0], saved[1], saved[2]
+
+
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.INFO
     if getattr(args, "quiet", False):
@@ -121,26 +133,6 @@ def _setup_logging(args: argparse.Namespace) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-
-
-class _ScrubbedStream:
-    """A text stream that rewrites absolute paths (:func:`radval._paths.scrub_paths`)
-    in everything written to it; every other attribute is the wrapped stream's."""
-
-    def __init__(self, stream: TextIO, roots: Sequence[str]) -> None:
-        self._stream = stream
-        self._roots = list(roots)
-
-    def write(self, text: str) -> int:
-        self._stream.write(scrub_paths(text, roots=self._roots))
-        return len(text)
-
-    def writelines(self, lines: Sequence[str]) -> None:
-        for line in lines:
-            self.write(line)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
 
 def _roots(args: argparse.Namespace) -> list[str]:
@@ -160,18 +152,12 @@ def _roots(args: argparse.Namespace) -> list[str]:
 @contextlib.contextmanager
 def _scrubbed_output(roots: Sequence[str]) -> Iterator[None]:
     old = sys.stdout, sys.stderr
-    sys.stdout = _ScrubbedStream(old[0], roots)  # type: ignore[assignment]
-    sys.stderr = _ScrubbedStream(old[1], roots)  # type: ignore[assignment]
+    sys.stdout = ScrubbedStream(old[0], roots)  # type: ignore[assignment]
+    sys.stderr = ScrubbedStream(old[1], roots)  # type: ignore[assignment]
     try:
         yield
     finally:
         sys.stdout, sys.stderr = old
-
-
-def _one_line_warning(message: Warning | str, category: type[Warning], filename: str,
-                      lineno: int, line: str | None = None) -> str:
-    text = " ".join(str(message).split())
-    return f"warning: {text}\n"
 
 
 @contextlib.contextmanager
@@ -179,7 +165,7 @@ def _warnings_display(quiet: bool) -> Iterator[None]:
     """Python warnings as one line ``warning: ...`` (no file, line or source); none with -q."""
     old = warnings.formatwarning
     with warnings.catch_warnings():
-        warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+        warnings.formatwarning = one_line_warning  # type: ignore[assignment]
         if quiet:
             warnings.simplefilter("ignore")
         try:
@@ -247,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     roots = _roots(args)
-    with _scrubbed_output(roots), _warnings_display(bool(getattr(args, "quiet", False))):
+    with _logging_restored(), _scrubbed_output(roots), \
+            _warnings_display(bool(getattr(args, "quiet", False))):
         _setup_logging(args)
         return _run(args, roots)
 

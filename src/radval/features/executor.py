@@ -173,10 +173,20 @@ def die_with_parent(parent_pid: int | None = None, *,
 
 def worker_process_init(parent_pid: int | None = None) -> None:
     """Initializer of radval's worker processes (``ProcessPoolExecutor(initializer=...,
-    initargs=(os.getpid(),))``): one thread per worker, exit with the parent."""
+    initargs=(os.getpid(),))``): one thread per worker, exit with the parent, and what the
+    worker prints on stderr/stdout (warnings, log records) without absolute paths, warnings
+    on one line (as in the parent, :mod:`radval.cli`)."""
+    import warnings
+
+    from radval._paths import ScrubbedStream, one_line_warning
+
     for k in _THREAD_ENV:
         os.environ[k] = "1"
     _one_thread()
+    if not isinstance(sys.stderr, ScrubbedStream):
+        sys.stderr = ScrubbedStream(sys.stderr)  # type: ignore[assignment]
+        sys.stdout = ScrubbedStream(sys.stdout)  # type: ignore[assignment]
+    warnings.formatwarning = one_line_warning  # type: ignore[assignment]
     if parent_pid is not None:
         die_with_parent(parent_pid)
 

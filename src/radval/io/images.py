@@ -109,11 +109,17 @@ def read_image(path: str | os.PathLike[str]) -> sitk.Image:
         return _read_dicom_series(p)
     # SimpleITK zero-fills a truncated file without an error: check the size first
     non_finite = verify_image_file(p)
+    # ITK prints its warnings (with the file's absolute path) straight to the process's
+    # stderr, past radval's path rewriting: they are not shown while reading
+    shown = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
         img = sitk.ReadImage(str(p))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
         raise InputError(f"{p.name}: unreadable image ({first})") from exc
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(shown)
     if non_finite.size:
         img = _restore_non_finite(img, non_finite)
     return img
