@@ -29,13 +29,19 @@ class NumberType:
     @property
     def description(self) -> str:
         noun = "an integer" if self.kind is int else "a number"
-        if self.low is not None and self.high is not None:
-            return f"{noun} in [{self.low:g}, {self.high:g}]"
-        if self.low is not None:
-            return f"{noun} >= {self.low:g}"
-        if self.high is not None:
-            return f"{noun} <= {self.high:g}"
+        low, high = (self._show(v) for v in (self.low, self.high))
+        if low is not None and high is not None:
+            return f"{noun} in [{low}, {high}]"
+        if low is not None:
+            return f"{noun} >= {low}"
+        if high is not None:
+            return f"{noun} <= {high}"
         return noun
+
+    def _show(self, v: float | None) -> str | None:
+        if v is None:
+            return None
+        return str(int(v)) if self.kind is int else f"{v:g}"
 
     def __call__(self, text: str) -> int | float:
         try:
@@ -67,4 +73,4 @@ def float_range(low: float | None = None, high: float | None = None) -> NumberTy
 #: --jobs: worker processes.
 jobs: Callable[[str], int | float] = int_range(1)
 #: --seed: numpy seeds are non-negative integers.
-seed: Callable[[str], int | float] = int_range(0, 2**63 - 1)
+seed: Callable[[str], int | float] = int_range(0)
