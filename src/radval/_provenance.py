@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from radval._results import jsonable
+from radval.exceptions import OutputError, output_error
 
 __all__ = [
     "DEFAULT_PACKAGES",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "check_output_dir",
     "package_versions",
     "provenance_record",
     "sha256_bytes",
@@ -110,9 +112,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *,
     lost on a power failure.  Right for caches, whose entries are recomputed when absent.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    tmp = None
     try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -121,9 +124,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *,
         # mkstemp creates 0600 files; artifacts are meant to be shared like any other file.
         os.chmod(tmp, 0o644)
         os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            # disk full, permission denied, read-only: one line naming the file (exit 73/74)
+            raise output_error(exc, p) from exc
         raise
 
 
@@ -137,3 +143,31 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int = 2
     """Write ``obj`` as strict JSON (NaN -> null, sorted keys) atomically."""
     text = json.dumps(jsonable(obj), indent=indent, sort_keys=True, allow_nan=False)
     atomic_write_text(path, text + "\n", durable=durable)
+
+
+def check_output_dir(path: str | os.PathLike[str]) -> Path:
+    """Create the output folder ``path`` if needed and make sure a file can be written in it.
+
+    Run before any work, so that a read-only or full output folder is reported at once
+    instead of after an hour of extraction.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created, is a file, or refuses a test file (exit code 73, or 74
+        when the disk is full); the message names the folder.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"output folder {p} is a file; give a folder (--out)",
+                          filename=str(p))
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(prefix=".radval-write-test.", dir=p) as fh:
+            fh.write(b"x")
+            fh.flush()
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise output_error(exc, p) from exc
+    return p

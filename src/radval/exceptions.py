@@ -10,6 +10,8 @@ Exception tree::
     │                                                share.json, ...) breaks its typed definition
     ├── ConfigError(RadvalError, ValueError)         bad study file / parameter file
     ├── MissingInputError(RadvalError, FileNotFoundError)  a named file/folder is absent
+    ├── OutputError(RadvalError, OSError)            an output cannot be written (permission,
+    │                                                read-only, exists, disk full)
     ├── ExtractionError(RadvalError)                 feature extraction failed for a case
     ├── BundleError(RadvalError, ValueError)         bundle modified, incomplete or incompatible
     │   └── BundleSignatureError(BundleError)        bundle unsigned / signed by another key
@@ -33,9 +35,11 @@ error classes through :func:`exit_code_for`.
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_CANTCREAT",
     "EXIT_CONFIG",
     "EXIT_DATAERR",
     "EXIT_ERROR",
+    "EXIT_IOERR",
     "EXIT_NOINPUT",
     "EXIT_OK",
     "EXIT_PARTIAL",
@@ -55,6 +59,7 @@ __all__ = [
     "InputError",
     "MissingInputError",
     "NotFittedError",
+    "OutputError",
     "PartialFailureError",
     "PredictorTimingWarning",
     "RadvalError",
@@ -63,6 +68,7 @@ __all__ = [
     "SmallSampleWarning",
     "UndefinedMetricWarning",
     "exit_code_for",
+    "output_error",
 ]
 
 #: Success.
@@ -79,6 +85,11 @@ EXIT_DATAERR = 65
 EXIT_NOINPUT = 66
 #: Internal software error (EX_SOFTWARE).
 EXIT_SOFTWARE = 70
+#: An output file or folder cannot be created or written: permission denied, read-only file
+#: system, or an existing file not overwritten without --force (EX_CANTCREAT).
+EXIT_CANTCREAT = 73
+#: Input/output error while writing, e.g. the disk is full (EX_IOERR).
+EXIT_IOERR = 74
 #: Bad configuration: study file or parameter file (EX_CONFIG).
 EXIT_CONFIG = 78
 
@@ -126,6 +137,27 @@ class MissingInputError(RadvalError, FileNotFoundError):
     """A file or folder named by the user does not exist."""
 
     exit_code = EXIT_NOINPUT
+
+
+class OutputError(RadvalError, OSError):
+    """An output file or folder cannot be written; the message names it and says why.
+
+    Exit code 74 (EX_IOERR) when the disk is full or the device fails, 73 (EX_CANTCREAT)
+    otherwise (permission denied, read-only file system, a file not to be overwritten).
+    """
+
+    exit_code = EXIT_CANTCREAT
+
+    def __init__(self, message: str, *, errno: int | None = None,
+                 filename: str | None = None) -> None:
+        OSError.__init__(self, message)
+        self.errno = errno  # type: ignore[misc]
+        self.filename = filename
+        if errno in _IO_ERRNOS:
+            self.exit_code = EXIT_IOERR
+
+    def __str__(self) -> str:  # the message, not OSError's "[Errno n] strerror: filename"
+        return str(self.args[0]) if self.args else ""
 
 
 class ExtractionError(RadvalError):
@@ -197,14 +229,64 @@ class HorizonWarning(RadvalWarning):
     """
 
 
+def _io_errnos() -> frozenset[int]:
+    import errno
+
+    return frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EIO", "EFBIG")
+                     if hasattr(errno, n))
+
+
+#: errno values of a failing device rather than a refused write: disk full, quota, I/O error.
+_IO_ERRNOS = _io_errnos()
+
+
+def _refused_errnos() -> frozenset[int]:
+    import errno
+
+    return frozenset(getattr(errno, n) for n in ("EACCES", "EPERM", "EROFS", "EEXIST",
+                                                 "EISDIR", "ENOTDIR") if hasattr(errno, n))
+
+
+#: errno values of a refused write (exit code 73).
+_REFUSED_ERRNOS = _refused_errnos()
+
+
+def output_error(exc: OSError, path: object) -> OutputError:
+    """An :class:`OutputError` naming ``path`` for an :class:`OSError` raised while writing it.
+
+    The message says what happened in words (disk full, permission denied, read-only file
+    system) and what to do; absolute paths are rewritten at the command-line boundary.
+    """
+    import errno as e
+
+    name = str(path)
+    code = exc.errno
+    if code in (e.ENOSPC, getattr(e, "EDQUOT", e.ENOSPC)):
+        msg = (f"disk full: cannot write {name} (no space left on the device); free some "
+               "space or write to another folder (--out)")
+    elif code == e.EROFS:
+        msg = (f"cannot write {name}: read-only file system; choose an output folder you can "
+               "write to (--out)")
+    elif code in (e.EACCES, e.EPERM):
+        msg = (f"cannot write {name}: permission denied; choose an output folder you can "
+               "write to (--out)")
+    else:
+        msg = f"cannot write {name}: {exc.strerror or exc}"
+    return OutputError(msg, errno=code, filename=name)
+
+
 def exit_code_for(exc: BaseException) -> int:
     """Return the command-line exit code for an exception.
 
-    radval errors carry their own code; a missing file is 66; anything else
-    is an unexpected error (1).
+    radval errors carry their own code; a missing file is 66; another operating-system
+    error is 73 for a refused write (permission denied, read-only file system, a folder in
+    the way) and 74 otherwise (disk full, device error); anything else is an unexpected
+    error (1).
     """
     if isinstance(exc, RadvalError):
         return exc.exit_code
     if isinstance(exc, FileNotFoundError):
         return EXIT_NOINPUT
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return EXIT_CANTCREAT if exc.errno in _REFUSED_ERRNOS else EXIT_IOERR
     return EXIT_ERROR

@@ -97,6 +97,8 @@ def test_non_ct_intensities(tmp_path: Path) -> None:
     r = _reasons(check_case(_case(tmp_path, img=norm)))
     assert len(r) == 1 and "looks normalised" in r[0]
     assert check_case(_case(tmp_path, img=norm), settings=CheckSettings(modality=None)) == []
+    assert check_case(_case(tmp_path, img=norm),
+                      settings=CheckSettings(intensity_checks=False)) == []
     hot = rng.normal(40, 20, (10, 16, 16)).astype(np.int16)
     hot[5, 6, 6] = 5000
     r = _reasons(check_case(_case(tmp_path, img=hot)))
@@ -120,7 +122,10 @@ def test_settings_validation() -> None:
     with pytest.raises(InputError, match="'min_voxels' parameter of CheckSettings"):
         CheckSettings(min_voxels=0)
     with pytest.raises(InputError, match="'modality'"):
-        CheckSettings(modality="MR")
+        CheckSettings(modality="US")
+    with pytest.raises(InputError, match="'pet_range'"):
+        CheckSettings(pet_range=(5.0, 1.0))
+    assert CheckSettings(modality="MR").modality == "MR"
 
 
 def test_several_series_reported_without_uids(tmp_path: Path) -> None:
@@ -138,3 +143,107 @@ def test_several_series_reported_without_uids(tmp_path: Path) -> None:
     (p, *_) = check_case(row)
     assert p["stage"] == "read" and "2 DICOM series (<UID>, <UID>)" in p["reason"]
     assert not any(u in p["reason"] for u in uids)
+
+
+# ---- damaged files, non-finite voxels, modalities ---------------------------------------
+
+
+def test_truncated_gzip_image_is_refused_not_zero_filled(tmp_path: Path) -> None:
+    row = _case(tmp_path)
+    assert check_case(row) == []
+    data = Path(row["image_path"]).read_bytes()
+    Path(row["image_path"]).write_bytes(data[: len(data) // 2])
+    # SimpleITK itself reads the cut file without an error (the rest is zeros)
+    arr = sitk.GetArrayFromImage(sitk.ReadImage(row["image_path"]))
+    assert (arr == 0).mean() > 0.3
+    (p,) = check_case(row)
+    assert p["stage"] == "read" and "damaged file" in p["reason"]
+    assert "before the end of the stream" in p["reason"]
+    assert str(tmp_path) not in p["reason"]
+
+
+def test_truncated_mask_is_refused(tmp_path: Path) -> None:
+    row = _case(tmp_path)
+    data = Path(row["mask_path"]).read_bytes()
+    Path(row["mask_path"]).write_bytes(data[:-9])  # only the gzip trailer and a byte cut
+    (p,) = check_case(row)
+    assert p["stage"] == "read" and p["reason"].startswith("mask mask.nii.gz:")
+    assert "damaged file" in p["reason"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_voxels_in_or_near_the_mask(tmp_path: Path, bad: float) -> None:
+    rng = np.random.default_rng(4)
+    img = rng.normal(40, 20, (10, 16, 16)).astype(np.float32)
+    img[0] = -1000
+    inside = img.copy()
+    inside[5, 6, 6] = bad  # in the mask (3:7, 4:10, 4:10)
+    (p,) = check_case(_case(tmp_path, img=inside))
+    assert p["stage"] == "check" and "1 voxel(s) NaN or infinite" in p["reason"]
+    near = img.copy()
+    near[5, 6, 12] = bad  # 3 voxels outside the mask's box: inside the 5-voxel margin
+    assert "NaN or infinite" in check_case(_case(tmp_path, img=near))[0]["reason"]
+    # far from the mask (background set to NaN by some pipelines) is not a problem
+    far = img.copy()
+    far[9, 15, 15] = bad
+    assert check_case(_case(tmp_path, img=far),
+                      settings=CheckSettings(finite_margin=2)) == []
+    # and the non-finite check runs whatever the intensity-check setting
+    assert check_case(_case(tmp_path, img=inside),
+                      settings=CheckSettings(intensity_checks=False, modality=None))
+
+
+def test_modality_checks(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    mr = np.abs(rng.normal(300, 80, (10, 16, 16))).astype(np.float32)  # arbitrary units
+    # an MR in arbitrary units fails the CT checks, passes as MR
+    assert "outside the CT range" in _reasons(check_case(_case(tmp_path, img=mr * 20)))[0]
+    assert check_case(_case(tmp_path, img=mr * 20), settings=CheckSettings(modality="MR")) == []
+    # per-row modality from the manifest wins over the default
+    assert check_case({**_case(tmp_path, img=mr * 20), "modality": "MR"}) == []
+    # a CT (air at -1000 HU) given as MR or PET is refused
+    ct = rng.normal(40, 20, (10, 16, 16)).astype(np.int16)
+    ct[:3] = -1000
+    for modality in ("MR", "PET"):
+        r = _reasons(check_case(_case(tmp_path, img=ct),
+                                settings=CheckSettings(modality=modality)))
+        assert any("like air in CT Hounsfield units" in x and f"modality {modality}" in x
+                   for x in r)
+    # PET: SUV inside the mask must be within [0, 100]
+    suv = np.abs(rng.normal(2, 0.5, (10, 16, 16))).astype(np.float32)
+    assert check_case(_case(tmp_path, img=suv), settings=CheckSettings(modality="PET")) == []
+    bq = suv * 5000  # activity concentration, not SUV
+    r = _reasons(check_case(_case(tmp_path, img=bq), settings=CheckSettings(modality="PET")))
+    assert len(r) == 1 and "outside the PET range [0, 100] SUV" in r[0]
+    neg = suv.copy()
+    neg[5, 6, 6] = -3
+    assert "outside the PET range" in _reasons(
+        check_case(_case(tmp_path, img=neg), settings=CheckSettings(modality="PET")))[0]
+    # --no-ct-check: no intensity check of any modality
+    assert check_case(_case(tmp_path, img=bq), settings=CheckSettings(
+        modality="PET", intensity_checks=False)) == []
+    # the CT messages name the override
+    assert "--no-ct-check" in _reasons(check_case(_case(tmp_path, img=mr * 20)))[0]
+
+
+def test_min_dims_follows_setting(tmp_path: Path) -> None:
+    flat = np.zeros((10, 16, 16), dtype=np.uint8)
+    flat[5, 2:12, 2:12] = 1  # 100 voxels in one slice: a 2-D region
+    assert check_case(_case(tmp_path, mask=flat)) == []  # PyRadiomics' default: 2 axes
+    r = _reasons(check_case(_case(tmp_path, mask=flat), settings=CheckSettings(min_dims=3)))
+    assert "extending over at least 3 axes" in r[0]
+
+
+def test_absolute_paths_in_third_party_messages_are_rewritten(tmp_path: Path) -> None:
+    from radval.features.checks import problem
+
+    root = tmp_path / "study"
+    row = {"patient_id": "p1", "reader": "1", "cohort": "c", "image": "img/p1.nii.gz",
+           "mask": "img/p1_mask.nii.gz", "image_path": str(root / "img" / "p1.nii.gz"),
+           "mask_path": str(root / "img" / "p1_mask.nii.gz"), "root": str(root)}
+    rec = problem(row, "read", f"Could not open {root}/img/p1.nii.gz; also {root}/other/x.nrrd "
+                               f"and [Errno 2] No such file: '/elsewhere/secret/DOE_J/ct.mha'")
+    assert str(tmp_path) not in rec["reason"] and "/elsewhere" not in rec["reason"]
+    assert "DOE_J" not in rec["reason"]
+    assert "Could not open img/p1.nii.gz; also other/x.nrrd" in rec["reason"]
+    assert "'ct.mha'" in rec["reason"]

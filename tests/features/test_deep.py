@@ -268,6 +268,35 @@ def test_crop_geometry_and_window(tmp_path: Path) -> None:
     assert np.allclose(x[:, :, :4], 0.0)
 
 
+def test_non_finite_or_damaged_images_are_failures(tmp_path: Path) -> None:
+    """NaN near the tumour (kept from the NIfTI file) or a truncated file: a failure row
+    without absolute paths, never NaN network input."""
+    from radval.io.manifest import prepare_manifest
+
+    rows = []
+    for name, bad in (("nan", np.nan), ("inf", np.inf), ("cut", None), ("ok", None)):
+        arr = np.full((30, 30, 30), 70.0, dtype=np.float32)
+        m = np.zeros(arr.shape, dtype=np.uint8)
+        m[12:18, 12:18, 12:18] = 1
+        if bad is not None:
+            arr[15, 15, 19] = bad  # just outside the mask, inside the crop
+        sitk.WriteImage(sitk.GetImageFromArray(arr), str(tmp_path / f"{name}.nii.gz"))
+        sitk.WriteImage(sitk.GetImageFromArray(m), str(tmp_path / f"{name}_m.nii.gz"))
+        rows.append({"patient_id": name, "cohort": "x", "image": f"{name}.nii.gz",
+                     "mask": f"{name}_m.nii.gz"})
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(cut.read_bytes()[:-30])
+    cfg = deep.DeepConfig(crop_size=16, channels=(4, 8), spacing_mm=1.0)
+    crops, ok, fails = deep.build_crops(prepare_manifest(pd.DataFrame(rows), root=tmp_path),
+                                        cfg)
+    assert list(ok["patient_id"]) == ["ok"] and np.isfinite(crops).all()
+    reasons = dict(zip(fails["patient_id"], fails["reason"], strict=True))
+    assert set(reasons) == {"nan", "inf", "cut"}
+    assert "NaN or infinite" in reasons["nan"] and "NaN or infinite" in reasons["inf"]
+    assert "damaged file" in reasons["cut"]
+    assert not any(str(tmp_path) in r for r in reasons.values())
+
+
 def test_failures_are_reported(tmp_path: Path, study: tuple[pd.DataFrame, pd.Series],
                                trained: deep.DeepModel) -> None:
     man, _ = study

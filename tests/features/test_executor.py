@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +123,67 @@ def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
     assert [o.value for o in out] == [0, 1, 4]
     err = capsys.readouterr().err
     assert "bar" in err and "3/3" in err
+
+
+# ---- workers never outlive a killed run ---------------------------------------------------
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Live (non-zombie) child processes of ``pid`` and their command lines (Linux /proc)."""
+    out: dict[int, str] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out[int(d.name)] = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_exit_when_the_parent_is_killed() -> None:
+    import signal
+    import subprocess
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    script = ("import time\n"
+              "from radval.features.executor import map_cases\n"
+              "map_cases(time.sleep, [120.0] * 4, jobs=2, progress=False)\n")
+    env = {**os.environ, "PYTHONPATH": src}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    workers: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            workers = {p: c for p, c in _children(proc.pid).items() if "spawn_main" in c}
+            if len(workers) == 2:
+                break
+            time.sleep(0.2)
+        assert len(workers) == 2, "the two worker processes did not start"
+        time.sleep(1.0)  # the workers are inside time.sleep(120)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.1)
+        left = [p for p in workers if _alive(p)]
+        assert not left, f"worker process(es) {left} still running after the parent was killed"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in workers:  # only the processes this test started
+            if _alive(p):
+                with contextlib.suppress(OSError):
+                    os.kill(p, signal.SIGKILL)

@@ -256,3 +256,107 @@ def test_cli_deep_features_train_then_apply_weights(tmp_path: Path, light_params
     pd.testing.assert_frame_equal(a, b)  # same weights -> same deep features
     assert main(["extract", str(paths.manifest), "--out", str(out2), *common,
                  "--deep"]) == EXIT_DATAERR  # --deep without --clinical/--outcome
+
+
+# ---- modality, --min-voxels, the parameter file's minimumROIDimensions ------------------
+def _mr_study(root: Path, n: int = 2) -> Path:
+    """MR-like cases (arbitrary units in the thousands, no air at -1000) and a manifest."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    rows = []
+    for i in range(n):
+        rng = np.random.default_rng(50 + i)
+        img = rng.normal(2500, 300, (12, 20, 20)).astype(np.float32)
+        mask = np.zeros(img.shape, dtype=np.uint8)
+        mask[3:9, 5:15, 5:15] = 1
+        img[mask == 1] += 1500
+        root.mkdir(parents=True, exist_ok=True)
+        for arr, name in ((img, f"m{i}.nii.gz"), (mask, f"m{i}_mask.nii.gz")):
+            im = sitk.GetImageFromArray(arr)
+            im.SetSpacing((1.0, 1.0, 2.0))
+            sitk.WriteImage(im, str(root / name))
+        rows.append({"patient_id": f"m{i}", "cohort": "dev", "image": f"m{i}.nii.gz",
+                     "mask": f"m{i}_mask.nii.gz"})
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    return root / "manifest.csv"
+
+
+def test_modality_option_and_column(tmp_path: Path, light_params: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = _mr_study(tmp_path / "mr")
+    assert main(["check", str(manifest), "--jobs", "1", "--json"]) == EXIT_PARTIAL
+    reasons = [e["reason"] for e in json.loads(capsys.readouterr().out)["errors"]]
+    assert all("outside the CT range" in r and "--no-ct-check" in r for r in reasons)
+    assert main(["check", str(manifest), "--jobs", "1", "--modality", "MR"]) == EXIT_OK
+    assert main(["check", str(manifest), "--jobs", "1", "--no-ct-check"]) == EXIT_OK
+    out = tmp_path / "o"
+    assert main(["extract", str(manifest), "--out", str(out), "--params", str(light_params),
+                 "--jobs", "1", "--modality", "MR", "-q"]) == EXIT_OK
+    assert len(pd.read_parquet(out / "features.parquet")) == 2
+    # the manifest's modality column (any case) rules its rows
+    df = pd.read_csv(manifest)
+    df["modality"] = ["mr", "MR"]
+    df.to_csv(manifest, index=False)
+    assert main(["check", str(manifest), "--jobs", "1"]) == EXIT_OK
+    df["modality"] = ["MR", "PET"]  # these intensities are not SUV
+    df.to_csv(manifest, index=False)
+    capsys.readouterr()
+    assert main(["check", str(manifest), "--jobs", "1", "--json"]) == EXIT_PARTIAL
+    errors = json.loads(capsys.readouterr().out)["errors"]
+    assert [e["patient_id"] for e in errors] == ["m1"]
+    assert "outside the PET range [0, 100] SUV" in errors[0]["reason"]
+    df["modality"] = ["MR", "US"]
+    df.to_csv(manifest, index=False)
+    assert main(["check", str(manifest)]) == EXIT_DATAERR  # not in the data dictionary
+
+
+def test_extract_min_voxels(study: Callable[..., Path], light_params: Path,
+                            tmp_path: Path) -> None:
+    manifest = study(2)
+    common = ["--params", str(light_params), "--jobs", "1", "-q"]
+    assert main(["extract", str(manifest), "--out", str(tmp_path / "a"), *common]) == EXIT_OK
+    assert main(["extract", str(manifest), "--out", str(tmp_path / "b"), *common,
+                 "--min-voxels", "100000"]) == EXIT_PARTIAL
+    fails = pd.read_csv(tmp_path / "b" / "failures.csv")
+    assert len(fails) == 2 and fails["reason"].str.contains("minimum 100000 voxels").all()
+
+
+def test_min_dims_follows_the_parameter_file(tmp_path: Path) -> None:
+    import numpy as np
+    import SimpleITK as sitk
+
+    from radval.features.extract import check_manifest
+
+    rng = np.random.default_rng(9)
+    img = rng.normal(40, 20, (10, 20, 20)).astype(np.int16)
+    mask = np.zeros(img.shape, dtype=np.uint8)
+    mask[5, 4:16, 4:16] = 1  # 144 voxels in one slice: a 2-D region
+    for arr, name in ((img, "ct.nii.gz"), (mask, "mask.nii.gz")):
+        sitk.WriteImage(sitk.GetImageFromArray(arr), str(tmp_path / name))
+    pd.DataFrame({"patient_id": ["p"], "cohort": ["c"], "image": ["ct.nii.gz"],
+                  "mask": ["mask.nii.gz"]}).to_csv(tmp_path / "m.csv", index=False)
+    from tests.features.conftest import LIGHT_PARAMS
+
+    for dims, n_fail in ((1, 0), (2, 0), (3, 1)):
+        p = tmp_path / f"p{dims}.yaml"
+        p.write_text(LIGHT_PARAMS + f"  minimumROIDimensions: {dims}\n")
+        fails = check_manifest(tmp_path / "m.csv", params=p, jobs=1, progress=False)
+        assert len(fails) == n_fail, dims
+    assert "at least 3 axes" in fails["reason"].iloc[0]
+    # the shipped parameter file says 2 (PyRadiomics' default): a flat region is accepted
+    assert check_manifest(tmp_path / "m.csv", jobs=1, progress=False).empty
+
+
+def test_study_modality_reaches_the_checks() -> None:
+    from radval.workflow import study_from_dict
+    from radval.workflow._extraction import _check_settings
+
+    base = {"name": "s", "outcome": {"column": "y"}, "clinical": "c.csv", "manifest": "m.csv",
+            "cohorts": [{"name": "a", "role": "development"}]}
+    assert _check_settings(study_from_dict(base)).modality == "CT"
+    assert _check_settings(study_from_dict({**base, "modality": "PET"})).modality == "PET"
+    from radval.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="modality"):
+        study_from_dict({**base, "modality": "US"})

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from radval._commands import _args
 from radval.exceptions import EXIT_OK, EXIT_PARTIAL
 
 HELP = "generate the built-in synthetic two-centre study, run everything, render the report"
@@ -23,10 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--small", action="store_true",
                         help="tiny study (48 patients, small volumes, fewer resamples): ~1 min")
     parser.add_argument("--no-report", action="store_true", help="skip rendering the report")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=_args.jobs, default=None,
                         help="local worker processes (default: 2)")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address (or 'local')")
-    parser.add_argument("--seed", type=int, default=None, help="seed (default: the study's)")
+    parser.add_argument("--seed", type=_args.seed, default=None, help="seed (default: the study's)")
     parser.add_argument("--formats", default="html,docx,pdf",
                         help="report formats, comma separated (default: html,docx,pdf)")
 

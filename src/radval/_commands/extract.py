@@ -7,7 +7,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from radval.exceptions import EXIT_OK, EXIT_PARTIAL, InputError, MissingInputError
+from radval._commands import _args
+from radval._commands.check import add_check_arguments, check_settings
+from radval.exceptions import EXIT_OK, EXIT_PARTIAL, InputError
 
 HELP = "extract PyRadiomics (and deep) features for every manifest row, in parallel, resumable"
 EXAMPLE = "radval extract study/manifest.csv --out study/features --jobs 8"
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None,
                         help="PyRadiomics parameter file, used unchanged "
                              "(default: the shipped gu2023_ct.yaml)")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=_args.jobs, default=None,
                         help="worker processes (default: all cores)")
     parser.add_argument("--scheduler", default=None,
                         help="Dask scheduler address, or 'local' (default: "
@@ -30,8 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="stop at the first problem")
     parser.add_argument("--format", dest="fmt", choices=("parquet", "csv"), default="parquet",
                         help="features table format (default parquet)")
-    parser.add_argument("--no-ct-check", action="store_true",
-                        help="skip the Hounsfield-unit checks (non-CT images)")
+    add_check_arguments(parser)
     parser.add_argument("--deep", action="store_true",
                         help="also train the study CNN on the development cohort and add its "
                              "deep_<k> features (needs --clinical and --outcome)")
@@ -43,12 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-cohort", default="centre1_train",
                         help="development cohort the CNN is trained on "
                              "(default 'centre1_train', as in the built-in study)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the CNN training")
+    parser.add_argument("--seed", type=_args.seed, default=0, help="seed of the CNN training")
 
 
 def _deep(args: argparse.Namespace, manifest: Any, out: Path) -> Any:
     """Train or load the CNN (radval.features.deep) and return its features table."""
-    import pandas as pd
 
     from radval.features import deep
 
@@ -58,10 +58,11 @@ def _deep(args: argparse.Namespace, manifest: Any, out: Path) -> Any:
         if not args.clinical or not args.outcome:
             raise InputError("--deep needs --clinical CSV and --outcome COLUMN to train the CNN "
                              "(or pass --deep-weights)")
+        from radval.io.tables import read_table
+
         cpath = Path(args.clinical)
-        if not cpath.exists():
-            raise MissingInputError(f"clinical table not found: {cpath}")
-        clinical = pd.read_csv(cpath, dtype={"patient_id": str})
+        clinical = read_table(cpath, what="clinical table", dtype={"patient_id": str},
+                              required=["patient_id"])
         if args.outcome not in clinical.columns:
             raise InputError(f"--outcome {args.outcome!r} is not a column of {cpath.name}")
         dev = manifest[manifest["cohort"] == args.train_cohort]
@@ -78,7 +79,6 @@ def _deep(args: argparse.Namespace, manifest: Any, out: Path) -> Any:
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Extract; exit 4 when any row failed (everything else is written)."""
     from radval._provenance import atomic_write_bytes, atomic_write_text
-    from radval.features.checks import CheckSettings
     from radval.features.extract import extract_radiomics, table_bytes
     from radval.io.manifest import read_manifest
     from radval.report._escape import csv_frame
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     res = extract_radiomics(
         manifest, params=args.params, out_dir=out, jobs=args.jobs, scheduler=args.scheduler,
         strict=args.strict, progress=False if args.quiet or args.json else None, fmt=args.fmt,
-        settings=CheckSettings(modality=None if args.no_ct_check else "CT"))
+        settings=check_settings(args))
     summary: dict[str, Any] = {
         "out": str(out), "n_cases": res.n_cases, "n_extracted": res.n_extracted,
         "n_cached": res.n_cached, "n_failed": res.n_failed,

@@ -34,11 +34,18 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     pooled = pool_shares(args.shares, out=args.out, method=args.method, hksj=args.hksj,
                          allow_mixed_signatures=args.allow_mixed_signatures,
                          report_formats=formats)
-    summary = {"out": args.out, "sites": [s["site"] for s in pooled["sites"]],
-               "paths": pooled["paths"]}
+    summary: dict[str, Any] = {"out": args.out, "sites": [s["site"] for s in pooled["sites"]],
+                               "paths": pooled["paths"]}
     for name, m in pooled["measures"].items():
         r = m.get("result")
         summary[name] = None if r is None else {
             "pooled": r["pooled_natural"], "ci": [r["ci_low_natural"], r["ci_high_natural"]],
             "pi": [r["pi_low_natural"], r["pi_high_natural"]], "i2": r["i2"], "k": r["k"]}
+    if not args.json and not args.quiet:
+        auc = summary.get("auc")
+        pooled_auc = "" if not isinstance(auc, dict) else (
+            f"; pooled AUC {auc['pooled']:.3f} (95% CI {auc['ci'][0]:.3f}-{auc['ci'][1]:.3f}, "
+            f"I2 {auc['i2']:.0f}%)")
+        print(f"pooled {len(summary['sites'])} site(s) ({', '.join(summary['sites'])})"
+              f"{pooled_auc} -> {args.out}")
     return EXIT_OK, summary

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from radval._commands import _args
 from radval.exceptions import EXIT_OK, EXIT_PARTIAL
 
 HELP = "run a whole study: extraction (cached), selection, models, evaluation, outputs"
@@ -22,7 +23,7 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None,
                         help="output folder (default: the study's 'output', relative to the "
                              "study file)")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=_args.jobs, default=None,
                         help="local worker processes (default: the study's compute.jobs)")
     parser.add_argument("--scheduler", default=None,
                         help="Dask scheduler address (or 'local') for extraction and bootstrap")

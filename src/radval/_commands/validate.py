@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from radval._commands import _args
 from radval.exceptions import EXIT_OK, InputError
+
+#: Shortest HMAC key accepted (radval.pool.pseudonymise refuses shorter ones).
+MIN_KEY_BYTES = 16
 
 HELP = "validate a frozen signature bundle on local scans; write results, share.json and a report"
 EXAMPLE = ("radval validate bundle/ --manifest manifest.csv --clinical clinical.csv "
@@ -45,10 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "counts below 5 may then be derived from it)")
     parser.add_argument("--thresholds", type=_thresholds, default=[0.1, 0.2, 0.3],
                         help="net-benefit thresholds for share.json (default 0.1,0.2,0.3)")
-    parser.add_argument("--jobs", type=int, default=None, help="worker processes")
-    parser.add_argument("--bootstrap", type=int, default=500,
+    parser.add_argument("--jobs", type=_args.jobs, default=None, help="worker processes")
+    parser.add_argument("--bootstrap", type=_args.int_range(0), default=500,
                         help="bootstrap resamples of the AUC CI (default 500)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstraps")
+    parser.add_argument("--seed", type=_args.seed, default=0, help="seed of the bootstraps")
     parser.add_argument("--formats", default="html",
                         help="site report formats: html,docx,pdf or 'none' (qmd and figures "
                         "only; default html)")
@@ -72,14 +76,16 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         [f.strip() for f in args.formats.split(",") if f.strip()]
     key = None
     if args.pseudonym_key_file:
-        from pathlib import Path
+        # checked before any work: nothing is written when the key is unusable
+        from radval._paths import require_file
 
-        from radval.exceptions import MissingInputError
-
-        kp = Path(args.pseudonym_key_file)
-        if not kp.is_file():
-            raise MissingInputError(f"key file {kp} does not exist.")
+        kp = require_file(args.pseudonym_key_file, "--pseudonym-key-file")
         key = kp.read_bytes().strip()
+        if len(key) < MIN_KEY_BYTES:
+            raise InputError(f"--pseudonym-key-file {kp.name}: the key holds {len(key)} "
+                             f"byte(s); a secret of at least {MIN_KEY_BYTES} bytes is needed "
+                             "(e.g. 32 random bytes: python -c \"import secrets; "
+                             "print(secrets.token_hex(32))\" > key.txt).")
     summary = validate_bundle(
         args.bundle, manifest=args.manifest, clinical=args.clinical, out=args.out,
         outcome=args.outcome, site=args.site, cohort=args.cohort, features=args.features,

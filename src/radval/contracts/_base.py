@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from radval._provenance import atomic_write_json
 from radval._results import jsonable
-from radval.exceptions import ContractError, MissingInputError
+from radval.exceptions import ContractError
 
 __all__ = ["Document", "Num", "Record", "describe"]
 
@@ -79,9 +79,9 @@ class Document(Record):
         ContractError
             Not JSON, nested too deeply, or not following the definition.
         """
-        p = Path(os.fspath(path))
-        if not p.is_file():
-            raise MissingInputError(f"{p} does not exist.")
+        from radval._paths import require_file
+
+        p = require_file(path, cls.FILE)
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except UnicodeDecodeError:

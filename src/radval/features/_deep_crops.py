@@ -24,6 +24,7 @@ from radval.exceptions import (
     MissingInputError,
 )
 from radval.features._deep_config import DeepConfig, _config
+from radval.features.checks import problem
 
 __all__ = ['build_crops']
 
@@ -82,7 +83,12 @@ def _crop_one(image_path: str, mask_path: str, label: int, cfg: DeepConfig,
     msk_r = sitk.Resample(bin_mask, ref, sitk.Transform(), sitk.sitkLinear, 0.0,
                           sitk.sitkFloat32)
     lo, hi = cfg.window
-    x = (np.clip(sitk.GetArrayFromImage(img_r), lo, hi) - lo) / (hi - lo)
+    raw = sitk.GetArrayFromImage(img_r)
+    if not np.isfinite(raw).all():  # NaN would pass np.clip and reach the network
+        msg = (f"{int((~np.isfinite(raw)).sum())} voxel(s) of the crop around the mask are NaN "
+               "or infinite")
+        raise ExtractionError(msg)
+    x = (np.clip(raw, lo, hi) - lo) / (hi - lo)
     chans = [x.astype(np.float32)]
     if cfg.mask_channel:
         chans.append(np.clip(sitk.GetArrayFromImage(msk_r), 0.0, 1.0).astype(np.float32))
@@ -135,10 +141,9 @@ def build_crops(manifest: Any, config: DeepConfig | Mapping[str, Any] | None = N
     fail_rows = []
     for i, o in enumerate(out):
         if isinstance(o, str):
-            r = man.iloc[i]
-            fail_rows.append({"patient_id": r["patient_id"], "reader": r["reader"],
-                              "cohort": r["cohort"], "image": r["image"], "mask": r["mask"],
-                              "stage": "deep_crop", "reason": o})
+            # problem(): the reason without absolute paths, as every failures-table row
+            row = {**{str(k): v for k, v in man.iloc[i].items()}, "root": man.attrs.get("root")}
+            fail_rows.append(problem(row, "deep_crop", o))
     failures = pd.DataFrame(fail_rows, columns=["patient_id", "reader", "cohort", "image",
                                                 "mask", "stage", "reason"])
     size = cfg.crop_size + 2 * margin

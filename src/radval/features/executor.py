@@ -24,6 +24,11 @@ worker processes are started with :class:`concurrent.futures.ProcessPoolExecutor
 ``spawn`` context (no fork of a multi-threaded parent); ``jobs=1`` runs in the calling process.
 ``jobs=None`` uses every core available to the process.
 
+Worker processes never outlive the run: each one exits as soon as the process that started it
+dies, even by ``kill -9`` (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` on Linux, and a watchdog
+thread that polls the parent's pid everywhere).  Dask workers are left to Dask, whose nannies
+end their workers when the client process is gone.
+
 Every worker runs one case at a time with one thread: ``OMP_NUM_THREADS``,
 ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS`` are
 set to 1 for the worker processes, and SimpleITK's global thread count is set to 1 before each
@@ -36,6 +41,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,7 +49,8 @@ from typing import Any
 
 from radval._validation import param_error
 
-__all__ = ["CaseOutcome", "available_cores", "case_seed", "map_cases", "resolve_scheduler"]
+__all__ = ["CaseOutcome", "available_cores", "case_seed", "die_with_parent", "map_cases",
+           "resolve_scheduler", "worker_process_init"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +123,76 @@ def _run_one(fn: Callable[[Any], Any], index: int, item: Any) -> CaseOutcome:
     return CaseOutcome(index, True, value, None, time.perf_counter() - t0)
 
 
+#: Seconds between two looks of the watchdog thread at the parent process.
+WATCHDOG_INTERVAL = 0.5
+
+
+def _watch_parent(parent_pid: int, interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent_pid:
+            # the parent is gone (this process was re-parented): nobody wants the result
+            os._exit(1)
+
+
+def die_with_parent(parent_pid: int | None = None, *,
+                    interval: float = WATCHDOG_INTERVAL) -> None:
+    """Make the calling (worker) process exit when its parent process dies.
+
+    Called at the start of a worker process.  On Linux the kernel sends SIGKILL when the
+    parent dies (``prctl(PR_SET_PDEATHSIG)``, through ctypes); everywhere, a daemon thread
+    checks every ``interval`` seconds that the parent is still ``parent_pid`` and ends the
+    process otherwise.  Without this, workers of a killed run (``kill -9``, an out-of-memory
+    kill of the parent, a closed terminal) go on computing for minutes.
+
+    Parameters
+    ----------
+    parent_pid : int, optional
+        The parent's pid as seen by the parent (``os.getpid()`` passed to the worker's
+        initializer); default ``os.getppid()`` now.  If the parent already died before this
+        call, the process exits at once.
+    interval : float, optional
+        Seconds between two checks of the watchdog thread.
+    """
+    parent = os.getppid() if parent_pid is None else int(parent_pid)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl: watchdog only
+            pass
+    if os.getppid() != parent:  # died before the death signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent, interval), daemon=True,
+                     name="radval-parent-watchdog").start()
+
+
+def worker_process_init(parent_pid: int | None = None) -> None:
+    """Initializer of radval's worker processes (``ProcessPoolExecutor(initializer=...,
+    initargs=(os.getpid(),))``): one thread per worker, exit with the parent, and what the
+    worker prints on stderr/stdout (warnings, log records) without absolute paths, warnings
+    on one line (as in the parent, :mod:`radval.cli`)."""
+    import warnings
+
+    from radval._paths import ScrubbedStream, one_line_warning
+
+    for k in _THREAD_ENV:
+        os.environ[k] = "1"
+    _one_thread()
+    if not isinstance(sys.stderr, ScrubbedStream):
+        sys.stderr = ScrubbedStream(sys.stderr)  # type: ignore[assignment]
+        sys.stdout = ScrubbedStream(sys.stdout)  # type: ignore[assignment]
+    warnings.formatwarning = one_line_warning  # type: ignore[assignment]
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
+
+
 def _worker_init() -> None:
+    """Initializer of Dask workers: one thread (their lifetime is Dask's business)."""
     for k in _THREAD_ENV:
         os.environ[k] = "1"
     _one_thread()
@@ -287,7 +363,8 @@ def _pool_pass(fn: Callable[[Any], Any], items: list[Any], indices: list[int], j
     ctx = mp.get_context("spawn")
     pending: dict[Future[CaseOutcome], int] = {}
     with _single_thread_env(), ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
-                                                   initializer=_worker_init) as pool:
+                                                   initializer=worker_process_init,
+                                                   initargs=(os.getpid(),)) as pool:
         pos = 0
         try:
             while pos < len(indices) or pending:

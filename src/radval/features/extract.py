@@ -49,7 +49,7 @@ from radval.exceptions import ExtractionError
 from radval.features.cache import CaseCache, case_key
 from radval.features.checks import CheckSettings, check_case, check_loaded, load_case, problem
 from radval.features.executor import CaseOutcome, map_cases
-from radval.features.radiomics import ParamFile, extract_case, resolve_params
+from radval.features.radiomics import ParamFile, extract_case, param_setting, resolve_params
 from radval.report._escape import csv_frame
 
 __all__ = ["FAILURE_COLUMNS", "ExtractionResult", "check_manifest", "extract_radiomics",
@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 FAILURE_COLUMNS = ["patient_id", "reader", "cohort", "image", "mask", "stage", "reason"]
 _KEYS = ["patient_id", "reader", "cohort"]
 _ROW_FIELDS = ("patient_id", "reader", "cohort", "image", "mask", "label", "image_path",
-               "mask_path", "duplicate")
+               "mask_path", "duplicate", "modality")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,10 +113,12 @@ def load_manifest(manifest: Any, *, caller: str) -> pd.DataFrame:
     raise param_error("manifest", caller, "a manifest path or DataFrame", manifest)
 
 
-def _row(rec: pd.Series) -> dict[str, Any]:
+def _row(rec: pd.Series, root: Any) -> dict[str, Any]:
     out = {k: rec[k] for k in _ROW_FIELDS if k in rec.index}
     out["label"] = int(out.get("label", 1))
     out["duplicate"] = bool(out.get("duplicate", False))
+    # the manifest folder: messages name files relative to it (radval._paths)
+    out["root"] = str(root) if root else None
     return out
 
 
@@ -147,14 +149,18 @@ def _extract_task(task: dict[str, Any]) -> dict[str, Any]:
     return {"names": list(feats), "values": list(feats.values()), "diagnostics": diags}
 
 
-def _settings_dict(settings: CheckSettings | None) -> dict[str, Any]:
+def _settings_dict(settings: CheckSettings | None, params: ParamFile) -> dict[str, Any]:
+    """The check settings as a dict for the workers, ``min_dims`` taken from the parameter
+    file (``minimumROIDimensions``) unless set explicitly."""
     s = settings or CheckSettings()
     d = asdict(s)
-    d["ct_range"] = tuple(d["ct_range"])
+    if d["min_dims"] is None:
+        d["min_dims"] = param_setting(params, "minimumROIDimensions", 2)
     return d
 
 
 def check_manifest(manifest: Any, *, settings: CheckSettings | None = None,
+                   params: str | os.PathLike[str] | ParamFile | None = None,
                    jobs: int | None = None, scheduler: Any = None,
                    progress: bool | None = None) -> pd.DataFrame:
     """Run the pre-extraction checks on every row (no extraction).
@@ -165,6 +171,9 @@ def check_manifest(manifest: Any, *, settings: CheckSettings | None = None,
         Manifest file or a frame from :func:`radval.io.manifest.read_manifest`.
     settings : CheckSettings, optional
         Check thresholds.
+    params : str, path or ParamFile, optional
+        The PyRadiomics parameter file the extraction will use (default the shipped one): its
+        ``minimumROIDimensions`` is the size check's ``min_dims`` unless ``settings`` sets it.
     jobs, scheduler, progress
         As in :func:`radval.features.executor.map_cases`.
 
@@ -174,8 +183,9 @@ def check_manifest(manifest: Any, *, settings: CheckSettings | None = None,
         Failures table (columns :data:`FAILURE_COLUMNS`), empty when every row passes.
     """
     m = load_manifest(manifest, caller="check_manifest")
-    sd = _settings_dict(settings)
-    tasks = [{"row": _row(r), "settings": sd} for _, r in m.iterrows()]
+    sd = _settings_dict(settings, resolve_params(params))
+    root = m.attrs.get("root")
+    tasks = [{"row": _row(r, root), "settings": sd} for _, r in m.iterrows()]
     outs = map_cases(_check_task, tasks, jobs=jobs, scheduler=scheduler, progress=progress,
                      desc="check")
     rows: list[dict[str, Any]] = []
@@ -252,7 +262,7 @@ def extract_radiomics(manifest: Any, *, params: str | os.PathLike[str] | ParamFi
         raise param_error("strict", caller, "a bool", strict)
     m = load_manifest(manifest, caller=caller)
     pf = resolve_params(params)
-    sd = _settings_dict(settings)
+    sd = _settings_dict(settings, pf)
     settings_key = json.dumps(sd, sort_keys=True)  # other check thresholds -> other cache key
     out = Path(out_dir) if out_dir is not None else None
     if cache_dir is not None:
@@ -270,7 +280,7 @@ def extract_radiomics(manifest: Any, *, params: str | os.PathLike[str] | ParamFi
     task_pos: list[int] = []
     keys: dict[int, str] = {}
     n_cached = 0
-    rows = [_row(r) for _, r in m.iterrows()]
+    rows = [_row(r, m.attrs.get("root")) for _, r in m.iterrows()]
 
     def _hash(abs_path: str, rel: str) -> str:
         if abs_path not in memo:

@@ -37,6 +37,7 @@ __all__ = [
     "default_params_path",
     "extract_case",
     "get_extractor",
+    "param_setting",
     "radiomics_name",
     "resolve_params",
     "shipped_params",
@@ -118,6 +119,23 @@ def resolve_params(params: str | os.PathLike[str] | ParamFile | None = None) -> 
             pf = ParamFile(text)
     get_extractor(pf)  # validates
     return pf
+
+
+def param_setting(params: ParamFile, name: str, default: Any = None) -> Any:
+    """The value of ``setting: {name: ...}`` in a parameter file (``default`` when absent).
+
+    Read from the file's text (YAML or JSON) without building an extractor.
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(params.text)
+    except yaml.YAMLError:
+        return default
+    settings = data.get("setting") if isinstance(data, Mapping) else None
+    if not isinstance(settings, Mapping) or settings.get(name) is None:
+        return default
+    return settings[name]
 
 
 def get_extractor(params: ParamFile) -> Any:

@@ -1,4 +1,4 @@
-"""Reading CT images and tumour masks through SimpleITK.
+"""Reading images (CT, MR, PET) and tumour masks through SimpleITK.
 
 Images: NIfTI (``.nii``, ``.nii.gz``), NRRD (``.nrrd``, ``.nhdr``), MetaImage (``.mha``,
 ``.mhd``) and a folder holding exactly one DICOM series.  A folder with several series is
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from radval.exceptions import InputError, MissingInputError
+from radval.io._integrity import verify_image_file
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -89,24 +90,55 @@ def read_image(path: str | os.PathLike[str]) -> sitk.Image:
     Returns
     -------
     SimpleITK.Image
+        NaN where a floating-point NIfTI file holds NaN or an infinite value (ITK's reader
+        alone would return 0 there).
 
     Raises
     ------
     MissingInputError
         The file does not exist.
     InputError
-        The file cannot be read, or the folder holds zero or several DICOM series.
+        The file cannot be read, is damaged (holds less data than its header declares, or a
+        corrupt compressed stream: :func:`radval.io._integrity.verify_image_file`), or the
+        folder holds zero or several DICOM series.
     """
     import SimpleITK as sitk
 
     p = _check_exists(path, "image")
     if p.is_dir():
         return _read_dicom_series(p)
+    # SimpleITK zero-fills a truncated file without an error: check the size first
+    non_finite = verify_image_file(p)
+    # ITK prints its warnings (with the file's absolute path) straight to the process's
+    # stderr, past radval's path rewriting: they are not shown while reading
+    shown = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
-        return sitk.ReadImage(str(p))
+        img = sitk.ReadImage(str(p))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
         raise InputError(f"{p.name}: unreadable image ({first})") from exc
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(shown)
+    if non_finite.size:
+        img = _restore_non_finite(img, non_finite)
+    return img
+
+
+def _restore_non_finite(img: sitk.Image, flat: Any) -> sitk.Image:
+    """``img`` with NaN at the flat voxel indices ``flat`` (ITK's NIfTI reader returns the
+    file's NaN and infinite voxels as 0; the checks must see them)."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    arr = sitk.GetArrayFromImage(img)
+    if arr.dtype.kind != "f" or img.GetNumberOfComponentsPerPixel() != 1 \
+            or int(flat.max()) >= arr.size:
+        return img
+    arr.reshape(-1)[flat] = np.nan
+    out = sitk.GetImageFromArray(arr)
+    out.CopyInformation(img)
+    return out
 
 
 def read_mask(path: str | os.PathLike[str], *, reference: sitk.Image | None = None,

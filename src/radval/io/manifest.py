@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 
 from radval._validation import param_error
-from radval.exceptions import InputError, MissingInputError, SchemaError
+from radval.exceptions import MissingInputError, SchemaError
 from radval.io.schema import load_schema, validate_table
+from radval.io.tables import read_table
 
 __all__ = ["duplicate_keys", "prepare_manifest", "read_manifest", "relative_to_root"]
 
@@ -93,6 +94,8 @@ def prepare_manifest(df: pd.DataFrame, *, root: str | os.PathLike[str] | None = 
     for c in ("patient_id", "cohort", "reader"):
         text[c] = text[c].str.strip()
     text["reader"] = text["reader"].replace("", "1")
+    if "modality" in text.columns:  # CT / MR / PET, case-insensitive; empty = the study's
+        text["modality"] = text["modality"].str.strip().str.upper()
     text["label"] = text["label"].map(lambda v: 1 if v is None or v == "" or
                                       (isinstance(v, float) and v != v) else v)
     errors = [e for e in validate_table(text, load_schema("manifest"))
@@ -109,6 +112,8 @@ def prepare_manifest(df: pd.DataFrame, *, root: str | os.PathLike[str] | None = 
     out["label"] = text["label"].astype(float).astype(int)
     if "phase" in out.columns:
         out["phase"] = text["phase"]
+    if "modality" in out.columns:
+        out["modality"] = text["modality"]
     out["image_path"] = [str((root_p / p).resolve()) if not Path(p).is_absolute() else p
                          for p in out["image"]]
     out["mask_path"] = [str((root_p / p).resolve()) if not Path(p).is_absolute() else p
@@ -148,21 +153,15 @@ def read_manifest(path: str | os.PathLike[str]) -> pd.DataFrame:
     SchemaError
         The manifest breaks ``data-dictionary/manifest.yaml`` (exit code 65); the error lists
         row, column, value and rule for each problem.
+    DataError
+        The file is empty, has a header but no rows, is not UTF-8 text or is malformed
+        (exit code 65; :func:`radval.io.tables.read_table`).
     """
     p = Path(os.fspath(path))
     if not p.exists():
         raise MissingInputError(f"manifest not found: {p}")
-    if p.is_dir():
-        raise InputError(f"manifest {p} is a folder; pass the CSV or parquet file")
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(p)
-        else:
-            sep = "\t" if suffix == ".tsv" else ","
-            df = pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False, na_values=[])
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"manifest {p.name} cannot be read as a table: {exc}") from exc
+    # empty, header-only, non-UTF-8 or malformed files end in one line naming the file
+    df = read_table(p, what="manifest", text=True)
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in _REQUIRED if c not in df.columns]
     if missing:

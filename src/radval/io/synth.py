@@ -572,9 +572,13 @@ def generate_study(out_dir: str | Path, *, n_patients: int = DEFAULT_N_PATIENTS,
                        profile=prof_name, small=small, cohort=cohort_of[i],
                        reader2=i in reader2) for i in range(n)]
         if jobs > 1 and n > 1:
+            import os
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            from radval.features.executor import die_with_parent
+
+            with ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent,
+                                     initargs=(os.getpid(),)) as pool:
                 results = list(pool.map(_write_patient, tasks, chunksize=4))
         else:
             results = [_write_patient(t) for t in tasks]

@@ -25,7 +25,7 @@ __all__ = ["check_numeric_columns", "read_table"]
 
 def read_table(path: str | os.PathLike[str], *, what: str,
                dtype: Mapping[str, Any] | None = None,
-               required: Sequence[str] = ()) -> pd.DataFrame:
+               required: Sequence[str] = (), text: bool = False) -> pd.DataFrame:
     """Read a CSV (``.csv``; ``.tsv`` tab-separated) or parquet (``.parquet``, ``.pq``) table.
 
     Parameters
@@ -38,6 +38,9 @@ def read_table(path: str | os.PathLike[str], *, what: str,
         Column types for CSV reading (e.g. ``{"patient_id": str}``).
     required : sequence of str
         Columns that must be present.
+    text : bool, optional
+        Read every CSV column as text and convert nothing to missing (``""`` stays ``""``);
+        for tables validated against a data-dictionary schema (the manifest).
 
     Returns
     -------
@@ -66,7 +69,8 @@ def read_table(path: str | os.PathLike[str], *, what: str,
         if suffix in (".parquet", ".pq"):
             df = pd.read_parquet(p)
         else:
-            df = _read_text_table(p, label, sep="\t" if suffix == ".tsv" else ",", dtype=dtype)
+            df = _read_text_table(p, label, sep="\t" if suffix == ".tsv" else ",", dtype=dtype,
+                                  text=text)
     except OSError as exc:
         raise DataError(f"{label} cannot be read: {exc.strerror or exc}.") from None
     except (ValueError, TypeError) as exc:
@@ -90,18 +94,21 @@ def read_table(path: str | os.PathLike[str], *, what: str,
 
 
 def _read_text_table(p: Path, label: str, *, sep: str,
-                     dtype: Mapping[str, Any] | None) -> pd.DataFrame:
+                     dtype: Mapping[str, Any] | None, text: bool = False) -> pd.DataFrame:
     raw = p.read_bytes()
     if not raw.strip():
         raise DataError(f"{label} is empty.")
     try:
-        text = raw.decode("utf-8-sig")
+        content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise DataError(f"{label} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line "
                         f"{line}); save it as UTF-8 (e.g. 'CSV UTF-8' in Excel).") from None
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=dict(dtype) if dtype else None)
+        if text:
+            return pd.read_csv(io.StringIO(content), sep=sep, dtype=str, keep_default_na=False,
+                               na_values=[])
+        return pd.read_csv(io.StringIO(content), sep=sep, dtype=dict(dtype) if dtype else None)
     except pd.errors.EmptyDataError:
         raise DataError(f"{label} is empty.") from None
     except pd.errors.ParserError as exc:

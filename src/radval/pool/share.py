@@ -129,7 +129,6 @@ from radval.exceptions import (
     ContractError,
     DataError,
     InputError,
-    MissingInputError,
     RadvalWarning,
 )
 
@@ -399,9 +398,9 @@ def write_share(path: str | os.PathLike[str], doc: Mapping[str, Any]) -> Path:
 
 def read_share(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a ``share.json`` (:meth:`radval.contracts.ShareFile.read`)."""
-    p = Path(path)
-    if not p.is_file():
-        raise MissingInputError(f"share file {p} does not exist.")
+    from radval._paths import require_file
+
+    p = require_file(path, "share file")
     try:
         return ShareFile.read(p).to_data()
     except ContractError:

@@ -621,7 +621,10 @@ def draw_all(results: Mapping[str, Any], predictions: pd.DataFrame | None,
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as ex:
+    from radval.features.executor import die_with_parent
+
+    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"),
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as ex:
         futs = [ex.submit(_draw_one, name, func, extra, results, predictions, str(out_dir),
                           dict(SAVE_OPTIONS))
                 for name, func, extra in todo]

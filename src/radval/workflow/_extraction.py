@@ -80,7 +80,7 @@ def extract_features(study: StudyConfig, out_dir: Path, *, jobs: int | None = No
 
         params = study.path(study.radiomics.params)
         res = extract_radiomics(manifest, params=params, out_dir=feat_dir, jobs=jobs,
-                                scheduler=scheduler)
+                                scheduler=scheduler, settings=_check_settings(study))
         frames.append(normalise_features(res.features))
         if res.failures is not None and len(res.failures):
             failures = pd.concat([failures, res.failures], ignore_index=True)
@@ -97,6 +97,13 @@ def extract_features(study: StudyConfig, out_dir: Path, *, jobs: int | None = No
         feats = feats.merge(extra.drop(columns=["cohort"], errors="ignore"),
                             on=["patient_id", "reader"], how="outer")
     return {"features": feats, "failures": failures, "extraction": info}
+
+
+def _check_settings(study: StudyConfig) -> Any:
+    """The pre-extraction checks of the study's modality (radval.features.checks)."""
+    from radval.features.checks import CheckSettings
+
+    return CheckSettings(modality=study.modality)
 
 
 def _params_info(res: Any, params: Path | None) -> dict[str, Any]:

@@ -318,6 +318,9 @@ class StudyConfig(_Strict):
     question: str = ""
     outcome: Outcome
     prediction_moment: Literal["pre-operative", "post-operative"] = "pre-operative"
+    #: imaging modality of the manifest's rows without a ``modality`` value: CT (Hounsfield
+    #: range checks), MR (arbitrary units) or PET (SUV); see radval.features.checks
+    modality: Literal["CT", "MR", "PET"] = "CT"
     manifest: str | None = None
     clinical: str
     features: str | None = None
@@ -477,9 +480,9 @@ def load_study(path: str | Path, *, check_files: bool = True) -> StudyConfig:
     """
     import yaml
 
-    p = Path(path)
-    if not p.is_file():
-        raise MissingInputError(f"study file not found: {p}")
+    from radval._paths import require_file
+
+    p = require_file(path, "study file")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
