@@ -109,7 +109,8 @@ def test_pipe_table_cells_and_caption_render_literally(texts: list[str]) -> None
     assert len(blocks) == 1 and blocks[0]["t"] == "Table"
     table = blocks[0]["c"]
     caption = table[1][1]
-    assert _flat(caption[0]["c"]) == _plain(texts[1])
+    # a caption of white space only is no caption (pandoc writes none)
+    assert (_flat(caption[0]["c"]) if caption else "") == _plain(texts[1])
 
     def cell_text(cell: list) -> str:
         inner = cell[4]
