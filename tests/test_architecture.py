@@ -120,3 +120,18 @@ def test_one_numerical_kernel_per_concept(concept: str, pattern: str) -> None:
                    if p.name != "_kernels.py" and p.relative_to(SRC).as_posix() != "io/synth.py"
                    and rx.search(p.read_text()))
     assert where == [], f"{concept} implemented outside radval.stats._kernels: {where}"
+
+
+def test_no_public_name_shares_its_module_name() -> None:
+    """A function named like its module is shadowed by the module once the module is
+    imported (``radval.stats.calibration`` was both): public modules of a subpackage must
+    not carry the name of one of its public functions."""
+    import importlib
+
+    clashes = []
+    for init in SRC.glob("*/__init__.py"):
+        pkg = importlib.import_module(f"radval.{init.parent.name}")
+        modules = {p.stem for p in init.parent.glob("*.py")}
+        clashes += [f"radval.{init.parent.name}.{n}" for n in getattr(pkg, "__all__", [])
+                    if n in modules]
+    assert clashes == []

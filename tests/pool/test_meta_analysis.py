@@ -1,4 +1,4 @@
-"""radval.pool.meta_analysis against R metafor (tests/reference/metafor.R -> metafor.json).
+"""radval.pool._meta_analysis against R metafor (tests/reference/metafor.R -> metafor.json).
 
 Tolerances: DL and everything given tau^2 are closed form (rtol 1e-9).  REML is
 iterative: R stops when the change in tau^2 is below 1e-12 (Fisher scoring, linear

@@ -9,28 +9,25 @@
 * :func:`pseudonymise` - keyed HMAC-SHA256 pseudonyms for optional per-patient returns.
 """
 
-from radval.pool.meta_analysis import MetaAnalysisResult, meta_analysis
-from radval.pool.pooling import pool_shares
-from radval.pool.pseudonym import pseudonymise
-from radval.pool.published import (
-    PublishedValidation,
-    published_auc,
-    published_oe,
-    published_validations,
-)
-from radval.pool.share import build_share, check_share, read_share, write_share
+from __future__ import annotations
 
-__all__ = [
-    "MetaAnalysisResult",
-    "PublishedValidation",
-    "build_share",
-    "check_share",
-    "meta_analysis",
-    "pool_shares",
-    "pseudonymise",
-    "published_auc",
-    "published_oe",
-    "published_validations",
-    "read_share",
-    "write_share",
-]
+from radval._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "MetaAnalysisResult": "_meta_analysis",
+    "meta_analysis": "_meta_analysis",
+    "pool_shares": "pooling",
+    "pseudonymise": "pseudonym",
+    "PublishedValidation": "published",
+    "published_auc": "published",
+    "published_oe": "published",
+    "published_validations": "published",
+    "build_share": "share",
+    "check_share": "share",
+    "read_share": "share",
+    "write_share": "share",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

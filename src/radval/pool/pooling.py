@@ -1,7 +1,7 @@
 """Pool the ``share.json`` files of several validation sites (``radval pool``).
 
 Following Debray et al. (2017, BMJ 356:i6460), four measures are meta-analysed with a
-random-effects model (:func:`radval.pool.meta_analysis`):
+random-effects model (:func:`radval.pool._meta_analysis`):
 
 =====================  =================  ===========================================
 measure                analysis scale     within-site variance
@@ -219,7 +219,7 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         The content of ``pooled.json`` plus ``paths`` of what was written.
     """
     from radval import __version__
-    from radval.pool.meta_analysis import meta_analysis
+    from radval.pool._meta_analysis import meta_analysis
     from radval.pool.share import read_share
 
     t0 = time.perf_counter()

@@ -74,7 +74,7 @@ class PublishedValidation(Result):
         The estimate on its natural scale (AUC, O/E).
     theta, theta_se : float
         Estimate and standard error on the pooling scale; pass ``theta`` and
-        ``theta_se**2`` to :func:`radval.pool.meta_analysis`.
+        ``theta_se**2`` to :func:`radval.pool._meta_analysis`.
     source : str
         What the standard error was rebuilt from (metamisc's labels):
         ``"Standard Error"``, ``"Confidence Interval"``, ``"Newcombe (Method 4)"``
