@@ -12,6 +12,9 @@ measure                analysis scale     within-site variance
 ``o_e``                log                (1 - O/n) / O
 =====================  =================  ===========================================
 
+Harrell's C, Uno's C and AUC(t) of the time-to-event endpoint (``share.json``
+``survival``) are pooled the same way on the logit scale (:mod:`radval.pool._survival_pool`).
+
 Sites whose value of a measure is missing are left out of that measure, and the pooled
 report says which and why: withheld by the site's disclosure control
 (:mod:`radval.pool.share`: fewer than 5 events or non-events withholds every measure) or
@@ -288,6 +291,13 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         "signature_sha256": sorted(sigs), "sites": site_summary, "measures": measures,
         "reference": "Debray TPA et al. BMJ 2017;356:i6460",
     }
+    from radval.pool._survival_pool import pool_survival, survival_markdown
+
+    survival = pool_survival(shares, method=method, hksj=hksj,
+                             confidence_level=confidence_level, out_dir=out_dir,
+                             figures=figures)
+    if survival is not None:
+        pooled["survival"] = survival
     atomic_write_json(out_dir / "pooled.json", pooled)
     if site_tables:
         csv_frame(pd.concat(site_tables, ignore_index=True)).to_csv(
@@ -296,7 +306,8 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
     report_dir = out_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     qmd = report_dir / "pooled.qmd"
-    atomic_write_text(qmd, _report_markdown(pooled, fig_paths))
+    atomic_write_text(qmd, _report_markdown(pooled, fig_paths)
+                      + survival_markdown(pooled.get("survival")))
     written["qmd"] = os.path.relpath(qmd, out_dir)
     if report_formats:
         try:
