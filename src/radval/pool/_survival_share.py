@@ -222,7 +222,10 @@ def _absolute(t: FloatArray, e: FloatArray, r: FloatArray, h: FloatArray,
         pass
     for k in np.flatnonzero(usable):
         try:
-            cal = survival_calibration(t, e, r[:, k], float(h[k]))
+            # O/E is Kaplan-Meier over the mean risk; the Cox fits of the slope (not
+            # shared) may overflow on a tiny site
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                cal = survival_calibration(t, e, r[:, k], float(h[k]))
         except _ERRORS:
             continue
         rows[k]["o_e"] = _f(cal.o_e_ratio)
