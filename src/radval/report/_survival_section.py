@@ -235,8 +235,11 @@ def _panels(n: int, width: float, height: float) -> tuple[Any, list[Any]]:
     from matplotlib.figure import Figure
 
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(width * n, height), layout="constrained")
+        fig = Figure(figsize=(width * n, height))
         axes = fig.subplots(1, n, squeeze=False)[0]
+        # the tight bounding box at saving trims the margins; labels from the results can
+        # be long, so no layout engine that shrinks the axes to nothing
+        fig.subplots_adjust(wspace=0.35)
     return fig, list(axes)
 
 
