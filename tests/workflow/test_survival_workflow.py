@@ -327,3 +327,80 @@ def test_cohort_survival_no_event_before_horizon() -> None:
         ref = stats.survival_calibration(t, e, np.full(n, 0.3), 45)
     assert cal.loc[45.0, "o_e_ratio"] == pytest.approx(ref.o_e_ratio, rel=1e-12)
     assert any(f["code"] == "SURVIVAL_UNDEFINED" for f in res.flags)
+
+
+# ------------------------------------------------------------------------- at a site
+def _validate(root: Path, out: Path, clinical: Path | None = None, **kw: Any) -> dict:
+    from radval.workflow import validate_bundle
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RadvalWarning)
+        validate_bundle(kw.pop("bundle", root / "out" / "bundle"),
+                        manifest=None, features=root / "features.parquet",
+                        clinical=clinical or root / "clinical.csv", out=out, cohort="val",
+                        site="val", report_formats=None, n_bootstrap=20, **kw)
+    return {"results": json.loads((out / "results.json").read_text()),
+            "share": json.loads((out / "share.json").read_text())}
+
+
+def test_site_validation_reproduces_the_development_run(cox_run: tuple[Path, dict],
+                                                        tmp_path: Path) -> None:
+    root, res = cox_run
+    site = _validate(root, tmp_path / "site")
+    got = site["results"]["survival"]
+    run_val = next(r for r in res["survival"]["summary"] if r["cohort"] == "val")
+    for key in ("n", "events", "c_index", "c_uno", "integrated_auc", "integrated_brier",
+                "integrated_ipa", "logrank_statistic"):
+        assert got["summary"][0][key] == pytest.approx(run_val[key], rel=1e-12), key
+    assert got["survival_model"] == res["survival"]["survival_model"]
+    share = site["share"]["survival"]
+    assert share["c_harrell"] == run_val["c_index"] and share["events"] == run_val["events"]
+    assert [r["horizon"] for r in share["horizons"]] == HORIZONS
+
+
+def test_site_columns_by_name(cox_run: tuple[Path, dict], tmp_path: Path) -> None:
+    root, _res = cox_run
+    clin = pd.read_csv(root / "clinical.csv")
+    renamed = tmp_path / "renamed.csv"
+    clin.rename(columns={"time": "fu_m", "event": "relapse"}).to_csv(renamed, index=False)
+    # without the bundle's column names: no time-to-event validation, the rest runs
+    plain = _validate(root, tmp_path / "a", clinical=renamed)
+    assert "survival" not in plain["results"] and "survival" not in plain["share"]
+    named = _validate(root, tmp_path / "b", clinical=renamed, survival_time="fu_m",
+                      survival_event="relapse")
+    assert named["results"]["survival"]["time"] == "fu_m"
+    assert named["share"]["survival"]["events"] == int(clin[clin.cohort == "val"]["event"].sum())
+    with pytest.raises(InputError, match="no follow-up column"):
+        _validate(root, tmp_path / "c", clinical=renamed, survival_time="months",
+                  survival_event="relapse")
+    # a site without the Cox model's predictors: skipped unless asked for
+    no_age = tmp_path / "no_age.csv"
+    clin.drop(columns=["age"]).to_csv(no_age, index=False)
+    assert "survival" not in _validate(root, tmp_path / "d", clinical=no_age)["share"]
+    with pytest.raises(InputError, match="lacks the predictor"):
+        _validate(root, tmp_path / "e", clinical=no_age, survival_time="time",
+                  survival_event="event")
+
+
+def test_site_with_a_bundle_without_survival_model(cox_run: tuple[Path, dict],
+                                                   tmp_path: Path) -> None:
+    from radval.models.bundle import load_bundle, write_bundle
+
+    root, res = cox_run
+    sig = load_bundle(root / "out" / "bundle").signature
+    import dataclasses
+
+    old = write_bundle(tmp_path / "old", dataclasses.replace(sig, survival=None))
+    site = _validate(root, tmp_path / "v", bundle=old, survival_time="time",
+                     survival_event="event")
+    got = site["results"]["survival"]
+    assert got["survival_model"] is None and got["horizons"] == []
+    assert got["time_dependent_auc"] == [] and got["brier"] == []
+    c, p = _cohort_data(root, res, "val")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RadvalWarning)
+        ci = stats.concordance_index(c["time"].to_numpy(), c["event"].to_numpy(),
+                                     p["score"].to_numpy())
+    assert got["summary"][0]["c_index"] == pytest.approx(ci.estimate, rel=1e-12)
+    assert site["share"]["survival"]["horizons"] == []
+    assert "survival" not in _validate(root, tmp_path / "w", bundle=old)["share"]

@@ -107,6 +107,15 @@ def site_survival(signature: Any, clinical: pd.DataFrame, predictions: pd.DataFr
         logger.info("no follow-up columns %s in the clinical table: no time-to-event "
                     "validation", missing)
         return None
+    absent = [p for p, _k in (sm.predictors if sm is not None else [])
+              if p not in clinical.columns]
+    if absent:
+        msg = (f"{clinical.attrs.get('label', 'clinical table')} lacks the predictor(s) "
+               f"{absent} of the bundle's time-to-event model")
+        if explicit:
+            raise InputError(msg + ".")
+        logger.warning("%s: no time-to-event validation", msg)
+        return None
     clin = clinical.set_index("patient_id")
     ids = predictions["patient_id"].astype(str).to_numpy()
     rows = clin.reindex(ids)
