@@ -142,3 +142,14 @@ def test_results_of_an_older_run_degrade_to_a_short_section(tmp_path: Path) -> N
     assert "{#sec-survival-validation}" in sec.markdown and not sec.figures
     assert "tbl-survival-discrimination" in sec.tables
     assert survival_section({}, tmp_path).markdown == ""
+
+
+def test_hostile_section_parses_without_code_raw_or_math(tmp_path: Path) -> None:
+    """pandoc reads the section with hostile cohort names: no code, raw, math or note."""
+    pytest.importorskip("pypandoc")
+    from .test_injection import check_qmd
+
+    sec = survival_section(_results(), tmp_path)
+    qmd = tmp_path / "section.qmd"
+    qmd.write_text(sec.markdown, encoding="utf-8")
+    check_qmd(qmd)
