@@ -327,6 +327,9 @@ def test_cohort_survival_no_event_before_horizon() -> None:
         ref = stats.survival_calibration(t, e, np.full(n, 0.3), 45)
     assert cal.loc[45.0, "o_e_ratio"] == pytest.approx(ref.o_e_ratio, rel=1e-12)
     assert any(f["code"] == "SURVIVAL_UNDEFINED" for f in res.flags)
+    # 45 lies beyond the last event (39.7): estimated, and said so
+    assert any(f["code"] == "SURVIVAL_HORIZON" and "beyond the last event" in f["message"]
+               for f in res.flags)
 
 
 # ------------------------------------------------------------------------- at a site
