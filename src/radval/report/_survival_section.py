@@ -154,6 +154,9 @@ def survival_calibration_plot(grouped: pd.DataFrame, curve: pd.DataFrame | None 
                 c = curve[curve["cohort"] == cohort].sort_values("predicted")
                 ax.plot(c["predicted"], c["observed"], color=_colour(i), ls=_STYLES[i % 4],
                         lw=1, label=None if len(g) else mpl_text(cohort))
+                obs = pd.to_numeric(c["observed"], errors="coerce")
+                if obs.notna().any():
+                    top = max(top, float(obs.max()), float(c["predicted"].max()))
         lim = min(1.0, 1.1 * top) if math.isfinite(top) else 1.0
         ax.plot([0, lim], [0, lim], color="0.5", lw=0.8, ls=":")
         ax.set_xlim(0, lim)
