@@ -20,6 +20,13 @@ between two thresholds when someone is there) whose true value is below min_cell
 be narrowed to three consecutive values or fewer (the middle one would be within one
 patient).  When the classes are withheld the attacker is also told which class is the
 small one (the mean predicted risk usually says so).
+
+The time-to-event block (:mod:`radval.pool._survival_share`) is attacked the same way on
+sites without censoring before the last horizon (the worst case): the cases before each
+horizon from O/E x the mean predicted risk, from the SE of log O/E (Greenwood), from the
+null Brier score B / (1 - IPA) = S(1 - S), from the integrality of 2 AUC(t) d (n - d),
+jointly with d(12) <= d(24) <= d(36) <= events; protected are the events, the event-free,
+the cases and controls at each horizon, the events between horizons and after the last.
 """
 
 from __future__ import annotations
@@ -394,3 +401,205 @@ def test_pool_leaves_out_what_a_site_withheld(tmp_path: Path) -> None:
     qmd = (tmp_path / "pooled" / "report" / "pooled.qmd").read_text()
     assert "site3" in qmd and "withheld by the site" in qmd
     assert "| site3 | 43 | - | - |" in qmd
+
+
+# ------------------------------------------------------------------ time-to-event block
+# Sites with events in the intervals [0, 12], (12, 24], (24, 36], (36, 60) and event-free
+# patients followed to 60: no censoring before the last horizon, the worst case (the
+# Kaplan-Meier risk at a horizon is then the share of patients with the event before it).
+SURV_H = (12.0, 24.0, 36.0)
+SURV_EDGES = (0.5, 12.0, 24.0, 36.0, 59.5)
+SURV_BASE = np.array([0.85, 0.7, 0.6])
+SURV_SCENARIOS: dict[str, tuple[tuple[int, int, int, int], int]] = {
+    "2_events": ((0, 1, 1, 0), 40),
+    "4_events": ((1, 1, 1, 1), 40),
+    "3_event_free": ((10, 10, 10, 10), 3),
+    "cases_1_at_12": ((1, 8, 6, 6), 20),
+    "cases_3_at_12": ((3, 6, 6, 6), 20),
+    "cases_4_at_12": ((4, 1, 6, 6), 20),
+    "2_between_12_24": ((6, 2, 6, 6), 20),
+    "4_between_24_36": ((6, 6, 4, 6), 20),
+    "3_after_36": ((6, 6, 6, 3), 20),
+    "1_after_36": ((8, 8, 8, 1), 20),
+    "none_after_36": ((6, 6, 6, 0), 20),
+    "none_between": ((8, 0, 8, 8), 20),
+    "large": ((10, 10, 10, 10), 30),
+}
+
+
+def _surv_site(counts: Sequence[int], event_free: int, rng: np.random.Generator
+               ) -> dict[str, Any]:
+    t: list[float] = []
+    e: list[int] = []
+    for k, c in enumerate(counts):
+        t += list(rng.uniform(SURV_EDGES[k] + 0.01, SURV_EDGES[k + 1] - 0.01, size=c))
+        e += [1] * c
+    t += [60.0] * event_free
+    e += [0] * event_free
+    tt, ee = np.asarray(t), np.asarray(e, dtype=float)
+    marker = rng.normal(size=tt.size) + ee * (60.0 - tt) / 40.0
+    risk = 1.0 - SURV_BASE[None, :] ** np.exp(marker)[:, None]
+    return {"time": tt, "event": ee, "marker": marker, "risk": risk, "horizons": list(SURV_H),
+            "time_unit": "months", "model": "signature"}
+
+
+def _surv_share(site: dict[str, Any], rng: np.random.Generator, **kw: Any) -> dict[str, Any]:
+    n = site["time"].size
+    y = np.zeros(n, dtype=int)
+    y[rng.permutation(n)[: n // 2]] = 1  # the binary endpoint: large classes
+    p = np.clip(0.3 + 0.3 * y + rng.normal(scale=0.15, size=n), 0.01, 0.99)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RadvalWarning)
+        doc = build_share(y, p, site="s1", cutoff=CUTOFF, thresholds=THRESHOLDS,
+                          survival=site, **kw)
+    return json.loads(json.dumps(doc))
+
+
+def _surv_truth(site: dict[str, Any]) -> dict[str, int]:
+    t, e = site["time"], site["event"]
+    n, o = t.size, int(e.sum())
+    d = [int(((t <= h) & (e == 1)).sum()) for h in SURV_H]
+    out = {"events": o, "event_free": n - o}
+    for h, dk in zip(SURV_H, d):
+        out[f"cases@{h:g}"] = dk
+        out[f"controls@{h:g}"] = n - dk
+    for (a, da), (b, db) in zip(zip(SURV_H, d), list(zip(SURV_H, d))[1:]):
+        if db - da:  # nobody between two horizons: nobody to disclose
+            out[f"events({a:g},{b:g}]"] = db - da
+    if o - d[-1]:
+        out[f"events>{SURV_H[-1]:g}"] = o - d[-1]
+    return out
+
+
+def _surv_attack(doc: dict[str, Any], site: dict[str, Any]) -> list[str]:
+    """Protected survival counts below MIN_CELL that the file narrows to <= 3 values.
+
+    The attacker knows n, the horizons, that nobody was censored before the last horizon,
+    and (worst case) each horizon's mean predicted risk.
+    """
+    s = doc["survival"]
+    n = doc["n"]
+    truth = _surv_truth(site)
+    o_true = truth["events"]
+    mean_risk = site["risk"].mean(axis=0)
+    if s["events"] is not None:
+        sides = [{s["events"]}]
+    elif doc["suppression"]["allowed"]:
+        sides = [set(range(n + 1))]
+    else:  # withheld: one side is small, and the attacker is told which
+        sides = [x for x in ({o for o in range(n + 1) if o < MIN_CELL},
+                             {o for o in range(n + 1) if n - o < MIN_CELL}) if o_true in x]
+    cands: list[set[int]] = []
+    for k, row in enumerate(s["horizons"]):
+        c = set(range(n + 1))
+
+        def keep(ok: Any, c: set[int] = c) -> None:
+            c.intersection_update({d for d in c if ok(d)})
+
+        if row["o_e"] is not None:
+            keep(lambda d, k=k, r=row: abs(r["o_e"] * mean_risk[k] * n - d) < 1e-6 * n)
+        if row["log_o_e_se"] is not None:
+            se2 = row["log_o_e_se"] ** 2
+            keep(lambda d, se2=se2: abs(n / (1 + n * se2) - d) < 1e-6 * n)
+        if row["brier"] is not None and row["ipa"] is not None and row["ipa"] < 1:
+            b0 = row["brier"] / (1 - row["ipa"])
+            roots = [(1 + sg * math.sqrt(max(1 - 4 * b0, 0.0))) / 2 for sg in (1, -1)]
+            keep(lambda d, roots=roots: any(abs(n * (1 - sr) - d) < 1e-6 * n for sr in roots))
+        if row["auc"] is not None:
+            keep(lambda d, a=row["auc"]: abs(2 * a * d * (n - d)
+                                             - round(2 * a * d * (n - d))) < 1e-6)
+        cands.append(c)
+    leaks: list[str] = []
+    for side in sides:
+        # chain d(12) <= d(24) <= d(36) <= events: interval propagation is exact on a chain
+        nodes = [set(c) for c in cands] + [set(side)]
+        for k in range(1, len(nodes)):
+            lo = min(nodes[k - 1]) if nodes[k - 1] else n + 1
+            nodes[k] = {v for v in nodes[k] if v >= lo}
+        for k in range(len(nodes) - 2, -1, -1):
+            hi = max(nodes[k + 1]) if nodes[k + 1] else -1
+            nodes[k] = {v for v in nodes[k] if v <= hi}
+        assert all(nodes), "attacker unsound: no consistent counts"
+        ranges: dict[str, tuple[int, int]] = {
+            "events": (min(nodes[-1]), max(nodes[-1])),
+            "event_free": (n - max(nodes[-1]), n - min(nodes[-1]))}
+        for h, c in zip(SURV_H, nodes):
+            ranges[f"cases@{h:g}"] = (min(c), max(c))
+            ranges[f"controls@{h:g}"] = (n - max(c), n - min(c))
+        labels = [f"events({a:g},{b:g}]" for a, b in zip(SURV_H, SURV_H[1:])]
+        labels.append(f"events>{SURV_H[-1]:g}")
+        for k, name in enumerate(labels):
+            diffs = [v - u for u in nodes[k] for v in nodes[k + 1] if v >= u]
+            ranges[name] = (min(diffs), max(diffs))
+        for name, value in truth.items():
+            lo, hi = ranges[name]
+            assert lo <= value <= hi, f"attacker unsound for {name}"
+            if value < MIN_CELL and hi - lo <= 2:
+                leaks.append(f"{name} = {value} narrowed to {lo}..{hi}")
+    return leaks
+
+
+def _surv_guarantee(doc: dict[str, Any], site: dict[str, Any]) -> None:
+    """Every count a released value rests on, and between released nodes, is 0 or >= 5."""
+    s = doc["survival"]
+    truth = _surv_truth(site)
+    n, o = site["time"].size, truth["events"]
+    released = [k for k, r in enumerate(s["horizons"]) if r["auc"] is not None
+                or r["o_e"] is not None or r["brier"] is not None]
+    if released or s["events"] is not None or s["c_harrell"] is not None:
+        assert min(o, n - o) >= MIN_CELL
+    d = [truth[f"cases@{h:g}"] for h in SURV_H]
+    chain = [d[k] for k in released] + [o]
+    for k in released:
+        assert min(d[k], n - d[k]) >= MIN_CELL, SURV_H[k]
+    for a, b in itertools.combinations(chain, 2):
+        assert b - a == 0 or abs(b - a) >= MIN_CELL, (a, b)
+
+
+@pytest.mark.parametrize("name", sorted(SURV_SCENARIOS))
+def test_no_small_survival_count_can_be_derived(name: str) -> None:
+    counts, event_free = SURV_SCENARIOS[name]
+    rng = np.random.default_rng(11)
+    site = _surv_site(counts, event_free, rng)
+    doc = _surv_share(site, rng)
+    assert _surv_attack(doc, site) == []
+    _surv_guarantee(doc, site)
+    surv_withheld = [x for x in doc["suppression"]["suppressed"] if x.startswith("survival")]
+    if name == "large":
+        assert surv_withheld == [] and doc["survival"]["events"] == 40
+    if name in ("2_events", "4_events", "3_event_free"):
+        assert doc["survival"]["events"] is None and doc["survival"]["c_harrell"] is None
+        assert all(r["auc"] is None for r in doc["survival"]["horizons"])
+    if name == "none_between":  # no event between 12 and 24: both released
+        assert doc["survival"]["horizons"][1]["auc"] is not None
+    for entry in surv_withheld:  # withheld is null and named
+        block, _, key = entry.rpartition(".")
+        where: Any = doc
+        for part in block.replace("[", ".").replace("]", "").split("."):
+            where = where[int(part)] if part.isdigit() else where[part]
+        assert where[key] is None, entry
+
+
+def test_random_small_survival_sites() -> None:
+    rng = np.random.default_rng(99)
+    leaks: list[str] = []
+    for _ in range(40):
+        counts = tuple(int(c) for c in rng.integers(0, 9, size=4))
+        event_free = int(rng.integers(2, 30))
+        if sum(counts) + event_free < 10:
+            continue
+        site = _surv_site(counts, event_free, rng)
+        doc = _surv_share(site, rng)
+        leaks += [f"{counts}+{event_free}: {x}" for x in _surv_attack(doc, site)]
+        _surv_guarantee(doc, site)
+    assert leaks == []
+
+
+def test_the_attacker_recovers_survival_counts_when_small_cells_are_allowed() -> None:
+    for name in ("cases_3_at_12", "2_between_12_24", "3_after_36"):
+        counts, event_free = SURV_SCENARIOS[name]
+        rng = np.random.default_rng(11)
+        site = _surv_site(counts, event_free, rng)
+        doc = _surv_share(site, rng, allow_small_cells=True)
+        assert not [x for x in doc["suppression"]["suppressed"] if x.startswith("survival")]
+        assert _surv_attack(doc, site), name

@@ -61,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="public key file (PEM or base64) of the team that made the "
                         "bundle: refuse the bundle unless it is signed by this key and "
                         "unchanged since (without it the bundle's origin is unverified)")
+    parser.add_argument("--time", help="follow-up time column of the clinical table "
+                        "(default: the bundle's): time-to-event validation")
+    parser.add_argument("--event", help="event indicator column (1 = event; default: the "
+                        "bundle's)")
     parser.add_argument("--pseudonym-key-file",
                         help="file holding a secret key (kept at the site): also write "
                         "return_predictions.csv with keyed HMAC-SHA256 pseudonyms")
@@ -93,5 +97,6 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         n_bootstrap=args.bootstrap, seed=args.seed,
         report_formats=None if args.no_report else formats, pseudonym_key=key,
         positive_label=args.positive_label, negative_label=args.negative_label,
-        trusted_key=args.trusted_key)
+        trusted_key=args.trusted_key, survival_time=args.time,
+        survival_event=args.event)
     return EXIT_OK, summary

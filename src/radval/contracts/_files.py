@@ -9,6 +9,7 @@ from pydantic import Field
 
 from radval.contracts._base import Document, Num, Record
 from radval.contracts._results import BundleRef, FamilySelection, ModelRow, Nomogram, WarningRow
+from radval.contracts._survival import SurvivalModelSpec
 
 __all__ = ["DesignRecord", "ModelsFile", "RunRecord", "SelectionFile"]
 
@@ -47,6 +48,9 @@ class ModelsFile(Document):
     flags: list[WarningRow] = Field(description="flags raised while fitting")
     nomogram: Nomogram | None = Field(None, description="nomogram scales")
     bundle: BundleRef | None = Field(None, description="the signature bundle written")
+    survival_model: SurvivalModelSpec | None = Field(None, description="Cox model of the "
+                                                     "time-to-event endpoint (studies with "
+                                                     "a survival block)")
 
 
 class RunRecord(Document):

@@ -12,6 +12,17 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from radval.contracts._base import Document, Num, Record
+from radval.contracts._survival import (
+    RiskGroupRow,
+    SurvivalBrierRow,
+    SurvivalCalibrationGroup,
+    SurvivalCalibrationPoint,
+    SurvivalCalibrationRow,
+    SurvivalDecisionPoint,
+    SurvivalModelSpec,
+    SurvivalOptimismRow,
+    TdAucRow,
+)
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "ResultsFile"]
 
@@ -530,6 +541,20 @@ class SurvivalSummaryRow(Record):
     cox_p: OptNum = _f("Wald p-value")
     c_index: OptNum = _f("Harrell's C")
     undefined_reason: OptStr = _f("why undefined")
+    c_index_se: OptNum = _f("its standard error (infinitesimal jackknife)", None)
+    c_uno: OptNum = _f("Uno's C (IPCW, truncated at the last horizon)", None)
+    c_uno_se: OptNum = _f("its standard error", None)
+    c_uno_ci_low: OptNum = _f("its interval, lower", None)
+    c_uno_ci_high: OptNum = _f("its interval, upper", None)
+    mean_auc: OptNum = _f("AUC(t) weighted by the Kaplan-Meier decrements (scikit-survival)",
+                          None)
+    integrated_auc: OptNum = _f("trapezoid of AUC(t) over the horizons / their range", None)
+    integrated_brier: OptNum = _f("integrated Brier score over the horizons", None)
+    integrated_ipa: OptNum = _f("1 - integrated Brier / integrated null Brier", None)
+    median_follow_up: OptNum = _f("median follow-up (reverse Kaplan-Meier)", None)
+    max_follow_up: OptNum = _f("longest follow-up", None)
+    n_excluded: int | None = _f("patients of the cohort without follow-up, event or "
+                                "predictor values (left out)", None)
 
 
 class Survival(Record):
@@ -540,6 +565,32 @@ class Survival(Record):
     hr_per: str = _f("unit of the hazard ratio")
     km: list[KmRow] = _f("Kaplan-Meier curves")
     summary: list[SurvivalSummaryRow] = _f("one row per cohort")
+    validated: Literal["signature", "cox"] | None = _f(
+        "signature: the signature's score as a prognostic marker; cox: the frozen Cox model "
+        "(signature + clinical predictors)", None)
+    marker: str | None = _f("the score whose discrimination is assessed", None)
+    time: str | None = _f("follow-up time column", None)
+    event: str | None = _f("event indicator column", None)
+    time_unit: str | None = _f("unit of the times and horizons", None)
+    horizons: list[Num] | None = _f("time horizons", None)
+    survival_model: SurvivalModelSpec | None = _f("the frozen Cox model giving the absolute "
+                                                  "risks", None)
+    risk_groups: list[RiskGroupRow] | None = _f("hazard ratios and medians per risk group",
+                                                None)
+    time_dependent_auc: list[TdAucRow] | None = _f("AUC(t) per cohort and horizon", None)
+    brier: list[SurvivalBrierRow] | None = _f("Brier score and IPA per cohort and horizon",
+                                              None)
+    calibration: list[SurvivalCalibrationRow] | None = _f("calibration per cohort and "
+                                                          "horizon", None)
+    calibration_grouped: list[SurvivalCalibrationGroup] | None = _f(
+        "grouped calibration per cohort and horizon", None)
+    calibration_curve: list[SurvivalCalibrationPoint] | None = _f(
+        "flexible calibration curves per cohort and horizon", None)
+    decision: list[SurvivalDecisionPoint] | None = _f("decision curves per cohort and "
+                                                      "horizon", None)
+    optimism: list[SurvivalOptimismRow] | None = _f("bootstrap optimism of C and AUC(t) "
+                                                    "(development)", None)
+    methods: dict[str, str] | None = _f("one sentence per method", None)
 
 
 # ------------------------------------------------------------------------ site only

@@ -123,6 +123,34 @@ class ShiftSummary(Record):
     predicted_risk: PredictedRisk = Field(description="predicted risk")
 
 
+class SurvivalShareHorizon(Record):
+    """Time-to-event aggregates at one horizon (radval.pool._survival_share)."""
+
+    horizon: Annotated[Num, Field(gt=0)] = Field(description="time horizon")
+    auc: Prob | None = Field(description="cumulative/dynamic AUC(t) (IPCW)")
+    auc_se: Num | None = Field(description="its standard error (influence function)")
+    brier: Prob | None = Field(description="IPCW Brier score of the absolute risks")
+    ipa: Num | None = Field(description="index of prediction accuracy")
+    o_e: Num | None = Field(description="observed (Kaplan-Meier) / expected risk")
+    log_o_e_se: Num | None = Field(description="SE of log O/E (Greenwood, delta method)")
+
+
+class SurvivalShare(Record):
+    """Time-to-event aggregates of the site: no time, no count per horizon; values from which
+    fewer than min_cell cases, controls or events between horizons could be derived are
+    withheld."""
+
+    model: Literal["signature", "cox"] = Field(description="what is validated")
+    time_unit: Plain = Field(description="unit of the horizons")
+    events: Count | None = Field(description="events over the whole follow-up")
+    c_harrell: Prob | None = Field(description="Harrell's C of the marker")
+    c_harrell_se: Num | None = Field(description="its SE (infinitesimal jackknife)")
+    c_uno: Prob | None = Field(description="Uno's C, truncated at tau")
+    c_uno_se: Num | None = Field(description="its SE")
+    tau: Num | None = Field(description="truncation time of Uno's C (the last horizon)")
+    horizons: list[SurvivalShareHorizon] = Field(description="per horizon of the bundle")
+
+
 class ShareFile(Document):
     """Aggregates of one validation site: no identifier, per-patient value, date, path or
     free text; every value from which a count below min_cell could be derived is withheld
@@ -150,3 +178,5 @@ class ShareFile(Document):
     net_benefit: list[NetBenefit] = Field(description="net benefit at the thresholds")
     threshold_metrics: ThresholdMetrics = Field(description="2x2 table at the cutoff")
     shift: ShiftSummary = Field(description="dataset shift")
+    survival: SurvivalShare | None = Field(None, description="time-to-event aggregates "
+                                           "(sites with follow-up)")

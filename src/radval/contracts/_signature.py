@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from radval.contracts._base import Document, Num, Record
+from radval.contracts._survival import SurvivalModelSpec
 
 __all__ = ["SUPPORTED_SIGNATURE_VERSIONS", "SignatureFile"]
 
@@ -135,3 +136,7 @@ class SignatureFile(Document):
                                             "logistic models (clinical, nomogram)")
     extra: dict[str, Any] = Field(default_factory=dict, description="metadata (cutoffs of "
                                   "every model, designs, lambda)")
+    survival: SurvivalModelSpec | None = Field(None, description="the Cox model of the "
+                                               "time-to-event endpoint with its baseline "
+                                               "survival at the horizons (absent in bundles "
+                                               "without one)")

@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "Signature": "signature",
     "LinearScore": "signature",
     "LogisticModel": "signature",
+    "SurvivalModel": "survival",
+    "fit_survival_model": "survival",
     "write_bundle": "bundle",
     "load_bundle": "bundle",
 }

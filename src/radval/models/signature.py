@@ -279,6 +279,9 @@ class Signature:
         Extra models (``"clinical"``, ``"nomogram"``).
     extra : dict, optional
         Free-form JSON-safe metadata (e.g. selected lambda).
+    survival : dict, optional
+        The frozen Cox model of the time-to-event endpoint
+        (:meth:`radval.models.survival.SurvivalModel.to_dict`); absent in older bundles.
     """
 
     schema_version: str
@@ -296,6 +299,7 @@ class Signature:
     development_summary: dict[str, Any]
     models: dict[str, LogisticModel] = dataclasses.field(default_factory=dict)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    survival: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if str(self.schema_version) not in SUPPORTED_SCHEMA_VERSIONS:
@@ -368,6 +372,8 @@ class Signature:
             "development_summary": jsonable(self.development_summary),
             "models": {k: v.to_dict() for k, v in self.models.items()},
             "extra": jsonable(self.extra),
+            # absent rather than null: a bundle without one reads in radval before 0.3
+            **({"survival": jsonable(self.survival)} if self.survival is not None else {}),
         }
 
     @classmethod
@@ -391,6 +397,10 @@ class Signature:
             kw["combined"] = LogisticModel.from_dict(kw["combined"])
             kw["models"] = {k: LogisticModel.from_dict(v)
                             for k, v in dict(kw.get("models") or {}).items()}
+            if kw.get("survival") is not None:
+                from radval.models.survival import SurvivalModel
+
+                kw["survival"] = SurvivalModel.from_dict(kw["survival"]).to_dict()
             return cls(**kw)
         except InputError as exc:
             raise BundleError(f"signature.json: {exc}") from exc

@@ -12,6 +12,9 @@ measure                analysis scale     within-site variance
 ``o_e``                log                (1 - O/n) / O
 =====================  =================  ===========================================
 
+Harrell's C, Uno's C and AUC(t) of the time-to-event endpoint (``share.json``
+``survival``) are pooled the same way on the logit scale (:mod:`radval.pool._survival_pool`).
+
 Sites whose value of a measure is missing are left out of that measure, and the pooled
 report says which and why: withheld by the site's disclosure control
 (:mod:`radval.pool.share`: fewer than 5 events or non-events withholds every measure) or
@@ -34,10 +37,10 @@ import pandas as pd
 
 from radval._provenance import atomic_write_json, atomic_write_text, utc_now
 from radval.exceptions import DataError, InputError, SmallSampleWarning
-from radval.report._escape import csv_frame, md_text, mpl_text
-from radval.stats._kernels import expit
+from radval.pool._forest import forest_plot, site_ci
+from radval.report._escape import csv_frame, md_text
 
-__all__ = ["MEASURES", "forest_plot", "pool_shares"]
+__all__ = ["MEASURES", "pool_shares"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,63 +70,6 @@ def _site_rows(shares: Sequence[dict[str, Any]], measure: str) -> pd.DataFrame:
                      "estimate": est, "se": se, "used": bool(usable),
                      "withheld": bool(withheld)})
     return pd.DataFrame(rows)
-
-
-def _site_ci(est: float, se: float, transform: str | None, z: float) -> tuple[float, float]:
-    if transform == "logit":
-        lg, lse = math.log(est / (1 - est)), se / (est * (1 - est))
-        return float(expit(lg - z * lse)), float(expit(lg + z * lse))
-    if transform == "log":
-        lg, lse = math.log(est), se / est
-        return math.exp(lg - z * lse), math.exp(lg + z * lse)
-    return est - z * se, est + z * se
-
-
-def forest_plot(sites: pd.DataFrame, result: Any, *, title: str, null: float,
-                log_scale: bool = False, out_base: Path) -> list[Path]:
-    """Draw a forest plot (site estimates with 95% CIs, pooled diamond, prediction interval).
-
-    Writes ``<out_base>.png`` (300 dpi) and ``<out_base>.svg``; returns the paths.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    used = sites[sites["used"]].reset_index(drop=True)
-    k = len(used)
-    fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.45 * (k + 2)))
-    ys = list(range(k + 1, 1, -1))
-    for y, rec in zip(ys, used.to_dict(orient="records")):
-        ax.plot([rec["ci_low"], rec["ci_high"]], [y, y], color="black", lw=1)
-        ax.plot([rec["estimate"]], [y], "s", color="black",
-                ms=4 + 6 * rec["weight"] / max(used["weight"].max(), 1e-9))
-    p, lo, hi = result.pooled_natural, result.ci_low_natural, result.ci_high_natural
-    ax.fill([lo, p, hi, p], [0.5, 0.75, 0.5, 0.25], color="#1f5fa8")
-    if math.isfinite(result.pi_low_natural) and math.isfinite(result.pi_high_natural):
-        ax.plot([result.pi_low_natural, result.pi_high_natural], [0.5, 0.5], color="#1f5fa8",
-                lw=1, ls="--")
-    ax.axvline(null, color="grey", lw=0.8, ls=":")
-    ax.set_yticks([*ys, 0.5])
-    ax.set_yticklabels([*(mpl_text(f"{s} (n={n})") for s, n in zip(used["site"], used["n"])),
-                        f"Pooled ({result.method}{', HKSJ' if result.hksj else ''})"])
-    if log_scale:
-        ax.set_xscale("log")
-    ax.set_ylim(-0.2, k + 1.8)
-    ax.set_title(f"{mpl_text(title)}: {p:.3f} ({lo:.3f} to {hi:.3f}); "
-                 f"PI {result.pi_low_natural:.3f} to "
-                 f"{result.pi_high_natural:.3f}; I\u00b2 = {result.i2:.0f}%", fontsize=9)
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    out_base.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in ("png", "svg"):
-        path = out_base.with_suffix(f".{ext}")
-        fig.savefig(path, dpi=300 if ext == "png" else None, metadata=(
-            {"Date": None} if ext == "svg" else None))
-        paths.append(path)
-    plt.close(fig)
-    return paths
 
 
 def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
@@ -262,7 +208,7 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
                                 used["se"].to_numpy(float) ** 2, method=method,  # type: ignore[arg-type]
                                 hksj=hksj, transform=transform,  # type: ignore[arg-type]
                                 confidence_level=confidence_level)
-        ci = [_site_ci(e, s, transform, z) if u else (math.nan, math.nan)
+        ci = [site_ci(e, s, transform, z) if u else (math.nan, math.nan)
               for e, s, u in zip(sites["estimate"], sites["se"], sites["used"])]
         sites["ci_low"] = [c[0] for c in ci]
         sites["ci_high"] = [c[1] for c in ci]
@@ -290,6 +236,13 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         "signature_sha256": sorted(sigs), "sites": site_summary, "measures": measures,
         "reference": "Debray TPA et al. BMJ 2017;356:i6460",
     }
+    from radval.pool._survival_pool import pool_survival, survival_markdown
+
+    survival = pool_survival(shares, method=method, hksj=hksj,
+                             confidence_level=confidence_level, out_dir=out_dir,
+                             figures=figures)
+    if survival is not None:
+        pooled["survival"] = survival
     atomic_write_json(out_dir / "pooled.json", pooled)
     if site_tables:
         csv_frame(pd.concat(site_tables, ignore_index=True)).to_csv(
@@ -298,7 +251,8 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
     report_dir = out_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     qmd = report_dir / "pooled.qmd"
-    atomic_write_text(qmd, _report_markdown(pooled, fig_paths))
+    atomic_write_text(qmd, _report_markdown(pooled, fig_paths)
+                      + survival_markdown(pooled.get("survival")))
     written["qmd"] = os.path.relpath(qmd, out_dir)
     if report_formats:
         try:

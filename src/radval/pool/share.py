@@ -50,6 +50,9 @@ two released tables (any thresholds)        their difference counts the events a
                                             only; development values come from the bundle)
 ``n``                                       with nothing else, the classes to within one
                                             when :math:`n \\le 4`
+``survival`` block                          cases and controls at each horizon and the
+                                            events between horizons: its own rule, in
+                                            :mod:`radval.pool._survival_share`
 ==========================================  =================================================
 
 The rule (complementary suppression), unless the site allows small cells
@@ -194,7 +197,8 @@ def _released_tables(tables: Mapping[str, tuple[int, ...]], order: Sequence[str]
 def build_share(y_true: Any, y_prob: Any, *, site: str, cutoff: float,
                 thresholds: Sequence[float] = (0.1, 0.2, 0.3), outcome: str = "outcome",
                 model: str = "signature", signature_sha256: str = "", shift: Any = None,
-                allow_small_cells: bool = False, min_cell: int = MIN_CELL) -> dict[str, Any]:
+                allow_small_cells: bool = False, min_cell: int = MIN_CELL,
+                survival: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Compute the aggregate-only share document of one validation cohort.
 
     Parameters
@@ -219,6 +223,10 @@ def build_share(y_true: Any, y_prob: Any, *, site: str, cutoff: float,
         Release every value (the site's decision): no disclosure control.
     min_cell : int, default 5
         Smallest count that may be derived from the file (module docstring).
+    survival : mapping, optional
+        The site's follow-up for the ``survival`` block: ``time, event, marker, risk,
+        horizons, time_unit, model`` (:func:`radval.pool._survival_share.survival_block`,
+        which applies its own disclosure rule to it).
 
     Returns
     -------
@@ -349,6 +357,12 @@ def build_share(y_true: Any, y_prob: Any, *, site: str, cutoff: float,
         "discrimination": discrimination, "calibration": calibration, "net_benefit": nb,
         "threshold_metrics": tmd, "shift": _shift_block(shift),
     }
+    if survival is not None:
+        from radval.pool._survival_share import survival_block
+
+        doc["survival"], withheld = survival_block(
+            **survival, allow_small_cells=bool(allow_small_cells), min_cell=min_cell)
+        suppressed.extend(withheld)
     check_share(doc)
     return doc
 

@@ -347,6 +347,14 @@ class _Builder:
                 self.p(" ".join(x for x, ok in (("@fig-km shows the survival curves.", drew_f),
                                                 ("@tbl-survival gives hazard ratios.", drew_t))
                                 if ok))
+            from radval.report._survival_section import survival_section
+
+            sec = survival_section(r, self.out, sections=self.sections | {"sec-survival"})
+            self.figures.update(sec.figures)
+            self.tables.update(sec.tables)
+            self.sections |= sec.sections
+            if sec.markdown:
+                self.p(sec.markdown)
 
     def stability(self) -> None:
         """Selection stability and prediction instability of the optimism bootstrap."""

@@ -64,6 +64,17 @@ REFERENCES: dict[str, str] = {
              "population variances are involved. Biometrika 1947;34:28-35.",
     "km": "Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. J Am Stat "
           "Assoc 1958;53:457-481.",
+    "uno": "Uno H, Cai T, Pencina MJ, D'Agostino RB, Wei LJ. On the C-statistics for "
+           "evaluating overall adequacy of risk prediction procedures with censored survival "
+           "data. Stat Med 2011;30:1105-1117.",
+    "blanche": "Blanche P, Dartigues JF, Jacqmin-Gadda H. Estimating and comparing "
+               "time-dependent areas under receiver operating characteristic curves for "
+               "censored event times with competing risks. Stat Med 2013;32:5381-5397.",
+    "ipa": "Kattan MW, Gerds TA. The index of prediction accuracy: an intuitive measure "
+           "useful for evaluating risk prediction models. Diagn Progn Res 2018;2:7.",
+    "austin_surv": "Austin PC, Harrell FE Jr, van Klaveren D. Graphical calibration curves "
+                   "and the integrated calibration index (ICI) for survival models. Stat Med "
+                   "2020;39:2714-2742.",
 }
 
 
@@ -186,7 +197,15 @@ def methods_markdown(results: Mapping[str, Any]) -> tuple[str, str]:
         paras.append(
             f"**Survival** by risk group was described with Kaplan-Meier curves {_cite('km')}, "
             "compared with the log-rank test, and summarised by the Cox hazard ratio and "
-            "Harrell's C-index.")
+            "Harrell's C-index."
+            + (f" At each horizon the time-to-event marker was validated by Uno's C "
+               f"{_cite('uno')} and the cumulative/dynamic AUC(t) with inverse probability of "
+               f"censoring weights {_cite('blanche')}, the absolute risks of the Cox model "
+               f"frozen on the development cohort by the Brier score and IPA {_cite('ipa')}, "
+               f"calibration (O/E, slope, flexible curve {_cite('austin_surv')}) and decision "
+               "curves; the optimism of C and AUC(t) came from the bootstrap resamples of "
+               "the binary endpoint (see @sec-survival-validation)."
+               if (results.get("survival") or {}).get("horizons") else ""))
     paras.append(
         f"Reporting follows TRIPOD+AI {_cite('tripod')}; the Radiomics Quality Score "
         f"{_cite('rqs')} items that follow from the analysis are listed in @sec-checklists.")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["STATUSES", "load_items", "tripod_checklist"]
+__all__ = ["STATUSES", "load_items", "time_to_event_items", "tripod_checklist"]
 
 STATUSES = ("reported", "partly", "needs author input")
 
@@ -80,3 +80,46 @@ def tripod_checklist(results: Mapping[str, Any],
                      "applies": it["applies"], "text": it["text"], "fill": fill,
                      "status": status, "where": where})
     return pd.DataFrame(rows)
+
+
+def time_to_event_items(results: Mapping[str, Any], values: Mapping[str, str],
+                        sections: set[str] | None = None) -> pd.DataFrame:
+    """The TRIPOD+AI items a time-to-event outcome adds to, filled from the run.
+
+    Parameters
+    ----------
+    results : mapping
+        Parsed results.json (its ``survival`` block).
+    values : mapping
+        Plain text for each ``{field}`` of the items' ``time_to_event.text`` templates
+        (:mod:`radval.report._survival_section` computes them; escaping is the caller's,
+        where the text enters the document).
+    sections : set of str, optional
+        Section ids present in the report; a link is given only to those.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item, topic, status, text, where``: one row per item with a ``time_to_event``
+        entry; ``text`` is the filled template ("" when the evidence is absent).
+    """
+    import string
+
+    rows = []
+    for it in load_items():
+        tte = it.get("time_to_event")
+        if not isinstance(tte, Mapping):
+            continue
+        fill = str(tte.get("fill", "H"))
+        ok = bool(tte.get("evidence")) and _present(results, str(tte["evidence"]))
+        where = str(tte.get("report_section") or "") if ok else ""
+        if sections is not None and where not in sections:
+            where = ""
+        status = (STATUSES[0] if fill == "A" else STATUSES[1]) if ok and fill != "H" \
+            else STATUSES[2]
+        fields = [f for _, f, _, _ in string.Formatter().parse(str(tte.get("text", ""))) if f]
+        text = str(tte.get("text", "")).format_map({f: values.get(f, "–") for f in fields}) \
+            if ok else ""
+        rows.append({"item": str(it["item"]), "topic": it["topic"], "status": status,
+                     "text": text, "where": where})
+    return pd.DataFrame(rows, columns=["item", "topic", "status", "text", "where"])

@@ -19,7 +19,10 @@ module                 stage
 ``_evaluation``        every cohort x model x subgroup (:func:`evaluate_predictions`)
 ``_internal``          Harrell's bootstrap optimism with the whole development repeated
                        (:func:`optimism_bootstrap`)
-``_survival``          the secondary time-to-event endpoint
+``_survival``          the time-to-event endpoint: the Cox model frozen on development,
+                       its validation in every cohort (:func:`evaluate_survival`)
+``_survival_optimism`` the optimism of C and AUC(t) from the bootstrap resamples
+``_survival_site``     the time-to-event validation of a bundle at a site
 ``_external``          external validation of a frozen bundle at one site
                        (:func:`validate_bundle`, ``radval validate``)
 ``_run``               the step runners ``select``, ``fit``, ``evaluate`` and
@@ -54,6 +57,9 @@ _EXPORTS: dict[str, str] = {
     "optimism_bootstrap": "_internal",
     "performance_indexes": "_internal",
     "validate_bundle": "_external",
+    "SurvivalValidation": "_survival",
+    "evaluate_survival": "_survival",
+    "fit_study_survival_model": "_survival",
     "RunResult": "_run",
     "run_study": "_run",
     "run_select": "_run",

@@ -26,6 +26,7 @@ from radval.workflow._cohort import AnalysisData
 from radval.workflow._evaluation import EvaluationTables
 from radval.workflow._internal import OptimismResult
 from radval.workflow._study import StudyConfig
+from radval.workflow._survival import SurvivalValidation
 
 __all__ = ["build_results", "summary_table", "write_csv", "write_tables"]
 
@@ -174,9 +175,9 @@ def write_tables(out_dir: Path, results: Mapping[str, Any]) -> None:
     write_csv(tdir / "selection_funnel.csv", pd.DataFrame(rows))
     write_csv(out_dir / "patient_flow.csv", pd.DataFrame(results["patient_flow"]))
     if "survival" in results:
-        for k in ("km", "summary"):
-            if isinstance(results["survival"][k], pd.DataFrame):
-                write_csv(tdir / f"survival_{k}.csv", results["survival"][k])
+        for k, val in results["survival"].items():
+            if isinstance(val, pd.DataFrame) and len(val.columns):
+                write_csv(tdir / f"survival_{k}.csv", val)
 
 
 def summary_table(results: Mapping[str, Any]) -> pd.DataFrame:
@@ -256,7 +257,7 @@ def evaluation_flags(tables: EvaluationTables, selection: Mapping[str, Any]
 def build_results(study: StudyConfig, data: AnalysisData, *, selection: Mapping[str, Any],
                      models: Mapping[str, Any], cutoffs: Mapping[str, float],
                      tables: EvaluationTables, optimism: OptimismResult,
-                     survival: Mapping[str, Any] | None, warnings_: list[dict[str, Any]],
+                     survival: SurvivalValidation | None, warnings_: list[dict[str, Any]],
                      sample: Mapping[str, Any], signature_model: str,
                      study_file: str | Path | None) -> dict[str, Any]:
     """The content of ``results.json`` of a development run, tables still as DataFrames
@@ -309,7 +310,5 @@ def build_results(study: StudyConfig, data: AnalysisData, *, selection: Mapping[
         "methods": dict(METHODS),
     }
     if survival is not None:
-        results["survival"] = {"model": survival["model"], "cutoff": survival["cutoff"],
-                               "hr_per": survival["hr_per"], "km": survival["km"],
-                               "summary": survival["summary"]}
+        results["survival"] = survival.to_record()
     return results

@@ -18,8 +18,13 @@ logger = logging.getLogger("radval.pipeline")
 
 
 def write_signature_bundle(study: StudyConfig, data: AnalysisData, fm: FittedModels,
-                           out_dir: Path) -> dict[str, Any]:
+                           out_dir: Path, *, survival: dict[str, Any] | None = None
+                           ) -> dict[str, Any]:
     """Freeze the fitted signature into ``out_dir/bundle`` (:mod:`radval.models.bundle`).
+
+    ``survival`` is the frozen Cox model of the time-to-event endpoint
+    (:func:`radval.workflow._survival.fit_study_survival_model`), written as
+    ``signature.json`` key ``survival``.
 
     Returns the ``bundle`` record of ``models.json`` / ``results.json``: its path relative
     to ``out_dir`` and its kind.
@@ -92,7 +97,8 @@ def write_signature_bundle(study: StudyConfig, data: AnalysisData, fm: FittedMod
                    "<predictor>[<level>]": "1 if the categorical predictor equals <level>, "
                                            "else 0 (first sorted level = reference)",
                    "<predictor>": "numeric clinical predictor as recorded"},
-               "lambda_used": {f: s.get("lambda_used") for f, s in fm.selection.items()}})
+               "lambda_used": {f: s.get("lambda_used") for f, s in fm.selection.items()}},
+        survival=survival)
     from radval.models.bundle import write_bundle
 
     weights = Path(deep["weights_path"]) if deep and deep.get("weights_path") else None

@@ -247,7 +247,9 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                     report_formats: Sequence[str] | None = ("html",),
                     pseudonym_key: bytes | None = None, positive_label: Any = None,
                     negative_label: Any = None,
-                    trusted_key: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+                    trusted_key: str | os.PathLike[str] | None = None,
+                    survival_time: str | None = None,
+                    survival_event: str | None = None) -> dict[str, Any]:
     """Validate a frozen signature bundle on one site's data.
 
     Parameters
@@ -297,6 +299,10 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         signed by this key and unchanged since signing.  Without it the bundle is
         still checked, and the log, the summary, ``results.json`` and the site report
         say that its origin is unverified.
+    survival_time, survival_event : str, optional
+        Follow-up time and event columns of the clinical table (default: the bundle's
+        names): the time-to-event validation of the bundle's survival model
+        (:mod:`radval.workflow._survival_site`) in ``results.json`` and ``share.json``.
 
     Returns
     -------
@@ -405,6 +411,12 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         preds[name] = pred[name].to_numpy()
 
     warn_records: list[dict[str, Any]] = []
+    from radval.workflow._survival_site import site_survival
+
+    surv = site_survival(sig, clin, pred, site=site_label, time=survival_time,
+                         event=survival_event)
+    if surv is not None:
+        warn_records += surv.flags
     if not b.origin.verified:
         warn_records.append({"code": "BUNDLE_ORIGIN_UNVERIFIED",
                              "message": b.origin.message[0].upper() + b.origin.message[1:] + ".",
@@ -434,7 +446,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                             thresholds=thresholds,
                             outcome=column if _plain(column) else "outcome", model=MODEL,
                             signature_sha256=b.sha256[SIGNATURE_FILE], shift=shift,
-                            allow_small_cells=allow_small_cells)
+                            allow_small_cells=allow_small_cells,
+                            survival=surv.share if surv is not None else None)
         write_share(stage / "share.json", share)
         share_path = out_dir / "share.json"
     # the table's definition is data-dictionary/predictions.yaml: checked before writing
@@ -501,6 +514,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                                   "with the bundle's parameter file and network weights; no "
                                   "refit", "missing_data": "complete-case analysis"},
     }
+    if surv is not None:
+        results["survival"] = surv.record
     ResultsFile.from_data(results).write(stage / "results.json")
     folder.commit(stage, steps=["validate"])
     report: dict[str, str] = {}

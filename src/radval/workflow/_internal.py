@@ -85,6 +85,9 @@ class OptimismResult(Result):
         What each resample fitted again, and what it took as given.
     deep_training : dict or None
         Number and median apparent AUC of the resamples' networks, when re-trained.
+    survival : DataFrame or None
+        ``metric, horizon, optimism, n_resamples`` of the time-to-event marker (studies
+        with a survival block; :mod:`radval.workflow._survival_optimism`).
     """
 
     table: pd.DataFrame = field(repr=False, compare=False)
@@ -97,6 +100,7 @@ class OptimismResult(Result):
     refitted: list[str]
     not_refitted: list[str]
     deep_training: dict[str, Any] | None = None
+    survival: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The optimism table."""
@@ -216,6 +220,11 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
             te = performance_indexes(y0, test[name][1])
             rec["metrics"][name] = {m: (tr[m], te[m]) for m in OPTIMISM_METRICS}
             rec["test_prob"][name] = np.asarray(test[name][1], dtype=float)
+        if getattr(study, "survival", None) is not None:
+            # the time-to-event marker of this resample, train vs test
+            from radval.workflow._survival_optimism import resample_survival
+
+            rec["survival"] = resample_survival(study, data, fm, boot, train, test)
     return rec
 
 
@@ -406,8 +415,14 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
                     len(trained), float(secs.mean()))
         deep_training = {"n_networks": len(trained),
                          "apparent_auc_median": float(np.nanmedian(aucs))}
+    survival = None
+    if getattr(study, "survival", None) is not None:
+        from radval.workflow._survival_optimism import survival_optimism_table
+
+        survival = survival_optimism_table(results, study.survival.horizons)
     return OptimismResult(table=table, selection_frequency=pd.DataFrame(freq_rows),
                           selection_size=pd.DataFrame(size_rows),
                           prediction_instability=pd.DataFrame(inst_rows), n_resamples=n_ok,
                           n_failed=n_failed, flags=flags, refitted=refitted,
-                          not_refitted=skipped, deep_training=deep_training)
+                          not_refitted=skipped, deep_training=deep_training,
+                          survival=survival)

@@ -43,7 +43,7 @@ from radval.workflow._nomogram import nomogram_points
 from radval.workflow._outputs import RunFolder
 from radval.workflow._selection import run_selection
 from radval.workflow._study import StudyConfig
-from radval.workflow._survival import evaluate_survival
+from radval.workflow._survival import evaluate_survival, fit_study_survival_model
 
 __all__ = ["EvaluateStep", "FitStep", "RunResult", "SelectStep", "run_evaluate", "run_fit",
            "run_select", "run_study"]
@@ -207,7 +207,13 @@ def _fit(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[str, 
         inputs, fit = fm.logistic["nomogram"]
         fr = fm.frame(data.patients.loc[dev], {k: v.loc[dev] for k, v in data.features.items()})
         models["nomogram"] = nomogram_points(fit, inputs, fm.designs["nomogram"], fr)
-    models["bundle"] = write_signature_bundle(study, data, fm, stage)
+    if study.survival is not None:
+        sig = "combined" if "combined" in fm.cutoffs else next(
+            f for f in FAMILIES if f in fm.cutoffs)
+        models["survival_model"] = fit_study_survival_model(study, data, preds, sig,
+                                                            fm.cutoffs[sig])
+    models["bundle"] = write_signature_bundle(study, data, fm, stage,
+                                              survival=models.get("survival_model"))
     if signing_key is not None:
         from radval.models.bundle import sign_bundle
 
@@ -256,7 +262,10 @@ def _evaluate(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[
     if study.survival is not None:
         t0 = time.perf_counter()
         try:
-            survival = evaluate_survival(study, data, preds, sig_model, cutoffs[sig_model])
+            survival = evaluate_survival(study, data, preds, sig_model, cutoffs[sig_model],
+                                         survival_model=models.get("survival_model"),
+                                         optimism=optimism.survival)
+            warn += survival.flags
         except ImportError as exc:  # pragma: no cover - survival module missing
             warn.append(flag("SURVIVAL_SKIPPED", f"survival analysis skipped: {exc}"))
         timings["survival"] = time.perf_counter() - t0

@@ -298,10 +298,48 @@ class EvaluationConfig(_Strict):
 
 
 class SurvivalConfig(_Strict):
-    """Secondary time-to-event endpoint: ``time`` and ``event`` columns (event 1 = event)."""
+    """Secondary time-to-event endpoint: ``time`` and ``event`` columns (event 1 = event).
+
+    ``horizons``: time points (in ``time_unit``, positive, sorted, distinct) at which the
+    time-dependent AUC, Brier score, calibration and decision curve are computed; empty
+    gives the description only (Kaplan-Meier, log-rank, hazard ratios, C).  ``model``:
+    what is validated, ``signature`` (the binary signature's score as a prognostic
+    marker; its absolute risks come from a one-covariate Cox model of the score fitted on
+    development, a documented calibration of the score) or ``cox`` (a Cox model of the
+    signature's linear predictor and the clinical ``predictors``, developed on the
+    development cohort and frozen in the bundle with its baseline survival at the
+    horizons).
+    """
 
     time: str
     event: str
+    horizons: list[float] = Field(default_factory=list)
+    time_unit: Literal["days", "weeks", "months", "years"] = "months"
+    model: Literal["signature", "cox"] = "signature"
+    predictors: list[str] = Field(default_factory=list)
+
+    @field_validator("horizons")
+    @classmethod
+    def _check_horizons(cls, v: list[float]) -> list[float]:
+        bad = [h for h in v if not (math.isfinite(h) and h > 0)]
+        if bad:
+            raise ValueError(f"horizons must be positive times; got {bad[:3]}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"horizons must be distinct; got {v}")
+        if v != sorted(v):
+            raise ValueError(f"horizons must be sorted in increasing order; got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _check_model(self) -> SurvivalConfig:
+        if self.model == "signature" and self.predictors:
+            raise ValueError("predictors: only used with model: cox (the signature is "
+                             "validated alone with model: signature)")
+        if len(set(self.predictors)) != len(self.predictors):
+            raise ValueError("predictors: names must be unique")
+        if self.time == self.event:
+            raise ValueError("time and event must be different columns")
+        return self
 
 
 class ComputeConfig(_Strict):
@@ -366,6 +404,11 @@ class StudyConfig(_Strict):
         if not self.radiomics.enabled and not self.deep.enabled:
             raise ValueError("radiomics.enabled and deep.enabled: at least one feature family "
                              "must be enabled")
+        if self.survival is not None:
+            unknown = [c for c in self.survival.predictors if c not in preds]
+            if unknown:
+                raise ValueError(f"survival.predictors: {unknown} are not listed in "
+                                 "clinical_predictors")
         if self.manifest is None and self.features is None:
             raise ValueError("manifest: required unless 'features' names an extracted table")
         return self

@@ -1,0 +1,78 @@
+"""Forest plots of site estimates and the pooled estimate (``radval pool``).
+
+Site intervals are drawn on the scale the measure is pooled on and back-transformed
+(logit for AUC and C-index, log for O/E), so each site's interval matches the pooled one.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from radval.report._escape import mpl_text
+from radval.report._plots import new_figure, style
+from radval.stats._kernels import expit
+
+__all__ = ["forest_plot", "site_ci"]
+
+
+def site_ci(est: float, se: float, transform: str | None, z: float) -> tuple[float, float]:
+    """``est`` +- ``z`` SE on the ``transform`` scale (logit, log or none), back-transformed."""
+    if transform == "logit":
+        lg, lse = math.log(est / (1 - est)), se / (est * (1 - est))
+        return float(expit(lg - z * lse)), float(expit(lg + z * lse))
+    if transform == "log":
+        lg, lse = math.log(est), se / est
+        return math.exp(lg - z * lse), math.exp(lg + z * lse)
+    return est - z * se, est + z * se
+
+
+def forest_plot(sites: pd.DataFrame, result: Any, *, title: str, null: float,
+                log_scale: bool = False, out_base: Path) -> list[Path]:
+    """Draw a forest plot (site estimates with 95% CIs, pooled diamond, prediction interval).
+
+    Writes ``<out_base>.png`` (300 dpi) and ``<out_base>.svg``; returns the paths.
+    """
+    used = sites[sites["used"]].reset_index(drop=True)
+    with style():
+        return _draw(used, result, title=title, null=null, log_scale=log_scale,
+                     out_base=out_base)
+
+
+def _draw(used: pd.DataFrame, result: Any, *, title: str, null: float, log_scale: bool,
+          out_base: Path) -> list[Path]:
+    k = len(used)
+    fig, ax = new_figure(figsize=(7.0, 1.2 + 0.45 * (k + 2)))
+    ys = list(range(k + 1, 1, -1))
+    for y, rec in zip(ys, used.to_dict(orient="records")):
+        ax.plot([rec["ci_low"], rec["ci_high"]], [y, y], color="black", lw=1)
+        ax.plot([rec["estimate"]], [y], "s", color="black",
+                ms=4 + 6 * rec["weight"] / max(used["weight"].max(), 1e-9))
+    p, lo, hi = result.pooled_natural, result.ci_low_natural, result.ci_high_natural
+    ax.fill([lo, p, hi, p], [0.5, 0.75, 0.5, 0.25], color="#1f5fa8")
+    if math.isfinite(result.pi_low_natural) and math.isfinite(result.pi_high_natural):
+        ax.plot([result.pi_low_natural, result.pi_high_natural], [0.5, 0.5], color="#1f5fa8",
+                lw=1, ls="--")
+    ax.axvline(null, color="grey", lw=0.8, ls=":")
+    ax.set_yticks([*ys, 0.5])
+    ax.set_yticklabels([*(mpl_text(f"{s} (n={n})") for s, n in zip(used["site"], used["n"])),
+                        f"Pooled ({result.method}{', HKSJ' if result.hksj else ''})"])
+    if log_scale:
+        ax.set_xscale("log")
+    ax.set_ylim(-0.2, k + 1.8)
+    ax.set_title(f"{mpl_text(title)}: {p:.3f} ({lo:.3f} to {hi:.3f}); "
+                 f"PI {result.pi_low_natural:.3f} to "
+                 f"{result.pi_high_natural:.3f}; I\u00b2 = {result.i2:.0f}%", fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    out_base.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "svg"):
+        path = out_base.with_suffix(f".{ext}")
+        fig.savefig(path, dpi=300 if ext == "png" else None, metadata=(
+            {"Date": None} if ext == "svg" else None))
+        paths.append(path)
+    return paths
