@@ -117,7 +117,7 @@ def logistic_newton(x: npt.ArrayLike, y: npt.ArrayLike, *,
                     offset: npt.ArrayLike | None = None, start: npt.ArrayLike | None = None,
                     tol: float = 1e-12, max_iter: int = 100,
                     criterion: str = "step") -> LogisticNewtonFit:
-    """Maximum-likelihood logistic regression ``logit P(y=1) = offset + x @ beta``.
+    r"""Maximum-likelihood logistic regression ``logit P(y=1) = offset + x @ beta``.
 
     Iteratively reweighted least squares (Fisher scoring = Newton-Raphson for the logit
     link), as R's ``glm.fit``: from ``start`` (default: R's start, ``mu = (y + 0.5) / 2``),
