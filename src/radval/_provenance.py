@@ -146,24 +146,32 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int = 2
 
 
 def check_output_dir(path: str | os.PathLike[str]) -> Path:
-    """Create the output folder ``path`` if needed and make sure a file can be written in it.
+    """Make sure the output folder ``path`` can be written, without creating anything.
 
     Run before any work, so that a read-only or full output folder is reported at once
-    instead of after an hour of extraction.
+    instead of after an hour of extraction. A folder that does not exist yet is not created
+    here (a command refused later, e.g. for a hostile bundle, must leave no trace): its
+    nearest existing parent is tried instead. The probe is an unnamed temporary file, so no
+    directory entry ever appears.
 
     Raises
     ------
     OutputError
-        The folder cannot be created, is a file, or refuses a test file (exit code 73, or 74
-        when the disk is full); the message names the folder.
+        The folder (or its nearest existing parent) is a file or refuses a test file (exit
+        code 73, or 74 when the disk is full); the message names the folder.
     """
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise OutputError(f"output folder {p} is a file; give a folder (--out)",
                           filename=str(p))
+    probe = p.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"output folder {p} cannot be created: {probe.name} is a file",
+                          filename=str(p))
     try:
-        p.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(prefix=".radval-write-test.", dir=p) as fh:
+        with tempfile.TemporaryFile(prefix=".radval-write-test.", dir=probe) as fh:
             fh.write(b"x")
             fh.flush()
     except OutputError:

@@ -153,3 +153,17 @@ def test_hostile_section_parses_without_code_raw_or_math(tmp_path: Path) -> None
     qmd = tmp_path / "section.qmd"
     qmd.write_text(sec.markdown, encoding="utf-8")
     check_qmd(qmd)
+
+
+def test_optimism_rows_without_horizon(tmp_path: Path) -> None:
+    """C-index rows carry no horizon: when no AUC row is present the horizon column holds only
+    None (as read back from results.json) and the table still names each index."""
+    import json
+
+    res = json.loads(json.dumps(_results()))
+    res["survival"]["optimism"] = [r for r in res["survival"]["optimism"]
+                                   if r["metric"] != "auc"]
+    assert all(r["horizon"] is None for r in res["survival"]["optimism"])
+    sec = survival_section(res, tmp_path)
+    table = pd.read_csv(sec.tables["tbl-survival-optimism"])
+    assert list(table["Index"]) == ["Harrell's C", "Uno's C"]

@@ -388,7 +388,9 @@ def _optimism_table(results: Mapping[str, Any]) -> pd.DataFrame:
         return opt
     names = {"c_harrell": "Harrell's C", "c_uno": "Uno's C"}
     return pd.DataFrame({
-        "Index": [names.get(m, f"AUC({_h(h)})") for m, h in zip(opt["metric"], opt["horizon"])],
+        # the C-index rows carry no horizon (None in results.json)
+        "Index": [names[m] if m in names else f"AUC({_h(h)})"
+                  for m, h in zip(opt["metric"], opt["horizon"])],
         "Apparent": [fmt_num(v, 3) for v in opt["apparent"]],
         "Optimism": [fmt_num(v, 3) for v in opt["optimism"]],
         "Corrected": [fmt_num(v, 3) for v in opt["corrected"]],
