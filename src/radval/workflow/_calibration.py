@@ -59,6 +59,7 @@ __all__ = [
     "cochran_q",
     "corrected_tables",
     "curve_spec",
+    "evaluation_options",
     "fit_recalibration",
     "resample_curves",
     "score_recalibration",
@@ -510,3 +511,19 @@ def corrected_tables(spec: CurveSpec, y: IntArray, apparent: Mapping[str, FloatA
         "net_benefit": pd.concat(nb_rows, ignore_index=True)[nb_cols] if nb_rows
         else pd.DataFrame(columns=nb_cols),
     }
+
+
+def evaluation_options(study: Any, cutoffs: Mapping[str, Any]) -> dict[str, Any]:
+    """The calibration and utility keyword arguments of
+    :func:`radval.workflow._evaluation.evaluate_predictions` from a study's ``evaluation``
+    block (the signature model is ``combined``, else the first score model fitted)."""
+    ev = study.evaluation
+    signature = "combined" if "combined" in cutoffs else next(
+        (m for m in SCORE_MODELS if m in cutoffs), None)
+    return {"calibration_method": ev.calibration_curve,
+            "calibration_band": ev.calibration_band,
+            "net_benefit_thresholds": list(ev.net_benefit_thresholds),
+            "net_benefit_pairs": ev.net_benefit_comparisons,
+            "signature_model": signature,
+            "net_benefit_bootstrap": ev.net_benefit_bootstrap,
+            "partial_auc": ev.partial_auc}

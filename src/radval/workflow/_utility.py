@@ -82,7 +82,7 @@ def net_benefit_with_se(y: npt.ArrayLike, prob: npt.ArrayLike, thresholds: Seque
     """
     from scipy.stats import norm
 
-    from radval.stats._decision_curve import _dca_risk
+    from radval.stats._decision_curve import _dca_risk, _net_benefit_se
 
     yy = np.asarray(y, dtype=np.int64).astype(bool)
     p = np.asarray(prob, dtype=float)
@@ -93,7 +93,7 @@ def net_benefit_with_se(y: npt.ArrayLike, prob: npt.ArrayLike, thresholds: Seque
     b = treated[~yy].sum(axis=0) / n
     w = t / (1.0 - t)
     nb = a - w * b
-    se = np.sqrt(np.maximum(a * (1 - a) + w**2 * b * (1 - b) + 2 * w * a * b, 0.0) / n)
+    se = _net_benefit_se(a, b, t, n)
     z = float(norm.ppf(0.5 + confidence_level / 2.0))
     prev = yy.mean()
     return pd.DataFrame({"threshold": t, "net_benefit": nb, "se": se, "ci_low": nb - z * se,
