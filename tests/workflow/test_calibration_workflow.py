@@ -157,6 +157,7 @@ def test_subgroup_calibration_and_heterogeneity(evaluated) -> None:
     curves = out.curves["calibration_subgroup"]
     assert set(curves[(curves.cohort == "val") & (curves.subgroup == "half")].level) == \
         {"odd", "even"}
+    assert set(curves.model) == {"combined"}  # the signature model's curves only
 
 
 def test_subgroup_with_one_class_is_reported_not_crashed(evaluated) -> None:

@@ -440,7 +440,7 @@ class Curves(Record):
         "flexible calibration curves with pointwise bootstrap bands (risk as in the "
         "calibration rows' risk_scale)", None)
     calibration_subgroup: list[SubgroupCalibrationPoint] | None = _f(
-        "flexible calibration curves per subgroup level", None)
+        "flexible calibration curves per subgroup level (the signature model)", None)
 
 
 class OptimismRow(Record):

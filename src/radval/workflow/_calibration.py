@@ -23,7 +23,8 @@ model stays that of its own probability, as the decision curves show it).
 
 **Flexible curves** (:func:`radval.stats.calibration_curve`): per cohort x model the
 curve on 100 equally spaced risks between the smallest and the largest predicted risk,
-with a pointwise bootstrap percentile band; the same per subgroup level.
+with a pointwise bootstrap percentile band; the same per subgroup level for the signature
+model (the other models' subgroup calibration is in the tables).
 
 **Per subgroup level**: calibration-in-the-large, calibration slope (with their
 inverse-information SEs) and log O/E (:math:`\\operatorname{SE} = \\sqrt{(1-O/n)/O}`), each
@@ -309,15 +310,15 @@ def heterogeneity_rows(rows: Sequence[Mapping[str, Any]], key: Mapping[str, Any]
 def subgroup_calibration(y: IntArray, p: FloatArray, ids: npt.NDArray[Any], *,
                          key: Mapping[str, Any], risk_scale: str,
                          subgroup_ids: Mapping[str, Mapping[str, set[str]]], method: str,
-                         band: int, level: float, seed: int
+                         band: int, level: float, seed: int, curves: bool = True
                          ) -> tuple[list[dict[str, Any]], list[pd.DataFrame],
                                     list[dict[str, Any]]]:
-    """Calibration of one cohort x model in every subgroup level, the level curves and
-    the heterogeneity tests (CITL, slope, log O/E)."""
+    """Calibration of one cohort x model in every subgroup level, the level curves (with
+    ``curves``) and the heterogeneity tests (CITL, slope, log O/E)."""
     from radval._rng import stable_rng
 
     rows: list[dict[str, Any]] = []
-    curves: list[pd.DataFrame] = []
+    out_curves: list[pd.DataFrame] = []
     het: list[dict[str, Any]] = []
     for name, levels in subgroup_ids.items():
         level_rows = []
@@ -326,18 +327,19 @@ def subgroup_calibration(y: IntArray, p: FloatArray, ids: npt.NDArray[Any], *,
             ys, ps = y[m], p[m]
             row = {**key, "subgroup": name, "level": lvl, "risk_scale": risk_scale,
                    **_level_calibration(ys, ps)}
-            curve, _summary = _curve(ys, ps, method=method, band=band, level=level,
-                                     rng=stable_rng(seed, "calband", key["cohort"],
-                                                    key["model"], name, lvl))
-            if not curve.empty:
-                curves.append(curve.assign(**key, subgroup=name, level=lvl))
+            if curves:
+                curve, _summary = _curve(ys, ps, method=method, band=band, level=level,
+                                         rng=stable_rng(seed, "calband", key["cohort"],
+                                                        key["model"], name, lvl))
+                if not curve.empty:
+                    out_curves.append(curve.assign(**key, subgroup=name, level=lvl))
             rows.append(row)
             level_rows.append(row)
         het += heterogeneity_rows(level_rows, {**key, "subgroup": name},
                                   [("citl", "citl", "citl_se"),
                                    ("slope", "slope", "slope_se"),
                                    ("log_o_e", "log_o_e", "log_o_e_se")])
-    return rows, curves, het
+    return rows, out_curves, het
 
 
 # ----------------------------------------------------------- internal validation
@@ -397,18 +399,21 @@ def curve_spec(*, method: str, thresholds: Sequence[float], y: IntArray,
 
 
 def _curve_on(y: IntArray, p: FloatArray, grid: FloatArray, method: str) -> FloatArray:
-    from radval.stats._calibration_curve import calibration_curve
+    """The curve of :func:`radval.stats.calibration_curve` (default smoother settings) at
+    the grid only: its smoother called directly, as every resample needs it twice per
+    model (no band, no summary, no table)."""
+    from radval.stats._calibration_curve import _smoother
 
     if y.min() == y.max() or not np.ptp(p) > 0:
         return np.full(grid.size, np.nan)
-    pp = np.clip(p, 1e-10, 1 - 1e-10) if method == "spline" else p
+    pp = np.clip(p, 1e-10, 1 - 1e-10) if method == "spline" else np.asarray(p, dtype=float)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RadvalWarning)
-            res = calibration_curve(y, pp, method=method, n_bootstrap=0, grid=grid)
-    except (DataError, InputError, np.linalg.LinAlgError):
+            out = _smoother(method, 0.75, 2, 5)(pp, np.asarray(y, dtype=np.float64), grid)
+    except (DataError, InputError, np.linalg.LinAlgError, ValueError):
         return np.full(grid.size, np.nan)
-    return np.asarray(res.curve["observed"], dtype=float)
+    return np.full(grid.size, np.nan) if out is None else np.asarray(out, dtype=float)
 
 
 def _net_benefit(y: IntArray, p: FloatArray, thresholds: FloatArray) -> FloatArray:

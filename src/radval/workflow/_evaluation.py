@@ -508,7 +508,7 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
                     r1, c1, h1 = subgroup_calibration(
                         y, p_cal, ids, key=key, risk_scale=scale, subgroup_ids=subgroup_ids,
                         method=calibration_method, band=calibration_band,
-                        level=confidence_level, seed=seed)
+                        level=confidence_level, seed=seed, curves=model == signature_model)
                     sub_cal += r1
                     sub_curves += c1
                     sub_het += h1
