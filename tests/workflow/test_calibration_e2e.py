@@ -147,11 +147,12 @@ def test_corrected_curves_from_the_optimism_resamples(run: Path) -> None:
     assert len(c) == 50
     ok = c.corrected.notna()
     assert_allclose(c.corrected[ok], (c.apparent - c.optimism)[ok], rtol=1e-12)
-    # apparent curve = the loess curve of the final model on the grid
+    # apparent curve = the lowess curve (rms calibrate) of the final model on the grid
     from radval.stats import calibration_curve
 
+    assert set(cc.method) == {"lowess"}
     dev = _pred(run, "centre1_train", "combined")
-    ref = calibration_curve(dev.y_true, dev.probability, n_bootstrap=0,
+    ref = calibration_curve(dev.y_true, dev.probability, method="lowess", n_bootstrap=0,
                             grid=c.predicted.to_numpy(float))
     assert_allclose(c.apparent.to_numpy(float), ref.curve.observed.to_numpy(float),
                     rtol=1e-9, equal_nan=True)

@@ -300,8 +300,8 @@ def corrected_calibration_markdown(results: Mapping[str, Any], out_dir: str | Pa
              "In every optimism resample the whole development was repeated (feature "
              "selection, every model and, when radval trained it, the network); each "
              "resample's model was evaluated in the resample and in the development cohort "
-             "on a common grid. The bias-corrected curve is the apparent curve minus the "
-             "mean difference at each predicted risk (rms calibrate); the same correction "
+             "on a common grid. The bias-corrected curve is the apparent lowess curve minus "
+             "the mean difference at each predicted risk (rms calibrate); the same correction "
              "at each threshold gives the optimism-corrected decision curve. A rad-score or "
              "DL-score was recalibrated on each resample's own data first.\n"]
     if not cc.empty:
@@ -345,11 +345,13 @@ def corrected_calibration_markdown(results: Mapping[str, Any], out_dir: str | Pa
 
 # ------------------------------------------------------- net-benefit difference
 def _difference_figure(results: Mapping[str, Any], diff: pd.DataFrame,
-                       pairs: list[tuple[str, str]], cohorts: list[str],
+                       pairs: list[tuple[str, str]], cohorts: list[str], upper: float,
                        out_dir: Path) -> Path:
     from radval.report._plots import new_figure, plot_net_benefit_difference, style
 
     labels = model_labels(results)
+    # near t = 1 the weight t/(1-t) blows every difference up: drawn up to `upper`
+    diff = diff[diff["threshold"] <= upper + 1e-12]
     with style():
         fig, axes = new_figure(len(pairs), len(cohorts), squeeze=False, sharex=True,
                                sharey="row",
@@ -388,9 +390,11 @@ def net_benefit_difference_markdown(results: Mapping[str, Any], out_dir: str | P
              "excludes 0 the first model is more (above 0) or less useful than the second "
              "at that threshold. Restrict the reading to the thresholds that are clinically "
              "reasonable.\n"]
-    _fig(lambda: _difference_figure(results, diff, pairs, cohorts, out), "fig-nb-difference",
-         "Difference in net benefit with 95% bootstrap CIs by cohort.", figs, lines)
     keys = _key_thresholds(results)
+    upper = max(0.5, *keys)
+    _fig(lambda: _difference_figure(results, diff, pairs, cohorts, upper, out),
+         "fig-nb-difference", f"Difference in net benefit with 95% bootstrap CIs by cohort "
+         f"(thresholds up to {upper:g}).", figs, lines)
     rows = []
     for c in cohorts:
         for a, b in pairs:

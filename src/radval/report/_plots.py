@@ -222,10 +222,12 @@ def plot_calibration_band(curves: pd.DataFrame, *, by: str | None = None,
         ax.plot([0, 1], [0, 1], color="0.7", lw=0.7, label="ideal")
         if corrected is not None and len(corrected):
             c = corrected.sort_values("predicted")
-            ax.plot(c["predicted"], c["apparent"], color=OKABE_ITO[1], ls="--", lw=1.2,
-                    label="apparent")
-            ax.plot(c["predicted"], c["corrected"], color=OKABE_ITO[0], lw=1.4,
-                    label="bias-corrected")
+            for col, color, ls, name in (("apparent", OKABE_ITO[1], "--", "apparent"),
+                                         ("corrected", OKABE_ITO[0], "-", "bias-corrected")):
+                vals = pd.to_numeric(c[col], errors="coerce").to_numpy(dtype=float)
+                # an estimate outside [0, 1] is drawn at the edge, not off the panel
+                ax.plot(c["predicted"], np.clip(vals, -0.02, 1.02), color=color, ls=ls,
+                        lw=1.4 if ls == "-" else 1.2, label=name)
         elif curves is not None and len(curves):
             groups = list(dict.fromkeys(curves[by])) if by else [None]
             for i, g in enumerate(groups):

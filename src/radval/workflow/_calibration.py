@@ -30,8 +30,10 @@ model (the other models' subgroup calibration is in the tables).
 inverse-information SEs) and log O/E (:math:`\\operatorname{SE} = \\sqrt{(1-O/n)/O}`), each
 tested for heterogeneity across the levels with Cochran's Q (:func:`cochran_q`).
 
-**Bias-corrected curve** (``rms::calibrate``): the apparent curve on a fixed grid
-(``seq(p[5], p[n-4], length = 50)`` of the sorted apparent risks), minus the mean
+**Bias-corrected curve** (``rms::calibrate``): the apparent lowess curve
+(``lowess(p, y, iter = 0)``, rms's smoother: local linear, so a resample's curve stays
+near [0, 1] where a local quadratic loess on a small resample can run off) on a fixed
+grid (``seq(p[5], p[n-4], length = 50)`` of the sorted apparent risks), minus the mean
 optimism ``train - test`` of the curves of the models refitted in the optimism
 resamples (:func:`resample_curves` runs inside each resample, so selection, fitting and a
 re-trained network are inside the correction; a score model is recalibrated on each
@@ -351,8 +353,9 @@ class CurveSpec:
     Attributes
     ----------
     method : str
-        Smoother of the calibration curves (``grouped`` is replaced by ``lowess``: a
-        corrected curve needs a curve on a fixed grid).
+        Smoother of the calibration curves (``lowess`` in the workflow, as
+        ``rms::calibrate``; ``grouped`` is replaced by ``lowess``: a corrected curve
+        needs a curve on a fixed grid).
     thresholds : ndarray
         Thresholds of the decision curves.
     grids : dict

@@ -345,8 +345,8 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     pdev0 = preds[preds["cohort"] == study.development]
     apparent = {m: g.set_index("patient_id").loc[ids, "probability"].to_numpy(dtype=float)
                 for m, g in pdev0.groupby("model", sort=False)}
-    spec = curve_spec(method=study.evaluation.calibration_curve,
-                      thresholds=study.evaluation.dca_thresholds, y=y_dev, apparent=apparent)
+    spec = curve_spec(method="lowess", thresholds=study.evaluation.dca_thresholds, y=y_dev,
+                      apparent=apparent)
     # the crops of a re-trained network travel with every chunk: fewer, larger chunks
     per_worker = 2 if refit_deep else 4
     k = n_chunks or max(1, min(n_resamples, per_worker * max(1, jobs or 2)))
