@@ -171,7 +171,7 @@ def test_check_site_with_normal_lp() -> None:
     assert chk.criteria.n_final == ref.n_final and chk.required == ref.n_final
     assert chk.criteria.n_cslope == ref.n_cslope
     assert chk.criteria.n_net_benefit == ref.n_net_benefit
-    assert chk.meets is (400 >= ref.n_final)
+    assert chk.meets is (ref.n_final <= 400)
     with pytest.raises(InputError, match="'lp_normal' parameter of check_validation_sample"):
         check_validation_sample_size(400, 60, cstatistic=0.78, lp=[0.1, 0.2],
                                      lp_normal=(0, 1))

@@ -31,7 +31,7 @@ import pandas as pd
 
 from radval.exceptions import DataError, InputError
 
-__all__ = ["nb_measure_name", "nb_thresholds", "published_rows", "read_published",
+__all__ = ["choose_nb_thresholds", "nb_measure_name", "published_rows", "read_published",
            "share_nb_rows"]
 
 #: Measure of the core table -> measure of published_validations.
@@ -50,7 +50,7 @@ def _key(t: Any) -> float:
     return round(float(t), 6)
 
 
-def nb_thresholds(shares: Sequence[Mapping[str, Any]], chosen: Sequence[float] | None
+def choose_nb_thresholds(shares: Sequence[Mapping[str, Any]], chosen: Sequence[float] | None
                   ) -> list[float]:
     """Thresholds to pool: the chosen ones (each must lie in (0, 1)), or every threshold
     reported by at least one site."""
@@ -141,9 +141,16 @@ def read_published(path: str | os.PathLike[str]) -> pd.DataFrame:
     out = published_validations(table)
     extra = table.set_index("study")
     for col in ("n", "events"):
-        out[col] = [extra.at[s, col] if col in extra.columns else math.nan
-                    for s in out["study"]]
+        values: list[Any] = [extra.at[s, col] if col in extra.columns else math.nan
+                             for s in out["study"]]
+        out[col] = values
     return out
+
+
+def _count(value: Any) -> int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(value)
 
 
 def published_rows(published: pd.DataFrame, measure: str, sites: Sequence[str]
@@ -163,15 +170,13 @@ def published_rows(published: pd.DataFrame, measure: str, sites: Sequence[str]
         est = float(rec["estimate"])
         # back to the natural scale: meta_analysis applies the same delta method
         deriv = est * (1.0 - est) if kind == "auc" else est
-        n = rec.get("n")
+        n: Any = rec.get("n")
         has_n = n is not None and not (isinstance(n, float) and math.isnan(n))
         rows.append({"site": rec["study"],
                      "label": f"{rec['study']} (n={int(n)}, published)" if has_n
                      else f"{rec['study']} (published)",
                      "n": int(n) if has_n else None,
-                     "events": None if rec.get("events") is None or (
-                         isinstance(rec.get("events"), float) and math.isnan(rec["events"]))
-                     else int(rec["events"]),
+                     "events": _count(rec.get("events")),
                      "estimate": est, "se": float(rec["theta_se"]) * deriv, "used": True,
                      "withheld": False, "source": f"published ({rec['source']})",
                      "note": None})

@@ -221,7 +221,7 @@ def _published_markdown(pooled: dict[str, Any]) -> list[str]:
         lines += ["", ": Published validations {#tbl-published}", ""]
     notes = []
     for m in pooled["measures"].values():
-        if not str(m.get("kind", "")) == "net_benefit":
+        if str(m.get("kind", "")) != "net_benefit":
             continue
         left = [f"{md_text(r['site'])} ({md_text(r['note'])})" for r in m.get("left_out", [])]
         if left:
@@ -270,16 +270,15 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         The content of ``pooled.json`` plus ``paths`` of what was written.
     """
     from radval import __version__
-    from radval.pool.meta_analysis import meta_analysis
-    from radval.pool.share import read_share
-
     from radval.pool._measures import (
+        choose_nb_thresholds,
         nb_measure_name,
-        nb_thresholds as choose_thresholds,
         published_rows,
         read_published,
         share_nb_rows,
     )
+    from radval.pool.meta_analysis import meta_analysis
+    from radval.pool.share import read_share
 
     t0 = time.perf_counter()
     pub = read_published(published) if published is not None else None
@@ -314,7 +313,7 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         if extra is not None and not extra.empty:
             rows = pd.concat([rows, extra], ignore_index=True)
         specs.append((name, label, transform, null, rows, "core"))
-    for t in choose_thresholds(shares, nb_thresholds):
+    for t in choose_nb_thresholds(shares, nb_thresholds):
         specs.append((nb_measure_name(t), f"Net benefit at threshold {t:g}", None, 0.0,
                       share_nb_rows(shares, t), "net_benefit"))
     for name, label, transform, null, sites, kind in specs:

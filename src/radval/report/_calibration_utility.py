@@ -197,7 +197,7 @@ def calibration_band_markdown(results: Mapping[str, Any], out_dir: str | Path) -
     figs: dict[str, Path] = {}
     lines = ["## Calibration curves with confidence bands {#sec-calibration-band}\n"]
     method = str(band["method"].iloc[0])
-    n_res = pd.to_numeric(band.get("n_resamples"), errors="coerce").max()
+    n_res = pd.to_numeric(band["n_resamples"], errors="coerce").max()
     lines.append(f"Flexible calibration curves ({md_text(method)}"
                  f"{' as CalibrationCurves val.prob.ci.2' if method == 'loess' else ''}) "
                  "with pointwise 95% bootstrap percentile bands"
@@ -382,7 +382,7 @@ def net_benefit_difference_markdown(results: Mapping[str, Any], out_dir: str | P
     pairs = list(dict.fromkeys(zip(diff["model_a"].astype(str), diff["model_b"].astype(str),
                                    strict=True)))
     cohorts = _cohorts(results, diff)
-    n_res = pd.to_numeric(diff.get("n_resamples"), errors="coerce").max()
+    n_res = pd.to_numeric(diff["n_resamples"], errors="coerce").max()
     lines = ["## Difference in net benefit {#sec-nb-difference}\n",
              "The difference in net benefit between two models evaluated on the same "
              "patients, with a paired, stratified bootstrap 95% CI at every threshold"

@@ -241,10 +241,10 @@ def plot_calibration_band(curves: pd.DataFrame, *, by: str | None = None,
                     ax.fill_between(d["predicted"].to_numpy(dtype=float)[ok],
                                     np.clip(lo[ok], 0, 1), np.clip(hi[ok], 0, 1),
                                     color=color, alpha=0.18, lw=0)
-                name = None if g is None else mpl_text(labels.get(str(g), str(g)))
+                legend_name = None if g is None else mpl_text(labels.get(str(g), str(g)))
                 ax.plot(d["predicted"], np.clip(pd.to_numeric(d["observed"],
                                                               errors="coerce"), -0.05, 1.05),
-                        color=color, ls=LINE_STYLES[i % 4], lw=1.3, label=name)
+                        color=color, ls=LINE_STYLES[i % 4], lw=1.3, label=legend_name)
         if note:
             ax.text(0.03, 0.97, mpl_text(note), transform=ax.transAxes, va="top", fontsize=6.5)
         ax.set_xlim(0, 1)

@@ -93,7 +93,7 @@ HET_COLUMNS = ["cohort", "model", "subgroup", "measure", "threshold", "k", "stat
 
 
 # ------------------------------------------------------------------------- kernels
-def cochran_q(estimates: Sequence[float], variances: Sequence[float]
+def cochran_q(estimates: npt.ArrayLike, variances: npt.ArrayLike
               ) -> tuple[float, int, float, float]:
     """Cochran's Q test of equal estimates across independent groups.
 

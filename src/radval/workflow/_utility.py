@@ -131,7 +131,8 @@ def subgroup_net_benefit(y: IntArray, prob: FloatArray, ids: npt.NDArray[Any], *
                 continue
             tab = net_benefit_with_se(ys, ps, thresholds, confidence_level=confidence_level)
             for rec0 in tab.to_dict(orient="records"):
-                rec = {**base, **rec0, "undefined_reason": None}
+                rec = {**base, **{str(k): v for k, v in rec0.items()},
+                       "undefined_reason": None}
                 if not rec["se"] > 0:
                     rec["undefined_reason"] = ("no patient at or above the threshold: net "
                                                "benefit 0 without sampling variance")
