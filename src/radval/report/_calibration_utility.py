@@ -365,6 +365,8 @@ def _difference_figure(results: Mapping[str, Any], diff: pd.DataFrame,
                     plot_net_benefit_difference(
                         d, title=f"{c}: {labels.get(a, a)} - {labels.get(b, b)}",
                         ylabel="Δ net benefit" if j == 0 else "", ax=ax)
+                    if i < len(pairs) - 1:
+                        ax.set_xlabel("")
                 else:
                     ax.set_axis_off()
         fig.tight_layout()
