@@ -1,6 +1,10 @@
 """Calibration and clinical utility end to end on the small built-in study: `radval run`,
 `radval validate` at a site, `radval pool` with a published validation, and the report.
 
+Radiomics only: the signature is the rad-score itself (no combined model), so the
+development run recalibrates it for its calibration and the site, which cannot, labels it
+as a raw score.
+
 The numbers in results.json are recomputed from predictions.parquet with the stats
 functions; the bias-corrected curves are checked to be the same with 1 and 2 workers.
 """
@@ -42,12 +46,12 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {"name": "tumour_size_mm", "timing": "pre-operative", "kind": "numeric"}],
         "subgroups": [{"name": "size", "expr": "tumour_size_mm < 15"}],
         "selection": {"n_folds": 5},
-        "models": {"combined": True, "nomogram": False},
+        "models": {"nomogram": True},
         "evaluation": {"bootstrap_ci": 50, "optimism": 6, "calibration_band": 40,
                        "net_benefit_bootstrap": 60,
                        "dca_thresholds": [0.05, 0.1, 0.2, 0.3, 0.4, 0.5],
                        "net_benefit_comparisons": [["signature", "clinical"],
-                                                   ["radiomics", "clinical"]],
+                                                   ["nomogram", "clinical"]],
                        "partial_auc": {"specificity": [1.0, 0.8]}},
         "compute": {"jobs": 2}, "seed": 7, "output": "out",
     }
@@ -83,14 +87,14 @@ def test_results_hold_the_calibration_and_utility_tables(run: Path) -> None:
     assert r.risk_scale == "recalibrated_score"
     assert r.recalibration_slope == pytest.approx(b, rel=1e-9)
     assert cal.loc[("centre1_train", "radiomics"), "slope"] == pytest.approx(1.0, rel=1e-6)
-    assert cal.loc[("centre2", "combined"), "risk_scale"] == "model"
-    # the band of the combined model at the external site
-    ext = _pred(run, "centre2", "combined")
+    assert cal.loc[("centre2", "nomogram"), "risk_scale"] == "model"
+    # the band of the nomogram at the external site
+    ext = _pred(run, "centre2", "nomogram")
     y, p = ext.y_true.to_numpy(int), ext.probability.to_numpy(float)
     ref = calibration_curve(y, p, n_bootstrap=40, grid=r_seq(p.min(), p.max(), 100),
-                            rng=stable_rng(7, "calband", "centre2", "combined"))
+                            rng=stable_rng(7, "calband", "centre2", "nomogram"))
     band = pd.DataFrame(res["curves"]["calibration_band"])
-    got = band[(band.cohort == "centre2") & (band.model == "combined")]
+    got = band[(band.cohort == "centre2") & (band.model == "nomogram")]
     assert_allclose(got.observed.to_numpy(float), ref.curve.observed.to_numpy(float),
                     rtol=1e-9)
     assert_allclose(got.ci_high.to_numpy(float), ref.curve.ci_high.to_numpy(float),
@@ -106,21 +110,21 @@ def test_results_hold_the_calibration_and_utility_tables(run: Path) -> None:
                     rtol=1e-9)
     # the net-benefit differences asked for in the study file
     diff = pd.DataFrame(res["net_benefit_difference"])
-    assert set(zip(diff.model_a, diff.model_b, strict=True)) == {("combined", "clinical"),
-                                                                 ("radiomics", "clinical")}
+    assert set(zip(diff.model_a, diff.model_b, strict=True)) == {("radiomics", "clinical"),
+                                                                 ("nomogram", "clinical")}
     clin = _pred(run, "centre2", "clinical")
     ref_d = decision_curve_difference(y, p, clin.probability.to_numpy(float),
                                       thresholds=[0.05, 0.1, 0.2, 0.3, 0.4, 0.5],
                                       n_bootstrap=60,
-                                      rng=stable_rng(7, "nbdiff", "centre2", "combined",
+                                      rng=stable_rng(7, "nbdiff", "centre2", "nomogram",
                                                      "clinical"))
-    got = diff[(diff.cohort == "centre2") & (diff.model_a == "combined")]
+    got = diff[(diff.cohort == "centre2") & (diff.model_a == "nomogram")]
     assert_allclose(got[["difference", "ci_low", "ci_high"]].to_numpy(float),
                     ref_d[["difference", "ci_low", "ci_high"]].to_numpy(float), rtol=1e-9)
     pa = pd.DataFrame(res["partial_auc"])
-    row = pa[(pa.cohort == "centre2") & (pa.model == "combined")].iloc[0]
+    row = pa[(pa.cohort == "centre2") & (pa.model == "nomogram")].iloc[0]
     ref_p = partial_auc(y, p, specificity=(1.0, 0.8), n_bootstrap=50,
-                        rng=stable_rng(7, "pauc", "centre2", "combined"))
+                        rng=stable_rng(7, "pauc", "centre2", "nomogram"))
     assert row.estimate == pytest.approx(ref_p.estimate, rel=1e-12)
     # per subgroup: calibration, net benefit, heterogeneity (rows for every level)
     sc = pd.DataFrame(res["subgroup_calibration"])
@@ -140,10 +144,10 @@ def test_corrected_curves_from_the_optimism_resamples(run: Path) -> None:
     res = json.loads((run / "results.json").read_text())
     cc = pd.DataFrame(res["optimism_calibration"])
     summ = pd.DataFrame(res["optimism_calibration_summary"]).set_index("model")
-    assert {"radiomics", "combined", "clinical"} <= set(cc.model)
+    assert {"radiomics", "nomogram", "clinical"} <= set(cc.model)
     assert summ.loc["radiomics", "risk_scale"] == "recalibrated_score"
     assert (summ.n_resamples == 6).all()
-    c = cc[cc.model == "combined"]
+    c = cc[cc.model == "nomogram"]
     assert len(c) == 50
     ok = c.corrected.notna()
     assert_allclose(c.corrected[ok], (c.apparent - c.optimism)[ok], rtol=1e-12)
@@ -151,7 +155,7 @@ def test_corrected_curves_from_the_optimism_resamples(run: Path) -> None:
     from radval.stats import calibration_curve
 
     assert set(cc.method) == {"lowess"}
-    dev = _pred(run, "centre1_train", "combined")
+    dev = _pred(run, "centre1_train", "nomogram")
     ref = calibration_curve(dev.y_true, dev.probability, method="lowess", n_bootstrap=0,
                             grid=c.predicted.to_numpy(float))
     assert_allclose(c.apparent.to_numpy(float), ref.curve.observed.to_numpy(float),
@@ -177,7 +181,7 @@ def test_site_sample_size_and_report(study: Path, run: Path, tmp_path: Path) -> 
 
     sig = json.loads((run / "bundle" / "signature.json").read_text())
     summ = sig["development_summary"]
-    dev = _pred(run, "centre1_train", "combined")
+    dev = _pred(run, "centre1_train", "radiomics")  # the signature
     from radval.stats import roc_auc
 
     # the bundle carries the development C and LP mean/SD, no patient value
@@ -201,9 +205,11 @@ def test_site_sample_size_and_report(study: Path, run: Path, tmp_path: Path) -> 
     assert ss["cstatistic_source"] == "development (bundle)"
     assert ss["meets"] is False  # 25-odd patients cannot meet Riley's criteria
     assert any(w["code"] == "SMALL_VALIDATION_SAMPLE" for w in res["warnings"])
-    assert res["calibration"][0]["risk_scale"] == "model"
+    # a single-score signature cannot be recalibrated at the site: labelled as raw
+    assert res["calibration"][0]["risk_scale"] == "raw_score"
     qmd = (site / "report" / "report.qmd").read_text()
     assert "Sample size of this site" in qmd and "does not meet it" in qmd
+    assert "not a calibrated probability" in qmd
     assert "fig-calibration-band" in qmd
     assert (site / "report" / "figures" / "fig-calibration-band.png").is_file()
     # the site's share.json carries the net-benefit SEs; pool it with a published value
