@@ -160,6 +160,12 @@ def test_corrected_curves_from_the_optimism_resamples(run: Path) -> None:
                             grid=c.predicted.to_numpy(float))
     assert_allclose(c.apparent.to_numpy(float), ref.curve.observed.to_numpy(float),
                     rtol=1e-9, equal_nan=True)
+    # the optimism table: the rad-score's calibration indexes after its recalibration
+    opt = pd.DataFrame(res["optimism"]).set_index(["model", "metric"])
+    assert opt.loc[("radiomics", "slope"), "apparent"] == pytest.approx(1.0, rel=1e-8)
+    assert opt.loc[("radiomics", "slope"), "risk_scale"] == "recalibrated_score"
+    assert opt.loc[("radiomics", "auc"), "risk_scale"] == "model"
+    assert opt.loc[("nomogram", "slope"), "risk_scale"] == "model"
     nb = pd.DataFrame(res["optimism_net_benefit"])
     assert set(nb.threshold) == {0.05, 0.1, 0.2, 0.3, 0.4, 0.5}
     assert_allclose(nb.corrected, nb.apparent - nb.optimism, rtol=1e-12)

@@ -350,3 +350,30 @@ def test_study_options_defaults_and_valid() -> None:
     d = _study({}).evaluation
     assert (d.calibration_curve, d.calibration_band, d.partial_auc) == ("loess", 500, None)
     assert d.net_benefit_thresholds == [0.1, 0.2, 0.3]
+
+
+def test_optimism_indexes_of_a_score_are_those_of_its_recalibration(
+        rng: np.random.Generator) -> None:
+    from radval.workflow import performance_indexes
+    from radval.workflow._calibration import recalibrated_indexes
+
+    n = 150
+    x = rng.normal(size=n)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-(1.4 * x - 0.5)))).astype(int)
+    p_fit = 1 / (1 + np.exp(-(0.4 * x)))           # shrunken score, raw slope ~3.5
+    x2 = rng.normal(size=n)
+    y2 = (rng.uniform(size=n) < 1 / (1 + np.exp(-(1.0 * x2 - 0.5)))).astype(int)
+    p_eval = 1 / (1 + np.exp(-(0.4 * x2)))
+    raw_fit, raw_eval = performance_indexes(y, p_fit), performance_indexes(y2, p_eval)
+    assert raw_fit["slope"] > 2.5
+    fit, ev = recalibrated_indexes(y, p_fit, y2, p_eval, raw_fit, raw_eval)
+    assert fit["slope"] == pytest.approx(1.0, rel=1e-8)
+    assert fit["intercept"] == pytest.approx(0.0, abs=1e-8)
+    a, b, _ = fit_recalibration(y, p_fit)
+    ref = performance_indexes(y2, apply_recalibration(p_eval, a, b))
+    assert_allclose([ev["slope"], ev["intercept"], ev["brier"]],
+                    [ref["slope"], ref["intercept"], ref["brier"]], rtol=1e-10)
+    assert ev["auc"] == raw_eval["auc"]  # discrimination is the score's
+    # one outcome class in the fitting data: no recalibration, calibration indexes NaN
+    f0, e0 = recalibrated_indexes(np.zeros(n, int), p_fit, y2, p_eval, raw_fit, raw_eval)
+    assert math.isnan(e0["slope"]) and e0["auc"] == raw_eval["auc"]

@@ -452,6 +452,11 @@ class OptimismRow(Record):
     optimism: OptNum = _f("mean(train - test) over the resamples")
     corrected: OptNum = _f("apparent - optimism")
     n_resamples: int = _f("resamples where the metric was defined")
+    risk_scale: OptStr = _f("'recalibrated_score': the calibration index (slope, intercept, "
+                            "Brier) of a rad-score or DL-score after its logistic "
+                            "recalibration on the data it was developed on (apparent slope 1, "
+                            "intercept 0; the optimism is the shrinkage it needs); 'model' "
+                            "otherwise", None)
 
 
 class SubgroupRow(Record):

@@ -304,6 +304,14 @@ def corrected_calibration_markdown(results: Mapping[str, Any], out_dir: str | Pa
              "the mean difference at each predicted risk (rms calibrate); the same correction "
              "at each threshold gives the optimism-corrected decision curve. A rad-score or "
              "DL-score was recalibrated on each resample's own data first.\n"]
+    opt = frame(results, "optimism")
+    if not opt.empty and "risk_scale" in opt and (opt["risk_scale"] ==
+                                                  "recalibrated_score").any():
+        lines.append("Likewise, in the optimism-corrected performance the calibration "
+                     "slope, intercept and Brier score of the rad-score and the DL-score are "
+                     "those of the score after its recalibration on the data it was "
+                     "developed on (apparent slope 1, intercept 0): their optimism is the "
+                     "shrinkage the score needs, not the scale of the raw score.\n")
     if not cc.empty:
         models = _main_models(results, list(dict.fromkeys(cc["model"].astype(str))))
         _fig(lambda: _corrected_figure(results, cc, models, out), "fig-calibration-corrected",

@@ -64,6 +64,7 @@ __all__ = [
     "curve_spec",
     "evaluation_options",
     "fit_recalibration",
+    "recalibrated_indexes",
     "resample_curves",
     "score_recalibration",
     "subgroup_calibration",
@@ -535,3 +536,32 @@ def evaluation_options(study: Any, cutoffs: Mapping[str, Any]) -> dict[str, Any]
             "signature_model": signature,
             "net_benefit_bootstrap": ev.net_benefit_bootstrap,
             "partial_auc": ev.partial_auc}
+
+
+def recalibrated_indexes(y_fit: IntArray, p_fit: FloatArray, y_eval: IntArray,
+                         p_eval: FloatArray, fit_indexes: Mapping[str, float],
+                         eval_indexes: Mapping[str, float]
+                         ) -> tuple[dict[str, float], dict[str, float]]:
+    """Optimism indexes of a score model after its recalibration.
+
+    The recalibration ``expit(a + b logit p)`` is fitted on ``(y_fit, p_fit)`` (the
+    development cohort, or a resample's training data) and applied to both; the
+    calibration intercept, slope and Brier score are then those of the recalibrated
+    risks (in the fitting data intercept 0 and slope 1 by construction, so the optimism
+    is the shrinkage the score needs), while the AUC stays that of the score.  NaN when
+    the recalibration cannot be fitted.
+    """
+    a, b, ok = fit_recalibration(y_fit, p_fit)
+    out = []
+    for y, p, base in ((y_fit, p_fit, fit_indexes), (y_eval, p_eval, eval_indexes)):
+        rec = dict(base)
+        rec.update(slope=math.nan, intercept=math.nan, brier=math.nan)
+        if ok and math.isfinite(a) and math.isfinite(b):
+            # the same indexes as radval.workflow._internal.performance_indexes
+            pc = np.clip(apply_recalibration(p, a, b), 1e-10, 1 - 1e-10)
+            rec["brier"] = float(np.mean((pc - np.asarray(y, dtype=float)) ** 2))
+            ic, sc, conv = fit_recalibration(y, pc)
+            if conv:
+                rec.update(intercept=ic, slope=sc)
+        out.append(rec)
+    return out[0], out[1]

@@ -16,7 +16,11 @@ For ``b = 1..B`` (Harrell 2015, *Regression Modeling Strategies* §5.3; rms
 
 For each index (AUC, calibration intercept and slope from ``logit(y) ~ a + b
 logit(p)``, Brier score): ``optimism = mean_b(train_b - test_b)`` and
-``corrected = apparent - optimism``.  The resamples run in parallel through
+``corrected = apparent - optimism``.  The calibration indexes of a score model (rad-score,
+DL-score: shrunken linear predictors) are those of the score after its logistic
+recalibration on the data it was developed on (the development cohort; each resample's
+training data), so their optimism is the shrinkage the score needs, not its raw scale
+(``risk_scale`` of the optimism rows).  The resamples run in parallel through
 :func:`radval.features.executor.map_cases` (local processes or Dask), in chunks,
 each with its own seed derived from the study seed (results do not depend on the
 number of workers).
@@ -61,6 +65,7 @@ import pandas as pd
 from radval._results import Result
 from radval.exceptions import DegenerateBootstrapWarning, InputError, RadvalWarning
 from radval.models.guards import flag
+from radval.workflow._calibration import SCORE_MODELS, recalibrated_indexes
 
 __all__ = ["OPTIMISM_METRICS", "OptimismResult", "optimism_bootstrap", "performance_indexes"]
 
@@ -239,6 +244,8 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
         for name in fm.model_names:
             tr = performance_indexes(yb, train[name][1])
             te = performance_indexes(y0, test[name][1])
+            if name in SCORE_MODELS:  # calibration of the score after its recalibration
+                tr, te = recalibrated_indexes(yb, train[name][1], y0, test[name][1], tr, te)
             rec["metrics"][name] = {m: (tr[m], te[m]) for m in OPTIMISM_METRICS}
             rec["test_prob"][name] = np.asarray(test[name][1], dtype=float)
         if curve_spec is not None:
@@ -398,7 +405,10 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     refitted.insert(1, "every model: " + ", ".join(models))
     for model in models:
         pm = pdev[pdev["model"] == model].set_index("patient_id").loc[ids]
-        app = performance_indexes(y0, pm["probability"].to_numpy(dtype=float))
+        p_app = pm["probability"].to_numpy(dtype=float)
+        app = performance_indexes(y0, p_app)
+        if model in SCORE_MODELS:
+            app, _same = recalibrated_indexes(y0, p_app, y0, p_app, app, app)
         for metric in OPTIMISM_METRICS:
             diffs = np.array([r["metrics"][model][metric][0] - r["metrics"][model][metric][1]
                               for r in results if model in r["metrics"]], dtype=float)
@@ -406,7 +416,9 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
             opt = float(diffs.mean()) if diffs.size else math.nan
             rows.append({"model": model, "metric": metric, "apparent": app[metric],
                          "optimism": opt, "corrected": app[metric] - opt,
-                         "n_resamples": int(diffs.size)})
+                         "n_resamples": int(diffs.size),
+                         "risk_scale": "recalibrated_score" if model in SCORE_MODELS
+                         and metric != "auc" else "model"})
     table = pd.DataFrame(rows)
     freq_rows = []
     size_rows = []
