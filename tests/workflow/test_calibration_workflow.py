@@ -377,3 +377,29 @@ def test_optimism_indexes_of_a_score_are_those_of_its_recalibration(
     # one outcome class in the fitting data: no recalibration, calibration indexes NaN
     f0, e0 = recalibrated_indexes(np.zeros(n, int), p_fit, y2, p_eval, raw_fit, raw_eval)
     assert math.isnan(e0["slope"]) and e0["auc"] == raw_eval["auc"]
+
+
+def test_subgroup_calibration_matches_R_glm_and_metafor() -> None:
+    import json
+    from pathlib import Path
+
+    from radval.workflow._calibration import subgroup_calibration
+
+    ref = json.loads((Path(__file__).resolve().parents[1] / "reference"
+                      / "subgroup_calibration.json").read_text())
+    y = np.asarray(ref["y"], dtype=np.int64)
+    p = np.asarray(ref["p"], dtype=float)
+    level = np.asarray(ref["level"])
+    ids = np.array([f"p{i}" for i in range(y.size)])
+    groups = {"g": {lv: set(ids[level == lv]) for lv in ("a", "b", "c")}}
+    rows, _curves, het = subgroup_calibration(
+        y, p, ids, key={"cohort": "c", "model": "m"}, risk_scale="model",
+        subgroup_ids=groups, method="loess", band=0, level=0.95, seed=1, curves=False)
+    got = pd.DataFrame(rows).set_index("level").loc[["a", "b", "c"]]
+    for col in ("citl", "citl_se", "slope", "slope_se", "log_o_e", "log_o_e_se"):
+        assert_allclose(got[col].to_numpy(float), ref[col], rtol=1e-9, err_msg=col)
+    h = pd.DataFrame(het).set_index("measure")
+    for m in ("citl", "slope", "log_o_e"):
+        r = ref[f"q_{m}"]
+        assert_allclose([h.loc[m, "statistic"], h.loc[m, "p_value"], h.loc[m, "pooled"]],
+                        [r["statistic"], r["p_value"], r["pooled"]], rtol=1e-9, err_msg=m)
