@@ -416,7 +416,11 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         from radval.workflow._evaluation import evaluate_predictions
 
         # a single-score signature is expit(shrunken LP): labelled, not recalibrated here
-        single_score = (sig.extra or {}).get("signature_model") in SCORE_MODELS
+        # (bundles without extra.signature_model: the identity "combined" model on a score)
+        named = (sig.extra or {}).get("signature_model")
+        single_score = named in SCORE_MODELS if named is not None else (
+            len(sig.combined.inputs) == 1 and sig.combined.inputs[0] in sig.scores
+            and float(sig.combined.intercept) == 0.0 and list(sig.combined.coef) == [1.0])
         tables = evaluate_predictions(preds, cutoffs={MODEL: sig.cutoff},
                                       roles={site_label: "external_validation"},
                                       n_bootstrap=n_bootstrap, dca_thresholds=None, seed=seed,
