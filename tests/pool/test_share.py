@@ -66,7 +66,8 @@ def test_share_values_match_oracles(rng: np.random.Generator) -> None:
     # it) is withheld; everything else is the same
     assert int(((p < 0.1) & (y == 1)).sum()) == 3
     controlled = build_share(y, p, site="siteA", cutoff=0.4, thresholds=[0.1, 0.3])
-    assert controlled["suppression"]["suppressed"] == ["net_benefit[0].net_benefit"]
+    assert controlled["suppression"]["suppressed"] == ["net_benefit[0].net_benefit",
+                                                      "net_benefit[0].net_benefit_se"]
     assert controlled["net_benefit"][0]["net_benefit"] is None
     for key in ("discrimination", "calibration", "threshold_metrics", "n", "events"):
         assert controlled[key] == doc[key]

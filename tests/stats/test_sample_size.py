@@ -159,3 +159,21 @@ def test_bad_input(kwargs: dict[str, Any], match: str) -> None:
         external_validation_sample_size(**kwargs)
     with pytest.raises(InputError, match="'events' parameter of check_validation_sample_size"):
         check_validation_sample_size(100, 100, cstatistic=0.7)
+
+
+def test_check_site_with_normal_lp() -> None:
+    # the site check with the development LP distribution equals the criteria computed at
+    # the site's prevalence with that distribution
+    chk = check_validation_sample_size(400, 60, cstatistic=0.78, lp_normal=(-1.9, 1.2),
+                                       threshold=0.2)
+    ref = external_validation_sample_size(prevalence=60 / 400, cstatistic=0.78,
+                                          lp_normal=(-1.9, 1.2), threshold=0.2)
+    assert chk.criteria.n_final == ref.n_final and chk.required == ref.n_final
+    assert chk.criteria.n_cslope == ref.n_cslope
+    assert chk.criteria.n_net_benefit == ref.n_net_benefit
+    assert chk.meets is (ref.n_final <= 400)
+    with pytest.raises(InputError, match="'lp_normal' parameter of check_validation_sample"):
+        check_validation_sample_size(400, 60, cstatistic=0.78, lp=[0.1, 0.2],
+                                     lp_normal=(0, 1))
+    with pytest.raises(InputError, match="'lp_normal'"):
+        check_validation_sample_size(400, 60, cstatistic=0.78, lp_normal=(0, 0))

@@ -108,7 +108,8 @@ def test_evaluate_predictions_tables(rng: np.random.Generator) -> None:
     ref = heterogeneity_test(s.auc.tolist(), s.variance.tolist())
     assert_allclose(h.statistic, ref.statistic, rtol=1e-12)
     assert set(out.curves) == {"roc", "roc_band", "calibration_grouped",
-                                  "calibration_smooth", "decision"}
+                                  "calibration_smooth", "decision", "calibration_band",
+                                  "calibration_subgroup"}
     # same seed, same numbers
     again = evaluate_predictions(preds, cutoffs={"a": 0.5, "b": 0.6}, roles=roles,
                                  subgroup_ids={"size": half}, n_bootstrap=100,

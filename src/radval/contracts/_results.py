@@ -12,6 +12,19 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from radval.contracts._base import Document, Num, Record
+from radval.contracts._results_utility import (
+    CalibrationBandPoint,
+    CorrectedCalibrationPoint,
+    CorrectedCalibrationSummary,
+    CorrectedNetBenefitPoint,
+    NetBenefitDifferenceRow,
+    PartialAucRow,
+    SubgroupCalibrationPoint,
+    SubgroupCalibrationRow,
+    SubgroupHeterogeneityRow,
+    SubgroupNetBenefitRow,
+    ValidationSampleSize,
+)
 from radval.contracts._survival import (
     RiskGroupRow,
     SurvivalBrierRow,
@@ -302,12 +315,14 @@ class ThresholdRow(Record):
     cohort: str = _f("cohort")
     model: str = _f("model")
     subgroup: str = _f("'all' or a subgroup level")
-    metric: str = _f("sensitivity, specificity, ppv, npv, accuracy")
-    estimate: OptNum = _f("proportion")
-    ci_low: OptNum = _f("Wilson interval, lower")
+    metric: str = _f("sensitivity, specificity, ppv, npv, accuracy; lr_positive, "
+                     "lr_negative, dor (likelihood ratios and diagnostic odds ratio, epiR "
+                     "epi.tests intervals)")
+    estimate: OptNum = _f("proportion (a ratio for lr_positive, lr_negative, dor)")
+    ci_low: OptNum = _f("Wilson interval, lower (epiR interval for the ratios)")
     ci_high: OptNum = _f("Wilson interval, upper")
-    numerator: int | None = _f("numerator count")
-    denominator: int | None = _f("denominator count")
+    numerator: int | None = _f("numerator count (null for the ratios)")
+    denominator: int | None = _f("denominator count (null for the ratios)")
     undefined_reason: OptStr = _f("why undefined")
 
 
@@ -348,6 +363,23 @@ class CalibrationRow(Record):
     hl_df: OptNum = _f("its degrees of freedom (g - 2 development, g validation)")
     hl_p_value: OptNum = _f("its p-value")
     undefined_reason: OptStr = _f("why undefined")
+    risk_scale: OptStr = _f("which risk is assessed: 'model' (the model's own probability), "
+                            "'recalibrated_score' (a rad-score or DL-score, a shrunken linear "
+                            "predictor, after the logistic recalibration frozen on the "
+                            "development cohort: intercept 0 and slope 1 there by "
+                            "construction) or 'raw_score' (expit of a score, not a calibrated "
+                            "probability: a site's single-score signature)", None)
+    recalibration_intercept: OptNum = _f("intercept a of the frozen recalibration "
+                                         "expit(a + b logit(p)) (recalibrated_score)", None)
+    recalibration_slope: OptNum = _f("its slope b", None)
+    curve_method: OptStr = _f("smoother of the flexible calibration curve "
+                              "(curves.calibration_band)", None)
+    curve_ici: OptNum = _f("mean |p - c(p)| over the patients, c the flexible curve", None)
+    curve_e50: OptNum = _f("median |p - c(p)|", None)
+    curve_e90: OptNum = _f("90th percentile |p - c(p)|", None)
+    curve_emax: OptNum = _f("maximum |p - c(p)|", None)
+    curve_n_resamples: OptNum = _f("bootstrap resamples of the curve's band", None)
+    curve_undefined_reason: OptStr = _f("why the flexible curve is undefined", None)
 
 
 class RocPoint(Record):
@@ -415,6 +447,11 @@ class Curves(Record):
     calibration_grouped: list[CalibrationGroup] = _f("grouped calibration curves")
     calibration_smooth: list[CalibrationSmoothPoint] = _f("lowess calibration curves")
     decision: list[DecisionPoint] = _f("decision curves")
+    calibration_band: list[CalibrationBandPoint] | None = _f(
+        "flexible calibration curves with pointwise bootstrap bands (risk as in the "
+        "calibration rows' risk_scale)", None)
+    calibration_subgroup: list[SubgroupCalibrationPoint] | None = _f(
+        "flexible calibration curves per subgroup level (the signature model)", None)
 
 
 class OptimismRow(Record):
@@ -426,6 +463,11 @@ class OptimismRow(Record):
     optimism: OptNum = _f("mean(train - test) over the resamples")
     corrected: OptNum = _f("apparent - optimism")
     n_resamples: int = _f("resamples where the metric was defined")
+    risk_scale: OptStr = _f("'recalibrated_score': the calibration index (slope, intercept, "
+                            "Brier) of a rad-score or DL-score after its logistic "
+                            "recalibration on the data it was developed on (apparent slope 1, "
+                            "intercept 0; the optimism is the shrinkage it needs); 'model' "
+                            "otherwise", None)
 
 
 class SubgroupRow(Record):
@@ -719,3 +761,20 @@ class ResultsFile(Document):
     survival: Survival | None = _f("secondary time-to-event endpoint", None)
     shift: Shift | None = _f("dataset shift (site runs)", None)
     updating: Updating | None = _f("model updating (site runs)", None)
+    subgroup_calibration: list[SubgroupCalibrationRow] | None = _f(
+        "calibration per subgroup level", None)
+    subgroup_net_benefit: list[SubgroupNetBenefitRow] | None = _f(
+        "net benefit per subgroup level at the net_benefit_thresholds", None)
+    subgroup_heterogeneity: list[SubgroupHeterogeneityRow] | None = _f(
+        "tests of equal calibration and net benefit across subgroup levels", None)
+    net_benefit_difference: list[NetBenefitDifferenceRow] | None = _f(
+        "differences in net benefit between model pairs with bootstrap CIs", None)
+    partial_auc: list[PartialAucRow] | None = _f("partial AUC per cohort x model", None)
+    optimism_calibration: list[CorrectedCalibrationPoint] | None = _f(
+        "bias-corrected calibration curves (development, optimism bootstrap)", None)
+    optimism_calibration_summary: list[CorrectedCalibrationSummary] | None = _f(
+        "mean and 0.9-quantile absolute error of the bias-corrected curves", None)
+    optimism_net_benefit: list[CorrectedNetBenefitPoint] | None = _f(
+        "optimism-corrected decision curves (development)", None)
+    validation_sample_size: ValidationSampleSize | None = _f(
+        "minimum sample size for external validation against the site's n (site runs)", None)

@@ -73,6 +73,10 @@ class NetBenefit(Record):
     threshold: Prob | None = Field(description="threshold probability")
     net_benefit: Num | None = Field(description="net benefit of the model")
     treat_all: Num | None = Field(description="net benefit of treating all")
+    net_benefit_se: Num | None = Field(None, description="SE of the net benefit "
+                                       "(multinomial: sqrt((a(1-a) + w^2 b(1-b) + 2wab)/n), "
+                                       "a = TP/n, b = FP/n, w = t/(1-t)); withheld with the "
+                                       "net benefit; absent from files of radval < 0.3")
 
 
 class ThresholdMetrics(Record):

@@ -110,6 +110,13 @@ class DevelopmentSummary(Record):
                                                      "distribution")
     predicted_risk: DistributionSummary = Field(description="distribution of the signature's "
                                                 "predicted risk")
+    cstatistic: Num | None = Field(None, description="apparent C-statistic (AUC) of the "
+                                   "signature in the development cohort: the anticipated C of "
+                                   "a site's minimum sample size (bundles of radval >= 0.3)")
+    linear_predictor: DistributionSummary | None = Field(
+        None, description="distribution of the signature's linear predictor logit(risk) in "
+        "the development cohort (mean and SD: the LP distribution of a site's minimum "
+        "sample size; bundles of radval >= 0.3)")
 
 
 class SignatureFile(Document):

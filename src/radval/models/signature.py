@@ -40,7 +40,7 @@ import pandas as pd
 
 from radval._results import jsonable
 from radval.exceptions import BundleError, InputError
-from radval.stats._kernels import expit
+from radval.stats._kernels import expit, logit
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -492,7 +492,9 @@ def development_summary_from(features_df: pd.DataFrame, selected: Sequence[str],
     -------
     dict
         ``{"n", "events", "prevalence", "features": {name: {n, mean, sd, q05, q25,
-        median, q75, q95}}, "predicted_risk": {...same...}}``.
+        median, q75, q95}}, "predicted_risk": {...same...}, "linear_predictor": {n, mean,
+        sd}, "cstatistic"}`` (``cstatistic``: the apparent AUC, with ``y_true`` and both
+        classes).
 
     Notes
     -----
@@ -535,4 +537,13 @@ def development_summary_from(features_df: pd.DataFrame, selected: Sequence[str],
         out["prevalence"] = float(y.mean())
     out["features"] = {str(c): _describe(x[:, j]) for j, c in enumerate(selected)}
     out["predicted_risk"] = _describe(p)
+    # for a site's minimum sample size (Riley et al. 2021): the anticipated C and the mean
+    # and SD of the linear predictor (no quantiles: those of the risk are already here)
+    lp = _describe(np.asarray(logit(np.clip(p, 1e-12, 1 - 1e-12)), dtype=np.float64))
+    out["linear_predictor"] = {k: lp.get(k) for k in ("n", "mean", "sd")}
+    if y_true is not None and 0 < int(out["events"]) < p.size:
+        from radval.stats._kernels import rank_auc
+
+        auc = float(np.asarray(rank_auc(np.asarray(y_true, dtype=np.int64), p)).ravel()[0])
+        out["cstatistic"] = auc
     return out

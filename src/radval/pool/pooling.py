@@ -1,7 +1,8 @@
 """Pool the ``share.json`` files of several validation sites (``radval pool``).
 
-Following Debray et al. (2017, BMJ 356:i6460), four measures are meta-analysed with a
-random-effects model (:func:`radval.pool._meta_analysis`):
+Following Debray et al. (2017, BMJ 356:i6460), these measures are meta-analysed with a
+random-effects (REML or DL) or fixed-effect (FE) model
+(:func:`radval.pool._meta_analysis.meta_analysis`):
 
 =====================  =================  ===========================================
 measure                analysis scale     within-site variance
@@ -10,10 +11,17 @@ measure                analysis scale     within-site variance
 ``calibration_slope``  identity           inverse Fisher information
 ``citl``               identity           inverse Fisher information
 ``o_e``                log                (1 - O/n) / O
+``calibration_         identity           inverse Fisher information
+intercept``
+``net_benefit_<t>``    identity           multinomial (:mod:`radval.pool._measures`)
 =====================  =================  ===========================================
 
 Harrell's C, Uno's C and AUC(t) of the time-to-event endpoint (``share.json``
 ``survival``) are pooled the same way on the logit scale (:mod:`radval.pool._survival_pool`).
+
+Published validations (``published``: a table of AUCs and O/E ratios from the literature)
+enter the AUC and O/E analyses as further sites, their standard errors rebuilt as
+metamisc's ``valmeta`` does (:mod:`radval.pool._measures`).
 
 Sites whose value of a measure is missing are left out of that measure, and the pooled
 report says which and why: withheld by the site's disclosure control
@@ -50,6 +58,8 @@ MEASURES: dict[str, tuple[str, str, str, str, str | None, float]] = {
     "calibration_slope": ("Calibration slope", "calibration", "slope", "slope_se", None, 1.0),
     "citl": ("Calibration-in-the-large", "calibration", "citl", "citl_se", None, 0.0),
     "o_e": ("O/E ratio", "calibration", "o_e", "o_e_se", "log", 1.0),
+    "calibration_intercept": ("Calibration intercept", "calibration", "intercept",
+                              "intercept_se", None, 0.0),
 }
 
 
@@ -66,9 +76,10 @@ def _site_rows(shares: Sequence[dict[str, Any]], measure: str) -> pd.DataFrame:
             usable = est > 0
         withheld = f"{block}.{est_key}" in s["suppression"]["suppressed"] or \
             f"{block}.{se_key}" in s["suppression"]["suppressed"]
-        rows.append({"site": s["site"], "n": s["n"], "events": s.get("events"),
-                     "estimate": est, "se": se, "used": bool(usable),
-                     "withheld": bool(withheld)})
+        rows.append({"site": s["site"], "label": f"{s['site']} (n={s['n']})", "n": s["n"],
+                     "events": s.get("events"), "estimate": est, "se": se,
+                     "used": bool(usable), "withheld": bool(withheld),
+                     "source": "share.json", "note": None})
     return pd.DataFrame(rows)
 
 
@@ -119,6 +130,8 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
     lines += ["", ": Pooled performance {#tbl-pooled}", ""]
     left_out = []
     for m in pooled["measures"].values():
+        if m.get("kind") == "net_benefit":  # listed with their reasons further down
+            continue
         withheld = m.get("suppressed", [])
         undefined = [s for s in m.get("excluded", []) if s not in withheld]
         why = ([f"{', '.join(withheld)} (withheld by the site: small cells)"] if withheld
@@ -129,6 +142,7 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
         lines += ["Sites left out of a measure. " + ". ".join(left_out) + ". A site withholds "
                   "a measure when a count below 5 (events, non-events, a cell of a 2x2 table) "
                   "could be derived from it (disclosure control of share.json).", ""]
+    lines += _published_markdown(pooled)
     for name, rel in figures.items():
         label = pooled["measures"][name]["label"]
         ident = name.replace("_", "-")
@@ -136,10 +150,41 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _published_markdown(pooled: dict[str, Any]) -> list[str]:
+    """Published validations and the net-benefit measures' left-out sites (escaped)."""
+    lines: list[str] = []
+    pub = pooled.get("published") or []
+    if pub:
+        lines += ["# Published validations {#sec-published}", "",
+                  "Validations from the literature entered the AUC and O/E analyses as "
+                  "further sites, their standard errors rebuilt as metamisc's valmeta "
+                  "does (logit AUC; log O/E).", "",
+                  "| Study | Measure | Estimate | SE (pooling scale) | Rebuilt from |",
+                  "|---|---|---:|---:|---|"]
+        for r in pub:
+            lines.append(f"| {md_text(r['study'])} | {md_text(r['measure'])} | "
+                         f"{r['estimate']:.3f} | {r['theta_se']:.4f} | "
+                         f"{md_text(r['source'])} |")
+        lines += ["", ": Published validations {#tbl-published}", ""]
+    notes = []
+    for m in pooled["measures"].values():
+        if str(m.get("kind", "")) != "net_benefit":
+            continue
+        left = [f"{md_text(r['site'])} ({md_text(r['note'])})" for r in m.get("left_out", [])]
+        if left:
+            notes.append(f"{md_text(m['label'])}: {', '.join(left)}")
+    if notes:
+        lines += ["Net benefit was pooled from the sites that released it. Left out: "
+                  + "; ".join(notes) + ".", ""]
+    return lines
+
+
 def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLike[str],
                 method: str = "REML", hksj: bool = False, confidence_level: float = 0.95,
                 allow_mixed_signatures: bool = False, figures: bool = True,
-                report_formats: Sequence[str] = ("html",)) -> dict[str, Any]:
+                report_formats: Sequence[str] = ("html",),
+                published: str | os.PathLike[str] | None = None,
+                nb_thresholds: Sequence[float] | None = None) -> dict[str, Any]:
     """Pool several sites' ``share.json`` files.
 
     Parameters
@@ -149,7 +194,8 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
     out : path
         Output folder: ``pooled.json``, ``pooled_sites.csv``, ``figures/forest_*.{png,svg}``
         and ``report/pooled.qmd`` (+ rendered formats).
-    method : {"REML", "DL"}, default "REML"
+    method : {"REML", "DL", "FE"}, default "REML"
+        Between-site variance estimator, or the fixed-effect model.
     hksj : bool, default False
     confidence_level : float, default 0.95
     allow_mixed_signatures : bool, default False
@@ -158,6 +204,12 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         Draw the forest plots (matplotlib).
     report_formats : sequence of str, default ("html",)
         Formats of the pooled report (empty: qmd only).
+    published : path, optional
+        Table of published validations (:func:`radval.pool._measures.read_published`):
+        they enter the AUC and O/E analyses as further sites.
+    nb_thresholds : sequence of float, optional
+        Thresholds at which net benefit is pooled (default: every threshold a site
+        reported).
 
     Returns
     -------
@@ -165,12 +217,23 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         The content of ``pooled.json`` plus ``paths`` of what was written.
     """
     from radval import __version__
+    from radval.pool._measures import (
+        choose_nb_thresholds,
+        nb_measure_name,
+        published_rows,
+        read_published,
+        share_nb_rows,
+    )
     from radval.pool._meta_analysis import meta_analysis
     from radval.pool.share import read_share
 
     t0 = time.perf_counter()
-    if len(paths) < 2:
-        raise InputError(f"pool: give at least two share.json files (got {len(paths)}).")
+    pub = read_published(published) if published is not None else None
+    n_pub = 0 if pub is None else int(pub["study"].nunique())
+    if len(paths) + n_pub < 2 or not paths:
+        raise InputError(f"pool: give at least two share.json files, or one with published "
+                         f"validations (got {len(paths)} share file(s) and {n_pub} "
+                         "published validation(s)).")
     shares = [read_share(p) for p in paths]
     labels = [s["site"] for s in shares]
     dups = sorted({x for x in labels if labels.count(x) > 1})
@@ -190,13 +253,26 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
     measures: dict[str, Any] = {}
     fig_paths: dict[str, str] = {}
     site_tables: list[pd.DataFrame] = []
+    specs: list[tuple[str, str, str | None, float, pd.DataFrame, str]] = []
     for name, (label, _block, _e, _s, transform, null) in MEASURES.items():
-        sites = _site_rows(shares, name)
+        rows = _site_rows(shares, name)
+        extra = published_rows(pub, name, labels) if pub is not None else None
+        if extra is not None and not extra.empty:
+            rows = pd.concat([rows, extra], ignore_index=True)
+        specs.append((name, label, transform, null, rows, "core"))
+    for t in choose_nb_thresholds(shares, nb_thresholds):
+        specs.append((nb_measure_name(t), f"Net benefit at threshold {t:g}", None, 0.0,
+                      share_nb_rows(shares, t), "net_benefit"))
+    for name, label, transform, null, sites, kind in specs:
         used = sites[sites["used"]]
         entry: dict[str, Any] = {"label": label, "transform": transform, "k": int(len(used)),
+                                 "kind": kind,
                                  "excluded": sites.loc[~sites["used"], "site"].tolist(),
                                  "suppressed": sites.loc[~sites["used"] & sites["withheld"],
-                                                         "site"].tolist()}
+                                                         "site"].tolist(),
+                                 "left_out": sites.loc[~sites["used"] & sites["note"].notna(),
+                                                       ["site", "note"]].to_dict(
+                                                           orient="records")}
         if len(used) < 2:
             entry["result"] = None
             entry["reason"] = "fewer than two sites with this measure"
@@ -234,6 +310,7 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         "created": utc_now(), "method": method, "hksj": bool(hksj),
         "confidence_level": confidence_level,
         "signature_sha256": sorted(sigs), "sites": site_summary, "measures": measures,
+        "published": [] if pub is None else pub.to_dict(orient="records"),
         "reference": "Debray TPA et al. BMJ 2017;356:i6460",
     }
     from radval.pool._survival_pool import pool_survival, survival_markdown

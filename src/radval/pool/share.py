@@ -44,6 +44,9 @@ value                                       derivation of a count (n is in the f
 spec, PPV, NPV, accuracy)                   :math:`FP = TP (1 - PPV)/PPV`, ...
 ``net_benefit[].net_benefit`` at t          :math:`n\\,NB = TP - FP\\,w`: few integer
                                             solutions :math:`(TP, FP)` when a cell is small
+``net_benefit[].net_benefit_se``            with the net benefit it gives :math:`TP` and
+                                            :math:`FP` of that threshold's table exactly
+                                            (released and withheld with the net benefit)
 two released tables (any thresholds)        their difference counts the events and
                                             non-events with risk between the thresholds
 ``shift`` block                             no outcome in it (predicted risk and features
@@ -244,7 +247,7 @@ def build_share(y_true: Any, y_prob: Any, *, site: str, cutoff: float,
     # `radval.stats._decision_curve` are also submodule names, so the package attribute
     # can be the module once it has been imported
     from radval.stats._calibration import calibration as calibration_fn
-    from radval.stats._decision_curve import decision_curve
+    from radval.stats._decision_curve import _net_benefit_se, decision_curve
     from radval.stats._discrimination import delong_ci
     from radval.stats._threshold import threshold_metrics
 
@@ -334,12 +337,14 @@ def build_share(y_true: Any, y_prob: Any, *, site: str, cutoff: float,
     if dca is not None:
         for i, rec in enumerate(dca.to_dict(orient="records")):
             entry = {"threshold": float(rec["threshold"]),
-                     "net_benefit": _f(rec["net_benefit"]), "treat_all": _f(rec["treat_all"])}
+                     "net_benefit": _f(rec["net_benefit"]), "treat_all": _f(rec["treat_all"]),
+                     "net_benefit_se": _f(_net_benefit_se(rec["tp_rate"], rec["fp_rate"],
+                                                          rec["threshold"], n))}
             label = f"net_benefit[{i}]."
             if small_class:
-                withhold(entry, ["net_benefit", "treat_all"], label)
+                withhold(entry, ["net_benefit", "treat_all", "net_benefit_se"], label)
             elif f"nb{i}" not in released:
-                withhold(entry, ["net_benefit"], label)
+                withhold(entry, ["net_benefit", "net_benefit_se"], label)
             nb.append(entry)
     tmd: dict[str, Any] = {"cutoff": float(cutoff), "tp": int(tm.tp), "fp": int(tm.fp),
                            "tn": int(tm.tn), "fn": int(tm.fn),

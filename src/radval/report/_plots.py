@@ -25,8 +25,9 @@ import pandas as pd
 
 from radval.report._escape import mpl_text
 
-__all__ = ["OKABE_ITO", "STYLE", "new_figure", "plot_calibration", "plot_decision_curve",
-           "plot_km", "plot_roc", "style"]
+__all__ = ["OKABE_ITO", "STYLE", "new_figure", "plot_calibration", "plot_calibration_band",
+           "plot_decision_curve", "plot_km", "plot_net_benefit_difference", "plot_roc",
+           "style"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
@@ -182,6 +183,117 @@ def plot_calibration(grouped: pd.DataFrame | None = None, smooth: pd.DataFrame |
         ax.set_yticks([0, 0.5, 1])
         if title is not None:
             ax.set_title(mpl_text(title))
+    return ax
+
+
+def plot_calibration_band(curves: pd.DataFrame, *, by: str | None = None,
+                          labels: Mapping[str, str] | None = None,
+                          corrected: pd.DataFrame | None = None, legend: bool = True,
+                          note: str | None = None, title: str | None = None,
+                          ax: Any = None) -> Any:
+    """Flexible calibration curves with their pointwise bands (one line per group).
+
+    Parameters
+    ----------
+    curves : DataFrame
+        ``predicted, observed, ci_low, ci_high`` (``curves.calibration_band`` of one
+        cohort x model, or :func:`radval.stats.calibration_curve`'s ``to_frame()``),
+        with a column ``by`` when several curves share the panel.
+    by : str, optional
+        Column whose values are drawn as separate lines (e.g. ``level``).
+    labels : mapping, optional
+        Value of ``by`` -> legend label.
+    corrected : DataFrame, optional
+        ``predicted, apparent, corrected`` (a bias-corrected curve): drawn instead of
+        ``curves`` as two lines, apparent dashed and corrected solid.
+    legend : bool
+    note : str, optional
+        Text in the upper-left corner (drawn literally).
+    title : str, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    labels = labels or {}
+    with style():
+        ax = _axes(ax, (3.0, 3.0))
+        ax.plot([0, 1], [0, 1], color="0.7", lw=0.7, label="ideal")
+        if corrected is not None and len(corrected):
+            c = corrected.sort_values("predicted")
+            for col, color, ls, name in (("apparent", OKABE_ITO[1], "--", "apparent"),
+                                         ("corrected", OKABE_ITO[0], "-", "bias-corrected")):
+                vals = pd.to_numeric(c[col], errors="coerce").to_numpy(dtype=float)
+                # an estimate outside [0, 1] is drawn at the edge, not off the panel
+                ax.plot(c["predicted"], np.clip(vals, -0.02, 1.02), color=color, ls=ls,
+                        lw=1.4 if ls == "-" else 1.2, label=name)
+        elif curves is not None and len(curves):
+            groups = list(dict.fromkeys(curves[by])) if by else [None]
+            for i, g in enumerate(groups):
+                d = curves if g is None else curves[curves[by] == g]
+                d = d.sort_values("predicted")
+                color = OKABE_ITO[i % len(OKABE_ITO)]
+                lo = pd.to_numeric(d["ci_low"], errors="coerce").to_numpy(dtype=float)
+                hi = pd.to_numeric(d["ci_high"], errors="coerce").to_numpy(dtype=float)
+                ok = np.isfinite(lo) & np.isfinite(hi)
+                if ok.any():
+                    ax.fill_between(d["predicted"].to_numpy(dtype=float)[ok],
+                                    np.clip(lo[ok], 0, 1), np.clip(hi[ok], 0, 1),
+                                    color=color, alpha=0.18, lw=0)
+                legend_name = None if g is None else mpl_text(labels.get(str(g), str(g)))
+                ax.plot(d["predicted"], np.clip(pd.to_numeric(d["observed"],
+                                                              errors="coerce"), -0.05, 1.05),
+                        color=color, ls=LINE_STYLES[i % 4], lw=1.3, label=legend_name)
+        if note:
+            ax.text(0.03, 0.97, mpl_text(note), transform=ax.transAxes, va="top", fontsize=6.5)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xticks([0, 0.5, 1])
+        ax.set_yticks([0, 0.5, 1])
+        if title is not None:
+            ax.set_title(mpl_text(title), fontsize=8)
+        handles, names = ax.get_legend_handles_labels()
+        if legend and len(names) > 1:
+            ax.legend(loc="lower right", frameon=False, fontsize=6)
+    return ax
+
+
+def plot_net_benefit_difference(diff: pd.DataFrame, *, title: str | None = None,
+                                ylabel: str = "difference in net benefit",
+                                ax: Any = None) -> Any:
+    """Difference in net benefit between two models with its confidence band.
+
+    Parameters
+    ----------
+    diff : DataFrame
+        ``threshold, difference, ci_low, ci_high`` (the ``net_benefit_difference``
+        records of one cohort and pair, or
+        :func:`radval.stats.decision_curve_difference`).
+    title, ylabel : str, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    with style():
+        ax = _axes(ax, (3.6, 3.0))
+        d = diff.sort_values("threshold")
+        t = d["threshold"].to_numpy(dtype=float)
+        lo = pd.to_numeric(d["ci_low"], errors="coerce").to_numpy(dtype=float)
+        hi = pd.to_numeric(d["ci_high"], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        if ok.any():
+            ax.fill_between(t[ok], lo[ok], hi[ok], color=OKABE_ITO[0], alpha=0.2, lw=0,
+                            label="95% CI")
+        ax.plot(t, d["difference"], color=OKABE_ITO[0], lw=1.4, label="difference")
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xlim(float(np.nanmin(t)), float(np.nanmax(t)))
+        if title is not None:
+            ax.set_title(mpl_text(title), fontsize=8)
+        ax.set_xlabel("threshold probability")
+        ax.set_ylabel(ylabel)
     return ax
 
 

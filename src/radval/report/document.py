@@ -455,6 +455,13 @@ class _Builder:
         self.cohorts()
         self.selection()
         self.performance()
+        # calibration and clinical utility: its own module (radval.report._calibration_utility)
+        from radval.report._calibration_utility import calibration_utility_markdown
+
+        md, figs = calibration_utility_markdown(self.r, self.out)
+        if md:
+            self.parts.append(md)
+            self.figures.update(figs)
         self.checklists()
         self.methods()
         qmd = _front_matter(self.r) + "\n".join(self.parts)

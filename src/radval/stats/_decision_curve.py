@@ -75,6 +75,24 @@ def _dca_risk(p: FloatArray) -> FloatArray:
     return r
 
 
+def _net_benefit_se(tp_rate: Any, fp_rate: Any, thresholds: Any, n: int) -> FloatArray:
+    r"""Standard error of the net benefit from the treated-event and treated-non-event rates.
+
+    With :math:`a = TP/n`, :math:`b = FP/n` (multinomial counts) and :math:`w = t/(1-t)`,
+    :math:`\mathrm{NB} = a - w b` and
+
+    .. math:: \operatorname{Var}(\mathrm{NB}) = \{a(1-a) + w^2 b(1-b) + 2 w a b\}/n
+
+    (:math:`\operatorname{Cov}(a, b) = -ab/n`).  Zero when nobody is treated.
+    """
+    a = np.asarray(tp_rate, dtype=np.float64)
+    b = np.asarray(fp_rate, dtype=np.float64)
+    t = np.asarray(thresholds, dtype=np.float64)
+    w = t / (1.0 - t)
+    var = (a * (1.0 - a) + w**2 * b * (1.0 - b) + 2.0 * w * a * b) / float(n)
+    return np.asarray(np.sqrt(np.maximum(var, 0.0)), dtype=np.float64)
+
+
 def decision_curve(y_true: Any, y_prob: Any, *, thresholds: Any = None, harm: float = 0.0,
                    prevalence: float | None = None, nper: float = 1.0,
                    n_resamples: int = 0, confidence_level: float = 0.95,

@@ -531,6 +531,7 @@ class SampleSizeCheckResult(Result):
 
 
 def check_validation_sample_size(n: int, events: int, *, cstatistic: float, lp: Any = None,
+                                 lp_normal: tuple[float, float] | None = None,
                                  oe: float = 1.0, oe_ci_width: float = 0.2,
                                  cslope: float = 1.0, cslope_ci_width: float = 0.2,
                                  cstatistic_ci_width: float = 0.1,
@@ -541,8 +542,9 @@ def check_validation_sample_size(n: int, events: int, *, cstatistic: float, lp: 
     The criteria are computed at the cohort's own prevalence (``events / n``) and
     observed C-statistic; for the calibration slope and net benefit the linear
     predictor distribution is the cohort's own (``lp``: the model's linear
-    predictor, logit of the predicted risk, for every patient), or the
-    C-statistic-based one without it.
+    predictor, logit of the predicted risk, for every patient), a normal one
+    (``lp_normal``, e.g. the development cohort's mean and SD when the cohort's own
+    is not to be used), or the C-statistic-based one without either.
 
     Parameters
     ----------
@@ -552,6 +554,9 @@ def check_validation_sample_size(n: int, events: int, *, cstatistic: float, lp: 
         Observed C-statistic (AUC) in the cohort, in (0.5, 1).
     lp : array-like, optional
         Linear predictor of each patient.
+    lp_normal : tuple of float, optional
+        ``(mean, sd)`` of a normal linear-predictor distribution instead (as
+        :func:`external_validation_sample_size`); not with ``lp``.
     oe, oe_ci_width, cslope, cslope_ci_width, cstatistic_ci_width, threshold, nb_ci_width
         As :func:`external_validation_sample_size` (sensitivity and specificity
         at ``threshold`` come from ``lp``).
@@ -575,8 +580,15 @@ def check_validation_sample_size(n: int, events: int, *, cstatistic: float, lp: 
     opts = _check_common(caller, events / n, cstatistic, oe, oe_ci_width, cslope,
                          cslope_ci_width, cstatistic_ci_width, threshold, None, None,
                          nb_ci_width)
-    dist = _empirical_lp(lp, caller) if lp is not None else _cstat_lp(
-        opts["cstatistic"], opts["prevalence"])
+    if lp is not None and lp_normal is not None:
+        raise param_error("lp_normal", caller, "None when 'lp' is given (one LP distribution)",
+                          lp_normal)
+    if lp is not None:
+        dist = _empirical_lp(lp, caller)
+    elif lp_normal is not None:
+        dist = _normal_lp(*_pair(lp_normal, "lp_normal", caller))
+    else:
+        dist = _cstat_lp(opts["cstatistic"], opts["prevalence"])
     crit = _compute(lp=dist, **opts)
     nb = None if crit.n_net_benefit is None else bool(n >= crit.n_net_benefit)
     return SampleSizeCheckResult(n=int(n), events=int(events), required=crit.n_final,

@@ -48,6 +48,16 @@ METHODS = {
                               "patient, predictions of the bootstrap models on the "
                               "original data",
     "missing_data": "complete-case analysis",
+    "calibration_curve": "flexible calibration curve (loess as CalibrationCurves val.prob.ci.2, "
+                         "or the study's smoother) with a pointwise bootstrap percentile band",
+    "score_calibration": "rad-score and DL-score (shrunken LASSO linear predictors) assessed "
+                         "after a logistic recalibration frozen on the development cohort",
+    "subgroup_heterogeneity": "Cochran Q of CITL, slope, log O/E and net benefit across "
+                              "subgroup levels (inverse-variance weights, k - 1 df)",
+    "net_benefit_difference": "paired stratified bootstrap percentile CI of the difference "
+                              "in net benefit (decision_curve_difference)",
+    "corrected_calibration": "bias-corrected calibration curve as rms calibrate: apparent "
+                             "curve minus the mean optimism of the optimism resamples' curves",
 }
 
 
@@ -144,7 +154,10 @@ def write_tables(out_dir: Path, results: Mapping[str, Any]) -> None:
     tdir = out_dir / "tables"
     for key in ("cohorts", "patient_flow", "warnings", "baseline", "models", "performance",
                 "threshold_metrics", "comparisons", "calibration", "optimism", "subgroups",
-                "heterogeneity", "missing"):
+                "heterogeneity", "missing", "subgroup_calibration", "subgroup_net_benefit",
+                "subgroup_heterogeneity", "net_benefit_difference", "partial_auc",
+                "optimism_calibration", "optimism_calibration_summary",
+                "optimism_net_benefit"):
         val = results.get(key)
         if isinstance(val, pd.DataFrame):
             df = val
@@ -309,6 +322,9 @@ def build_results(study: StudyConfig, data: AnalysisData, *, selection: Mapping[
         "bundle": models.get("bundle"),
         "methods": dict(METHODS),
     }
+    # calibration and clinical utility (radval.workflow._calibration, _utility)
+    results.update(tables.extra_results())
+    results.update(optimism.extra_results())
     if survival is not None:
         results["survival"] = survival.to_record()
     return results

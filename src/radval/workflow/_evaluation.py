@@ -16,6 +16,8 @@ are fixed by ``data-dictionary/results.yaml``:
   validation cohorts, where no parameter is estimated);
 * ``curves``: ROC (+ pointwise bootstrap band of the TPR at a fixed FPR grid),
   calibration (grouped and smoothed), decision curves;
+* ``threshold_metrics`` also has the rows ``lr_positive``, ``lr_negative`` and ``dor``
+  (epiR ``epi.tests`` intervals; no numerator or denominator);
 * ``subgroups`` and ``heterogeneity``: AUC per subgroup level and a test of equal
   AUCs across the (independent) levels,
 
@@ -25,6 +27,12 @@ are fixed by ``data-dictionary/results.yaml``:
 
   referred to :math:`\\chi^2_{k-1}` (fixed-effect Cochran Q on DeLong variances;
   for two levels it equals the squared z of the unpaired DeLong-variance test).
+
+Calibration of the score models is assessed after their logistic recalibration frozen
+on the development cohort, flexible calibration curves with bootstrap bands, calibration
+and net benefit per subgroup level with their heterogeneity tests, differences in net
+benefit between models and the partial AUC come from :mod:`radval.workflow._calibration`
+and :mod:`radval.workflow._utility` (``EvaluationTables.extra_results``).
 
 Undefined metrics (one outcome class, too few events) are kept as rows with
 ``undefined_reason`` and NaN values; the evaluation goes on.
@@ -45,6 +53,13 @@ import pandas as pd
 from radval._results import Result
 from radval._rng import stable_rng
 from radval.exceptions import InputError, RadvalWarning
+from radval.workflow._calibration import (
+    BAND_COLUMNS,
+    HET_COLUMNS,
+    SUBGROUP_CAL_COLUMNS,
+    SUBGROUP_CURVE_COLUMNS,
+)
+from radval.workflow._utility import DIFF_COLUMNS, NB_COLUMNS, PAUC_COLUMNS
 
 __all__ = [
     "PERFORMANCE_COLUMNS",
@@ -64,6 +79,10 @@ THRESHOLD_COLUMNS = ["cohort", "model", "subgroup", "metric", "estimate", "ci_lo
 CALIBRATION_COLUMNS = ["cohort", "model", "intercept", "slope", "citl", "brier", "emax", "e90",
                        "eavg", "ici", "spiegelhalter_z", "spiegelhalter_p", "o_e_ratio",
                        "hl_statistic", "hl_df", "hl_p_value", "undefined_reason"]
+#: Added by the calibration workflow (radval.workflow._calibration).
+CALIBRATION_EXTRA = ["risk_scale", "recalibration_intercept", "recalibration_slope",
+                     "curve_method", "curve_ici", "curve_e50", "curve_e90", "curve_emax",
+                     "curve_n_resamples", "curve_undefined_reason"]
 COMPARISON_COLUMNS = ["cohort", "model_a", "model_b", "auc_a", "auc_b", "difference",
                       "statistic", "p_value", "p_adjusted", "ci_low", "ci_high",
                       "undefined_reason"]
@@ -72,6 +91,9 @@ SUBGROUP_COLUMNS = ["cohort", "model", "subgroup", "level", "n", "events", "auc"
 HETEROGENEITY_COLUMNS = ["cohort", "model", "subgroup", "statistic", "df", "p_value",
                          "undefined_reason"]
 FPR_GRID = np.round(np.linspace(0.0, 1.0, 51), 10)
+#: Rows of the threshold-metrics table per cohort x model x subgroup.
+RATIO_METRICS = ("lr_positive", "lr_negative", "dor")
+THRESHOLD_METRICS = ("sensitivity", "specificity", "ppv", "npv", "accuracy", *RATIO_METRICS)
 
 
 
@@ -120,7 +142,12 @@ class EvaluationTables(Result):
         DataFrame
         Tidy tables, columns fixed by :class:`radval.contracts.ResultsFile`.
     curves : dict of str to DataFrame
-        ``roc, roc_band, calibration_grouped, calibration_smooth, decision``.
+        ``roc, roc_band, calibration_grouped, calibration_smooth, decision,
+        calibration_band, calibration_subgroup``.
+    subgroup_calibration, subgroup_net_benefit, subgroup_heterogeneity,
+    net_benefit_difference, partial_auc : DataFrame
+        Calibration and net benefit per subgroup level, Cochran's Q of each measure
+        across the levels, differences in net benefit between model pairs, partial AUC.
     """
 
     performance: pd.DataFrame = field(repr=False, compare=False)
@@ -130,10 +157,29 @@ class EvaluationTables(Result):
     subgroups: pd.DataFrame = field(repr=False, compare=False)
     heterogeneity: pd.DataFrame = field(repr=False, compare=False)
     curves: dict[str, pd.DataFrame] = field(repr=False, compare=False)
+    subgroup_calibration: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False,
+                                               compare=False)
+    subgroup_net_benefit: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False,
+                                               compare=False)
+    subgroup_heterogeneity: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False,
+                                                 compare=False)
+    net_benefit_difference: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False,
+                                                 compare=False)
+    partial_auc: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The performance table (AUC of every cohort x model x subgroup)."""
         return self.performance
+
+    def extra_results(self) -> dict[str, pd.DataFrame]:
+        """The calibration and utility tables of ``results.json`` beyond the core ones."""
+        out = {"subgroup_calibration": self.subgroup_calibration,
+               "subgroup_net_benefit": self.subgroup_net_benefit,
+               "subgroup_heterogeneity": self.subgroup_heterogeneity,
+               "net_benefit_difference": self.net_benefit_difference}
+        if self.partial_auc is not None:
+            out["partial_auc"] = self.partial_auc
+        return out
 
 
 def heterogeneity_test(aucs: Sequence[float], variances: Sequence[float]
@@ -149,7 +195,7 @@ def heterogeneity_test(aucs: Sequence[float], variances: Sequence[float]
     -------
     HeterogeneityResult
     """
-    from scipy.stats import chi2
+    from radval.workflow._calibration import cochran_q
 
     a = np.asarray(aucs, dtype=float)
     v = np.asarray(variances, dtype=float)
@@ -158,11 +204,8 @@ def heterogeneity_test(aucs: Sequence[float], variances: Sequence[float]
                          "subgroups (same length).")
     if not (np.isfinite(a).all() and np.isfinite(v).all()) or np.any(v <= 0):
         raise InputError("heterogeneity_test: AUCs must be finite and variances positive.")
-    w = 1.0 / v
-    pooled = float(np.sum(w * a) / np.sum(w))
-    q = float(np.sum(w * (a - pooled) ** 2))
-    df = int(a.size - 1)
-    return HeterogeneityResult(statistic=q, df=df, p_value=float(chi2.sf(q, df)), pooled=pooled)
+    q, df, p, pooled = cochran_q(a, v)
+    return HeterogeneityResult(statistic=q, df=df, p_value=p, pooled=pooled)
 
 
 def roc_band(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, n_resamples: int,
@@ -243,7 +286,7 @@ def _threshold_rows(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64],
         return [{"metric": m, "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan,
                  "numerator": None, "denominator": None,
                  "undefined_reason": "no cutoff (undefined in the development cohort)"}
-                for m in ("sensitivity", "specificity", "ppv", "npv", "accuracy")]
+                for m in THRESHOLD_METRICS]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RadvalWarning)
@@ -251,15 +294,22 @@ def _threshold_rows(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64],
     except InputError as exc:
         return [{"metric": m, "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan,
                  "numerator": None, "denominator": None, "undefined_reason": str(exc)}
-                for m in ("sensitivity", "specificity", "ppv", "npv", "accuracy")]
+                for m in THRESHOLD_METRICS]
     rows = []
     for rec in tm.to_dict(orient="records"):
-        if rec["metric"] in ("lr_positive", "lr_negative", "dor"):
-            continue  # ratio rows (no counts) are not part of the ThresholdRow table yet
         den = rec.get("denominator")
         reason = None
         if den is not None and not (isinstance(den, float) and math.isnan(den)) and den == 0:
             reason = "zero denominator"
+        if rec["metric"] in RATIO_METRICS:
+            # ratios have no counts of their own; undefined when a cell makes them 0/0 or x/0
+            den = None
+            est = rec["estimate"]
+            if est is None or not math.isfinite(float(est)):
+                reason = "undefined: a zero cell of the 2x2 table"
+            # an infinite ratio or limit (a zero cell) is not a number results.json can hold
+            rec = {**rec, **{k: math.nan for k in ("estimate", "ci_low", "ci_high")
+                             if rec[k] is None or not math.isfinite(float(rec[k]))}}
         rows.append({"metric": rec["metric"], "estimate": rec["estimate"],
                      "ci_low": rec["ci_low"], "ci_high": rec["ci_high"],
                      "numerator": rec.get("numerator"), "denominator": den,
@@ -314,7 +364,14 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
                          subgroup_ids: Mapping[str, Mapping[str, set[str]]] | None = None,
                          n_bootstrap: int = 2000, confidence_level: float = 0.95,
                          dca_thresholds: Sequence[float] | None = None, hl_groups: int = 10,
-                         roc_band_resamples: int = 200, seed: int = 0) -> EvaluationTables:
+                         roc_band_resamples: int = 200, seed: int = 0,
+                         calibration_method: str = "loess", calibration_band: int = 500,
+                         score_models: Sequence[str] = ("radiomics", "deep"),
+                         raw_score_models: Sequence[str] = (),
+                         net_benefit_thresholds: Sequence[float] = (0.1, 0.2, 0.3),
+                         net_benefit_pairs: Sequence[Sequence[str]] | None = None,
+                         signature_model: str | None = None, net_benefit_bootstrap: int = 1000,
+                         partial_auc: Any = None) -> EvaluationTables:
     """Evaluate every cohort x model (x subgroup).
 
     Parameters
@@ -333,13 +390,46 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
         Thresholds of the decision curves.
     seed : int
         Seeds every bootstrap through :func:`stable_rng` (cohort, model, subgroup keys).
+    calibration_method, calibration_band : str, int
+        Smoother and bootstrap resamples of the flexible calibration curves.
+    score_models : sequence of str
+        Models whose probability is expit(a shrunken score): their calibration is
+        assessed after a logistic recalibration fitted on the development cohort
+        (``risk_scale = "recalibrated_score"``).
+    raw_score_models : sequence of str
+        Score models that cannot be recalibrated here (a site's single-score
+        signature): calibrated as they are, labelled ``risk_scale = "raw_score"``.
+    net_benefit_thresholds : sequence of float
+        Thresholds of the per-subgroup net benefit.
+    net_benefit_pairs : sequence of (str, str), optional
+        Model pairs of the net-benefit differences (``"signature"`` =
+        ``signature_model``); default :func:`radval.workflow._utility.default_nb_pairs`.
+    signature_model : str, optional
+        The signature's model (default ``combined``, else the first score model).
+    net_benefit_bootstrap : int
+        Resamples of the net-benefit difference CIs.
+    partial_auc : PartialAucConfig, optional
+        Range of the partial AUC (none without it).
 
     Returns
     -------
     EvaluationTables
     """
     from radval import stats
+    from radval._rng import stable_rng as _rng
     from radval.stats._decision_curve import decision_curve
+    from radval.workflow._calibration import (
+        calibration_curves,
+        risk_for_calibration,
+        score_recalibration,
+        subgroup_calibration,
+    )
+    from radval.workflow._utility import (
+        net_benefit_differences,
+        partial_auc_row,
+        resolve_pairs,
+        subgroup_net_benefit,
+    )
 
     need = {"patient_id", "cohort", "model", "probability", "y_true"}
     missing = need - set(predictions.columns)
@@ -359,6 +449,23 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
     cohorts = [c for c in roles if c in set(predictions["cohort"])]
     models = list(dict.fromkeys(predictions["model"].tolist()))
     thresholds = list(dca_thresholds) if dca_thresholds is not None else None
+    # calibration and utility (radval.workflow._calibration, _utility)
+    development = next((c for c, r in roles.items() if r == "development"), None)
+    recal = score_recalibration(predictions, development=development,
+                                score_models=[m for m in score_models if m in models])
+    if signature_model is None:
+        signature_model = "combined" if "combined" in models else next(
+            (m for m in score_models if m in models), None)
+    pairs = resolve_pairs(net_benefit_pairs, models, signature_model)
+    diff_thresholds = thresholds if thresholds is not None else \
+        [round(0.01 * i, 2) for i in range(1, 100)]
+    band_curves: list[pd.DataFrame] = []
+    sub_curves: list[pd.DataFrame] = []
+    sub_cal: list[dict[str, Any]] = []
+    sub_nb: list[dict[str, Any]] = []
+    sub_het: list[dict[str, Any]] = []
+    diffs: list[pd.DataFrame] = []
+    pauc: list[dict[str, Any]] = []
     for cohort in cohorts:
         dev = roles.get(cohort) == "development"
         pc = predictions[predictions["cohort"] == cohort]
@@ -378,12 +485,48 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
                             rng=stable_rng(seed, "auc", cohort, model, "all"))
             perf.append({**key, "subgroup": "all", **row, "cutoff": cut})
             thr.extend({**key, "subgroup": "all", **r} for r in _threshold_rows(y, prob, cut))
-            c_row, g_df, s_df = _calibration(y, prob, hl_groups=hl_groups, development=dev)
-            cal_rows.append({**key, **c_row})
-            if not g_df.empty:
-                cal_g.append(g_df.assign(**key))
-            if not s_df.empty:
-                cal_s.append(s_df.assign(**key))
+            # score models: calibration of the score recalibrated on development
+            p_cal, scale, ra, rb, cal_reason = risk_for_calibration(model, prob, recal,
+                                                                    raw_score_models)
+            scale_fields = {"risk_scale": scale, "recalibration_intercept": ra,
+                            "recalibration_slope": rb}
+            if cal_reason is None:
+                c_row, g_df, s_df = _calibration(y, p_cal, hl_groups=hl_groups,
+                                                 development=dev)
+                curve, summary = calibration_curves(
+                    y, p_cal, key=key, method=calibration_method, band=calibration_band,
+                    level=confidence_level, rng=_rng(seed, "calband", cohort, model))
+                if not curve.empty:
+                    band_curves.append(curve)
+                cal_rows.append({**key, **c_row, **scale_fields,
+                                 **{k: v for k, v in summary.items() if k not in key}})
+                if not g_df.empty:
+                    cal_g.append(g_df.assign(**key))
+                if not s_df.empty:
+                    cal_s.append(s_df.assign(**key))
+                if subgroup_ids:
+                    r1, c1, h1 = subgroup_calibration(
+                        y, p_cal, ids, key=key, risk_scale=scale, subgroup_ids=subgroup_ids,
+                        method=calibration_method, band=calibration_band,
+                        level=confidence_level, seed=seed, curves=model == signature_model)
+                    sub_cal += r1
+                    sub_curves += c1
+                    sub_het += h1
+            else:
+                cal_rows.append({**key, **dict.fromkeys(CALIBRATION_COLUMNS[2:], math.nan),
+                                 **scale_fields, "undefined_reason": cal_reason})
+            if subgroup_ids:
+                r2, h2 = subgroup_net_benefit(y, prob, ids, key=key,
+                                              thresholds=list(net_benefit_thresholds),
+                                              subgroup_ids=subgroup_ids,
+                                              confidence_level=confidence_level)
+                sub_nb += r2
+                sub_het += h2
+            if partial_auc is not None:
+                pauc.append(partial_auc_row(y, prob, key=key, config=partial_auc,
+                                            n_bootstrap=n_bootstrap,
+                                            confidence_level=confidence_level,
+                                            rng=_rng(seed, "pauc", cohort, model)))
             if _undefined(y) is None:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RadvalWarning)
@@ -428,6 +571,10 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
                                      "df": math.nan, "p_value": math.nan, "pooled_auc": math.nan,
                                      "undefined_reason": "a subgroup level has an undefined AUC "
                                      "or variance (one outcome class or too few events)"})
+        diffs += net_benefit_differences(predictions, cohort, pairs,
+                                         thresholds=diff_thresholds,
+                                         n_bootstrap=net_benefit_bootstrap,
+                                         confidence_level=confidence_level, seed=seed)
         if len(scores) >= 2 and y_ref is not None:
             try:
                 with warnings.catch_warnings():
@@ -460,13 +607,25 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
         "calibration_smooth": frame(cal_s, ["cohort", "model", "predicted", "observed"]),
         "decision": frame(dca_rows, ["cohort", "model", "threshold", "net_benefit", "treat_all",
                                      "treat_none", "net_interventions_avoided"]),
+        "calibration_band": frame(band_curves, BAND_COLUMNS),
+        "calibration_subgroup": frame(sub_curves, SUBGROUP_CURVE_COLUMNS),
     }
+    thr_df = frame(thr, THRESHOLD_COLUMNS)
+    for col in ("numerator", "denominator"):
+        # counts stay integers beside the ratio rows' nulls (pandas would make them floats)
+        thr_df[col] = pd.Series([None if v is None or pd.isna(v) else int(v)
+                                 for v in thr_df[col]], index=thr_df.index, dtype=object)
     return EvaluationTables(
         performance=frame(perf, PERFORMANCE_COLUMNS),
-        threshold_metrics=frame(thr, THRESHOLD_COLUMNS),
+        threshold_metrics=thr_df,
         comparisons=frame(comps, COMPARISON_COLUMNS),
         calibration=frame(cal_rows, CALIBRATION_COLUMNS),
         subgroups=frame(sub_rows, SUBGROUP_COLUMNS),
         heterogeneity=frame(het_rows, HETEROGENEITY_COLUMNS),
         curves=curves,
+        subgroup_calibration=frame(sub_cal, SUBGROUP_CAL_COLUMNS),
+        subgroup_net_benefit=frame(sub_nb, NB_COLUMNS),
+        subgroup_heterogeneity=frame(sub_het, HET_COLUMNS),
+        net_benefit_difference=frame(diffs, DIFF_COLUMNS),
+        partial_auc=frame(pauc, PAUC_COLUMNS) if partial_auc is not None else None,
     )

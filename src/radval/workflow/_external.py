@@ -43,8 +43,10 @@ from radval.io.coding import check_cohort_agreement, code_ids, code_outcome, pri
 from radval.io.schema import check_table
 from radval.io.tables import check_numeric_columns, read_table
 from radval.report._escape import md_text
+from radval.workflow._calibration import SCORE_MODELS
 from radval.workflow._coding import normalise_features
 from radval.workflow._outputs import RunFolder
+from radval.workflow._utility import site_sample_size
 
 __all__ = ["load_features_for_bundle", "validate_bundle"]
 
@@ -425,9 +427,16 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         warnings.simplefilter("always", RadvalWarning)
         from radval.workflow._evaluation import evaluate_predictions
 
+        # a single-score signature is expit(shrunken LP): labelled, not recalibrated here
+        # (bundles without extra.signature_model: the identity "combined" model on a score)
+        named = (sig.extra or {}).get("signature_model")
+        single_score = named in SCORE_MODELS if named is not None else (
+            len(sig.combined.inputs) == 1 and sig.combined.inputs[0] in sig.scores
+            and float(sig.combined.intercept) == 0.0 and list(sig.combined.coef) == [1.0])
         tables = evaluate_predictions(preds, cutoffs={MODEL: sig.cutoff},
                                       roles={site_label: "external_validation"},
-                                      n_bootstrap=n_bootstrap, dca_thresholds=None, seed=seed)
+                                      n_bootstrap=n_bootstrap, dca_thresholds=None, seed=seed,
+                                      raw_score_models=(MODEL,) if single_score else ())
         shift = dataset_shift(feats, sig, probabilities=prob, y_true=y)
         recal = recalibrate(y, lp) if 0 < y.sum() < y.size else None
     for w in caught:
@@ -437,6 +446,17 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         if issubclass(w.category, DatasetShiftWarning):
             warnings.warn(str(w.message), DatasetShiftWarning, stacklevel=2)
     one_class = recal is None
+    auc_site = tables.performance.loc[tables.performance["subgroup"] == "all", "auc"]
+    sample = site_sample_size(y, prob, summary=sig.development_summary, cutoff=sig.cutoff,
+                              observed_auc=float(auc_site.iloc[0]) if len(auc_site)
+                              else math.nan)
+    if sample.get("meets") is False:
+        warn_records.append({"code": "SMALL_VALIDATION_SAMPLE",
+                             "message": f"{site_label}: {sample['n']} patients, fewer than "
+                                        f"the {sample['required']} needed for a precise "
+                                        "external validation (Riley et al. 2021); the "
+                                        "estimates are imprecise",
+                             "context": {"n": sample["n"], "required": sample["required"]}})
     share_path: Path | None = None
     # every output is staged and committed at once: a failure leaves the previous run
     folder = RunFolder(out_dir)
@@ -512,7 +532,12 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
             "comparison": recal.comparison},
         "methods": {"validation": "frozen signature from a verified bundle; features extracted "
                                   "with the bundle's parameter file and network weights; no "
-                                  "refit", "missing_data": "complete-case analysis"},
+                                  "refit", "missing_data": "complete-case analysis",
+                    "sample_size": "Riley et al. 2021 minimum sample size for external "
+                                   "validation at the site's prevalence, with the development "
+                                   "C-statistic and linear-predictor distribution"},
+        "validation_sample_size": sample,
+        **tables.extra_results(),
     }
     if surv is not None:
         results["survival"] = surv.record
@@ -535,6 +560,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                "share": str(share_path), "results": str(out_dir / "results.json"),
                "report": report, "flagged_features": shift.flagged,
                "bundle_origin": b.origin.to_dict(),
+               "sample_size_required": sample.get("required"),
+               "sample_size_meets": sample.get("meets"),
                "seconds": round(time.perf_counter() - t_start, 2)}
     return summary
 

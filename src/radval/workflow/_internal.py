@@ -16,10 +16,20 @@ For ``b = 1..B`` (Harrell 2015, *Regression Modeling Strategies* §5.3; rms
 
 For each index (AUC, calibration intercept and slope from ``logit(y) ~ a + b
 logit(p)``, Brier score): ``optimism = mean_b(train_b - test_b)`` and
-``corrected = apparent - optimism``.  The resamples run in parallel through
+``corrected = apparent - optimism``.  The calibration indexes of a score model (rad-score,
+DL-score: shrunken linear predictors) are those of the score after its logistic
+recalibration on the data it was developed on (the development cohort; each resample's
+training data), so their optimism is the shrinkage the score needs, not its raw scale
+(``risk_scale`` of the optimism rows).  The resamples run in parallel through
 :func:`radval.features.executor.map_cases` (local processes or Dask), in chunks,
 each with its own seed derived from the study seed (results do not depend on the
 number of workers).
+
+The same resamples give the **bias-corrected calibration curve** (``rms::calibrate``) and
+the **optimism-corrected decision curve**: each resample's models are evaluated on common
+grids fixed before the resampling (:mod:`radval.workflow._calibration`), in the
+resample and in the original cohort, and the mean optimism at each predicted risk or
+threshold is subtracted from the apparent curve.
 
 The same resamples give the **selection frequency** of each feature and the
 **prediction instability** of Riley & Collins (2023, pminternal): for each
@@ -55,6 +65,7 @@ import pandas as pd
 from radval._results import Result
 from radval.exceptions import DegenerateBootstrapWarning, InputError, RadvalWarning
 from radval.models.guards import flag
+from radval.workflow._calibration import SCORE_MODELS, recalibrated_indexes
 
 __all__ = ["OPTIMISM_METRICS", "OptimismResult", "optimism_bootstrap", "performance_indexes"]
 
@@ -88,6 +99,10 @@ class OptimismResult(Result):
     survival : DataFrame or None
         ``metric, horizon, optimism, n_resamples`` of the time-to-event marker (studies
         with a survival block; :mod:`radval.workflow._survival_optimism`).
+    calibration_corrected, calibration_corrected_summary, net_benefit_corrected :
+        DataFrame or None
+        Bias-corrected calibration curves, their errors, and optimism-corrected decision
+        curves (:func:`radval.workflow._calibration.corrected_tables`).
     """
 
     table: pd.DataFrame = field(repr=False, compare=False)
@@ -101,10 +116,23 @@ class OptimismResult(Result):
     not_refitted: list[str]
     deep_training: dict[str, Any] | None = None
     survival: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    calibration_corrected: pd.DataFrame | None = field(default=None, repr=False,
+                                                       compare=False)
+    calibration_corrected_summary: pd.DataFrame | None = field(default=None, repr=False,
+                                                               compare=False)
+    net_benefit_corrected: pd.DataFrame | None = field(default=None, repr=False,
+                                                       compare=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The optimism table."""
         return self.table
+
+    def extra_results(self) -> dict[str, pd.DataFrame]:
+        """The corrected curves of ``results.json`` (none when not computed)."""
+        out = {"optimism_calibration": self.calibration_corrected,
+               "optimism_calibration_summary": self.calibration_corrected_summary,
+               "optimism_net_benefit": self.net_benefit_corrected}
+        return {k: v for k, v in out.items() if v is not None}
 
 
 def performance_indexes(y: npt.ArrayLike, prob: npt.ArrayLike) -> dict[str, float]:
@@ -151,7 +179,8 @@ def _resample_chunk(payload: dict[str, Any]) -> list[dict[str, Any]]:
         try:
             out.append(_one_resample(study, data, y0, b, idx, seed_b, payload.get("levels"),
                                      comparison=payload.get("comparison", False),
-                                     deep_refit=payload.get("deep_refit")))
+                                     deep_refit=payload.get("deep_refit"),
+                                     curve_spec=payload.get("curve_spec")))
         except Exception as exc:  # noqa: BLE001 - a failed resample is counted, not fatal
             out.append({"b": b, "error": f"{type(exc).__name__}: {exc}"})
     return out
@@ -179,7 +208,8 @@ def _refit_deep_features(data: Any, refit: Any, idx: npt.NDArray[np.int64],
 
 def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
                   idx: npt.NDArray[np.int64], seed_b: int, levels: Any, *,
-                  comparison: bool = False, deep_refit: Any = None) -> dict[str, Any]:
+                  comparison: bool = False, deep_refit: Any = None,
+                  curve_spec: Any = None) -> dict[str, Any]:
     from radval.workflow._cohort import AnalysisData
     from radval.workflow._fitting import fit_models
     from radval.workflow._selection import run_selection
@@ -218,6 +248,8 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
         for name in fm.model_names:
             tr = performance_indexes(yb, train[name][1])
             te = performance_indexes(y0, test[name][1])
+            if name in SCORE_MODELS:  # calibration of the score after its recalibration
+                tr, te = recalibrated_indexes(yb, train[name][1], y0, test[name][1], tr, te)
             rec["metrics"][name] = {m: (tr[m], te[m]) for m in OPTIMISM_METRICS}
             rec["test_prob"][name] = np.asarray(test[name][1], dtype=float)
         if getattr(study, "survival", None) is not None:
@@ -225,6 +257,13 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
             from radval.workflow._survival_optimism import resample_survival
 
             rec["survival"] = resample_survival(study, data, fm, boot, train, test)
+        if curve_spec is not None:
+            from radval.workflow._calibration import resample_curves
+
+            # calibration and decision curves on the common grids (rms calibrate)
+            rec["curves"] = {name: resample_curves(curve_spec, name, yb, train[name][1], y0,
+                                                   test[name][1])
+                             for name in fm.model_names}
     return rec
 
 
@@ -315,12 +354,22 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         idx = np.sort(rng.integers(0, n, size=n))
         seed_b = int(rng.integers(0, 2**31 - 1))
         resamples.append((b, idx, seed_b))
+    # common grids of the calibration and decision curves, fixed before resampling
+    from radval.workflow._calibration import corrected_tables, curve_spec
+
+    y_dev = dev.patients["y"].to_numpy(dtype=np.int64)
+    pdev0 = preds[preds["cohort"] == study.development]
+    apparent = {m: g.set_index("patient_id").loc[ids, "probability"].to_numpy(dtype=float)
+                for m, g in pdev0.groupby("model", sort=False)}
+    spec = curve_spec(method="lowess", thresholds=study.evaluation.dca_thresholds, y=y_dev,
+                      apparent=apparent)
     # the crops of a re-trained network travel with every chunk: fewer, larger chunks
     per_worker = 2 if refit_deep else 4
     k = n_chunks or max(1, min(n_resamples, per_worker * max(1, jobs or 2)))
     chunks = [resamples[i::k] for i in range(k)]
     items = [{"study": study, "data": dev, "resamples": c, "levels": levels,
-              "comparison": comparison, "deep_refit": deep_refit if refit_deep else None}
+              "comparison": comparison, "deep_refit": deep_refit if refit_deep else None,
+              "curve_spec": spec}
              for c in chunks if c]
     logger.info("internal validation: %d bootstrap resamples (selection + fitting repeated) "
                 "in %d chunks", n_resamples, len(items))
@@ -365,7 +414,10 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     refitted.insert(1, "every model: " + ", ".join(models))
     for model in models:
         pm = pdev[pdev["model"] == model].set_index("patient_id").loc[ids]
-        app = performance_indexes(y0, pm["probability"].to_numpy(dtype=float))
+        p_app = pm["probability"].to_numpy(dtype=float)
+        app = performance_indexes(y0, p_app)
+        if model in SCORE_MODELS:
+            app, _same = recalibrated_indexes(y0, p_app, y0, p_app, app, app)
         for metric in OPTIMISM_METRICS:
             diffs = np.array([r["metrics"][model][metric][0] - r["metrics"][model][metric][1]
                               for r in results if model in r["metrics"]], dtype=float)
@@ -373,7 +425,9 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
             opt = float(diffs.mean()) if diffs.size else math.nan
             rows.append({"model": model, "metric": metric, "apparent": app[metric],
                          "optimism": opt, "corrected": app[metric] - opt,
-                         "n_resamples": int(diffs.size)})
+                         "n_resamples": int(diffs.size),
+                         "risk_scale": "recalibrated_score" if model in SCORE_MODELS
+                         and metric != "auc" else "model"})
     table = pd.DataFrame(rows)
     freq_rows = []
     size_rows = []
@@ -420,9 +474,14 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         from radval.workflow._survival_optimism import survival_optimism_table
 
         survival = survival_optimism_table(results, study.survival.horizons)
+    corrected = corrected_tables(spec, y_dev, {m: apparent[m] for m in models
+                                               if m in apparent}, results)
     return OptimismResult(table=table, selection_frequency=pd.DataFrame(freq_rows),
                           selection_size=pd.DataFrame(size_rows),
                           prediction_instability=pd.DataFrame(inst_rows), n_resamples=n_ok,
                           n_failed=n_failed, flags=flags, refitted=refitted,
                           not_refitted=skipped, deep_training=deep_training,
-                          survival=survival)
+                          survival=survival,
+                          calibration_corrected=corrected["calibration"],
+                          calibration_corrected_summary=corrected["summary"],
+                          net_benefit_corrected=corrected["net_benefit"])

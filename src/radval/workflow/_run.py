@@ -33,6 +33,7 @@ from radval.workflow._assemble import (
     write_tables,
 )
 from radval.workflow._bundle import write_signature_bundle
+from radval.workflow._calibration import evaluation_options
 from radval.workflow._coding import FAMILIES, read_clinical
 from radval.workflow._cohort import AnalysisData, prepare_data
 from radval.workflow._evaluation import evaluate_predictions
@@ -236,7 +237,8 @@ def _evaluate(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[
     tables = evaluate_predictions(
         preds, cutoffs=cutoffs, roles=study.roles, subgroup_ids=subgroup_ids(study, data),
         n_bootstrap=ev.bootstrap_ci, confidence_level=ev.confidence_level,
-        dca_thresholds=ev.dca_thresholds, hl_groups=ev.hl_groups, seed=study.seed)
+        dca_thresholds=ev.dca_thresholds, hl_groups=ev.hl_groups, seed=study.seed,
+        **evaluation_options(study, cutoffs))
     timings["evaluation"] = time.perf_counter() - t0
     warn = list(data.warnings) + list(models.get("flags", []))
     warn += evaluation_flags(tables, selection)

@@ -39,6 +39,7 @@ __all__ = [
     "EvaluationConfig",
     "ModelsConfig",
     "Outcome",
+    "PartialAucConfig",
     "RadiomicsConfig",
     "SelectionConfig",
     "StudyConfig",
@@ -256,6 +257,33 @@ class ModelsConfig(_Strict):
     nomogram_predictors: list[str] | None = None
 
 
+class PartialAucConfig(_Strict):
+    """Partial AUC over a specificity (or sensitivity) range, as pROC ``auc(partial.auc=,
+    partial.auc.focus=, partial.auc.correct=)``: bounds are (high, low), e.g. ``[1.0, 0.8]``."""
+
+    specificity: tuple[float, float] | None = None
+    sensitivity: tuple[float, float] | None = None
+    correct: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> PartialAucConfig:
+        given = [k for k in ("specificity", "sensitivity") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'specificity' or 'sensitivity' (the range "
+                             "of the partial AUC as [high, low])")
+        key = given[0]
+        high, low = getattr(self, key)
+        if not (0.0 <= low <= 1.0 and 0.0 <= high <= 1.0):
+            raise ValueError(f"{key}: bounds must be in [0, 1]; got [{high:g}, {low:g}]")
+        if high == low:
+            raise ValueError(f"{key}: the range [{high:g}, {low:g}] is empty (the two bounds "
+                             "are equal)")
+        if high < low:
+            raise ValueError(f"{key}: bounds are [high, low] as pROC's partial.auc, e.g. "
+                             f"[1.0, 0.8]; got [{high:g}, {low:g}] (reversed)")
+        return self
+
+
 class EvaluationConfig(_Strict):
     """Evaluation settings.
 
@@ -267,6 +295,19 @@ class EvaluationConfig(_Strict):
     as ``fixed`` (flagged: the optimism is then underestimated);
     ``optimism_comparison``: refit the scikit-learn comparison classifiers in every
     optimism resample.
+
+    Calibration and clinical utility (:mod:`radval.workflow._calibration`):
+    ``calibration_curve``: smoother of the flexible calibration curves (``loess`` as
+    val.prob.ci.2, ``spline``, ``lowess`` or ``grouped``); ``calibration_band``:
+    bootstrap resamples of their pointwise band (0: no band);
+    ``net_benefit_thresholds``: thresholds at which net benefit is tabulated per
+    subgroup level (with the heterogeneity test) and the net-benefit differences are
+    listed; ``net_benefit_comparisons``: pairs ``[model_a, model_b]`` whose difference
+    in net benefit gets a bootstrap CI over the ``dca_thresholds`` (``signature`` names
+    the signature model; default: the signature and the nomogram against the clinical
+    model, when they exist); ``net_benefit_bootstrap``: its resamples;
+    ``partial_auc``: partial AUC over a specificity or sensitivity range (off by
+    default).
     """
 
     bootstrap_ci: Annotated[int, Field(ge=0)] = 2000
@@ -278,6 +319,31 @@ class EvaluationConfig(_Strict):
     confidence_level: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
     optimism_deep: Literal["retrain", "fixed"] = "retrain"
     optimism_comparison: bool = True
+    calibration_curve: Literal["loess", "spline", "lowess", "grouped"] = "loess"
+    calibration_band: Annotated[int, Field(ge=0)] = 500
+    net_benefit_thresholds: list[float] = Field(default_factory=lambda: [0.1, 0.2, 0.3])
+    net_benefit_comparisons: list[tuple[str, str]] | None = None
+    net_benefit_bootstrap: Annotated[int, Field(ge=0)] = 1000
+    partial_auc: PartialAucConfig | None = None
+
+    @field_validator("net_benefit_thresholds")
+    @classmethod
+    def _check_nb_thresholds(cls, v: list[float]) -> list[float]:
+        bad = [t for t in v if not 0.0 < t < 1.0]
+        if bad:
+            raise ValueError(f"thresholds must be in (0, 1); got {bad[:3]}")
+        return sorted(set(v))
+
+    @field_validator("net_benefit_comparisons")
+    @classmethod
+    def _check_pairs(cls, v: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+        if v is None:
+            return v
+        same = [a for a, b in v if a == b]
+        if same:
+            raise ValueError(f"each pair must name two different models; got {same[0]!r} "
+                             "twice")
+        return v
 
     @field_validator("dca_thresholds")
     @classmethod
@@ -411,7 +477,25 @@ class StudyConfig(_Strict):
                                  "clinical_predictors")
         if self.manifest is None and self.features is None:
             raise ValueError("manifest: required unless 'features' names an extracted table")
+        pairs = self.evaluation.net_benefit_comparisons or []
+        possible = self.possible_models()
+        unknown = sorted({m for pair in pairs for m in pair if m not in possible})
+        if unknown:
+            raise ValueError(f"evaluation.net_benefit_comparisons: {unknown} are not models of "
+                             f"this study (possible: {sorted(possible)})")
         return self
+
+    def possible_models(self) -> set[str]:
+        """Names of the models this study can fit, and ``signature`` (its signature model)."""
+        out = {"signature", *self.models.comparison}
+        if self.radiomics.enabled:
+            out.add("radiomics")
+        if self.deep.enabled:
+            out.add("deep")
+        for name in ("combined", "clinical", "nomogram"):
+            if getattr(self.models, name):
+                out.add(name)
+        return out
 
     # ---- convenience -------------------------------------------------------------------
     def path(self, rel: str | None) -> Path | None:
