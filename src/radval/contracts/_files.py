@@ -8,7 +8,14 @@ from typing import ClassVar
 from pydantic import Field
 
 from radval.contracts._base import Document, Num, Record
-from radval.contracts._results import BundleRef, FamilySelection, ModelRow, Nomogram, WarningRow
+from radval.contracts._results import (
+    BundleRef,
+    FamilySelection,
+    MissingData,
+    ModelRow,
+    Nomogram,
+    WarningRow,
+)
 
 __all__ = ["DesignRecord", "ModelsFile", "RunRecord", "SelectionFile"]
 
@@ -47,6 +54,8 @@ class ModelsFile(Document):
     flags: list[WarningRow] = Field(description="flags raised while fitting")
     nomogram: Nomogram | None = Field(None, description="nomogram scales")
     bundle: BundleRef | None = Field(None, description="the signature bundle written")
+    missing_data: MissingData | None = Field(None, description="multiple imputation: pooled "
+                                             "coefficients and performance (Rubin)")
 
 
 class RunRecord(Document):

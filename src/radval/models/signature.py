@@ -288,6 +288,16 @@ class Signature:
         Extra models (``"clinical"``, ``"nomogram"``).
     extra : dict, optional
         Free-form JSON-safe metadata (e.g. selected lambda).
+    harmonisation : dict, optional
+        The frozen feature harmonisation: ``{"method": "combat", "batch_column",
+        "covariates", "reference", "min_unseen_size", "combat":
+        ComBat.to_dict()}`` (:mod:`radval.workflow._harmonisation`); None (bundles of
+        radval < 0.3 and studies without harmonisation): features are used as extracted.
+    imputation : dict, optional
+        The deployment imputer of missing clinical predictors: ``{"method":
+        "deployment_imputer", "n_draws", "variables", "kinds", "auxiliary", "imputer":
+        DeploymentImputer.to_dict()}`` (fitted without the outcome); None: complete
+        cases only.
     """
 
     schema_version: str
@@ -305,6 +315,8 @@ class Signature:
     development_summary: dict[str, Any]
     models: dict[str, LogisticModel] = dataclasses.field(default_factory=dict)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    harmonisation: dict[str, Any] | None = None
+    imputation: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if str(self.schema_version) not in SUPPORTED_SCHEMA_VERSIONS:
@@ -377,6 +389,11 @@ class Signature:
             "development_summary": jsonable(self.development_summary),
             "models": {k: v.to_dict() for k, v in self.models.items()},
             "extra": jsonable(self.extra),
+            # written only when present, so that a bundle without them reads as before
+            **({"harmonisation": jsonable(self.harmonisation)}
+               if self.harmonisation is not None else {}),
+            **({"imputation": jsonable(self.imputation)}
+               if self.imputation is not None else {}),
         }
 
     @classmethod

@@ -210,7 +210,7 @@ def cohort_rows(study: StudyConfig, data: AnalysisData) -> list[dict[str, Any]]:
         m = data.cohort_mask(c.name)
         y = data.patients["y"].to_numpy()[m]
         excl = sum(r["n"] for r in data.flow if r["cohort"] == c.name
-                   and r["stage"] not in ("clinical_table", "analysed"))
+                   and r["stage"] not in ("clinical_table", "analysed", "imputed"))
         rows.append({"name": c.name, "role": c.role, "n": int(m.sum()),
                      "events": int(y.sum()),
                      "prevalence": float(y.mean()) if y.size else None,
