@@ -416,8 +416,11 @@ def harmonisation_section(results: Mapping[str, Any]) -> tuple[str, dict[str, An
                                               for v in sep["fraction_significant"]],
             "Batches": sep["n_batches"].astype(str), "n": sep["n_samples"].astype(str)}),
             "Batch separability: cross-validated AUC of predicting the batch from the "
-            "features (0.5 = indistinguishable) and share of features differing between "
-            "batches, before and after harmonisation.", "tbl-separability"))
+            "features (0.5 or below = indistinguishable; below 0.5 after harmonisation "
+            "because it equalises the batch means in the whole sample, so a classifier "
+            "trained on the other folds points the wrong way) and share of features "
+            "differing between batches, before and after harmonisation.",
+            "tbl-separability"))
     pca = _records(hm.get("pca"))
     if len(pca) and {"stage", "batch", "pc1"} <= set(pca.columns):
         from matplotlib.figure import Figure

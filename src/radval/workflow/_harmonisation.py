@@ -51,7 +51,8 @@ from radval.exceptions import ConfigError, DataError, HarmonizationWarning, Radv
 from radval.models.guards import flag
 from radval.workflow._study import HarmonisationConfig, StudyConfig
 
-__all__ = ["HarmonisationState", "batch_labels", "bundle_spec", "harmonise_data",
+__all__ = ["HarmonisationState", "add_diagnostics", "batch_labels", "bundle_spec",
+           "harmonise_data",
            "harmonise_site", "methods_sentence", "resample_features"]
 
 logger = logging.getLogger("radval.pipeline")
@@ -251,7 +252,6 @@ def harmonise_data(study: StudyConfig, data: Any, *,
     second-reader features) are harmonised, with ``harmonisation`` holding the state
     and the diagnostics; the raw features stay in the state.  Flags go to ``warnings``.
     """
-    from radval._rng import stable_rng
     from radval.harmonize import batch_outcome_association
     from radval.workflow._cohort import AnalysisData
 
@@ -298,15 +298,13 @@ def harmonise_data(study: StudyConfig, data: Any, *,
         for b, n in batch[m].value_counts().sort_index().items():
             batches.append({"cohort": c.name, "batch": str(b), "n": int(n),
                             "in_development": str(b) in seen})
-    seed = int(stable_rng(study.seed, "harmonisation", "separability").integers(0, 2**31 - 1))
-    sep, pca = _separability(raw, harm, batch, dev, data.patients["cohort"], seed)
     record = {
         "method": "combat", "batch": cfg.batch, "batch_source": source,
         "covariates": list(cfg.covariates), "reference": cfg.reference,
         "parametric": cfg.parametric, "empirical_bayes": cfg.empirical_bayes,
         "mean_only": cfg.mean_only, "n_features": int(raw.shape[1]),
         "n_not_adjusted": int((~cb.adjusted_).sum()), "batches": batches,
-        "separability": sep, "pca": pca,
+        "separability": [], "pca": [],
         "batch_outcome": {"method": assoc.method, "statistic": assoc.statistic,
                           "df": assoc.df, "p_value": assoc.p_value,
                           "cramers_v": assoc.cramers_v, "min_expected": assoc.min_expected,
@@ -325,6 +323,27 @@ def harmonise_data(study: StudyConfig, data: Any, *,
                         missing=data.missing, extraction=data.extraction,
                         outcome_labels=data.outcome_labels, completed=data.completed,
                         harmonisation=state)
+
+
+def add_diagnostics(study: StudyConfig, data: Any) -> None:
+    """Batch separability before and after harmonisation (``record["separability"]``,
+    ``record["pca"]``): in the development cohort and over all analysed patients.
+
+    Separate from :func:`harmonise_data` because it takes seconds (a cross-validated
+    classifier on every feature) and only the evaluation reports it.
+    """
+    from radval._rng import stable_rng
+
+    st: HarmonisationState | None = data.harmonisation
+    if st is None or st.record.get("separability"):
+        return
+    raw = _joined(st.raw, st.columns)
+    harm = _joined(data.features, st.columns)
+    dev = data.cohort_mask(study.development)
+    seed = int(stable_rng(study.seed, "harmonisation", "separability").integers(0, 2**31 - 1))
+    sep, pca = _separability(raw, harm, st.batch, dev, data.patients["cohort"], seed)
+    st.record["separability"] = sep
+    st.record["pca"] = pca
 
 
 def _harmonise_readers(cb: Any, frame: pd.DataFrame | None, batch: pd.Series,

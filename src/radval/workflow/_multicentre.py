@@ -81,7 +81,7 @@ def remove_at_random(clinical: pd.DataFrame, column: str, *, fraction: float, se
         k = int(round(fraction * rows.size))
         if k:
             chosen = rng.choice(rows, size=k, replace=False)
-            out.iloc[np.sort(chosen), out.columns.get_loc(column)] = np.nan
+            out.loc[out.index[np.sort(chosen)], column] = np.nan
     return out
 
 

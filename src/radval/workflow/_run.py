@@ -39,7 +39,7 @@ from radval.workflow._cohort import AnalysisData, prepare_data
 from radval.workflow._evaluation import evaluate_predictions
 from radval.workflow._extraction import deep_refit_for_optimism, extract_features
 from radval.workflow._fitting import FittedModels, fit_models, model_records, predictions_table
-from radval.workflow._harmonisation import harmonise_data, manifest_of
+from radval.workflow._harmonisation import add_diagnostics, harmonise_data, manifest_of
 from radval.workflow._harmonisation import methods_sentence as harmonisation_methods
 from radval.workflow._internal import optimism_bootstrap
 from radval.workflow._nomogram import nomogram_points
@@ -278,6 +278,7 @@ def _evaluate(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[
     raw["missing_data"] = imputation.missing_record(study, data, models)
     raw["methods"]["missing_data"] = imputation.methods_sentence(study)
     if data.harmonisation is not None:
+        add_diagnostics(study, data)
         raw["harmonisation"] = data.harmonisation.record
         raw["methods"]["harmonisation"] = harmonisation_methods(study)
     results = ResultsFile.from_data(raw)  # the definition, checked before anything is written
