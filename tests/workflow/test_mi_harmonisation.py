@@ -337,3 +337,33 @@ def test_run_records_everything_and_is_the_same_with_one_or_two_workers(
     for f in ("missing_data", "pooled_coefficients", "pooled_performance",
               "batch_separability", "missing_patterns"):
         assert (study_file.parent / "out1" / "tables" / f"{f}.csv").is_file()
+
+
+def test_complete_development_and_incomplete_validation(tmp_path: Path) -> None:
+    # the chains fitted on a complete development cohort complete the validation
+    # cohorts; a model fitted without imputation is applied to every completed version
+    from radval.workflow import predictions_table
+
+    clin, feats = _table()
+    ref = _table()[0]
+    dev = clin.cohort == "dev"
+    clin.loc[dev, ["size_mm", "grade"]] = ref.loc[dev, ["size_mm", "grade"]]
+    clin.loc[dev, "size_mm"] = clin.loc[dev, "size_mm"].fillna(20.0)
+    clin.loc[dev, "grade"] = clin.loc[dev, "grade"].fillna("G2")
+    study, data = _data(_write(tmp_path, clin, feats))
+    assert not data.patients.loc[data.cohort_mask("dev"), ["size_mm", "grade"]].isna() \
+        .to_numpy().any()
+    fm = fit_models(study, data, run_selection(study, data), comparison=False)
+    assert fm.completed is not None
+    data.completed = fm.completed
+    preds = predictions_table(study, data, fm)
+    assert np.isfinite(preds["probability"]).all()
+    # in development the m fits are identical (nothing imputed there)
+    q = np.vstack([f.coef for f in fm.imputed["nomogram"]])
+    np.testing.assert_allclose(q, np.broadcast_to(q[0], q.shape), rtol=1e-12)
+    # a single fit tested on completed versions averages over them
+    single = fit_models(study, data.subset(data.cohort_mask("dev")),
+                        run_selection(study, data), comparison=False)
+    val = data.subset(data.cohort_mask("val"))
+    out = single.predict(val.patients, val.features, completed=val.completed)
+    assert np.isfinite(out["nomogram"][1]).all()

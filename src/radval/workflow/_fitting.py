@@ -107,15 +107,17 @@ class FittedModels:
         pooled fit is applied to ``patients`` as they are.
         """
         fr = self.frame(patients, features)
-        frames = [self.frame(c, features) for c in completed] \
-            if completed is not None and self.imputed else []
+        # a resample without missing values has one fit, still applied to every
+        # completed version of the patients it is tested on
+        frames = [self.frame(c, features) for c in completed] if completed is not None \
+            else []
         out: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}
         for fam in self.selection:
             s = fr[SCORE_COLUMN[fam]].to_numpy(dtype=float)
             out[fam] = (s, expit(s))
         for name, (inputs, fit) in self.logistic.items():
-            fits = self.imputed.get(name)
-            if fits and frames:
+            fits = self.imputed.get(name) or [fit] * len(frames)
+            if frames:
                 lp = np.mean([f.linear_predictor(c[inputs].to_numpy(dtype=float))
                               for f, c in zip(fits, frames, strict=True)], axis=0)
             else:
