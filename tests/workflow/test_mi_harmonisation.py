@@ -304,9 +304,17 @@ def test_run_records_everything_and_is_the_same_with_one_or_two_workers(
         warnings.simplefilter("ignore")
         run_study(study, study_file.parent / "out1", jobs=1)
         run_study(study, study_file.parent / "out2", jobs=2)
+        # step by step: `radval evaluate` recovers the completed data sets of `radval fit`
+        from radval.workflow import run_evaluate, run_fit, run_select
+
+        out3 = study_file.parent / "out3"
+        run_select(study, out3, jobs=1)
+        run_fit(study, out3, jobs=1)
+        run_evaluate(study, out3, jobs=2)
     a = json.loads((study_file.parent / "out1" / "results.json").read_text())
     b = json.loads((study_file.parent / "out2" / "results.json").read_text())
-    assert strip_created(a) == strip_created(b)
+    c = json.loads((out3 / "results.json").read_text())
+    assert strip_created(a) == strip_created(b) == strip_created(c)
     md = a["missing_data"]
     assert md["method"] == "multiple_imputation" and md["n_imputations"] == 4
     assert set(md["imputed_variables"]) == {"size_mm", "grade"}
