@@ -95,6 +95,26 @@ class FittedModels:
             out["signature"] = fit.linear_predictor(out[inputs].to_numpy(dtype=float))
         return out
 
+    def completed_frames(self, frame: pd.DataFrame, completed: Sequence[pd.DataFrame]
+                         ) -> list[pd.DataFrame]:
+        """:meth:`frame` for each completed version of the patients, from ``frame`` (the
+        scores and the signature do not depend on the clinical predictors: only the design
+        columns are replaced)."""
+        preds: list[tuple[str, str]] = []
+        levels: dict[str, list[str]] = {}
+        for spec in self.designs.values():  # one design of every model's predictors
+            preds += [p for p in spec.predictors if p not in preds]
+            levels.update(spec.levels)
+        merged = DesignSpec(predictors=preds, levels=levels)
+        out = []
+        for c in completed:
+            fr = frame.copy()
+            d = merged.transform(c)
+            for col in d.columns:
+                fr[col] = d[col].to_numpy()
+            out.append(fr)
+        return out
+
     def predict(self, patients: pd.DataFrame, features: Mapping[str, pd.DataFrame], *,
                 completed: Sequence[pd.DataFrame] | None = None
                 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
@@ -109,8 +129,7 @@ class FittedModels:
         fr = self.frame(patients, features)
         # a resample without missing values has one fit, still applied to every
         # completed version of the patients it is tested on
-        frames = [self.frame(c, features) for c in completed] if completed is not None \
-            else []
+        frames = self.completed_frames(fr, completed) if completed is not None else []
         out: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}
         for fam in self.selection:
             s = fr[SCORE_COLUMN[fam]].to_numpy(dtype=float)
@@ -215,12 +234,10 @@ def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict
 
     def fit_each(spec: DesignSpec, inputs: list[str], with_scores: bool) -> list[LogisticFit]:
         # one fit per completed development set, pooled by Rubin's rules
-        fits = []
-        for c in completed or []:
-            cd = c.loc[dev]
-            x = (fm.frame(cd, feats)[inputs] if with_scores else spec.transform(cd))
-            fits.append(_fit(x.to_numpy(dtype=float), y, names=inputs))
-        return fits
+        done = [c.loc[dev] for c in completed or []]
+        xs = [f[inputs] for f in fm.completed_frames(fm.frame(pats, feats), done)] \
+            if with_scores else [spec.transform(cd) for cd in done]
+        return [_fit(x.to_numpy(dtype=float), y, names=inputs) for x in xs]
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RadvalWarning)
