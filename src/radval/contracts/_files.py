@@ -8,7 +8,14 @@ from typing import ClassVar
 from pydantic import Field
 
 from radval.contracts._base import Document, Num, Record
-from radval.contracts._results import BundleRef, FamilySelection, ModelRow, Nomogram, WarningRow
+from radval.contracts._results import (
+    BundleRef,
+    FamilySelection,
+    MissingData,
+    ModelRow,
+    Nomogram,
+    WarningRow,
+)
 from radval.contracts._survival import SurvivalModelSpec
 
 __all__ = ["DesignRecord", "ModelsFile", "RunRecord", "SelectionFile"]
@@ -51,6 +58,8 @@ class ModelsFile(Document):
     survival_model: SurvivalModelSpec | None = Field(None, description="Cox model of the "
                                                      "time-to-event endpoint (studies with "
                                                      "a survival block)")
+    missing_data: MissingData | None = Field(None, description="multiple imputation: pooled "
+                                             "coefficients and performance (Rubin)")
 
 
 class RunRecord(Document):

@@ -119,6 +119,40 @@ class DevelopmentSummary(Record):
         "sample size; bundles of radval >= 0.3)")
 
 
+class HarmonisationSpec(Record):
+    """The frozen ComBat harmonisation a site applies to its features before scoring
+    (radval.workflow._harmonisation)."""
+
+    method: Literal["combat"] = Field(description="combat")
+    batch_column: str | None = Field(description="column of the clinical table or manifest "
+                                     "naming the batch (scanner / site); a site without it "
+                                     "is one new batch")
+    covariates: list[str] = Field(description="clinical columns whose effect is preserved "
+                                  "(a site needs them)")
+    reference: str | None = Field(description="development batch left unchanged")
+    min_unseen_size: int = Field(description="a new batch with fewer patients gets a "
+                                 "warning")
+    combat: dict[str, Any] = Field(description="radval.harmonize.ComBat.to_dict(): options, "
+                                   "batches, per-feature location/scale and covariate "
+                                   "effects, per-batch priors (no patient rows)")
+
+
+class ImputationSpec(Record):
+    """The deployment imputer a site uses for a patient with a missing clinical predictor
+    (radval.workflow._imputation)."""
+
+    method: Literal["deployment_imputer"] = Field(description="deployment_imputer")
+    n_draws: int = Field(description="imputation draws per patient (linear predictors "
+                         "averaged)")
+    variables: list[str] = Field(description="clinical predictors of the models")
+    kinds: dict[str, str] = Field(description="predictor -> numeric or categorical")
+    auxiliary: str = Field(description="column of the signature's linear predictor in the "
+                           "imputer")
+    imputer: dict[str, Any] = Field(description="radval.impute.DeploymentImputer.to_dict(), "
+                                    "fitted on the development predictors without the "
+                                    "outcome (no patient rows)")
+
+
 class SignatureFile(Document):
     """The frozen signature of a bundle."""
 
@@ -147,3 +181,9 @@ class SignatureFile(Document):
                                                "time-to-event endpoint with its baseline "
                                                "survival at the horizons (absent in bundles "
                                                "without one)")
+    harmonisation: HarmonisationSpec | None = Field(
+        None, description="frozen feature harmonisation (absent: features are used as "
+        "extracted; bundles of radval < 0.3)")
+    imputation: ImputationSpec | None = Field(
+        None, description="deployment imputer of missing clinical predictors (absent: "
+        "complete cases only)")

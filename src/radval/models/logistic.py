@@ -224,10 +224,12 @@ class DesignSpec:
                 lv = self.levels[name]
                 txt = col.map(lambda v: None if _isna(v) else _level(v))
                 unknown = ~txt.isin(lv) & txt.notna()
+                undefined = (txt.isna() | unknown).to_numpy()
                 for level in lv[1:]:
-                    vals = (txt == level).astype(float)
-                    vals[txt.isna() | unknown] = np.nan
-                    out[f"{name}[{level}]"] = vals.to_numpy()
+                    # on the array: a boolean Series as a Series key takes pandas' slow path
+                    vals = (txt == level).to_numpy(dtype=float)
+                    vals[undefined] = np.nan
+                    out[f"{name}[{level}]"] = vals
             else:
                 out[name] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
         return pd.DataFrame(out, index=frame.index, columns=self.columns)

@@ -282,6 +282,16 @@ class Signature:
     survival : dict, optional
         The frozen Cox model of the time-to-event endpoint
         (:meth:`radval.models.survival.SurvivalModel.to_dict`); absent in older bundles.
+    harmonisation : dict, optional
+        The frozen feature harmonisation: ``{"method": "combat", "batch_column",
+        "covariates", "reference", "min_unseen_size", "combat":
+        ComBat.to_dict()}`` (:mod:`radval.workflow._harmonisation`); None (bundles of
+        radval < 0.3 and studies without harmonisation): features are used as extracted.
+    imputation : dict, optional
+        The deployment imputer of missing clinical predictors: ``{"method":
+        "deployment_imputer", "n_draws", "variables", "kinds", "auxiliary", "imputer":
+        DeploymentImputer.to_dict()}`` (fitted without the outcome); None: complete
+        cases only.
     """
 
     schema_version: str
@@ -300,6 +310,8 @@ class Signature:
     models: dict[str, LogisticModel] = dataclasses.field(default_factory=dict)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     survival: dict[str, Any] | None = None
+    harmonisation: dict[str, Any] | None = None
+    imputation: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if str(self.schema_version) not in SUPPORTED_SCHEMA_VERSIONS:
@@ -374,6 +386,11 @@ class Signature:
             "extra": jsonable(self.extra),
             # absent rather than null: a bundle without one reads in radval before 0.3
             **({"survival": jsonable(self.survival)} if self.survival is not None else {}),
+            # written only when present, so that a bundle without them reads as before
+            **({"harmonisation": jsonable(self.harmonisation)}
+               if self.harmonisation is not None else {}),
+            **({"imputation": jsonable(self.imputation)}
+               if self.imputation is not None else {}),
         }
 
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from radval.report import _missing_harmonisation as MH
 from radval.report import figures as F
 from radval.report import tables as T
 from radval.report._escape import md_identifier, md_text, yaml_str
@@ -198,8 +199,7 @@ class _Builder:
         if drew:
             self.p("@fig-flow shows the flow of patients; @tbl-flow lists every stage.")
             self.table(T.flow_table(r), "tbl-flow", "Patient flow by cohort and stage.")
-            self.p("Patients with a missing outcome or missing predictors used by a model "
-                   "were excluded (complete-case analysis); reasons are listed above.")
+            self.p(MH.flow_note(r))
         if self.table(T.missing_table(r), "tbl-missing",
                       "Missing values by variable and cohort."):
             self.p("@tbl-missing counts the missing values.")
@@ -217,6 +217,16 @@ class _Builder:
                    "validation cohorts bear on transportability.")
         else:
             self.p("Baseline characteristics are not part of this run.")
+
+    def missing_harmonisation(self) -> None:
+        """Missing data and harmonisation (radval.report._missing_harmonisation)."""
+        text, figs = MH.report_section(self.r, self.out)
+        if text:
+            import re
+
+            self.sections |= set(re.findall(r"\{#(sec-[a-z0-9-]+)\}", text))
+            self.figures.update(figs)
+            self.parts.append(text)
 
     def selection(self) -> None:
         r = self.r
@@ -434,6 +444,8 @@ class _Builder:
         self.h(1, "Methods", "sec-methods")
         text, refs = methods_markdown(r)
         self.p(text)
+        if MH.methods_text(r):
+            self.p(MH.methods_text(r))
         self.h(2, "Software and provenance", "sec-software")
         prov = _m(r.get("provenance"))
         versions = _m(prov.get("versions"))
@@ -453,6 +465,7 @@ class _Builder:
     def build(self) -> ReportParts:
         self.summary()
         self.cohorts()
+        self.missing_harmonisation()
         self.selection()
         self.performance()
         # calibration and clinical utility: its own module (radval.report._calibration_utility)

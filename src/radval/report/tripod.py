@@ -65,9 +65,15 @@ def tripod_checklist(results: Mapping[str, Any],
     rows = []
     for it in load_items():
         fill = str(it.get("fill", "H"))
+        # evidence / report_section may be lists of alternatives: the first evidence
+        # present gives the section (e.g. missing_data, else patient_flow of older runs)
         evidence = it.get("evidence")
-        where = str(it.get("report_section") or "")
-        ok = bool(evidence) and _present(results, str(evidence))
+        sections_ = it.get("report_section")
+        alts = list(evidence) if isinstance(evidence, list) else [evidence]
+        secs = list(sections_) if isinstance(sections_, list) else [sections_] * len(alts)
+        hit = next((i for i, e in enumerate(alts) if e and _present(results, str(e))), None)
+        ok = hit is not None
+        where = str(secs[hit if hit is not None else 0] or "")
         if fill == "H" or not ok:
             status, where = STATUSES[2], ("" if not ok else where)
         elif fill == "A":

@@ -23,6 +23,12 @@ module                 stage
                        its validation in every cohort (:func:`evaluate_survival`)
 ``_survival_optimism`` the optimism of C and AUC(t) from the bootstrap resamples
 ``_survival_site``     the time-to-event validation of a bundle at a site
+``_imputation``        multiple imputation of missing clinical predictors: pooling,
+                       averaged predictions, the deployment imputer, site scoring
+``_harmonisation``     ComBat on the imaging features: fitted on development before
+                       selection, refitted in resamples, frozen into the bundle, applied
+                       at sites
+``_multicentre``       the multicentre demonstration (:func:`run_multicentre`)
 ``_external``          external validation of a frozen bundle at one site
                        (:func:`validate_bundle`, ``radval validate``)
 ``_run``               the step runners ``select``, ``fit``, ``evaluate`` and
@@ -66,6 +72,9 @@ _EXPORTS: dict[str, str] = {
     "run_fit": "_run",
     "run_evaluate": "_run",
     "prepare_demo": "_demo",
+    "prepare_multicentre": "_multicentre",
+    "run_multicentre": "_multicentre",
+    "remove_at_random": "_multicentre",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from radval._provenance import atomic_write_text, package_versions, sha256_file, utc_now
+from radval._provenance import package_versions, sha256_file, utc_now
 from radval._results import jsonable
 from radval.contracts._results import RESULTS_SCHEMA_VERSION
 from radval.exceptions import InputError
@@ -25,6 +25,7 @@ from radval.models.guards import flag
 from radval.workflow._cohort import AnalysisData
 from radval.workflow._evaluation import EvaluationTables
 from radval.workflow._internal import OptimismResult
+from radval.workflow._outputs import write_csv
 from radval.workflow._study import StudyConfig
 from radval.workflow._survival import SurvivalValidation
 
@@ -59,18 +60,6 @@ METHODS = {
     "corrected_calibration": "bias-corrected calibration curve as rms calibrate: apparent "
                              "curve minus the mean optimism of the optimism resamples' curves",
 }
-
-
-def write_csv(path: Path, df: pd.DataFrame) -> None:
-    """Write a table for people (spreadsheets) as CSV, Unix line ends, atomically.
-
-    Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``
-    first) are written with a leading quote (:func:`radval.report._escape.csv_frame`):
-    the tables quote names and labels that come from the user's files.
-    """
-    from radval.report._escape import csv_frame
-
-    atomic_write_text(path, csv_frame(df).to_csv(index=False, lineterminator="\n"))
 
 
 def sample_size(study: StudyConfig, data: AnalysisData,
@@ -224,7 +213,7 @@ def cohort_rows(study: StudyConfig, data: AnalysisData) -> list[dict[str, Any]]:
         m = data.cohort_mask(c.name)
         y = data.patients["y"].to_numpy()[m]
         excl = sum(r["n"] for r in data.flow if r["cohort"] == c.name
-                   and r["stage"] not in ("clinical_table", "analysed"))
+                   and r["stage"] not in ("clinical_table", "analysed", "imputed"))
         rows.append({"name": c.name, "role": c.role, "n": int(m.sum()),
                      "events": int(y.sum()),
                      "prevalence": float(y.mean()) if y.size else None,

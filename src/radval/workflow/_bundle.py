@@ -37,6 +37,8 @@ def write_signature_bundle(study: StudyConfig, data: AnalysisData, fm: FittedMod
         Signature,
         development_summary_from,
     )
+    from radval.workflow._harmonisation import bundle_spec
+    from radval.workflow._imputation import deployment_spec
 
     scores = {}
     for fam, sel in fm.selection.items():
@@ -98,7 +100,10 @@ def write_signature_bundle(study: StudyConfig, data: AnalysisData, fm: FittedMod
                                            "else 0 (first sorted level = reference)",
                    "<predictor>": "numeric clinical predictor as recorded"},
                "lambda_used": {f: s.get("lambda_used") for f, s in fm.selection.items()}},
-        survival=survival)
+        survival=survival,
+        # frozen ComBat and the deployment imputer (radval.workflow._harmonisation,
+        # radval.workflow._imputation); None when the study uses neither
+        harmonisation=bundle_spec(data), imputation=deployment_spec(study, data, fm))
     from radval.models.bundle import write_bundle
 
     weights = Path(deep["weights_path"]) if deep and deep.get("weights_path") else None

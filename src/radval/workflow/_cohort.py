@@ -49,6 +49,13 @@ class AnalysisData:
     flow, warnings : list of dict
     missing : DataFrame
         Missing values per variable and cohort.
+    completed : list of DataFrame or None
+        With multiple imputation: ``m`` copies of ``patients`` with the missing clinical
+        predictors filled (:func:`radval.workflow._fitting.complete_data`); None
+        otherwise.
+    harmonisation : HarmonisationState or None
+        The development ComBat, the raw features and the batch labels
+        (:mod:`radval.workflow._harmonisation`); ``features`` are then harmonised.
     """
 
     patients: pd.DataFrame
@@ -59,6 +66,8 @@ class AnalysisData:
     missing: pd.DataFrame = field(default_factory=pd.DataFrame)
     extraction: dict[str, Any] = field(default_factory=dict)
     outcome_labels: dict[str, Any] = field(default_factory=dict)
+    completed: list[pd.DataFrame] | None = None
+    harmonisation: Any = None
 
     def cohort_mask(self, cohort: str) -> npt.NDArray[np.bool_]:
         """Rows of ``patients`` in ``cohort``."""
@@ -68,8 +77,10 @@ class AnalysisData:
         """Rows selected by a boolean mask or integer positions (features follow)."""
         pats = self.patients.iloc[mask]
         feats = {k: v.iloc[mask] for k, v in self.features.items()}
+        completed = None if self.completed is None else [c.iloc[mask] for c in self.completed]
         return AnalysisData(patients=pats, features=feats,
-                            reader_features=self.reader_features)
+                            reader_features=self.reader_features, completed=completed,
+                            harmonisation=self.harmonisation)
 
 
 def prepare_data(study: StudyConfig, features: pd.DataFrame, *,
@@ -78,8 +89,17 @@ def prepare_data(study: StudyConfig, features: pd.DataFrame, *,
     """Join features and clinical data, apply the guards, count the patient flow.
 
     Complete-case analysis: patients missing the outcome, any clinical predictor
-    used by a model, or any feature are excluded and counted (stage, reason).
+    used by a model, or any feature are excluded and counted (stage, reason).  With
+    ``missing_data.method: multiple_imputation`` a patient missing clinical predictors is
+    kept (flow stage ``imputed``); the outcome and the imaging features are never
+    imputed, so patients without them stay excluded with their reason.
     Feature columns with non-finite values in any patient are dropped (recorded).
+
+    Raises
+    ------
+    DataError
+        A clinical predictor used by a model is missing for every patient of the
+        development cohort.
     """
     clin = read_clinical(study) if clinical is None else clinical.copy()
     source = f"clinical table {clin.attrs.get('source', '')}".strip()
@@ -101,6 +121,15 @@ def prepare_data(study: StudyConfig, features: pd.DataFrame, *,
     if study.models.nomogram:
         used_predictors += [p.name for p in study.nomogram_model_predictors()]
     used_predictors = list(dict.fromkeys(used_predictors))
+    impute = study.missing_data.method == "multiple_imputation"
+    dev_rows = clin[clin["cohort"] == study.development]
+    empty = [p for p in used_predictors
+             if p in dev_rows.columns and len(dev_rows) and dev_rows[p].isna().all()]
+    if empty:
+        raise DataError(f"clinical predictor(s) {empty} are missing for every patient of the "
+                        f"development cohort {study.development!r}: they can be neither "
+                        "analysed nor imputed; remove them from clinical_predictors (or the "
+                        "models' predictor lists)")
     extra_vars = []
     if study.survival is not None:
         extra_vars = [study.survival.time, study.survival.event]
@@ -161,7 +190,7 @@ def prepare_data(study: StudyConfig, features: pd.DataFrame, *,
             flow.append({"cohort": cohort, "stage": "missing_outcome", "n": int(miss_y.sum()),
                          "reason": f"{study.outcome.column} missing"})
         cc = cc[~miss_y.to_numpy()].assign(y=y[~miss_y].astype(int).to_numpy())
-        if used_predictors:
+        if used_predictors and not impute:
             miss_p = cc[used_predictors].isna()
             bad = miss_p.any(axis=1)
             if bad.any():
@@ -178,8 +207,20 @@ def prepare_data(study: StudyConfig, features: pd.DataFrame, *,
             flow.append({"cohort": cohort, "stage": "missing_features", "n": int(badf.sum()),
                          "reason": "non-finite feature values"})
             cc = cc[~badf]
+        reason = "complete cases"
+        if used_predictors and impute:
+            # kept, not excluded: counted after the exclusions so the count is of analysed
+            # patients (images are never imputed)
+            miss_p = cc[used_predictors].isna()
+            bad = miss_p.any(axis=1)
+            if bad.any():
+                counts = miss_p[bad].sum()
+                detail = ", ".join(f"{k} {int(v)}" for k, v in counts.items() if v)
+                flow.append({"cohort": cohort, "stage": "imputed", "n": int(bad.sum()),
+                             "reason": f"multiple imputation of missing predictors: {detail}"})
+            reason = "analysed (missing clinical predictors multiply imputed)"
         flow.append({"cohort": cohort, "stage": "analysed", "n": int(len(cc)),
-                     "reason": "complete cases"})
+                     "reason": reason})
         kept_rows.append(cc.sort_values("patient_id", kind="mergesort"))
     patients = pd.concat(kept_rows, ignore_index=True) if kept_rows else clin.iloc[:0]
     patients = patients.set_index("patient_id", drop=False)

@@ -343,6 +343,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
 
     flow: list[dict[str, Any]] = []
     inputs: dict[str, Path] = {"clinical": Path(clinical)}
+    man: pd.DataFrame | None = None
     if features is not None:
         feats = _read_features_table(Path(features), sig.selected_features)
         inputs["features"] = Path(features)
@@ -400,6 +401,19 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                      "reason": f"outcome {column!r} missing"})
     feats = feats[ok_y].reset_index(drop=True)
     y = yv[ok_y].to_numpy(dtype=np.int64)
+    raw_feats, harm = feats, None
+    if sig.harmonisation is not None:
+        # the bundle's frozen ComBat (radval.workflow._harmonisation)
+        from radval.workflow._harmonisation import harmonise_site
+
+        harm = harmonise_site(sig.harmonisation, feats, clin, manifest=man, site=site_label)
+        if (~harm.keep).any():
+            flow.append({"cohort": site_label, "stage": "missing_covariates",
+                         "n": int((~harm.keep).sum()),
+                         "reason": "a ComBat covariate is missing (cannot be harmonised)"})
+        feats = harm.features[harm.keep].reset_index(drop=True)
+        raw_feats = raw_feats[harm.keep].reset_index(drop=True)
+        y = y[harm.keep]
     flow.append({"cohort": site_label, "stage": "analysed", "n": int(y.size), "reason": None})
     if y.size == 0:
         raise DataError("no patient has both features and an outcome.")
@@ -412,7 +426,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     for name in sig.scores:
         preds[name] = pred[name].to_numpy()
 
-    warn_records: list[dict[str, Any]] = []
+    warn_records: list[dict[str, Any]] = list(harm.warnings) if harm is not None else []
     from radval.workflow._survival_site import site_survival
 
     surv = site_survival(sig, clin, pred, site=site_label, time=survival_time,
@@ -541,6 +555,11 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     }
     if surv is not None:
         results["survival"] = surv.record
+    # harmonisation (shift before it) and the clinical models with imputed predictors
+    from radval.workflow._imputation import site_results
+
+    results.update(site_results(sig, raw_feats, feats, clin, y, harm, seed=seed,
+                                methods=results["methods"]))
     ResultsFile.from_data(results).write(stage / "results.json")
     folder.commit(stage, steps=["validate"])
     report: dict[str, str] = {}

@@ -43,6 +43,14 @@ class FittedModels:
         Column holding the signature's linear predictor.
     cutoffs : dict
         Model -> frozen probability cutoff.
+    imputed : dict
+        With multiple imputation: model -> its fit on each completed data set
+        (``logistic`` then holds the fit pooled by Rubin's rules).
+    completed : list of DataFrame or None
+        The completed data sets of the patients the models were fitted with
+        (:func:`radval.workflow._imputation.impute_patients`).
+    imputation : dict
+        How the imputation was done (methods, variables).
     """
 
     selection: dict[str, dict[str, Any]]
@@ -52,6 +60,9 @@ class FittedModels:
     signature_input: str = "rad_score"
     cutoffs: dict[str, float] = field(default_factory=dict)
     flags: list[dict[str, Any]] = field(default_factory=list)
+    imputed: dict[str, list[LogisticFit]] = field(default_factory=dict)
+    completed: list[pd.DataFrame] | None = field(default=None, repr=False)
+    imputation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_names(self) -> list[str]:
@@ -84,16 +95,52 @@ class FittedModels:
             out["signature"] = fit.linear_predictor(out[inputs].to_numpy(dtype=float))
         return out
 
-    def predict(self, patients: pd.DataFrame, features: Mapping[str, pd.DataFrame]
+    def completed_frames(self, frame: pd.DataFrame, completed: Sequence[pd.DataFrame]
+                         ) -> list[pd.DataFrame]:
+        """:meth:`frame` for each completed version of the patients, from ``frame`` (the
+        scores and the signature do not depend on the clinical predictors: only the design
+        columns are replaced)."""
+        preds: list[tuple[str, str]] = []
+        levels: dict[str, list[str]] = {}
+        for spec in self.designs.values():  # one design of every model's predictors
+            preds += [p for p in spec.predictors if p not in preds]
+            levels.update(spec.levels)
+        merged = DesignSpec(predictors=preds, levels=levels)
+        out = []
+        for c in completed:
+            fr = frame.copy()
+            d = merged.transform(c)
+            for col in d.columns:
+                fr[col] = d[col].to_numpy()
+            out.append(fr)
+        return out
+
+    def predict(self, patients: pd.DataFrame, features: Mapping[str, pd.DataFrame], *,
+                completed: Sequence[pd.DataFrame] | None = None
                 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
-        """Model -> (score, probability) for ``patients``."""
+        """Model -> (score, probability) for ``patients``.
+
+        With multiple imputation, ``completed`` holds the completed versions of
+        ``patients`` (same index): a model fitted on every completed data set predicts
+        with the fit of set ``j`` on completed version ``j``, and the score is the average
+        of these linear predictors (:mod:`radval.workflow._imputation`).  Without it, the
+        pooled fit is applied to ``patients`` as they are.
+        """
         fr = self.frame(patients, features)
+        # a resample without missing values has one fit, still applied to every
+        # completed version of the patients it is tested on
+        frames = self.completed_frames(fr, completed) if completed is not None else []
         out: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}
         for fam in self.selection:
             s = fr[SCORE_COLUMN[fam]].to_numpy(dtype=float)
             out[fam] = (s, expit(s))
         for name, (inputs, fit) in self.logistic.items():
-            lp = fit.linear_predictor(fr[inputs].to_numpy(dtype=float))
+            fits = self.imputed.get(name) or [fit] * len(frames)
+            if frames:
+                lp = np.mean([f.linear_predictor(c[inputs].to_numpy(dtype=float))
+                              for f, c in zip(fits, frames, strict=True)], axis=0)
+            else:
+                lp = fit.linear_predictor(fr[inputs].to_numpy(dtype=float))
             out[name] = (lp, expit(lp))
         if self.classifiers:
             x = _selected_matrix(self.selection, features)
@@ -143,7 +190,8 @@ def _fit(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], *,
 
 def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[str, Any]],
                *, comparison: bool = True, cutoffs: bool = True,
-               levels: Mapping[str, DesignSpec] | None = None) -> FittedModels:
+               levels: Mapping[str, DesignSpec] | None = None,
+               seed: int | None = None) -> FittedModels:
     """Fit every model on the development cohort of ``data``.
 
     Parameters
@@ -160,7 +208,21 @@ def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict
     levels : mapping, optional
         Frozen designs (``"clinical"``, ``"nomogram"`` -> :class:`DesignSpec`), e.g. those
         of the full development cohort inside bootstrap resamples.
+    seed : int, optional
+        Seed of the multiple imputation (default: derived from the study seed); each
+        optimism resample passes its own.
+
+    Notes
+    -----
+    With ``missing_data: multiple_imputation`` and a missing predictor among the rows
+    of ``data``, the models' predictors are imputed ``m`` times (development chains
+    with the outcome and the signature, other cohorts completed by them), the clinical
+    model and the nomogram fitted on every completed development set and pooled by
+    Rubin's rules (:mod:`radval.workflow._imputation`); ``fm.completed`` holds the
+    completed versions of ``data.patients``.
     """
+    from radval.workflow import _imputation as mi
+
     dev = data.cohort_mask(study.development)
     pats = data.patients.loc[dev]
     feats = {k: v.loc[dev] for k, v in data.features.items()}
@@ -168,6 +230,15 @@ def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict
     fm = FittedModels(selection=selection)
     fr = fm.frame(pats, feats)
     scores = [SCORE_COLUMN[f] for f in FAMILIES if f in selection]
+    completed: list[pd.DataFrame] | None = None
+
+    def fit_each(spec: DesignSpec, inputs: list[str], with_scores: bool) -> list[LogisticFit]:
+        # one fit per completed development set, pooled by Rubin's rules
+        done = [c.loc[dev] for c in completed or []]
+        xs = [f[inputs] for f in fm.completed_frames(fm.frame(pats, feats), done)] \
+            if with_scores else [spec.transform(cd) for cd in done]
+        return [_fit(x.to_numpy(dtype=float), y, names=inputs) for x in xs]
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RadvalWarning)
         if study.models.combined and len(scores) >= 2:
@@ -176,13 +247,27 @@ def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict
             fm.signature_input = "signature"
         else:
             fm.signature_input = scores[0]
+        if mi.needs_imputation(study, data.patients):
+            from radval._rng import stable_rng
+
+            s = seed if seed is not None else int(
+                stable_rng(study.seed, "imputation").integers(0, 2**31 - 1))
+            aux = fm.frame(data.patients, data.features)[fm.signature_input]
+            imputed = mi.impute_patients(study, data.patients, dev, aux, seed=s)
+            completed = fm.completed = imputed.completed
+            fm.imputation = imputed.record
         if study.models.clinical and study.clinical_model_predictors():
             preds = study.clinical_model_predictors()
             spec = _design(pats, preds, levels, "clinical")
             fm.designs["clinical"] = spec
-            xd = spec.transform(pats)
-            fm.logistic["clinical"] = (spec.columns, _fit(xd.to_numpy(), y,
-                                                                  names=spec.columns))
+            if completed is not None:
+                fits = fit_each(spec, spec.columns, with_scores=False)
+                fm.imputed["clinical"] = fits
+                fm.logistic["clinical"] = (spec.columns, mi.pool_fits(fits))
+            else:
+                xd = spec.transform(pats)
+                fm.logistic["clinical"] = (spec.columns, _fit(xd.to_numpy(), y,
+                                                              names=spec.columns))
             fm.flags += check_predictor_timing(
                 "clinical", [(p.name, p.timing) for p in preds],
                 prediction_moment=study.prediction_moment)
@@ -190,10 +275,15 @@ def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict
             preds = study.nomogram_model_predictors()
             spec = _design(pats, preds, levels, "nomogram")
             fm.designs["nomogram"] = spec
-            fr = fm.frame(pats, feats)
             inputs = [fm.signature_input, *spec.columns]
-            fm.logistic["nomogram"] = (inputs, _fit(fr[inputs].to_numpy(), y,
-                                                            names=inputs))
+            if completed is not None:
+                fits = fit_each(spec, inputs, with_scores=True)
+                fm.imputed["nomogram"] = fits
+                fm.logistic["nomogram"] = (inputs, mi.pool_fits(fits))
+            else:
+                fr = fm.frame(pats, feats)
+                fm.logistic["nomogram"] = (inputs, _fit(fr[inputs].to_numpy(), y,
+                                                        names=inputs))
             fm.flags += check_predictor_timing(
                 "nomogram", [(p.name, p.timing) for p in preds],
                 prediction_moment=study.prediction_moment)
@@ -205,18 +295,21 @@ def fit_models(study: StudyConfig, data: AnalysisData, selection: dict[str, dict
             for name in study.models.comparison:
                 fm.classifiers[name] = fit_classifier(name, x, y, seed=study.seed)
     if cutoffs:
-        fm.cutoffs = choose_cutoffs(study, fm, pats, feats)
+        fm.cutoffs = choose_cutoffs(
+            study, fm, pats, feats,
+            completed=None if completed is None else [c.loc[dev] for c in completed])
     return fm
 
 
 def choose_cutoffs(study: StudyConfig, fm: FittedModels, patients: pd.DataFrame,
-                   features: Mapping[str, pd.DataFrame]) -> dict[str, float]:
+                   features: Mapping[str, pd.DataFrame], *,
+                   completed: Sequence[pd.DataFrame] | None = None) -> dict[str, float]:
     """Youden cutoff of each model's probability on the development cohort (or fixed)."""
     from radval import stats
 
     y = patients["y"].to_numpy(dtype=np.int64)
     out: dict[str, float] = {}
-    for name, (_s, p) in fm.predict(patients, features).items():
+    for name, (_s, p) in fm.predict(patients, features, completed=completed).items():
         if study.evaluation.cutoff == "youden":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RadvalWarning)
@@ -230,7 +323,8 @@ def predictions_table(study: StudyConfig, data: AnalysisData, fm: FittedModels
                       ) -> pd.DataFrame:
     """``patient_id, cohort, model, score, probability, y_true`` for every cohort x model."""
     rows: list[pd.DataFrame] = []
-    pred = fm.predict(data.patients, data.features)
+    pred = fm.predict(data.patients, data.features,
+                      completed=data.completed if data.completed is not None else fm.completed)
     for name in fm.model_names:
         score, prob = pred[name]
         rows.append(pd.DataFrame({
@@ -271,3 +365,16 @@ def model_records(study: StudyConfig, fm: FittedModels) -> list[dict[str, Any]]:
                         "cutoff": fm.cutoffs.get(name), "coefficients": [],
                         "settings": classifier_settings(name, study.seed)})
     return out
+
+
+def complete_data(study: StudyConfig, data: Any, selection: Mapping[str, Any]) -> None:
+    """Set ``data.completed`` (the completed data sets of the main analysis) when
+    multiple imputation applies (:mod:`radval.workflow._imputation`).  Deterministic: the
+    same as :func:`fit_models` makes, so ``radval evaluate`` recovers what ``radval fit``
+    used."""
+    from radval.workflow import _imputation as mi
+
+    if data.completed is not None or not mi.needs_imputation(study, data.patients):
+        return
+    fm = fit_models(study, data, dict(selection), comparison=False, cutoffs=False)
+    data.completed = fm.completed

@@ -221,9 +221,17 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
     test_features = dict(data.features)
     reader_features = dict(data.reader_features)
     training = None
+    refit: set[str] = set()
     if deep_refit is not None and "deep" in data.features:
         test_features["deep"], reader_features["deep"], training = _refit_deep_features(
             data, deep_refit, idx, yb, seed_b)
+        refit.add("deep")
+    if getattr(data, "harmonisation", None) is not None:
+        # ComBat fitted again on the resample (radval.workflow._harmonisation)
+        from radval.workflow._harmonisation import resample_features
+
+        test_features, reader_features = resample_features(data, test_features,
+                                                           reader_features, idx, refit)
     # unique labels: a patient drawn twice is two rows
     new_index = pd.Index([f"{pid}#{k}" for k, pid in enumerate(pats.index)], name="patient_id")
     pats.index = new_index
@@ -241,9 +249,13 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
         # the copies of a patient share a LASSO CV fold, as in the original sample
         sel = run_selection(study, boot, seed=seed_b, detail=False,
                             groups=data.patients.index.astype(str)[idx])
-        fm = fit_models(study, boot, sel, comparison=comparison, cutoffs=False, levels=levels)
-        train = fm.predict(boot.patients, boot.features)
-        test = fm.predict(data.patients, test_features)
+        # with multiple imputation the resample is imputed again (seed_b) and its models
+        # are tested on the completed development sets of the main analysis
+        fm = fit_models(study, boot, sel, comparison=comparison, cutoffs=False, levels=levels,
+                        seed=seed_b)
+        train = fm.predict(boot.patients, boot.features, completed=fm.completed)
+        test = fm.predict(data.patients, test_features,
+                          completed=getattr(data, "completed", None))
         rec["selected"] = {f: list(s["selected"]) for f, s in sel.items()}
         for name in fm.model_names:
             tr = performance_indexes(yb, train[name][1])
@@ -335,10 +347,17 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
                  if fam in fixed else f for fam, f in dev.features.items()}
         readers = {fam: None if fam in fixed else dev.reader_features.get(fam)
                    for fam in dev.features}
-        dev = AnalysisData(patients=dev.patients, features=feats, reader_features=readers)
+        dev = AnalysisData(patients=dev.patients, features=feats, reader_features=readers,
+                           completed=dev.completed, harmonisation=dev.harmonisation)
     refitted = [f"feature selection of {', '.join(dev.features)} (ICC, Mann-Whitney U, "
                 "redundancy, LASSO with its cross-validation)"]
     skipped = list(not_refitted or [])
+    # harmonisation and imputation are repeated in every resample (_one_resample)
+    if getattr(dev, "harmonisation", None) is not None:
+        refitted.insert(0, "ComBat harmonisation (fitted on each resample, before selection)")
+    if getattr(dev, "completed", None) is not None:
+        refitted.append("multiple imputation of the clinical predictors (bootstrap, then "
+                        f"impute; {len(dev.completed)} completed sets per resample)")
     if refit_deep:
         refitted.append("deep network (trained again on each resample)")
     if study.models.comparison:

@@ -25,10 +25,14 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from radval._provenance import sha256_file, utc_now
+from radval._provenance import atomic_write_text, sha256_file, utc_now
 from radval.contracts._files import RunRecord
 from radval.exceptions import ContractError, DataError, MissingInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["STEPS", "IncompleteRunError", "RunFolder"]
 
@@ -188,3 +192,15 @@ class RunFolder:
                 f"{self.root}: {', '.join(changed[:5])} changed after the run completed "
                 f"(outputs of two runs mixed?); run `{action}` again.")
         return rec
+
+
+def write_csv(path: Path, df: pd.DataFrame) -> None:
+    """Write a table for people (spreadsheets) as CSV, Unix line ends, atomically.
+
+    Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``
+    first) are written with a leading quote (:func:`radval.report._escape.csv_frame`):
+    the tables quote names and labels that come from the user's files.
+    """
+    from radval.report._escape import csv_frame
+
+    atomic_write_text(path, csv_frame(df).to_csv(index=False, lineterminator="\n"))

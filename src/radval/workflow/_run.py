@@ -23,6 +23,7 @@ from radval.contracts._results import ResultsFile
 from radval.io.schema import check_table
 from radval.models.guards import flag
 from radval.models.logistic import DesignSpec
+from radval.workflow import _imputation as imputation
 from radval.workflow._assemble import (
     build_results,
     evaluation_flags,
@@ -38,7 +39,15 @@ from radval.workflow._coding import FAMILIES, read_clinical
 from radval.workflow._cohort import AnalysisData, prepare_data
 from radval.workflow._evaluation import evaluate_predictions
 from radval.workflow._extraction import deep_refit_for_optimism, extract_features
-from radval.workflow._fitting import FittedModels, fit_models, model_records, predictions_table
+from radval.workflow._fitting import (
+    FittedModels,
+    complete_data,
+    fit_models,
+    model_records,
+    predictions_table,
+)
+from radval.workflow._harmonisation import add_diagnostics, harmonise_data, manifest_of
+from radval.workflow._harmonisation import methods_sentence as harmonisation_methods
 from radval.workflow._internal import optimism_bootstrap
 from radval.workflow._nomogram import nomogram_points
 from radval.workflow._outputs import RunFolder
@@ -170,6 +179,9 @@ def _load_data(study: StudyConfig, folder: RunFolder, stage: Path, *, jobs: int 
     t0 = time.perf_counter()
     data = prepare_data(study, ext["features"], failures=ext["failures"], clinical=clinical)
     data.extraction = ext["extraction"]
+    if study.harmonisation.method != "none":
+        # before the selection: it sees harmonised features (radval.workflow._harmonisation)
+        data = harmonise_data(study, data, manifest=manifest_of(study))
     timings["prepare"] = time.perf_counter() - t0
     return data, ext["failures"]
 
@@ -195,6 +207,7 @@ def _fit(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[str, 
          ) -> tuple[FittedModels, pd.DataFrame, dict[str, Any]]:
     t0 = time.perf_counter()
     fm = fit_models(study, data, selection)
+    data.completed = fm.completed  # multiple imputation: the completed data sets
     preds = predictions_table(study, data, fm)
     timings["fit"] = time.perf_counter() - t0
     # the table's definition is data-dictionary/predictions.yaml: checked before writing
@@ -203,6 +216,9 @@ def _fit(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[str, 
     models: dict[str, Any] = {"models": model_records(study, fm), "cutoffs": fm.cutoffs,
                               "designs": {k: v.to_dict() for k, v in fm.designs.items()},
                               "signature_input": fm.signature_input, "flags": fm.flags}
+    mi_record = imputation.fit_record(study, data, fm)
+    if mi_record is not None:
+        models["missing_data"] = mi_record
     dev = data.cohort_mask(study.development)
     if "nomogram" in fm.logistic:
         inputs, fit = fm.logistic["nomogram"]
@@ -250,6 +266,8 @@ def _evaluate(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[
     icc_dropped = {fam: [r["feature"] for r in sel.get("features", [])
                          if r.get("step") == "icc" and not r.get("kept")]
                    for fam, sel in selection.items()}
+    # the completed development data sets the optimism resamples are tested on
+    complete_data(study, data, selection)
     deep_refit, not_refitted, refit_flags = deep_refit_for_optimism(study, data, jobs=jobs)
     warn += refit_flags
     optimism = optimism_bootstrap(study, data, n_resamples=ev.optimism, jobs=jobs,
@@ -274,9 +292,16 @@ def _evaluate(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[
     raw = build_results(study, data, selection=selection, models=models, cutoffs=cutoffs,
                         tables=tables, optimism=optimism, survival=survival, warnings_=warn,
                         sample=sample, signature_model=sig_model, study_file=study_file)
+    raw["missing_data"] = imputation.missing_record(study, data, models)
+    raw["methods"]["missing_data"] = imputation.methods_sentence(study)
+    if data.harmonisation is not None:
+        add_diagnostics(study, data)
+        raw["harmonisation"] = data.harmonisation.record
+        raw["methods"]["harmonisation"] = harmonisation_methods(study)
     results = ResultsFile.from_data(raw)  # the definition, checked before anything is written
     results.write(stage / "results.json")
     write_tables(stage, raw)
+    imputation.write_extra_tables(stage, raw)
     return EvaluateStep(out_dir=stage, results=results, summary=summary_table(raw),
                         timings=timings, warnings=warn)
 

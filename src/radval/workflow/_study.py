@@ -37,6 +37,8 @@ __all__ = [
     "ComputeConfig",
     "DeepConfig",
     "EvaluationConfig",
+    "HarmonisationConfig",
+    "MissingDataConfig",
     "ModelsConfig",
     "Outcome",
     "PartialAucConfig",
@@ -408,6 +410,54 @@ class SurvivalConfig(_Strict):
         return self
 
 
+class MissingDataConfig(_Strict):
+    """Handling of missing clinical predictors.
+
+    ``complete_case`` (default): patients missing a predictor used by a model are
+    excluded and counted in the patient flow.  ``multiple_imputation``: they are kept and
+    their missing predictors imputed ``n_imputations`` times by chained equations
+    (:class:`radval.impute.ChainedImputer`, ``max_iter`` sweeps, the outcome in the
+    development imputation model); models are fitted on every completed data set and
+    pooled by Rubin's rules (:mod:`radval.workflow._imputation`).  Imaging features are
+    never imputed.
+    """
+
+    method: Literal["complete_case", "multiple_imputation"] = "complete_case"
+    n_imputations: Annotated[int, Field(ge=2, le=200)] = 20
+    max_iter: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class HarmonisationConfig(_Strict):
+    """Harmonisation of the imaging features across scanners / sites.
+
+    ``combat``: :class:`radval.harmonize.ComBat` fitted on the development cohort with
+    ``batch`` (a column of the clinical table or of the manifest), ``covariates``
+    (clinical columns whose effect is preserved; never the outcome), ``reference`` (a
+    development batch left unchanged), ``parametric``, ``empirical_bayes`` and
+    ``mean_only``; applied before feature selection and to every cohort, refitted in
+    every optimism resample, frozen into the bundle (:mod:`radval.workflow._harmonisation`).
+    """
+
+    method: Literal["none", "combat"] = "none"
+    batch: str | None = None
+    covariates: list[str] = Field(default_factory=list)
+    reference: str | None = None
+    parametric: bool = True
+    empirical_bayes: bool = True
+    mean_only: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> HarmonisationConfig:
+        if self.method == "combat" and not self.batch:
+            raise ValueError("'batch' is required with method 'combat' (the column of the "
+                             "clinical table or manifest naming the scanner / site)")
+        if len(set(self.covariates)) != len(self.covariates):
+            raise ValueError("'covariates' must be unique names")
+        if self.batch is not None and self.batch in self.covariates:
+            raise ValueError("the 'batch' column cannot also be one of the 'covariates'")
+        return self
+
+
 class ComputeConfig(_Strict):
     """Parallelism: ``jobs`` local processes, or a Dask ``scheduler`` address."""
 
@@ -437,6 +487,8 @@ class StudyConfig(_Strict):
     models: ModelsConfig = ModelsConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     survival: SurvivalConfig | None = None
+    missing_data: MissingDataConfig = MissingDataConfig()
+    harmonisation: HarmonisationConfig = HarmonisationConfig()
     compute: ComputeConfig = ComputeConfig()
     seed: int = 20261128
     output: str = "results"
@@ -483,6 +535,11 @@ class StudyConfig(_Strict):
         if unknown:
             raise ValueError(f"evaluation.net_benefit_comparisons: {unknown} are not models of "
                              f"this study (possible: {sorted(possible)})")
+        if self.outcome.column in self.harmonisation.covariates \
+                or self.harmonisation.batch == self.outcome.column:
+            # harmonising with the outcome as covariate leaks it into every feature
+            raise ValueError("harmonisation.covariates: the outcome column "
+                             f"{self.outcome.column!r} cannot be a ComBat covariate or the batch")
         return self
 
     def possible_models(self) -> set[str]:
