@@ -40,6 +40,9 @@ class Provenance(Record):
     bundle_sha256: dict[str, str] | None = _f("bundle file -> SHA-256 (site runs)", None)
     bundle_radval_version: str | None = _f("radval version that wrote the bundle (site runs)",
                                            None)
+    input_paths: dict[str, str] | None = _f("input label (as in input_sha256) -> its path "
+                                            "relative to the run folder, for `radval report "
+                                            "--check`", None)
 
 
 class StudyInfo(Record):
@@ -542,6 +545,41 @@ class Survival(Record):
     summary: list[SurvivalSummaryRow] = _f("one row per cohort")
 
 
+# --------------------------------------------------------------------------- labels
+class VariableLabel(Record):
+    """How a variable of the clinical table (a predictor or the outcome) is shown."""
+
+    label: str | None = _f("display name ('Age'); the column name when null")
+    unit: str | None = _f("unit ('years'), shown as 'Age, years'")
+    levels: dict[str, str] | None = _f("code (as it appears in the data: '0', 'M') -> "
+                                       "display text")
+    kind: Literal["numeric", "categorical"] = _f("numeric or categorical")
+
+
+class SubgroupLabel(Record):
+    """How a subgroup and its two levels (the rule and its complement) are shown."""
+
+    label: str | None = _f("display name ('Tumour size'); the subgroup name when null")
+    column: str = _f("the variable of the rule")
+    op: str = _f("the rule's operator (< <= > >= == !=)")
+    value: Num | str = _f("the rule's value")
+    rule: str = _f("level text of the patients satisfying the rule (as in subgroups.level)")
+    complement: str = _f("level text of the other patients with a value")
+    levels: dict[str, str] | None = _f("level text (rule or complement) -> display text "
+                                       "('< 2 cm')")
+
+
+class Labels(Record):
+    """Display names of the study's variables, subgroups, models and cohorts, from the
+    study file; the report falls back to the names where a label is null or absent."""
+
+    variables: dict[str, VariableLabel] = _f("column -> label (clinical predictors and the "
+                                             "outcome)")
+    subgroups: dict[str, SubgroupLabel] = _f("subgroup name -> label and its rule")
+    models: dict[str, str] = _f("model name -> display name (only those the study names)")
+    cohorts: dict[str, str] = _f("cohort name -> display name (only those the study names)")
+
+
 # ------------------------------------------------------------------------ site only
 class ShiftFeatureRow(Record):
     """Dataset-shift diagnostics of one selected feature at a site."""
@@ -668,3 +706,4 @@ class ResultsFile(Document):
     survival: Survival | None = _f("secondary time-to-event endpoint", None)
     shift: Shift | None = _f("dataset shift (site runs)", None)
     updating: Updating | None = _f("model updating (site runs)", None)
+    labels: Labels | None = _f("display names from the study file (development runs)", None)

@@ -262,7 +262,8 @@ def _evaluate(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[
         timings["survival"] = time.perf_counter() - t0
     raw = build_results(study, data, selection=selection, models=models, cutoffs=cutoffs,
                         tables=tables, optimism=optimism, survival=survival, warnings_=warn,
-                        sample=sample, signature_model=sig_model, study_file=study_file)
+                        sample=sample, signature_model=sig_model, study_file=study_file,
+                        run_dir=stage.parent)
     results = ResultsFile.from_data(raw)  # the definition, checked before anything is written
     results.write(stage / "results.json")
     write_tables(stage, raw)
