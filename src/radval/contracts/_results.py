@@ -224,8 +224,10 @@ class ModelRow(Record):
     kind: str = _f("radiomics, deep, combined, clinical, nomogram or sklearn")
     predictors: list[str] = _f("inputs of the model")
     cutoff: OptNum = _f("probability cutoff frozen on the development cohort")
-    coefficients: list[dict[str, Any]] = _f("coefficient table (logistic: term, coef, se, z, "
-                                            "p_value, odds_ratio, or_ci_low, or_ci_high)")
+    coefficients: list[dict[str, Any]] = _f("coefficient table, one record per term: feature "
+                                            "('(Intercept)' first) and coef; logistic models "
+                                            "add se, z, p_value, odds_ratio, or_ci_low, "
+                                            "or_ci_high; scores add mean and sd")
     formula: str | None = _f("the score as a formula (scores)", None)
     converged: bool | None = _f("the logistic fit converged", None)
     settings: dict[str, Any] | None = _f("hyper-parameters (scikit-learn models)", None)

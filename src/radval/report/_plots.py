@@ -25,8 +25,8 @@ import pandas as pd
 
 from radval.report._escape import mpl_text
 
-__all__ = ["OKABE_ITO", "STYLE", "new_figure", "plot_calibration", "plot_decision_curve",
-           "plot_km", "plot_roc", "style"]
+__all__ = ["OKABE_ITO", "STYLE", "log_axis", "new_figure", "plot_calibration",
+           "plot_decision_curve", "plot_km", "plot_roc", "style"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
@@ -62,6 +62,56 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]
 
     fig = Figure(figsize=kwargs.pop("figsize", None))
     return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def log_axis(ax: Any, axis: str = "x", *, low: float | None = None,
+             high: float | None = None) -> Any:
+    """A logarithmic axis whose tick labels never overprint, whatever its range.
+
+    matplotlib's default log axis labels the minor ticks (2, 3, 4, ... x 10^k) when the
+    range spans less than about two decades, and the labels of a narrow axis then print
+    on top of each other.  Here the ticks are chosen for the range: 1-2-5 steps per
+    decade over up to two decades, decades only (1, 10, 100, ...) over more, thinned to
+    at most six; labels are plain numbers (``2``, ``50``, ``1000``, ``1e+05`` beyond),
+    and minor ticks carry no label.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    axis : {"x", "y"}
+    low, high : float, optional
+        The data range (default: the current limits).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+    which = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    lim = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    lo = max(float(low if low is not None else min(lim)), 1e-12)
+    hi = max(float(high if high is not None else max(lim)), lo * 1.0001)
+    decades = np.log10(hi) - np.log10(lo)
+    steps = (1.0, 2.0, 5.0) if decades <= 2.0 else (1.0,)
+    k0, k1 = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    ticks = [m * 10.0 ** k for k in range(k0, k1 + 1) for m in steps
+             if lo <= m * 10.0 ** k <= hi]
+    if len(ticks) < 2:  # a range inside one 1-2-5 step: its ends
+        ticks = sorted({lo, hi})
+    while len(ticks) > 6:
+        ticks = ticks[::2]
+    which.set_major_locator(FixedLocator(ticks))
+    which.set_minor_locator(LogLocator(base=10.0, subs=tuple(range(2, 10))))
+    which.set_minor_formatter(NullFormatter())
+
+    def fmt(v: float, _pos: int) -> str:
+        if v >= 1e5 or v < 1e-3:
+            return f"{v:.0e}"
+        return f"{v:g}"
+    which.set_major_formatter(FuncFormatter(fmt))
+    return ax
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
