@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ import pandas as pd
 
 from radval._provenance import atomic_write_json, atomic_write_text, utc_now
 from radval.exceptions import DataError, InputError, SmallSampleWarning
-from radval.report._escape import csv_frame, md_text, mpl_text
+from radval.report._escape import csv_frame, md_text, mpl_text, yaml_str
 from radval.stats._kernels import expit
 
 __all__ = ["MEASURES", "forest_plot", "pool_shares"]
@@ -126,8 +127,14 @@ def forest_plot(sites: pd.DataFrame, result: Any, *, title: str, null: float,
     return paths
 
 
-def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
-    lines = ["---", 'title: "Multi-site external validation: pooled results"', "---", "",
+def _report_markdown(pooled: dict[str, Any], figures: dict[str, str],
+                     built: str | None = None) -> str:
+    """The pooled report as markdown; ``built`` is the build date printed under the title
+    (``SOURCE_DATE_EPOCH`` makes it reproducible)."""
+    head = ["---", 'title: "Multi-site external validation: pooled results"']
+    if built:
+        head.append(f"date: {yaml_str('Built ' + built)}")
+    lines = [*head, "---", "",
              "# Sites {#sec-sites}", "",
              "| Site | n | Events | AUC | Slope | CITL | O/E | Brier | Shifted features |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -188,6 +195,35 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
         ident = name.replace("_", "-")
         lines += [f"![Forest plot: {md_text(label)}]({rel}){{#fig-forest-{ident}}}", ""]
     return "\n".join(lines) + "\n"
+
+
+def _write_report(report_dir: Path, pooled: dict[str, Any], fig_paths: dict[str, str],
+                  formats: Sequence[str], out_dir: Path) -> dict[str, str]:
+    """Write (and render) the pooled report; the folder is replaced as a whole only when
+    everything succeeded (stage and swap, :func:`radval.report.render.replace_folder`)."""
+    try:
+        from radval.report.document import build_date
+        from radval.report.render import render_document, replace_folder, staging_folder
+    except ImportError:  # pragma: no cover - report layer missing
+        logger.warning("report layer not available: pooled.qmd not rendered")
+        report_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(report_dir / "pooled.qmd", _report_markdown(pooled, fig_paths))
+        return {"qmd": os.path.relpath(report_dir / "pooled.qmd", out_dir)}
+    when = build_date()
+    stage = staging_folder(report_dir)
+    try:
+        qmd = stage / "pooled.qmd"
+        atomic_write_text(qmd, _report_markdown(pooled, fig_paths,
+                                                when.strftime("%Y-%m-%d %H:%M UTC")))
+        rendered = render_document(qmd, formats=list(formats), when=when) if formats else {}
+        replace_folder(stage, report_dir)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+    out = {"qmd": os.path.relpath(report_dir / "pooled.qmd", out_dir)}
+    for fmt, path in rendered.items():
+        out[fmt] = os.path.relpath(report_dir / path.name, out_dir)
+    return out
 
 
 def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLike[str],
@@ -296,18 +332,7 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
             out_dir / "pooled_sites.csv", index=False)
     written: dict[str, str] = {"pooled": "pooled.json"}
     report_dir = out_dir / "report"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    qmd = report_dir / "pooled.qmd"
-    atomic_write_text(qmd, _report_markdown(pooled, fig_paths))
-    written["qmd"] = os.path.relpath(qmd, out_dir)
-    if report_formats:
-        try:
-            from radval.report.render import render_document
-
-            for fmt, path in render_document(qmd, formats=list(report_formats)).items():
-                written[fmt] = os.path.relpath(path, out_dir)
-        except ImportError:  # pragma: no cover - report layer missing
-            logger.warning("report layer not available: pooled.qmd not rendered")
+    written.update(_write_report(report_dir, pooled, fig_paths, report_formats, out_dir))
     pooled["paths"] = written
     pooled["seconds"] = round(time.perf_counter() - t0, 2)
     return pooled

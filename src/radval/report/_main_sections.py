@@ -162,13 +162,15 @@ def performance(ctx: SectionContext) -> Section | None:
     w = ctx.writer()
     w.h(1, "Discrimination and classification", "sec-performance")
     outcome = d.labels.variable(d.results.study.outcome, unit=False)
-    w.table(T.performance_table(d, d.primary_models), "tbl-performance",
+    perf = T.performance_table(d, d.primary_models, cutoff=False)
+    w.table(perf, "tbl-performance",
             f"Prediction of {outcome.lower()}: AUC (95% DeLong CI) and, at the probability "
             "cut-off frozen on the development cohort, sensitivity, specificity, positive "
-            "and negative predictive value (95% Wilson CIs).")
+            "and negative predictive value (95% Wilson CIs).",
+            markdown=T.grouped(perf, "Cohort"))
     text = ("@tbl-performance gives discrimination and classification of the study's "
-            "models; every model, with accuracy and bootstrap intervals, is in "
-            "@tbl-performance-all")
+            "models (the cut-offs are in @tbl-models); every model, with accuracy and "
+            "bootstrap intervals, is in @tbl-performance-all")
     if not d.optimism.empty:
         text += " and the optimism-corrected development performance in @tbl-optimism"
     w.p(text + ".")

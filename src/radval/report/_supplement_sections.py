@@ -120,10 +120,11 @@ def performance_all(ctx: SectionContext) -> Section | None:
         return None
     w = ctx.writer()
     w.h(1, "Performance of every model", "sec-performance-all")
-    w.table(T.performance_table(d, accuracy=True, bootstrap=True), "tbl-performance-all",
+    perf = T.performance_table(d, accuracy=True, bootstrap=True)
+    w.table(perf, "tbl-performance-all",
             "Performance of every model: AUC with DeLong and stratified bootstrap 95% CIs; "
             "at the frozen cut-off, sensitivity, specificity, PPV, NPV and accuracy (95% "
-            "Wilson CIs).")
+            "Wilson CIs).", markdown=T.grouped(perf, "Cohort"))
     w.p("@tbl-performance-all includes the machine-learning comparison classifiers.")
     if w.figure("fig-roc-all", "ROC curves of every model by cohort."):
         w.p("@fig-roc-all shows the ROC curves of every model.")
@@ -161,9 +162,11 @@ def calibration_all(ctx: SectionContext) -> Section | None:
     d = ctx.data
     w = ctx.writer()
     w.h(1, "Calibration of every model", "sec-calibration-all")
-    drew_t = w.table(T.calibration_table(d), "tbl-calibration",
+    cal = T.calibration_table(d)
+    drew_t = w.table(cal, "tbl-calibration",
                      "Calibration: intercept, slope, observed/expected ratio, Brier score, "
-                     "ICI, E90, Emax and the Hosmer-Lemeshow test.")
+                     "ICI, E90, Emax and the Hosmer-Lemeshow test.",
+                     markdown=T.grouped(cal, "Cohort"))
     drew_f = w.figure("fig-calibration-all", "Calibration curves of every model by cohort.")
     if not (drew_t or drew_f):
         return None
@@ -187,8 +190,10 @@ def subgroups(ctx: SectionContext) -> Section | None:
     d = ctx.data
     w = ctx.writer()
     w.h(1, "Subgroups", "sec-subgroups")
-    drew_t = w.table(T.subgroup_table(d), "tbl-subgroups",
-                     "AUC by subgroup with the test of heterogeneity across its levels.")
+    sub = T.subgroup_table(d)
+    drew_t = w.table(sub, "tbl-subgroups",
+                     "AUC by subgroup with the test of heterogeneity across its levels.",
+                     markdown=T.grouped(sub, "Cohort"))
     drew_f = w.figure("fig-forest", "Subgroup forest plot: AUC (95% CI) by cohort and "
                       "subgroup level.")
     if not (drew_t or drew_f):
@@ -266,8 +271,8 @@ def provenance(ctx: SectionContext) -> Section | None:
                 "tbl-inputs", "Input files of the run and their SHA-256.")
     w.p(f"Results schema version {md_text(r.schema_version)}, written by radval "
         f"{md_text(r.radval_version)} on {md_text(r.created)}; random seed {prov.seed}. "
-        "`radval report --check` compares these hashes with the input files to tell "
-        "whether the results are still current.")
+        f"The command {md_text('radval report --check')} compares these hashes with the "
+        "input files to tell whether the results are still current.")
     return w.section()
 
 

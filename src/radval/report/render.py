@@ -287,7 +287,8 @@ def render_report(run_dir: str | Path, *, formats: Iterable[str] | str = FORMATS
                   out_dir: str | Path | None = None, engine: str = "auto",
                   jobs: int | None = None) -> dict[str, Path]:
     """Build and render the validation report of a run: ``report.*`` (the main text) and
-    ``supplement.*``.
+    ``supplement.*``; for a site run (``radval validate``) one document, ``report.*``,
+    headed by the notice that it stays at the site.
 
     Reads ``RUN_DIR/results.json`` (validated, :class:`radval.contracts.ResultsFile`) and,
     when present, ``RUN_DIR/predictions.parquet``; writes the figures (SVG, PDF, 300 dpi
@@ -299,6 +300,7 @@ def render_report(run_dir: str | Path, *, formats: Iterable[str] | str = FORMATS
     run_dir : path
         Output folder of ``radval run`` (or ``evaluate`` / ``validate``).
     formats : iterable of {"html", "docx", "pdf"} or comma-separated str, optional
+        An empty sequence writes the sources only (qmd, figures, tables).
     out_dir : path, optional
         The report folder (default ``RUN_DIR/report``); replaced as a whole.
     engine : {"auto", "quarto", "pandoc"}, optional
@@ -314,7 +316,8 @@ def render_report(run_dir: str | Path, *, formats: Iterable[str] | str = FORMATS
     from radval.report.document import build_date, build_report
 
     caller = "render_report"
-    fmts = _check_formats(formats, caller)
+    fmts = () if not isinstance(formats, str) and not list(formats) else \
+        _check_formats(formats, caller)
     run = Path(run_dir)
     if not run.is_dir():
         raise MissingInputError(f"run folder {run} does not exist")
@@ -328,9 +331,13 @@ def render_report(run_dir: str | Path, *, formats: Iterable[str] | str = FORMATS
     target = Path(out_dir) if out_dir is not None else run / "report"
     stage = staging_folder(target)
     when = build_date()
+    site = results.shift is not None or results.updating is not None
     try:
         t0 = time.perf_counter()
-        parts = build_report(results, predictions, stage, jobs=jobs, when=when)
+        from radval.report._site_sections import INTERNAL_USE_NOTICE
+
+        parts = build_report(results, predictions, stage, jobs=jobs, when=when,
+                             split=not site, notice=INTERNAL_USE_NOTICE if site else None)
         docs = {"report": parts.qmd}
         if parts.supplement is not None:
             docs["supplement"] = parts.supplement
@@ -340,7 +347,7 @@ def render_report(run_dir: str | Path, *, formats: Iterable[str] | str = FORMATS
         logger.info("wrote the report sources with %d figures and %d tables in %.1f s",
                     len(parts.figures), len(parts.tables), time.perf_counter() - t0)
         rendered = _render_all([stage / f"{stem}.qmd" for stem in docs], fmts, engine,
-                               when, jobs)
+                               when, jobs) if fmts else {}
         replace_folder(stage, target)
     finally:
         if stage.exists():

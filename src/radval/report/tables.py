@@ -32,7 +32,9 @@ __all__ = [
     "fmt_ci",
     "fmt_num",
     "fmt_p",
+    "fmt_p_eq",
     "funnel_table",
+    "grouped",
     "key_comparison_table",
     "missing_table",
     "model_table",
@@ -101,14 +103,21 @@ def fmt_p(p: Any) -> str:
     return f"{p:#.2g}".rstrip(".")
 
 
-def fmt_ci(est: Any, low: Any, high: Any, digits: int = 2) -> str:
-    """``"0.81 (0.77–0.85)"``; the interval is omitted when it is missing."""
+def fmt_ci(est: Any, low: Any, high: Any, digits: int = 2, *, to: bool = False) -> str:
+    """``"0.81 (0.77–0.85)"``; ``"0.04 (-0.03 to 0.11)"`` with ``to`` or a negative bound
+    (a dash between signed numbers misreads); the interval is omitted when missing."""
     if not _finite(est):
         return "–"
     if _finite(low) and _finite(high):
-        sep = " to " if float(low) < 0 or float(high) < 0 else "–"
+        sep = " to " if to or float(low) < 0 or float(high) < 0 else "–"
         return f"{fmt_num(est, digits)} ({fmt_num(low, digits)}{sep}{fmt_num(high, digits)})"
     return fmt_num(est, digits)
+
+
+def fmt_p_eq(p: Any) -> str:
+    """``"p = 0.012"`` or ``"p < 0.001"``."""
+    text = fmt_p(p)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
 
 
 def predictor_label(d: ReportData, term: str) -> str:
@@ -256,10 +265,11 @@ def summary_auc_table(d: ReportData, models: Sequence[str] | None = None) -> pd.
 
 
 def performance_table(d: ReportData, models: Sequence[str] | None = None, *,
-                      accuracy: bool = False, bootstrap: bool = False) -> pd.DataFrame:
+                      accuracy: bool = False, bootstrap: bool = False,
+                      cutoff: bool = True) -> pd.DataFrame:
     """Cohort x model: n (events), AUC (95% DeLong CI) and, at the frozen cut-off,
     sensitivity, specificity, PPV and NPV (95% Wilson CIs); optionally the bootstrap CI
-    of the AUC and the accuracy."""
+    of the AUC, the cut-off and the accuracy."""
     perf = d.order(d.performance, models=models)
     if perf.empty:
         return pd.DataFrame()
@@ -276,7 +286,8 @@ def performance_table(d: ReportData, models: Sequence[str] | None = None, *,
             row["AUC bootstrap CI"] = (f"{fmt_num(r['auc_boot_ci_low'])}–"
                                        f"{fmt_num(r['auc_boot_ci_high'])}"
                                        if _finite(r["auc_boot_ci_low"]) else "–")
-        row["Cut-off"] = fmt_num(r["cutoff"], 3)
+        if cutoff:
+            row["Cut-off"] = fmt_num(r["cutoff"], 3)
         metrics = ("sensitivity", "specificity", "ppv", "npv") + (("accuracy",) if accuracy
                                                                    else ())
         for metric in metrics:
@@ -313,7 +324,7 @@ def calibration_table(d: ReportData, models: Sequence[str] | None = None) -> pd.
     for r in df.to_dict(orient="records"):
         if _finite(r["hl_statistic"]):
             df_ = int(r["hl_df"]) if _finite(r["hl_df"]) else "?"
-            hl.append(f"{fmt_num(r['hl_statistic'], 2)} ({df_}); p = {fmt_p(r['hl_p_value'])}")
+            hl.append(f"{fmt_num(r['hl_statistic'], 2)} ({df_}); {fmt_p_eq(r['hl_p_value'])}")
         else:
             hl.append("–")
     return pd.DataFrame({
@@ -359,8 +370,8 @@ def key_comparison_table(d: ReportData) -> pd.DataFrame:
             found = True
             x = r.iloc[0]
             lo, hi = sorted((sign * x["ci_low"], sign * x["ci_high"]))
-            row[d.labels.cohort(c)] = (f"{fmt_ci(sign * x['difference'], lo, hi)}; "
-                                       f"p = {fmt_p(x['p_adjusted'])}")
+            row[d.labels.cohort(c)] = (f"{fmt_ci(sign * x['difference'], lo, hi, to=True)}; "
+                                       f"{fmt_p_eq(x['p_adjusted'])}")
         if found:
             rows.append(row)
     return pd.DataFrame(rows)
@@ -444,6 +455,16 @@ def survival_table(d: ReportData) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------ output
+def grouped(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``df`` as markdown cells (escaped) with repeated values of ``column`` left blank: a
+    group's name printed once, on its first row (for :meth:`SectionWriter.table`)."""
+    out = df.map(md_text)
+    if column in out and len(out):
+        repeat = df[column].eq(df[column].shift())
+        out.loc[repeat, column] = ""
+    return out
+
+
 def to_pipe(df: pd.DataFrame, caption: str, label: str,
             align: Sequence[str] | None = None, *, raw: Sequence[str] = ()) -> str:
     """Return ``df`` as a pandoc pipe table with ``: caption {#tbl-label}``.
@@ -474,10 +495,14 @@ def to_pipe(df: pd.DataFrame, caption: str, label: str,
     widths = []
     for c in df.columns:
         cells = [str(c)] + [str(v) for v in df[c]]
+        body = [str(v) for v in df[c]] or [""]
         longest = max(len(v) for v in cells)
         word = max(len(w) for v in cells for w in (v.split() or [""]))
-        # room for the longest unbreakable word, and about half of the longest cell
-        widths.append(min(max(word + 2, math.ceil(0.55 * longest), 4), 40))
+        if max(len(v) for v in body) <= 18:
+            # a short cell (a number with its interval) is not wrapped
+            widths.append(max(max(len(v) for v in body) + 2, word + 2, 4))
+        else:  # room for the longest unbreakable word, and about half of the longest cell
+            widths.append(min(max(word + 2, math.ceil(0.55 * longest), 4), 40))
 
     def mark(a: str, w: int) -> str:
         if a == "r":
