@@ -127,8 +127,9 @@ def model(ctx: SectionContext) -> Section | None:
     w.h(1, "The models", "sec-models")
     w.table(T.model_table(d), "tbl-models", "Models evaluated: type, predictors and the "
             "probability cut-off frozen on the development cohort.")
-    w.p("@tbl-models lists the models; the selection of the features is in "
-        "@sec-selection and the coefficients in @tbl-coef.")
+    w.p("@tbl-models lists the models" + ("; the selection of the features is in "
+                                          "@sec-selection and the coefficients in @tbl-coef."
+                                          if d.families else "."))
     for fam, body in d.families.items():
         name = {"radiomics": "Rad-score", "deep": "DL-score"}.get(fam, fam)
         # escaped text, not a code block: nothing from results.json becomes a fence

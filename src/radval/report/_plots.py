@@ -64,53 +64,85 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def _log_label(v: float) -> str:
+    """A tick label of a log axis: ``2``, ``50``, ``1000``; ``10⁵`` / ``2×10⁵`` beyond
+    10⁴ and below 10⁻³ (plain text, no mathtext)."""
+    if 1e-3 <= v < 1e4:
+        return f"{v:g}"
+    k = int(np.floor(np.log10(v) + 1e-9))
+    m = v / 10.0 ** k
+    power = "10" + str(k).translate(_SUPERSCRIPT)
+    return power if abs(m - 1) < 1e-9 else f"{m:g}×{power}"
+
+
 def log_axis(ax: Any, axis: str = "x", *, low: float | None = None,
              high: float | None = None) -> Any:
     """A logarithmic axis whose tick labels never overprint, whatever its range.
 
     matplotlib's default log axis labels the minor ticks (2, 3, 4, ... x 10^k) when the
     range spans less than about two decades, and the labels of a narrow axis then print
-    on top of each other.  Here the ticks are chosen for the range: 1-2-5 steps per
-    decade over up to two decades, decades only (1, 10, 100, ...) over more, thinned to
-    at most six; labels are plain numbers (``2``, ``50``, ``1000``, ``1e+05`` beyond),
-    and minor ticks carry no label.
+    on top of each other.  Here the candidate ticks suit the range (1-2-5 steps per
+    decade over up to two decades, decades beyond), and then every second, third, ...
+    tick is dropped until the labels, measured at the axis' length and font size, leave
+    a gap between them.  Labels are plain numbers (``2``, ``50``, ``1000``, ``10⁵``);
+    minor ticks carry no label.
 
     Parameters
     ----------
     ax : matplotlib Axes
     axis : {"x", "y"}
     low, high : float, optional
-        The data range (default: the current limits).
+        The data range to label (default: the current limits).
 
     Returns
     -------
     matplotlib Axes
     """
+    from matplotlib import rcParams
     from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
     which = ax.xaxis if axis == "x" else ax.yaxis
-    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
     lim = ax.get_xlim() if axis == "x" else ax.get_ylim()
-    lo = max(float(low if low is not None else min(lim)), 1e-12)
-    hi = max(float(high if high is not None else max(lim)), lo * 1.0001)
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    (ax.set_xlim if axis == "x" else ax.set_ylim)(*lim)
+    vmin, vmax = max(min(lim), 1e-12), max(lim)
+    lo = max(float(low if low is not None else vmin), vmin)
+    hi = min(float(high if high is not None else vmax), vmax)
+    hi = max(hi, lo * 1.0001)
     decades = np.log10(hi) - np.log10(lo)
     steps = (1.0, 2.0, 5.0) if decades <= 2.0 else (1.0,)
     k0, k1 = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
     ticks = [m * 10.0 ** k for k in range(k0, k1 + 1) for m in steps
-             if lo <= m * 10.0 ** k <= hi]
+             if lo * (1 - 1e-9) <= m * 10.0 ** k <= hi * (1 + 1e-9)]
     if len(ticks) < 2:  # a range inside one 1-2-5 step: its ends
         ticks = sorted({lo, hi})
-    while len(ticks) > 6:
-        ticks = ticks[::2]
-    which.set_major_locator(FixedLocator(ticks))
+    # the axis' length in points and each label's width at the tick font size
+    size = ax.get_position().width if axis == "x" else ax.get_position().height
+    length = size * (ax.figure.get_figwidth() if axis == "x" else ax.figure.get_figheight())
+    length *= 72.0
+    font = which.get_ticklabels()[0].get_fontsize() if which.get_ticklabels() else \
+        float(rcParams["font.size"])
+    span = np.log10(vmax) - np.log10(vmin)
+
+    def fits(ts: list[float]) -> bool:
+        pos = [length * (np.log10(t) - np.log10(vmin)) / span for t in ts]
+        half = [0.5 * (0.62 * font * len(_log_label(t)) if axis == "x" else 1.2 * font)
+                for t in ts]
+        return all(p1 - h1 - (p0 + h0) >= 0.5 * font
+                   for p0, h0, p1, h1 in zip(pos, half, pos[1:], half[1:]))
+
+    every = 1
+    shown = ticks
+    while len(shown) > 2 and not fits(shown):
+        every += 1
+        shown = ticks[::every]
+    which.set_major_locator(FixedLocator(shown))
     which.set_minor_locator(LogLocator(base=10.0, subs=tuple(range(2, 10))))
     which.set_minor_formatter(NullFormatter())
-
-    def fmt(v: float, _pos: int) -> str:
-        if v >= 1e5 or v < 1e-3:
-            return f"{v:.0e}"
-        return f"{v:g}"
-    which.set_major_formatter(FuncFormatter(fmt))
+    which.set_major_formatter(FuncFormatter(lambda v, _pos: _log_label(v)))
     return ax
 
 

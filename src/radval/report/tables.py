@@ -386,9 +386,9 @@ def comparison_matrix(d: ReportData, cohort: str) -> pd.DataFrame:
         return pd.DataFrame()
     cell: dict[tuple[str, str], str] = {}
     for x in comp.to_dict(orient="records"):
-        if _finite(x["difference"]):
+        if _finite(x["difference"]) and _finite(x["p_value"]):
             text = f"{x['difference']:+.2f} ({fmt_p(x['p_adjusted'])})"
-        else:
+        else:  # the test is undefined (one class, too few events): no difference shown
             text = "undefined"
         cell[(x["model_a"], x["model_b"])] = text
         flipped = text if text == "undefined" else \
