@@ -94,7 +94,7 @@ STUDY = {
         {"name": "sex", "timing": "pre-operative", "kind": "categorical"},
         {"name": "tumour_size_mm", "timing": "pre-operative", "kind": "numeric"},
         {"name": "grade", "timing": "post-operative", "kind": "categorical"}],
-    "subgroups": [{"name": "tumour_size", "expr": "tumour_size_mm < 20"}],
+    "subgroups": [{"name": "tumour size", "expr": "tumour_size_mm < 20"}],
     "selection": {"icc_threshold": 0.8, "icc_type": "ICC2", "p_threshold": 0.05,
                   "fdr": False, "corr_threshold": 0.9, "lasso_rule": "1se", "n_folds": 10},
     "evaluation": {"bootstrap_ci": 2000, "optimism": 200, "hl_groups": 10},

@@ -21,7 +21,7 @@ from radval.report.ibsi import extraction_params, ibsi_items
 from radval.report.rqs import rqs_items
 from radval.report.tripod import tripod_checklist
 
-from .fixtures import LABELS, make_results, make_run_dir
+from .fixtures import make_results, make_run_dir
 
 
 @pytest.fixture(scope="module")
@@ -399,6 +399,7 @@ def test_methods_follow_the_study_file(data: ReportData, raw: dict[str, Any]) ->
     assert "ICC(2,1)) not above 0.8" in para and "10-fold" in para
     pred = next(p for p in text.split("\n\n") if p.startswith("**Outcome and predictors"))
     assert "lymph-node metastasis (event: yes)" in pred
+    assert "The clinical model used age, sex, tumour size." in pred
     assert "Age, years (numeric, known before surgery)" in pred
     assert "WHO grade (categorical, known after surgery)" in pred
     r = copy.deepcopy(raw)

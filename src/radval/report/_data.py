@@ -53,7 +53,7 @@ from radval.contracts._results import (
 if TYPE_CHECKING:
     from radval.workflow._study import StudyConfig
 
-__all__ = ["LabelSet", "ReportData", "as_results", "records_frame"]
+__all__ = ["LabelSet", "ReportData", "as_results", "in_sentence", "records_frame"]
 
 _OP_TEXT = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
@@ -61,6 +61,15 @@ _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 #: shown on one line of Table 1 (the count of the second).
 _BINARY = ({"0", "1"}, {"false", "true"}, {"no", "yes"}, {"absent", "present"},
            {"negative", "positive"}, {"n", "y"})
+
+
+def in_sentence(text: str) -> str:
+    """A display name inside a sentence: the first letter lowered unless the name starts
+    with an acronym (``"Lymph-node metastasis"`` -> ``"lymph-node metastasis"``, ``"WHO
+    grade"`` unchanged)."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def as_results(results: ResultsFile | Mapping[str, Any]) -> ResultsFile:

@@ -10,6 +10,7 @@ of :mod:`radval.report._sections`; :data:`SECTIONS` lists them.
 from __future__ import annotations
 
 from radval.report import tables as T
+from radval.report._data import in_sentence
 from radval.report._escape import md_text
 from radval.report._sections import Section, SectionContext, SectionSpec
 from radval.report._table1 import baseline_table
@@ -165,7 +166,7 @@ def performance(ctx: SectionContext) -> Section | None:
     outcome = d.labels.variable(d.results.study.outcome, unit=False)
     perf = T.performance_table(d, d.primary_models, cutoff=False)
     w.table(perf, "tbl-performance",
-            f"Prediction of {outcome.lower()}: AUC (95% DeLong CI) and, at the probability "
+            f"Prediction of {in_sentence(outcome)}: AUC (95% DeLong CI) and, at the probability "
             "cut-off frozen on the development cohort, sensitivity, specificity, positive "
             "and negative predictive value (95% Wilson CIs).",
             markdown=T.grouped(perf, "Cohort"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from radval.report._data import ReportData
+from radval.report._data import ReportData, in_sentence
 from radval.report._escape import md_text
 from radval.report.tables import fmt_num
 
@@ -136,7 +136,7 @@ def _predictors_paragraph(d: ReportData) -> str:
              f"{md_text(timing.get(p.timing, p.timing))})" for p in study.clinical_predictors]
     outcome = d.labels.variable(study.outcome.column, unit=False)
     pos = d.labels.level(study.outcome.column, study.outcome.positive_label)
-    text = (f"**Outcome and predictors.** The outcome was {md_text(outcome.lower())} "
+    text = (f"**Outcome and predictors.** The outcome was {md_text(in_sentence(outcome))} "
             f"(event: {md_text(pos)})")
     if study.outcome.definition:
         text += f", defined as {md_text(study.outcome.definition)}"
@@ -144,7 +144,7 @@ def _predictors_paragraph(d: ReportData) -> str:
              f"candidate predictors were {'; '.join(items)}.")
     if study.clinical_model_predictors():
         text += (" The clinical model used " + ", ".join(
-            md_text(d.labels.variable(p.name, unit=False).lower())
+            md_text(in_sentence(d.labels.variable(p.name, unit=False)))
             for p in study.clinical_model_predictors()) + ".")
     if study.subgroups:
         text += (" Pre-specified subgroups: " + "; ".join(

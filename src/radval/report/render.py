@@ -386,14 +386,15 @@ def build_reference_docx(path: str | Path) -> Path:
     """Write the journal-style ``reference.docx`` (pandoc default + radval styles).
 
     Starts from ``pandoc --print-default-data-file reference.docx`` and sets
-    body text to 11 pt Calibri, captions to 9 pt bold, and adds a paragraph
-    style ``Callout`` (shaded, left border) used by the crossref filter.
+    body text to 11 pt Calibri, captions to 9 pt bold, A4 pages with 2.5 cm margins,
+    and adds the paragraph styles ``Callout`` (shaded, left border) and ``Table Note``
+    (8 pt, under a table) used by the crossref filter.
     """
     import docx
     from docx.enum.style import WD_STYLE_TYPE
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
-    from docx.shared import Pt, RGBColor
+    from docx.shared import Mm, Pt, RGBColor
 
     p = Path(path)
     raw = subprocess.run([_pandoc(), "--print-default-data-file", "reference.docx"],
@@ -430,5 +431,15 @@ def build_reference_docx(path: str | Path) -> Path:
         for k, v in (("w:val", "clear"), ("w:color", "auto"), ("w:fill", "FBEFE8")):
             shd.set(qn(k), v)
         ppr.append(shd)
+    if "Table Note" not in [s.name for s in styles]:
+        note = styles.add_style("Table Note", WD_STYLE_TYPE.PARAGRAPH)
+        note.base_style = styles["Normal"]
+        note.font.size = Pt(8)
+        note.paragraph_format.space_before = Pt(2)
+        note.paragraph_format.space_after = Pt(10)
+    for section in d.sections:  # A4, 2.5 cm margins
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+            setattr(section, side, Mm(25))
     d.save(str(p))
     return p
