@@ -140,7 +140,7 @@ def cohort_table(d: ReportData) -> pd.DataFrame:
     """Cohorts, roles, sample sizes, events, prevalence, exclusions."""
     rows = [{"Cohort": d.labels.cohort(c.name), "Role": c.role.replace("_", " "),
              "n": str(c.n), "Events": str(c.events),
-             "Prevalence (%)": fmt_num(100 * c.prevalence, 1) if _finite(c.prevalence)
+             "Prevalence (%)": fmt_num(100 * c.prevalence, 1) if c.prevalence is not None
              else "–", "Excluded": str(c.n_excluded)} for c in d.results.cohorts]
     return pd.DataFrame(rows)
 
