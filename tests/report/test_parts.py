@@ -80,6 +80,23 @@ def test_to_pipe_is_a_captioned_pandoc_table() -> None:
         T.to_pipe(df, "c", "x")
 
 
+def test_markdown_cells_keep_one_column_each() -> None:
+    """Cells already escaped (md_text) or built by radval stay one cell: a pipe is escaped
+    once, never twice (an escaped backslash before a live pipe would split the cell)."""
+    import subprocess
+
+    pypandoc = pytest.importorskip("pypandoc")
+    texts = ["a | b", "x\\|y", "p\\\\|q", "ends with \\"]
+    df = pd.DataFrame({"md": [md_text(t) for t in texts], "raw": ["r|s", "t\\|u", "v", "w"]})
+    out = subprocess.run([pypandoc.get_pandoc_path(), "-f", "markdown", "-t", "json"],
+                         input=T.to_pipe(df, "c", "tbl-x", raw=["md", "raw"]),
+                         capture_output=True, text=True, check=True).stdout
+    table = next(b for b in json.loads(out)["blocks"] if b["t"] == "Table")
+    body = table["c"][4][0][3]
+    assert len(body) == 4 and all(len(row[1]) == 2 for row in body)
+    assert "|" in json.dumps(body[0][1][0])
+
+
 # ----------------------------------------------------------------------------- labels
 def test_labels_fall_back_to_the_names(data: ReportData, plain: ReportData) -> None:
     lab = data.labels

@@ -485,7 +485,9 @@ def to_pipe(df: pd.DataFrame, caption: str, label: str,
     keep = {str(c) for c in raw}
 
     def _raw(v: Any) -> str:
-        return " ".join(str(v).split()).replace("|", "\\|")
+        # a pipe not already escaped (an even number of backslashes before it) would end
+        # the cell: escape it, and leave the escaped ones of md_text alone
+        return re.sub(r"(?<!\\)((?:\\\\)*)\|", r"\1\\|", " ".join(str(v).split()))
 
     def _cell(v: Any, col: Any) -> str:
         return _raw(v) if str(col) in keep else md_text(v)
