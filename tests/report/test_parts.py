@@ -195,8 +195,10 @@ def test_performance_table_reads_the_typed_results(data: ReportData,
     assert list(tab.columns[-4:]) == ["Sensitivity", "Specificity", "PPV", "NPV"]
     full = T.performance_table(data, accuracy=True, bootstrap=True)
     assert "Accuracy" in full and "AUC bootstrap CI" in full and "Cut-off" in full
-    main = T.performance_table(data, ["nomogram"], cutoff=False)
+    main = T.performance_table(data, ["nomogram"], cutoff=False, n_in_cohort=True)
     assert set(main["Model"]) == {"Radiomics nomogram"} and "Cut-off" not in main
+    assert "n (events)" not in main
+    assert main.iloc[0]["Cohort"] == "Training cohort, n = 160 (61 events)"
     shown = T.grouped(main, "Cohort")
     assert list(shown["Cohort"]).count("") == 0  # one row per cohort: nothing repeated
     shown = T.grouped(tab, "Cohort")

@@ -15,8 +15,9 @@ Public API:
 * :func:`render_document` -- render any ``.qmd`` (Quarto if installed, else pandoc +
   the crossref Lua filter + typst);
 * :func:`plot_roc`, :func:`plot_calibration`, :func:`plot_decision_curve`,
-  :func:`plot_km`, :func:`log_axis` -- the report's plotting primitives: tidy data, ``ax=None``, radval's
-  style applied with ``matplotlib.rc_context`` only (no global state changes).
+  :func:`plot_km`, :func:`log_axis` -- the report's plotting primitives: tidy data,
+  ``ax=None``, radval's style applied with ``matplotlib.rc_context`` only (no global
+  state changes).
 
 matplotlib, pandoc and typst are only imported when a report is built.
 """

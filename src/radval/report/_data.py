@@ -282,9 +282,13 @@ class ReportData:
 
     @property
     def families(self) -> dict[str, FamilySelection]:
-        """Feature family -> its selection (empty when the run selected nothing)."""
+        """Feature family -> its selection, radiomics first, then deep, then any other
+        (results.json sorts its keys); empty when the run selected nothing."""
         sel = self.results.selection
-        return dict(sel) if sel is not None else {}
+        if sel is None:
+            return {}
+        rank = {"radiomics": 0, "deep": 1}
+        return {k: sel[k] for k in sorted(sel, key=lambda f: (rank.get(f, 2), f))}
 
     @property
     def signature_model(self) -> str:

@@ -9,6 +9,8 @@ of :mod:`radval.report._sections`; :data:`SECTIONS` lists them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from radval.report import tables as T
 from radval.report._data import in_sentence
 from radval.report._escape import md_text
@@ -119,6 +121,24 @@ def participants(ctx: SectionContext) -> Section | None:
 
 
 # ---------------------------------------------------------------------------- model
+def _score_formula(name: str, coefficients: list[Any]) -> str:
+    """``**Rad-score** = −68.23 − 16.66 x~1~ + ..., where x~1~ is <feature>; ...`` from the
+    coefficients on the original scale (feature names escaped; never a code block)."""
+    terms = [c for c in coefficients if c.feature != "(Intercept)"]
+    intercept = next((c.coef for c in coefficients if c.feature == "(Intercept)"), 0.0)
+    text = f"**{md_text(name)}** = {_num(intercept)}"
+    for i, c in enumerate(terms, start=1):
+        text += f" {'+' if c.coef >= 0 else '−'} {_num(abs(c.coef))} x~{i}~"
+    if terms:
+        text += ", where " + "; ".join(f"x~{i}~ is {md_text(c.feature)}"
+                                      for i, c in enumerate(terms, start=1))
+    return text + "."
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}".replace("-", "−")
+
+
 def model(ctx: SectionContext) -> Section | None:
     """Model specification, the scores' formulas and the nomogram."""
     d, r = ctx.data, ctx.results
@@ -132,9 +152,7 @@ def model(ctx: SectionContext) -> Section | None:
                                           "@sec-selection and the coefficients in @tbl-coef."
                                           if d.families else "."))
     for fam, body in d.families.items():
-        name = {"radiomics": "Rad-score", "deep": "DL-score"}.get(fam, fam)
-        # escaped text, not a code block: nothing from results.json becomes a fence
-        w.p(f"**{md_text(name)}.** {md_text(body.formula)}")
+        w.p(_score_formula(d.labels.model(fam), body.coefficients))
     for m in r.models:
         if m.kind in ("combined", "clinical", "nomogram") and m.coefficients:
             terms = []
@@ -164,7 +182,7 @@ def performance(ctx: SectionContext) -> Section | None:
     w = ctx.writer()
     w.h(1, "Discrimination and classification", "sec-performance")
     outcome = d.labels.variable(d.results.study.outcome, unit=False)
-    perf = T.performance_table(d, d.primary_models, cutoff=False)
+    perf = T.performance_table(d, d.primary_models, cutoff=False, n_in_cohort=True)
     w.table(perf, "tbl-performance",
             f"Prediction of {in_sentence(outcome)}: AUC (95% DeLong CI) and, at the probability "
             "cut-off frozen on the development cohort, sensitivity, specificity, positive "

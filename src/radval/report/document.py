@@ -167,6 +167,7 @@ def _front_matter(r: ResultsFile, *, subtitle: str, when: datetime,
         f"date: {yaml_str('Built ' + _date_text(when))}",
         f"author: {yaml_str(md_text('radval ' + r.radval_version))}",
         "lang: en",
+        "margin: {x: 2.2cm, y: 2.2cm}",   # typst pages (pandoc's default is 1.25 in)
     ]
     if prefix:
         lines.append(f"radval-prefix: {yaml_str(prefix)}")

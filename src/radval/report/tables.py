@@ -127,10 +127,11 @@ def predictor_label(d: ReportData, term: str) -> str:
         return d.labels.model(_SCORE_COLUMNS[term])
     if term == "signature":
         return d.labels.model(d.signature_model)
-    if d.labels.has_variable(term):
+    known = {p.name for p in d.study.clinical_predictors} if d.study is not None else set()
+    if d.labels.has_variable(term) or term in known:
         return d.labels.variable(term, unit=False)
-    m = _TERM.match(term)
-    if m and d.labels.has_variable(m["var"]):
+    m = _TERM.match(term)   # a coded level of a categorical predictor: "sex[M]"
+    if m and (d.labels.has_variable(m["var"]) or m["var"] in known):
         return f"{d.labels.variable(m['var'], unit=False)}: {d.labels.level(m['var'], m['level'])}"
     return term
 
@@ -266,20 +267,26 @@ def summary_auc_table(d: ReportData, models: Sequence[str] | None = None) -> pd.
 
 def performance_table(d: ReportData, models: Sequence[str] | None = None, *,
                       accuracy: bool = False, bootstrap: bool = False,
-                      cutoff: bool = True) -> pd.DataFrame:
+                      cutoff: bool = True, n_in_cohort: bool = False) -> pd.DataFrame:
     """Cohort x model: n (events), AUC (95% DeLong CI) and, at the frozen cut-off,
     sensitivity, specificity, PPV and NPV (95% Wilson CIs); optionally the bootstrap CI
-    of the AUC, the cut-off and the accuracy."""
+    of the AUC, the cut-off and the accuracy.  ``n_in_cohort`` writes the cohort's
+    patients and events in its cell instead of a column of their own (a narrower table)."""
     perf = d.order(d.performance, models=models)
     if perf.empty:
         return pd.DataFrame()
     thr = d.threshold
     rows = []
     for r in perf.to_dict(orient="records"):
+        n_events = f"{int(r['n'])} ({int(r['events'])})"
         row: dict[str, str] = {
-            "Cohort": d.labels.cohort(r["cohort"]), "Model": d.labels.model(r["model"]),
-            "n (events)": f"{int(r['n'])} ({int(r['events'])})",
-            "AUC (95% CI)": fmt_ci(r["auc"], r["auc_ci_low"], r["auc_ci_high"])}
+            "Cohort": (f"{d.labels.cohort(r['cohort'])}, n = {int(r['n'])} "
+                       f"({int(r['events'])} events)") if n_in_cohort
+            else d.labels.cohort(r["cohort"]),
+            "Model": d.labels.model(r["model"])}
+        if not n_in_cohort:
+            row["n (events)"] = n_events
+        row["AUC (95% CI)"] = fmt_ci(r["auc"], r["auc_ci_low"], r["auc_ci_high"])
         if not _finite(r["auc"]) and r["undefined_reason"]:
             row["AUC (95% CI)"] = f"undefined ({r['undefined_reason']})"
         if bootstrap:

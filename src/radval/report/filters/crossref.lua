@@ -7,7 +7,8 @@ caption prefixes and "1.2 " header numbers; typst numbers natively, so nothing i
 The metadata field radval-prefix (the supplement: "S") prefixes every number: "Table S1",
 "S2.1".  A link with class xref-ext (a reference into the other document of the report,
 written by radval.report.document) stays a link in HTML and becomes its text elsewhere;
-a div .table-note (notes under a table) is set small.
+a div .table-note (notes under a table) is set small.  In typst a table of up to 35 rows
+is kept on one page with its caption; a longer one breaks across pages.
 Pass 2 rewrites citations whose key is a known fig-/tbl-/sec- id into links
 "Figure N" / "Table N" / "Section N" (typst: a raw @key reference).  Unknown fig-/tbl-/sec-
 keys become a visible "[missing reference: key]" and a warning; other citations are left
@@ -92,6 +93,13 @@ local number_pass = {
       counts.tbl = counts.tbl + 1
       labels[id] = PREFIX.tbl .. " " .. prefix .. counts.tbl
       t.caption = prefix_caption(t.caption, labels[id])
+      local rows = 0
+      for _, body in ipairs(t.bodies) do rows = rows + #body.body end
+      if is_typst and rows <= 35 then
+        -- a table that fits a page moves to the next page whole, its caption with it
+        return pandoc.Blocks({ pandoc.RawBlock("typst", "#block(breakable: false)["), t,
+          pandoc.RawBlock("typst", "]") })
+      end
       return t
     end
     return nil
