@@ -67,6 +67,7 @@ def test_formatting_is_what_journals_print() -> None:
         assert T.fmt_p(p) == text, p
     assert T.fmt_p_eq(0.0004) == "p < 0.001" and T.fmt_p_eq(0.21) == "p = 0.21"
     assert T.fmt_num(1.23456, 3) == "1.235"
+    assert T.fmt_num(-0.0004) == "0.00" and T.fmt_num(-0.006) == "-0.01"
 
 
 def test_to_pipe_is_a_captioned_pandoc_table() -> None:
@@ -205,6 +206,16 @@ def test_performance_table_reads_the_typed_results(data: ReportData,
     assert (shown["Cohort"] != "").sum() == len(data.cohorts)
 
 
+def test_internal_validation_table(data: ReportData, raw: dict[str, Any]) -> None:
+    tab = T.internal_validation_table(data, data.primary_models)
+    assert list(tab["Model"]) == [data.labels.model(m) for m in data.primary_models]
+    rec = next(r for r in raw["optimism"] if r["model"] == "nomogram" and r["metric"] == "auc")
+    row = tab[tab["Model"] == "Radiomics nomogram"].iloc[0]
+    assert row["AUC, corrected"] == T.fmt_num(rec["corrected"])
+    assert row["Resamples"] == "200"
+    assert T.internal_validation_table(_minimal()).empty
+
+
 def test_comparisons_key_table_and_matrix(data: ReportData, raw: dict[str, Any]) -> None:
     key = T.key_comparison_table(data)
     assert list(key["Comparison"]) == ["Radiomics nomogram vs Rad-score",
@@ -244,7 +255,7 @@ def test_missing_parts_give_empty_tables() -> None:
     d = _minimal()
     for fn in (T.funnel_table, T.coefficients_table, T.subgroup_table, T.survival_table,
                T.optimism_table, T.stability_table, T.key_comparison_table,
-               T.missing_table):
+               T.missing_table, T.internal_validation_table):
         assert fn(d).empty, fn.__name__
     assert T.comparison_matrix(d, "external_1").empty
     assert baseline_table(d)[0].empty

@@ -188,12 +188,15 @@ def performance(ctx: SectionContext) -> Section | None:
             "cut-off frozen on the development cohort, sensitivity, specificity, positive "
             "and negative predictive value (95% Wilson CIs).",
             markdown=T.grouped(perf, "Cohort"))
-    text = ("@tbl-performance gives discrimination and classification of the study's "
-            "models (the cut-offs are in @tbl-models); every model, with accuracy and "
-            "bootstrap intervals, is in @tbl-performance-all")
-    if not d.optimism.empty:
-        text += " and the optimism-corrected development performance in @tbl-optimism"
-    w.p(text + ".")
+    w.p("@tbl-performance gives discrimination and classification of the study's models "
+        "(the cut-offs are in @tbl-models); every model, with accuracy and bootstrap "
+        "intervals, is in @tbl-performance-all.")
+    if w.table(T.internal_validation_table(d, d.primary_models), "tbl-internal",
+               "Internal validation on the development cohort (Harrell's bootstrap, the "
+               "whole selection and fitting repeated in each resample): apparent and "
+               "optimism-corrected AUC, corrected calibration slope and Brier score."):
+        w.p("@tbl-internal corrects the development performance for optimism; each metric's "
+            "optimism is in @tbl-optimism.")
     if w.figure("fig-roc", "ROC curves by cohort; the legend gives each model's AUC, the "
                 "shaded band the 95% confidence band of the signature."):
         w.p("@fig-roc shows the ROC curves.")

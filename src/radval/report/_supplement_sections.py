@@ -56,7 +56,7 @@ def participants(ctx: SectionContext) -> Section | None:
 
 def selection(ctx: SectionContext) -> Section | None:
     """Selection funnel, ICC, LASSO paths, coefficients."""
-    d, sel = ctx.data, ctx.results.selection
+    d, sel = ctx.data, ctx.data.families
     w = ctx.writer()
     w.h(1, "Feature selection", "sec-selection")
     if not sel:

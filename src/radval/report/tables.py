@@ -35,6 +35,7 @@ __all__ = [
     "fmt_p_eq",
     "funnel_table",
     "grouped",
+    "internal_validation_table",
     "key_comparison_table",
     "missing_table",
     "model_table",
@@ -88,8 +89,12 @@ def _finite(x: Any) -> bool:
 
 
 def fmt_num(x: Any, digits: int = 2) -> str:
-    """Format a number with fixed decimals; missing / NaN become an en dash."""
-    return f"{float(x):.{digits}f}" if _finite(x) else "–"
+    """Format a number with fixed decimals; missing / NaN become an en dash, and a value
+    that rounds to zero is ``0.00``, never ``-0.00``."""
+    if not _finite(x):
+        return "–"
+    text = f"{float(x):.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def fmt_p(p: Any) -> str:
@@ -320,6 +325,28 @@ def optimism_table(d: ReportData) -> pd.DataFrame:
         "Optimism": [fmt_num(v, 3) for v in df["optimism"]],
         "Corrected": [fmt_num(v, 3) for v in df["corrected"]],
         "Resamples": [str(int(v)) for v in df["n_resamples"]]})
+
+
+def internal_validation_table(d: ReportData, models: Sequence[str] | None = None
+                              ) -> pd.DataFrame:
+    """One row per model: apparent and optimism-corrected AUC, corrected calibration slope
+    and Brier score (Harrell's bootstrap)."""
+    df = d.order(d.optimism, models=models)
+    if df.empty:
+        return pd.DataFrame()
+    def val(g: pd.DataFrame, metric: str, col: str) -> str:
+        return fmt_num(g.loc[metric, col], 3 if metric == "brier" else 2) \
+            if metric in g.index else "–"
+
+    rows = []
+    for model in dict.fromkeys(df["model"]):
+        g = df[df["model"] == model].set_index("metric")
+        rows.append({"Model": d.labels.model(model), "AUC, apparent": val(g, "auc", "apparent"),
+                     "AUC, corrected": val(g, "auc", "corrected"),
+                     "Slope, corrected": val(g, "slope", "corrected"),
+                     "Brier, corrected": val(g, "brier", "corrected"),
+                     "Resamples": str(int(g["n_resamples"].max()))})
+    return pd.DataFrame(rows)
 
 
 def calibration_table(d: ReportData, models: Sequence[str] | None = None) -> pd.DataFrame:
