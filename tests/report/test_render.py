@@ -450,3 +450,36 @@ def check_real_run_report(src: Path, tmp_path: Path) -> None:
     text = check_pdf(out["pdf"], tmp_path, min_pages=6)
     assert "Supplementary Table S" in " ".join(text.split())
     assert "TRIPOD+AI" in check_pdf(out["supplement_pdf"], tmp_path, min_pages=8)
+
+
+def test_pooled_report_is_a_journal_docx(tmp_path: Path) -> None:
+    """The pooled report: Word tables with numbered captions above them and repeated
+    header rows, forest plots at 300 dpi with the log axis of O/E legible, a staged folder."""
+    import numpy as np
+
+    from radval.pool.pooling import pool_shares
+    from radval.pool.share import build_share, write_share
+
+    rng = np.random.default_rng(11)
+    paths = []
+    for i in range(3):
+        n = 150 + 20 * i
+        lp = rng.normal(-0.6, 1.0 + 0.1 * i, size=n)
+        y = (rng.uniform(size=n) < 1 / (1 + np.exp(-(0.2 * i + 0.9 * lp)))).astype(int)
+        doc = build_share(y, 1 / (1 + np.exp(-lp)), site=f"site{i}", cutoff=0.35,
+                          signature_sha256="ab" * 32)
+        paths.append(write_share(tmp_path / f"share_{i}.json", doc))
+    out = pool_shares(paths, out=tmp_path / "pooled", report_formats=("html", "docx"))
+    report = tmp_path / "pooled" / "report"
+    assert {p.name for p in report.iterdir()} >= {"pooled.qmd", "pooled.html", "pooled.docx"}
+    assert not (tmp_path / "pooled" / ".report.staging").exists()
+    d, captions = check_docx(report / "pooled.docx")
+    assert len(captions) == 2
+    assert len([p for p in d.paragraphs if p.style.name == "Image Caption"]) == 4
+    assert "Built " in check_html(report / "pooled.html", tmp_path)
+    png = (tmp_path / "pooled" / "figures" / "forest_o_e.png").read_bytes()
+    ppm = int.from_bytes(png[png.index(b"pHYs") + 4:png.index(b"pHYs") + 8], "big")
+    assert round(ppm * 0.0254) == 300
+    svg = (tmp_path / "pooled" / "figures" / "forest_o_e.svg").read_text()
+    assert "10^" not in svg and "mathdefault" not in svg
+    assert out["paths"]["docx"] == "report/pooled.docx"

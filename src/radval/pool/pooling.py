@@ -84,46 +84,54 @@ def forest_plot(sites: pd.DataFrame, result: Any, *, title: str, null: float,
                 log_scale: bool = False, out_base: Path) -> list[Path]:
     """Draw a forest plot (site estimates with 95% CIs, pooled diamond, prediction interval).
 
-    Writes ``<out_base>.png`` (300 dpi) and ``<out_base>.svg``; returns the paths.
+    Writes ``<out_base>.png`` (300 dpi) and ``<out_base>.svg``; returns the paths.  Drawn on
+    a figure of its own inside radval's ``matplotlib.rc_context`` (no pyplot, no global
+    state); a log axis (O/E) gets ticks that suit its range
+    (:func:`radval.report._plots.log_axis`).
     """
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from radval.report._plots import log_axis, new_figure, style
 
     used = sites[sites["used"]].reset_index(drop=True)
     k = len(used)
-    fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.45 * (k + 2)))
-    ys = list(range(k + 1, 1, -1))
-    for y, rec in zip(ys, used.to_dict(orient="records")):
-        ax.plot([rec["ci_low"], rec["ci_high"]], [y, y], color="black", lw=1)
-        ax.plot([rec["estimate"]], [y], "s", color="black",
-                ms=4 + 6 * rec["weight"] / max(used["weight"].max(), 1e-9))
-    p, lo, hi = result.pooled_natural, result.ci_low_natural, result.ci_high_natural
-    ax.fill([lo, p, hi, p], [0.5, 0.75, 0.5, 0.25], color="#1f5fa8")
-    if math.isfinite(result.pi_low_natural) and math.isfinite(result.pi_high_natural):
-        ax.plot([result.pi_low_natural, result.pi_high_natural], [0.5, 0.5], color="#1f5fa8",
-                lw=1, ls="--")
-    ax.axvline(null, color="grey", lw=0.8, ls=":")
-    ax.set_yticks([*ys, 0.5])
-    ax.set_yticklabels([*(mpl_text(f"{s} (n={n})") for s, n in zip(used["site"], used["n"])),
-                        f"Pooled ({result.method}{', HKSJ' if result.hksj else ''})"])
-    if log_scale:
-        ax.set_xscale("log")
-    ax.set_ylim(-0.2, k + 1.8)
-    ax.set_title(f"{mpl_text(title)}: {p:.3f} ({lo:.3f} to {hi:.3f}); "
-                 f"PI {result.pi_low_natural:.3f} to "
-                 f"{result.pi_high_natural:.3f}; I\u00b2 = {result.i2:.0f}%", fontsize=9)
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    out_base.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in ("png", "svg"):
-        path = out_base.with_suffix(f".{ext}")
-        fig.savefig(path, dpi=300 if ext == "png" else None, metadata=(
-            {"Date": None} if ext == "svg" else None))
-        paths.append(path)
-    plt.close(fig)
+    with style():
+        fig, ax = new_figure(figsize=(7.0, 1.2 + 0.45 * (k + 2)))
+        ys = list(range(k + 1, 1, -1))
+        for y, rec in zip(ys, used.to_dict(orient="records")):
+            ax.plot([rec["ci_low"], rec["ci_high"]], [y, y], color="black", lw=1)
+            ax.plot([rec["estimate"]], [y], "s", color="black",
+                    ms=4 + 6 * rec["weight"] / max(used["weight"].max(), 1e-9))
+        p, lo, hi = result.pooled_natural, result.ci_low_natural, result.ci_high_natural
+        ax.fill([lo, p, hi, p], [0.5, 0.75, 0.5, 0.25], color="#1f5fa8")
+        if math.isfinite(result.pi_low_natural) and math.isfinite(result.pi_high_natural):
+            ax.plot([result.pi_low_natural, result.pi_high_natural], [0.5, 0.5],
+                    color="#1f5fa8", lw=1, ls="--")
+        ax.axvline(null, color="grey", lw=0.8, ls=":")
+        ax.set_yticks([*ys, 0.5])
+        ax.set_yticklabels([*(mpl_text(f"{s} (n={n})") for s, n in zip(used["site"],
+                                                                         used["n"])),
+                            f"Pooled ({result.method}{', HKSJ' if result.hksj else ''})"])
+        if log_scale:
+            values = [v for v in [*used["ci_low"], *used["ci_high"], lo, hi, null,
+                                  result.pi_low_natural, result.pi_high_natural]
+                      if math.isfinite(v) and v > 0]
+            ax.set_xlim(min(values) / 1.1, max(values) * 1.1)
+            log_axis(ax, "x", low=min(values), high=max(values))
+        ax.set_ylim(-0.2, k + 1.8)
+        ax.set_title(f"{mpl_text(title)}: {p:.3f} ({lo:.3f} to {hi:.3f}); "
+                     f"PI {result.pi_low_natural:.3f} to "
+                     f"{result.pi_high_natural:.3f}; I\u00b2 = {result.i2:.0f}%", fontsize=9)
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        out_base.parent.mkdir(parents=True, exist_ok=True)
+        FigureCanvasAgg(fig)
+        paths = []
+        for ext in ("png", "svg"):
+            path = out_base.with_suffix(f".{ext}")
+            fig.savefig(path, dpi=300 if ext == "png" else None,
+                        metadata={"Date": None} if ext == "svg" else {"Software": None})
+            paths.append(path)
     return paths
 
 

@@ -164,12 +164,14 @@ def model(ctx: SectionContext) -> Section | None:
                 terms.append((label, float(c["coef"])))
             if terms:
                 w.p(f"**{md_text(d.labels.model(m.name))}.** logit(p) = " + " ".join(
-                    (f"{c:.3f}" if i == 0 else f"{'+' if c >= 0 else '−'} {abs(c):.3f}")
+                    (f"{c:.3f}".replace("-", "−") if i == 0
+                     else f"{'+' if c >= 0 else '−'} {abs(c):.3f}")
                     + ("" if lab == "intercept" else f" × {md_text(lab)}")
                     for i, (lab, c) in enumerate(terms)) + ".")
     if w.figure("fig-nomogram", "Nomogram: read each predictor's points on the top axis, "
                 "add them, and read the probability below the total points.", width="90%"):
-        w.p(f"@fig-nomogram is the nomogram of the {md_text(d.labels.model('nomogram'))}.")
+        w.p(f"@fig-nomogram shows the points scales of the model "
+            f"{md_text(d.labels.model('nomogram'))}.")
     return w.section()
 
 

@@ -81,7 +81,10 @@ def selection(ctx: SectionContext) -> Section | None:
     if w.table(T.coefficients_table(d), "tbl-coef",
                "Coefficients of the scores on the original feature scale, with the "
                "development mean and SD of each feature."):
-        w.p("@tbl-coef lists the coefficients of the scores.")
+        w.p("@tbl-coef lists the coefficients of the scores. The scores at full precision, "
+            "as the signature bundle applies them:")
+        # escaped text, not a code block: nothing from results.json becomes a fence
+        w.p("\n".join(f"- {md_text(body.formula)}" for body in sel.values()))
     return w.section()
 
 

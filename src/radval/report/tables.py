@@ -537,8 +537,9 @@ def to_pipe(df: pd.DataFrame, caption: str, label: str,
         if max(len(v) for v in body) <= 18:
             # a short cell (a number with its interval) is not wrapped
             widths.append(max(max(len(v) for v in body) + 2, word + 2, 4))
-        else:  # room for the longest unbreakable word, and about half of the longest cell
-            widths.append(min(max(word + 2, math.ceil(0.55 * longest), 4), 40))
+        else:  # room for the longest unbreakable word, and most of the longest cell
+            longest_body = max(len(v) for v in body)
+            widths.append(min(max(word + 2, math.ceil(0.75 * longest_body), 4), 40))
 
     def mark(a: str, w: int) -> str:
         if a == "r":
