@@ -602,20 +602,24 @@ def test_log_axis_tick_labels_never_overlap() -> None:
     from radval.report._plots import log_axis, new_figure, style
 
     for lo, hi in ((1, 6), (2, 7), (0.8, 32), (1, 1.5), (6, 1130), (1, 1e5), (0.3, 3),
-                   (20, 60), (1, 1e9)):
+                   (20, 60), (1, 1e9), (0.769452, 1.38307), (0.93, 1.07)):
         with style():
             fig, ax = new_figure(figsize=(2.2, 1.5))
             ax.barh([0, 1], [lo, hi])
-            ax.set_xlim(lo / 1.5, hi * 2.2)
+            # the funnel's margins (room for the counts), or a forest plot's around a ratio
+            a, b = (lo / 1.5, hi * 2.2) if hi / lo > 3 else (lo / 1.1, hi * 1.1)
+            ax.set_xlim(a, b)
             log_axis(ax, "x", low=lo, high=hi)
             renderer = FigureCanvasAgg(fig).get_renderer()
             labels = [t for t in ax.get_xticklabels() if t.get_text() and t.get_visible()
-                      and lo / 1.5 <= t.get_position()[0] <= hi * 2.2]
+                      and a <= t.get_position()[0] <= b]
             boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
         assert len(boxes) >= 2, (lo, hi)
         for a, b in zip(boxes, boxes[1:]):
             assert a.x1 <= b.x0, (lo, hi, [t.get_text() for t in labels])
         assert not any("times" in t.get_text() or "^" in t.get_text() for t in labels)
+        # round numbers, never the ends of the data range printed to six digits
+        assert all(len(t.get_text()) <= 6 for t in labels), [t.get_text() for t in labels]
 
 
 def test_labelled_study_reaches_results_json(tmp_path: Path) -> None:

@@ -68,10 +68,10 @@ _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
 def _log_label(v: float) -> str:
-    """A tick label of a log axis: ``2``, ``50``, ``1000``; ``10⁵`` / ``2×10⁵`` beyond
-    10⁴ and below 10⁻³ (plain text, no mathtext)."""
+    """A tick label of a log axis: ``2``, ``50``, ``1000``, ``0.8``; ``10⁵`` / ``2×10⁵``
+    beyond 10⁴ and below 10⁻³ (plain text, no mathtext)."""
     if 1e-3 <= v < 1e4:
-        return f"{v:g}"
+        return f"{float(f'{v:.6g}'):g}"
     k = int(np.floor(np.log10(v) + 1e-9))
     m = v / 10.0 ** k
     power = "10" + str(k).translate(_SUPERSCRIPT)
@@ -117,8 +117,11 @@ def log_axis(ax: Any, axis: str = "x", *, low: float | None = None,
     k0, k1 = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
     ticks = [m * 10.0 ** k for k in range(k0, k1 + 1) for m in steps
              if lo * (1 - 1e-9) <= m * 10.0 ** k <= hi * (1 + 1e-9)]
-    if len(ticks) < 2:  # a range inside one 1-2-5 step: its ends
-        ticks = sorted({lo, hi})
+    if len(ticks) < 3:  # a narrow range (an O/E ratio 0.8-1.4): round numbers within it
+        from matplotlib.ticker import MaxNLocator
+
+        ticks = [float(t) for t in MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+                 .tick_values(lo, hi) if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)] or ticks
     # the axis' length in points and each label's width at the tick font size
     size = ax.get_position().width if axis == "x" else ax.get_position().height
     length = size * (ax.figure.get_figwidth() if axis == "x" else ax.figure.get_figheight())
@@ -136,7 +139,7 @@ def log_axis(ax: Any, axis: str = "x", *, low: float | None = None,
 
     every = 1
     shown = ticks
-    while len(shown) > 2 and not fits(shown):
+    while len(shown) > 1 and not fits(shown):
         every += 1
         shown = ticks[::every]
     which.set_major_locator(FixedLocator(shown))
