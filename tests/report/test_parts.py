@@ -647,3 +647,15 @@ def test_labelled_study_reaches_results_json(tmp_path: Path) -> None:
     (tmp_path / "in" / "c.csv").write_text("x")
     paths = relative_paths({"clinical": tmp_path / "in" / "c.csv"}, tmp_path / "run")
     assert paths == {"clinical": "../in/c.csv"}
+
+
+def test_the_report_reads_typed_results_only() -> None:
+    """No guessing of results.json's structure in the report layer: no as_mapping, no
+    frame(results, ...), no ``.get(...) or {}`` (issue 10)."""
+    root = Path(__file__).parents[2] / "src" / "radval" / "report"
+    pattern = re.compile(r"as_mapping|\bframe\(results|\bframe\(r\b|\.get\([^()]*\)\s*or\s*"
+                         r"(\{\}|\[\])|_first(_frame)?\(")
+    found = [f"{p.name}:{i}" for p in sorted(root.glob("*.py"))
+             for i, line in enumerate(p.read_text().splitlines(), start=1)
+             if pattern.search(line)]
+    assert found == []

@@ -201,7 +201,7 @@ def plot_roc(curves: pd.DataFrame, *, band: pd.DataFrame | None = None,
                 if len(b):
                     ax.fill_between(b["fpr"], b["tpr_low"], b["tpr_high"], color=col[m],
                                     alpha=0.15, lw=0)
-            value = (auc or {}).get(m)
+            value = auc.get(m) if auc is not None else None
             extra = f" {value:.2f}" if value is not None and np.isfinite(value) else ""
             ax.plot(g["fpr"], g["tpr"], color=col[m], ls=LINE_STYLES[i % 4], lw=1.4,
                     label=f"{mpl_text(labels.get(m, m))}{extra}")

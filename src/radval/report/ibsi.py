@@ -45,6 +45,12 @@ def extraction_params(results: ReportData | ResultsFile | Mapping[str, Any]
     return dict(parsed) if isinstance(parsed, Mapping) else None
 
 
+def _section(params: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A mapping section of the PyRadiomics parameter file (empty when not set)."""
+    value = params.get(key)
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, list | tuple):
         return " × ".join(str(x) for x in v)
@@ -66,9 +72,10 @@ def ibsi_items(results: ReportData | ResultsFile | Mapping[str, Any]) -> pd.Data
     if params is None:
         return pd.DataFrame(columns=["item", "topic", "value", "source"])
     ext = _radiomics_record(d.results) or {}
-    setting = dict(params.get("setting") or {})
+    # a section absent from the parameter file means PyRadiomics' defaults
+    setting = _section(params, "setting")
     image_types = params.get("imageType") or {"Original": {}}
-    classes = params.get("featureClass") or {}
+    classes = _section(params, "featureClass")
     rows: list[dict[str, str]] = []
 
     def add(item: str, topic: str, key: str | None, default: Any, note: str = "") -> None:

@@ -532,7 +532,6 @@ def to_pipe(df: pd.DataFrame, caption: str, label: str,
     for c in df.columns:
         cells = [str(c)] + [str(v) for v in df[c]]
         body = [str(v) for v in df[c]] or [""]
-        longest = max(len(v) for v in cells)
         word = max(len(w) for v in cells for w in (v.split() or [""]))
         if max(len(v) for v in body) <= 18:
             # a short cell (a number with its interval) is not wrapped
