@@ -170,7 +170,8 @@ def calibration_all(ctx: SectionContext) -> Section | None:
                      "Calibration: intercept, slope, observed/expected ratio, Brier score, "
                      "ICI, E90, Emax and the Hosmer-Lemeshow test.",
                      markdown=T.grouped(cal, "Cohort"))
-    drew_f = w.figure("fig-calibration-all", "Calibration curves of every model by cohort.")
+    drew_f = w.figure("fig-calibration-all", "Calibration curves of every model by cohort.",
+                      width="90%")
     if not (drew_t or drew_f):
         return None
     w.p(" ".join(x for x, ok in (("@tbl-calibration lists the metrics.", drew_t),

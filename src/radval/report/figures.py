@@ -304,7 +304,9 @@ def calibration_figure(results: Any, out_dir: str | Path,
                        models: Sequence[str] | None = None, *,
                        name: str = "fig-calibration") -> Path | None:
     """Calibration curves (risk groups with CIs, smoothed curve), metrics on each panel;
-    rows are models (``models``: default all), columns cohorts."""
+    rows are models (``models``: default all), columns cohorts.  With more than four models
+    the panels go in a grid four wide, titled model and cohort, without the metrics (they
+    are in the calibration table), so that the figure fits a page."""
     d = _data(results)
     grp, smooth = d.calibration_grouped, d.calibration_smooth
     base = grp if not grp.empty else smooth
@@ -314,23 +316,40 @@ def calibration_figure(results: Any, out_dir: str | Path,
     if not models_:
         return None
     metrics = d.calibration
-    fig, axes = new_figure(len(models_), len(cohorts),
-                           figsize=(2.5 * len(cohorts) + 0.5, 2.5 * len(models_)),
-                           squeeze=False, sharex=True, sharey=True)
-    for i, m in enumerate(models_):
-        for j, c in enumerate(cohorts):
-            ax = axes[i, j]
-            r = metrics[(metrics["cohort"] == c) & (metrics["model"] == m)]
-            plot_calibration(
-                grp[(grp["cohort"] == c) & (grp["model"] == m)] if not grp.empty else None,
-                smooth[(smooth["cohort"] == c) & (smooth["model"] == m)]
-                if not smooth.empty else None,
-                metrics={str(k): v for k, v in r.iloc[0].items()} if len(r) else None,
-                title=d.labels.cohort(c) if i == 0 else None, ax=ax)
-            if j == 0:
-                ax.set_ylabel(f"{mpl_text(d.labels.model(m))}\nobserved", fontsize=8)
-            if i == len(models_) - 1:
-                ax.set_xlabel("predicted probability")
+    pairs = [(m, c) for m in models_ for c in cohorts]
+    grid = len(models_) > 4
+    if grid:
+        ncol = 4
+        nrow = math.ceil(len(pairs) / ncol)
+        fig, axes = new_figure(nrow, ncol, figsize=(1.75 * ncol, 1.75 * nrow), squeeze=False,
+                               sharex=True, sharey=True)
+    else:
+        nrow, ncol = len(models_), len(cohorts)
+        fig, axes = new_figure(nrow, ncol, figsize=(2.5 * ncol + 0.5, 2.5 * nrow),
+                               squeeze=False, sharex=True, sharey=True)
+    for k, (m, c) in enumerate(pairs):
+        i, j = divmod(k, ncol)
+        ax = axes[i, j]
+        r = metrics[(metrics["cohort"] == c) & (metrics["model"] == m)]
+        plot_calibration(
+            grp[(grp["cohort"] == c) & (grp["model"] == m)] if not grp.empty else None,
+            smooth[(smooth["cohort"] == c) & (smooth["model"] == m)]
+            if not smooth.empty else None,
+            metrics=None if grid or r.empty else {str(k): v for k, v in r.iloc[0].items()},
+            title=(f"{d.labels.model(m)}\n{d.labels.cohort(c)}" if grid
+                   else d.labels.cohort(c) if i == 0 else None), ax=ax)
+        if grid:
+            ax.title.set_fontsize(7)
+            ax.tick_params(labelsize=6.5)
+        elif j == 0:
+            ax.set_ylabel(f"{mpl_text(d.labels.model(m))}\nobserved", fontsize=8)
+        if not grid and i == nrow - 1:
+            ax.set_xlabel("predicted probability")
+    for ax in list(axes.flat)[len(pairs):]:
+        ax.axis("off")
+    if grid:
+        fig.supxlabel("predicted probability", fontsize=8)
+        fig.supylabel("observed proportion", fontsize=8)
     fig.tight_layout()
     return save(fig, out_dir, name)
 
