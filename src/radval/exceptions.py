@@ -44,6 +44,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_PARTIAL",
     "EXIT_SOFTWARE",
+    "EXIT_STALE",
     "EXIT_USAGE",
     "BundleError",
     "BundleSignatureError",
@@ -77,6 +78,9 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 #: Usage error: unknown command or option, missing argument (argparse).
 EXIT_USAGE = 2
+#: ``radval report --check``: the results are out of date (an input changed since the run)
+#: or were written by an incompatible radval; run the analysis again.
+EXIT_STALE = 3
 #: Some cases (patients) failed; everything that succeeded was written.
 EXIT_PARTIAL = 4
 #: Input data failed validation (EX_DATAERR).

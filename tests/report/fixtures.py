@@ -59,8 +59,52 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Return (results dict, predictions DataFrame) for a four-cohort study."""
+#: Display names of the study file (``labels=True``): every variable, level, model, cohort
+#: and subgroup of the fixture has one.
+LABELS = {
+    "variables": {
+        "age_years": {"label": "Age", "unit": "years", "levels": None, "kind": "numeric"},
+        "sex": {"label": "Sex", "unit": None, "levels": {"female": "Female", "male": "Male"},
+                "kind": "categorical"},
+        "tumour_size_mm": {"label": "Tumour size", "unit": "mm", "levels": None,
+                           "kind": "numeric"},
+        "grade": {"label": "WHO grade", "unit": None,
+                  "levels": {"G1": "grade 1", "G2": "grade 2", "G3": "grade 3"},
+                  "kind": "categorical"},
+        "ln_metastasis": {"label": "Lymph-node metastasis", "unit": None,
+                          "levels": {"0": "no", "1": "yes"}, "kind": "categorical"}},
+    "subgroups": {"tumour size": {"label": "Tumour size", "column": "tumour_size_mm",
+                                  "op": "<", "value": 20, "rule": "< 20 mm",
+                                  "complement": ">= 20 mm", "levels": None}},
+    "models": {"radiomics": "Rad-score", "deep": "DL-score", "clinical": "Clinical model",
+               "nomogram": "Radiomics nomogram"},
+    "cohorts": {"development": "Training cohort", "internal": "Internal test cohort",
+                "external_1": "External cohort A", "external_2": "External cohort B"}}
+
+#: The study file recorded in provenance (radval.workflow.StudyConfig.to_record form).
+STUDY = {
+    "name": "Synthetic LN-metastasis study", "question": "LN metastasis before surgery?",
+    "outcome": {"column": "ln_metastasis", "positive_label": 1,
+                "definition": "pN+ at pathology"},
+    "prediction_moment": "pre-operative", "manifest": "manifest.csv",
+    "clinical": "clinical.csv", "features": None,
+    "cohorts": [{"name": c, "role": r} for c, r, _ in COHORTS],
+    "clinical_predictors": [
+        {"name": "age_years", "timing": "pre-operative", "kind": "numeric"},
+        {"name": "sex", "timing": "pre-operative", "kind": "categorical"},
+        {"name": "tumour_size_mm", "timing": "pre-operative", "kind": "numeric"},
+        {"name": "grade", "timing": "post-operative", "kind": "categorical"}],
+    "subgroups": [{"name": "tumour size", "expr": "tumour_size_mm < 20"}],
+    "selection": {"icc_threshold": 0.8, "icc_type": "ICC2", "p_threshold": 0.05,
+                  "fdr": False, "corr_threshold": 0.9, "lasso_rule": "1se", "n_folds": 10},
+    "evaluation": {"bootstrap_ci": 2000, "optimism": 200, "hl_groups": 10},
+    "seed": 7}
+
+
+def make_results(seed: int = 7, *, survival: bool = True,
+                 labels: bool = False) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Return (results dict, predictions DataFrame) for a four-cohort study; ``labels``
+    adds the study file's display names (:data:`LABELS`)."""
     rng = np.random.default_rng(seed)
     preds, clinical = [], []
     for cname, _role, n in COHORTS:
@@ -297,7 +341,7 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
         "schema_version": "1", "radval_version": "0.1.0", "created": "2026-11-28T00:00:00Z",
         "provenance": {"versions": {"python": "3.11.2", "radval": "0.1.0", "numpy": np.__version__,
                                     "pyradiomics": "3.0.1"}, "seed": seed,
-                       "input_sha256": {"manifest": "ab" * 32}},
+                       "input_sha256": {"manifest": "ab" * 32}, "study": STUDY},
         "study": {"name": "Synthetic LN-metastasis study", "outcome": "ln_metastasis",
                   "positive_label": "1", "prediction_moment": "pre-operative",
                   "definition": "pN+ at pathology", "development_cohort": "development",
@@ -370,6 +414,13 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
         "missing": [{"cohort": c, "variable": "grade", "missing": 2, "n": n, "fraction": 2 / n}
                     for c, _r, n in COHORTS],
     }
+    base_rows = _records(base)
+    outcome_rows = _records(baseline_table(clin.rename(columns={"y": "ln_metastasis"}),
+                                           variables=["ln_metastasis"],
+                                           categorical=["ln_metastasis"], overall=False))
+    results["baseline"] = base_rows + outcome_rows
+    if labels:
+        results["labels"] = LABELS
     if survival:
         results["survival"] = {"model": "nomogram", "cutoff": 0.4,
                                "hr_per": "1 unit of the signature score", "km": km,
@@ -379,13 +430,14 @@ def make_results(seed: int = 7, *, survival: bool = True) -> tuple[dict[str, Any
     return results, pred
 
 
-def make_run_dir(tmp_path: Path, *, minimal: bool = False, seed: int = 7) -> Path:
+def make_run_dir(tmp_path: Path, *, minimal: bool = False, seed: int = 7,
+                 labels: bool = False) -> Path:
     """Write a run directory under ``tmp_path`` and return it.
 
     ``minimal=True`` writes a site-validation-like run: one external cohort,
     one model, no selection, baseline, survival, nomogram or comparisons.
     """
-    results, pred = make_results(seed, survival=not minimal)
+    results, pred = make_results(seed, survival=not minimal, labels=labels)
     if minimal:
         keep = "external_1"
         results = {k: v for k, v in results.items() if k in (
@@ -406,7 +458,7 @@ def make_run_dir(tmp_path: Path, *, minimal: bool = False, seed: int = 7) -> Pat
         pred = pred[(pred.cohort == keep) & (pred.model == "radiomics")]
     from radval.workflow._outputs import RunFolder
 
-    run = Path(tmp_path) / ("run_minimal" if minimal else "run")
+    run = Path(tmp_path) / ("run_minimal" if minimal else "run_labelled" if labels else "run")
     run.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(run)
     stage = folder.stage()

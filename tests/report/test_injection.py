@@ -122,30 +122,40 @@ def check_qmd(qmd: Path) -> None:
             assert c["citationId"] in labels, c["citationId"]
 
 
-def check_html(html_path: Path, tmp_path: Path, payloads: list[str]) -> None:
-    dom = _dom(html_path, tmp_path)
-    p = _Dom()
-    p.feed(dom)
-    assert p.events == [], p.events[:3]
-    assert not any("PWNED" in s or "alert" in s for s in p.scripts), p.scripts[:2]
-    assert p.title.strip() != "PWNED"  # what the injected scripts would set
-    text = _norm(" ".join(p.text))
+def check_html(html_paths: Path | list[Path], tmp_path: Path, payloads: list[str]) -> None:
+    """Each document: no event handler, no script from input, title unchanged; every
+    payload shown as literal text in one of them (main report or supplement)."""
+    texts = []
+    for html_path in html_paths if isinstance(html_paths, list) else [html_paths]:
+        dom = _dom(html_path, tmp_path)
+        p = _Dom()
+        p.feed(dom)
+        assert p.events == [], p.events[:3]
+        assert not any("PWNED" in s or "alert" in s for s in p.scripts), p.scripts[:2]
+        assert p.title.strip() != "PWNED"  # what the injected scripts would set
+        texts.append(_norm(" ".join(p.text)))
+    text = " ".join(texts)
     for pl in payloads:
         assert _norm(_plain(pl)) in text, pl[:40]
     assert not Path("/tmp/radval-pwned").exists()
 
 
 def check_docx_pdf(out: dict[str, Any], payloads: list[str]) -> None:
-    d = docx.Document(str(out["docx"]))
-    parts = [p.text for p in d.paragraphs]
-    parts += [c.text for t in d.tables for row in t.rows for c in row.cells]
+    parts = []
+    for key in ("docx", "supplement_docx"):
+        if key not in out:
+            continue
+        d = docx.Document(str(out[key]))
+        parts += [p.text for p in d.paragraphs]
+        parts += [c.text for t in d.tables for row in t.rows for c in row.cells]
     text = _norm(" ".join(parts))
     for pl in payloads:
         assert _norm(_plain(pl)) in text, pl[:40]
     assert Path(out["pdf"]).stat().st_size > 10_000
     if PDFTOTEXT:
-        pdf = subprocess.run([PDFTOTEXT, str(out["pdf"]), "-"], capture_output=True,
-                             text=True, check=True).stdout
+        pdf = "".join(subprocess.run([PDFTOTEXT, str(out[key]), "-"], capture_output=True,
+                                     text=True, check=True).stdout
+                      for key in ("pdf", "supplement_pdf") if key in out)
         squeezed = re.sub(r"\s+", "", pdf)
         for pl in payloads[:2]:
             assert re.sub(r"\s+", "", _plain(pl))[:60] in squeezed, pl[:40]
@@ -184,6 +194,17 @@ def _hostile_results() -> tuple[dict[str, Any], pd.DataFrame, dict[str, str]]:
     results["selection"]["../../../evil " + BASE] = results["selection"]["radiomics"]
     results["provenance"]["input_sha256"][payload("input")] = "ab" * 32
     made["input"] = payload("input")
+    # display names from the study file are input too (variables, levels, models, cohorts)
+    for tag in ("var label", "unit", "level label", "model label", "cohort label"):
+        made[tag] = payload(tag)
+    results["labels"] = {
+        "variables": {"sex": {"label": made["var label"], "unit": made["unit"],
+                              "levels": {"male": made["level label"]},
+                              "kind": "categorical"},
+                      "grade": {"label": None, "unit": made["unit"], "levels": None,
+                                "kind": "categorical"}},
+        "subgroups": {}, "models": {"deep": made["model label"]},
+        "cohorts": {"internal": made["cohort label"]}}
     return results, pred, made
 
 
@@ -213,9 +234,11 @@ def test_run_report_from_hostile_results(tmp_path: Path,
     assert sorted(p.name for p in (report / "figures").glob("fig-lasso-*.png"))[0].startswith(
         "fig-lasso-evil-")
     check_qmd(out["qmd"])
-    check_html(out["html"], tmp_path, list(made.values()))
+    check_qmd(out["supplement_qmd"])
+    check_html([out["html"], out["supplement_html"]], tmp_path, list(made.values()))
     # DOCX/PDF: the texts printed in the body (captions of figures are images' alt text)
-    check_docx_pdf(out, [made["question"], made["cohort"], made["warning"], made["feature"]])
+    check_docx_pdf(out, [made["question"], made["cohort"], made["warning"], made["feature"],
+                         made["var label"], made["cohort label"]])
     for csv in (report / "tables").glob("*.csv"):
         for v in pd.read_csv(csv, dtype=str).fillna("").to_numpy().ravel():
             assert not v.startswith(("=", "+", "@")), (csv.name, v[:30])
@@ -249,7 +272,7 @@ def test_figure_labels_are_never_mathtext(tmp_path: Path,
     failed = {k: v for k, v in drawn.items() if isinstance(v, str)}
     assert not failed, failed
     joined = _norm(" ".join(seen))
-    for tag in ("cohort", "label", "subgroup"):
+    for tag in ("cohort", "label", "subgroup", "model label", "cohort label"):
         assert _norm(made[tag]) in joined, tag
 
 

@@ -12,7 +12,8 @@ PKG = ROOT / "src" / "radval" / "report"
 
 
 @pytest.mark.parametrize("name", ["_quarto.yml", "styles.css", "reference.docx",
-                                  "preamble.typ", "tripod.yaml"])
+                                  "preamble.typ", "tripod.yaml", "clear.yaml",
+                                  "metrics.yaml"])
 def test_reports_folder_matches_templates(name: str) -> None:
     assert (ROOT / "reports" / name).read_bytes() == (PKG / "templates" / name).read_bytes()
 
@@ -20,6 +21,12 @@ def test_reports_folder_matches_templates(name: str) -> None:
 def test_filter_copy_matches() -> None:
     assert ((ROOT / "reports" / "filters" / "crossref.lua").read_bytes()
             == (PKG / "filters" / "crossref.lua").read_bytes())
+
+
+@pytest.mark.parametrize("name", ["clear.yaml", "metrics.yaml"])
+def test_checklists_are_in_the_data_dictionary(name: str) -> None:
+    assert (ROOT / "data-dictionary" / name).read_bytes() == \
+        (PKG / "templates" / name).read_bytes()
 
 
 def test_tripod_yaml_is_the_data_dictionary_copy() -> None:
@@ -36,4 +43,4 @@ def test_reference_docx_has_callout_style() -> None:
     docx = pytest.importorskip("docx")
     d = docx.Document(str(PKG / "templates" / "reference.docx"))
     names = {s.name for s in d.styles}
-    assert {"Callout", "Table Caption", "Image Caption"} <= names
+    assert {"Callout", "Table Caption", "Image Caption", "Table Note"} <= names

@@ -64,6 +64,9 @@ class Provenance(Record):
     bundle_sha256: dict[str, str] | None = _f("bundle file -> SHA-256 (site runs)", None)
     bundle_radval_version: str | None = _f("radval version that wrote the bundle (site runs)",
                                            None)
+    input_paths: dict[str, str] | None = _f("input label (as in input_sha256) -> its path "
+                                            "relative to the run folder, for `radval report "
+                                            "--check`", None)
 
 
 class StudyInfo(Record):
@@ -246,8 +249,10 @@ class ModelRow(Record):
     kind: str = _f("radiomics, deep, combined, clinical, nomogram or sklearn")
     predictors: list[str] = _f("inputs of the model")
     cutoff: OptNum = _f("probability cutoff frozen on the development cohort")
-    coefficients: list[dict[str, Any]] = _f("coefficient table (logistic: term, coef, se, z, "
-                                            "p_value, odds_ratio, or_ci_low, or_ci_high)")
+    coefficients: list[dict[str, Any]] = _f("coefficient table, one record per term: feature "
+                                            "('(Intercept)' first) and coef; logistic models "
+                                            "add se, z, p_value, odds_ratio, or_ci_low, "
+                                            "or_ci_high; scores add mean and sd")
     formula: str | None = _f("the score as a formula (scores)", None)
     converged: bool | None = _f("the logistic fit converged", None)
     settings: dict[str, Any] | None = _f("hyper-parameters (scikit-learn models)", None)
@@ -636,6 +641,41 @@ class Survival(Record):
     methods: dict[str, str] | None = _f("one sentence per method", None)
 
 
+# --------------------------------------------------------------------------- labels
+class VariableLabel(Record):
+    """How a variable of the clinical table (a predictor or the outcome) is shown."""
+
+    label: str | None = _f("display name ('Age'); the column name when null")
+    unit: str | None = _f("unit ('years'), shown as 'Age, years'")
+    levels: dict[str, str] | None = _f("code (as it appears in the data: '0', 'M') -> "
+                                       "display text")
+    kind: Literal["numeric", "categorical"] = _f("numeric or categorical")
+
+
+class SubgroupLabel(Record):
+    """How a subgroup and its two levels (the rule and its complement) are shown."""
+
+    label: str | None = _f("display name ('Tumour size'); the subgroup name when null")
+    column: str = _f("the variable of the rule")
+    op: str = _f("the rule's operator (< <= > >= == !=)")
+    value: Num | str = _f("the rule's value")
+    rule: str = _f("level text of the patients satisfying the rule (as in subgroups.level)")
+    complement: str = _f("level text of the other patients with a value")
+    levels: dict[str, str] | None = _f("level text (rule or complement) -> display text "
+                                       "('< 2 cm')")
+
+
+class Labels(Record):
+    """Display names of the study's variables, subgroups, models and cohorts, from the
+    study file; the report falls back to the names where a label is null or absent."""
+
+    variables: dict[str, VariableLabel] = _f("column -> label (clinical predictors and the "
+                                             "outcome)")
+    subgroups: dict[str, SubgroupLabel] = _f("subgroup name -> label and its rule")
+    models: dict[str, str] = _f("model name -> display name (only those the study names)")
+    cohorts: dict[str, str] = _f("cohort name -> display name (only those the study names)")
+
+
 # ------------------------------------------------------------------------ site only
 class ShiftFeatureRow(Record):
     """Dataset-shift diagnostics of one selected feature at a site."""
@@ -1016,3 +1056,4 @@ class ResultsFile(Document):
     harmonisation: Harmonisation | None = _f("ComBat harmonisation: batches, separability "
                                              "before/after, batch-outcome guard; site: shift "
                                              "before harmonisation", None)
+    labels: Labels | None = _f("display names from the study file (development runs)", None)

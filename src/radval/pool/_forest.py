@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from radval.report._escape import mpl_text
-from radval.report._plots import new_figure, style
+from radval.report._plots import log_axis, new_figure, style
 from radval.stats._kernels import expit
 
 __all__ = ["forest_plot", "site_ci"]
@@ -34,7 +34,11 @@ def forest_plot(sites: pd.DataFrame, result: Any, *, title: str, null: float,
                 log_scale: bool = False, out_base: Path) -> list[Path]:
     """Draw a forest plot (site estimates with 95% CIs, pooled diamond, prediction interval).
 
-    Writes ``<out_base>.png`` (300 dpi) and ``<out_base>.svg``; returns the paths.
+    Writes ``<out_base>.png`` (300 dpi) and ``<out_base>.svg``; returns the paths.  Drawn on
+    a figure of its own inside radval's ``matplotlib.rc_context`` (no pyplot, no global
+    state); a log axis (O/E) gets ticks that suit its range
+    (:func:`radval.report._plots.log_axis`).  Rows are labelled by the ``label`` column
+    (published validations say so), else ``site (n=...)``.
     """
     used = sites[sites["used"]].reset_index(drop=True)
     with style():
@@ -58,21 +62,31 @@ def _draw(used: pd.DataFrame, result: Any, *, title: str, null: float, log_scale
                 lw=1, ls="--")
     ax.axvline(null, color="grey", lw=0.8, ls=":")
     ax.set_yticks([*ys, 0.5])
-    ax.set_yticklabels([*(mpl_text(f"{s} (n={n})") for s, n in zip(used["site"], used["n"])),
+    labels = used["label"] if "label" in used else \
+        [f"{s} (n={n})" for s, n in zip(used["site"], used["n"])]
+    ax.set_yticklabels([*(mpl_text(str(lab)) for lab in labels),
                         f"Pooled ({result.method}{', HKSJ' if result.hksj else ''})"])
     if log_scale:
-        ax.set_xscale("log")
+        values = [v for v in [*used["ci_low"], *used["ci_high"], lo, hi, null,
+                              result.pi_low_natural, result.pi_high_natural]
+                  if math.isfinite(v) and v > 0]
+        ax.set_xlim(min(values) / 1.1, max(values) * 1.1)
+        log_axis(ax, "x", low=min(values), high=max(values))
     ax.set_ylim(-0.2, k + 1.8)
     ax.set_title(f"{mpl_text(title)}: {p:.3f} ({lo:.3f} to {hi:.3f}); "
                  f"PI {result.pi_low_natural:.3f} to "
                  f"{result.pi_high_natural:.3f}; I\u00b2 = {result.i2:.0f}%", fontsize=9)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     out_base.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
     paths = []
     for ext in ("png", "svg"):
         path = out_base.with_suffix(f".{ext}")
-        fig.savefig(path, dpi=300 if ext == "png" else None, metadata=(
-            {"Date": None} if ext == "svg" else None))
+        # no dates or versions in the files: the same inputs give the same bytes
+        fig.savefig(path, dpi=300 if ext == "png" else None,
+                    metadata={"Date": None} if ext == "svg" else {"Software": None})
         paths.append(path)
     return paths

@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -46,7 +47,7 @@ import pandas as pd
 from radval._provenance import atomic_write_json, atomic_write_text, utc_now
 from radval.exceptions import DataError, InputError, SmallSampleWarning
 from radval.pool._forest import forest_plot, site_ci
-from radval.report._escape import csv_frame, md_text
+from radval.report._escape import csv_frame, md_text, yaml_str
 
 __all__ = ["MEASURES", "pool_shares"]
 
@@ -83,8 +84,14 @@ def _site_rows(shares: Sequence[dict[str, Any]], measure: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _report_markdown(pooled: dict[str, Any], figures: dict[str, str]) -> str:
-    lines = ["---", 'title: "Multi-site external validation: pooled results"', "---", "",
+def _report_markdown(pooled: dict[str, Any], figures: dict[str, str],
+                     built: str | None = None) -> str:
+    """The pooled report as markdown; ``built`` is the build date printed under the title
+    (``SOURCE_DATE_EPOCH`` makes it reproducible)."""
+    head = ["---", 'title: "Multi-site external validation: pooled results"']
+    if built:
+        head.append(f"date: {yaml_str('Built ' + built)}")
+    lines = [*head, "---", "",
              "# Sites {#sec-sites}", "",
              "| Site | n | Events | AUC | Slope | CITL | O/E | Brier | Shifted features |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -177,6 +184,39 @@ def _published_markdown(pooled: dict[str, Any]) -> list[str]:
         lines += ["Net benefit was pooled from the sites that released it. Left out: "
                   + "; ".join(notes) + ".", ""]
     return lines
+
+
+def _write_report(report_dir: Path, pooled: dict[str, Any], fig_paths: dict[str, str],
+                  formats: Sequence[str], out_dir: Path) -> dict[str, str]:
+    """Write (and render) the pooled report; the folder is replaced as a whole only when
+    everything succeeded (stage and swap, :func:`radval.report.render.replace_folder`)."""
+    from radval.pool._survival_pool import survival_markdown
+
+    try:
+        from radval.report.document import build_date
+        from radval.report.render import render_document, replace_folder, staging_folder
+    except ImportError:  # pragma: no cover - report layer missing
+        logger.warning("report layer not available: pooled.qmd not rendered")
+        report_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(report_dir / "pooled.qmd", _report_markdown(pooled, fig_paths)
+                          + survival_markdown(pooled.get("survival")))
+        return {"qmd": os.path.relpath(report_dir / "pooled.qmd", out_dir)}
+    when = build_date()
+    stage = staging_folder(report_dir)
+    try:
+        qmd = stage / "pooled.qmd"
+        atomic_write_text(qmd, _report_markdown(pooled, fig_paths,
+                                                when.strftime("%Y-%m-%d %H:%M UTC"))
+                          + survival_markdown(pooled.get("survival")))
+        rendered = render_document(qmd, formats=list(formats), when=when) if formats else {}
+        replace_folder(stage, report_dir)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+    out = {"qmd": os.path.relpath(report_dir / "pooled.qmd", out_dir)}
+    for fmt, path in rendered.items():
+        out[fmt] = os.path.relpath(report_dir / path.name, out_dir)
+    return out
 
 
 def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLike[str],
@@ -313,7 +353,7 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         "published": [] if pub is None else pub.to_dict(orient="records"),
         "reference": "Debray TPA et al. BMJ 2017;356:i6460",
     }
-    from radval.pool._survival_pool import pool_survival, survival_markdown
+    from radval.pool._survival_pool import pool_survival
 
     survival = pool_survival(shares, method=method, hksj=hksj,
                              confidence_level=confidence_level, out_dir=out_dir,
@@ -326,19 +366,7 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
             out_dir / "pooled_sites.csv", index=False)
     written: dict[str, str] = {"pooled": "pooled.json"}
     report_dir = out_dir / "report"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    qmd = report_dir / "pooled.qmd"
-    atomic_write_text(qmd, _report_markdown(pooled, fig_paths)
-                      + survival_markdown(pooled.get("survival")))
-    written["qmd"] = os.path.relpath(qmd, out_dir)
-    if report_formats:
-        try:
-            from radval.report.render import render_document
-
-            for fmt, path in render_document(qmd, formats=list(report_formats)).items():
-                written[fmt] = os.path.relpath(path, out_dir)
-        except ImportError:  # pragma: no cover - report layer missing
-            logger.warning("report layer not available: pooled.qmd not rendered")
+    written.update(_write_report(report_dir, pooled, fig_paths, report_formats, out_dir))
     pooled["paths"] = written
     pooled["seconds"] = round(time.perf_counter() - t0, 2)
     return pooled

@@ -25,18 +25,9 @@ from typing import Any
 
 import pandas as pd
 
+from radval.report._dictform import as_mapping, cohort_order, frame, model_labels
 from radval.report._escape import md_text, mpl_text
-from radval.report.tables import (
-    as_mapping,
-    cohort_order,
-    fmt_ci,
-    fmt_num,
-    fmt_p,
-    frame,
-    model_labels,
-    to_pipe,
-    write_csv,
-)
+from radval.report.tables import fmt_ci, fmt_num, fmt_p, to_pipe, write_csv
 
 __all__ = [
     "calibration_band_markdown",

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radval.report._dictform import as_mapping
 from radval.report._escape import md_identifier, md_text, mpl_text
-from radval.report.tables import as_mapping, fmt_ci, fmt_num, fmt_p, to_pipe
+from radval.report.tables import fmt_ci, fmt_num, fmt_p, to_pipe
 
 __all__ = ["RC", "flow_note", "harmonisation_section", "methods_text",
            "missing_data_section", "plot_batch_pca", "plot_missing_patterns",

@@ -25,9 +25,9 @@ import pandas as pd
 
 from radval.report._escape import mpl_text
 
-__all__ = ["OKABE_ITO", "STYLE", "new_figure", "plot_calibration", "plot_calibration_band",
-           "plot_decision_curve", "plot_km", "plot_net_benefit_difference", "plot_roc",
-           "style"]
+__all__ = ["OKABE_ITO", "STYLE", "log_axis", "new_figure", "plot_calibration",
+           "plot_calibration_band", "plot_decision_curve", "plot_km",
+           "plot_net_benefit_difference", "plot_roc", "style"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
@@ -63,6 +63,91 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]
 
     fig = Figure(figsize=kwargs.pop("figsize", None))
     return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def _log_label(v: float) -> str:
+    """A tick label of a log axis: ``2``, ``50``, ``1000``, ``0.8``; ``10⁵`` / ``2×10⁵``
+    beyond 10⁴ and below 10⁻³ (plain text, no mathtext)."""
+    if 1e-3 <= v < 1e4:
+        return f"{float(f'{v:.6g}'):g}"
+    k = int(np.floor(np.log10(v) + 1e-9))
+    m = v / 10.0 ** k
+    power = "10" + str(k).translate(_SUPERSCRIPT)
+    return power if abs(m - 1) < 1e-9 else f"{m:g}×{power}"
+
+
+def log_axis(ax: Any, axis: str = "x", *, low: float | None = None,
+             high: float | None = None) -> Any:
+    """A logarithmic axis whose tick labels never overprint, whatever its range.
+
+    matplotlib's default log axis labels the minor ticks (2, 3, 4, ... x 10^k) when the
+    range spans less than about two decades, and the labels of a narrow axis then print
+    on top of each other.  Here the candidate ticks suit the range (1-2-5 steps per
+    decade over up to two decades, decades beyond), and then every second, third, ...
+    tick is dropped until the labels, measured at the axis' length and font size, leave
+    a gap between them.  Labels are plain numbers (``2``, ``50``, ``1000``, ``10⁵``);
+    minor ticks carry no label.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    axis : {"x", "y"}
+    low, high : float, optional
+        The data range to label (default: the current limits).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from matplotlib import rcParams
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+    which = ax.xaxis if axis == "x" else ax.yaxis
+    lim = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    (ax.set_xlim if axis == "x" else ax.set_ylim)(*lim)
+    vmin, vmax = max(min(lim), 1e-12), max(lim)
+    lo = max(float(low if low is not None else vmin), vmin)
+    hi = min(float(high if high is not None else vmax), vmax)
+    hi = max(hi, lo * 1.0001)
+    decades = np.log10(hi) - np.log10(lo)
+    steps = (1.0, 2.0, 5.0) if decades <= 2.0 else (1.0,)
+    k0, k1 = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    ticks = [m * 10.0 ** k for k in range(k0, k1 + 1) for m in steps
+             if lo * (1 - 1e-9) <= m * 10.0 ** k <= hi * (1 + 1e-9)]
+    if len(ticks) < 3:  # a narrow range (an O/E ratio 0.8-1.4): round numbers within it
+        from matplotlib.ticker import MaxNLocator
+
+        ticks = [float(t) for t in MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+                 .tick_values(lo, hi) if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)] or ticks
+    # the axis' length in points and each label's width at the tick font size
+    size = ax.get_position().width if axis == "x" else ax.get_position().height
+    length = size * (ax.figure.get_figwidth() if axis == "x" else ax.figure.get_figheight())
+    length *= 72.0
+    font = which.get_ticklabels()[0].get_fontsize() if which.get_ticklabels() else \
+        float(rcParams["font.size"])
+    span = np.log10(vmax) - np.log10(vmin)
+
+    def fits(ts: list[float]) -> bool:
+        pos = [length * (np.log10(t) - np.log10(vmin)) / span for t in ts]
+        half = [0.5 * (0.62 * font * len(_log_label(t)) if axis == "x" else 1.2 * font)
+                for t in ts]
+        return all(p1 - h1 - (p0 + h0) >= 0.5 * font
+                   for p0, h0, p1, h1 in zip(pos, half, pos[1:], half[1:]))
+
+    every = 1
+    shown = ticks
+    while len(shown) > 1 and not fits(shown):
+        every += 1
+        shown = ticks[::every]
+    which.set_major_locator(FixedLocator(shown))
+    which.set_minor_locator(LogLocator(base=10.0, subs=tuple(range(2, 10))))
+    which.set_minor_formatter(NullFormatter())
+    which.set_major_formatter(FuncFormatter(lambda v, _pos: _log_label(v)))
+    return ax
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
@@ -117,7 +202,7 @@ def plot_roc(curves: pd.DataFrame, *, band: pd.DataFrame | None = None,
                 if len(b):
                     ax.fill_between(b["fpr"], b["tpr_low"], b["tpr_high"], color=col[m],
                                     alpha=0.15, lw=0)
-            value = (auc or {}).get(m)
+            value = auc.get(m) if auc is not None else None
             extra = f" {value:.2f}" if value is not None and np.isfinite(value) else ""
             ax.plot(g["fpr"], g["tpr"], color=col[m], ls=LINE_STYLES[i % 4], lw=1.4,
                     label=f"{mpl_text(labels.get(m, m))}{extra}")

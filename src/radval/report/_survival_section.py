@@ -28,8 +28,9 @@ from typing import Any
 
 import pandas as pd
 
+from radval.report._dictform import as_mapping, frame
 from radval.report._escape import md_text, mpl_text
-from radval.report.tables import as_mapping, fmt_ci, fmt_num, fmt_p, frame, to_pipe, write_csv
+from radval.report.tables import fmt_ci, fmt_num, fmt_p, to_pipe, write_csv
 
 __all__ = ["SurvivalSection", "survival_calibration_plot", "survival_decision_plot",
            "survival_section", "survival_tripod_values", "td_auc_plot"]
@@ -537,3 +538,25 @@ def survival_section(results: Mapping[str, Any], out_dir: str | Path, *,
               "filled from this run.")
     return SurvivalSection(markdown="\n".join(parts), figures=figures, tables=tables,
                            sections=secs)
+
+
+def _build(ctx: Any) -> Any:
+    """Report-section builder (:mod:`radval.report._sections` protocol): the validation of
+    the time-to-event endpoint as subsections of the secondary-endpoint section."""
+    from radval.report._sections import Section
+
+    sec = survival_section(ctx.raw, ctx.out, level=2, sections=ctx.sections or None)
+    if not sec.markdown:
+        return None
+    return Section(markdown=sec.markdown, figures=dict(sec.figures), tables=dict(sec.tables))
+
+
+def _spec() -> Any:
+    from radval.report._sections import SectionSpec
+
+    # after the Kaplan-Meier curves of the main report's secondary endpoint (order 70)
+    return SectionSpec(key="survival-validation", build=_build, placement="main", order=72)
+
+
+#: The section of :mod:`radval.report.document`'s registry.
+SECTION = _spec()

@@ -3,11 +3,11 @@
 Zwanenburg A, Vallières M, Abdalah MA, et al. The Image Biomarker
 Standardization Initiative. Radiology 2020;295:328-338; reporting guidelines
 in the IBSI reference manual (reporting guidelines chapter); rows are named by
-its topics.  The
-parameter file text is read from ``results["extraction"]`` (or its
-``radiomics`` entry): ``params_yaml`` / ``params_text``, or ``params`` as text
-or mapping.  PyRadiomics defaults are used for keys the
-file does not set, and the known PyRadiomics deviations from IBSI are stated.
+its topics.  The parameter file is the ``params_yaml`` text of the run's radiomics
+extraction record (``results.extraction["radiomics"]``, written by
+:mod:`radval.workflow._extraction` with ``params_sha256`` and
+``pyradiomics_version``).  PyRadiomics defaults are used for keys the file does not
+set, and the known PyRadiomics deviations from IBSI are stated.
 """
 
 from __future__ import annotations
@@ -17,28 +17,38 @@ from typing import Any
 
 import pandas as pd
 
+from radval.contracts._results import ResultsFile
+from radval.report._data import ReportData
+
 __all__ = ["extraction_params", "ibsi_items"]
 
 
-def extraction_params(extraction: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Parse the PyRadiomics parameter file stored in ``results["extraction"]``."""
+def _radiomics_record(results: ResultsFile) -> Mapping[str, Any] | None:
+    rec = results.extraction.get("radiomics", None)
+    return rec if isinstance(rec, Mapping) else None
+
+
+def extraction_params(results: ReportData | ResultsFile | Mapping[str, Any]
+                      ) -> dict[str, Any] | None:
+    """The PyRadiomics parameter file of the run, parsed (``None`` when not recorded)."""
     import yaml
 
-    if not isinstance(extraction, Mapping):
+    d = results if isinstance(results, ReportData) else ReportData.build(results)
+    rec = _radiomics_record(d.results)
+    text = rec["params_yaml"] if rec is not None and "params_yaml" in rec else None
+    if not isinstance(text, str) or not text.strip():
         return None
-    if isinstance(extraction.get("radiomics"), Mapping):  # {radiomics: {...}, deep: {...}}
-        extraction = extraction["radiomics"]
-    for key in ("params_yaml", "params_text", "params", "parameters"):
-        val = extraction.get(key)
-        if isinstance(val, Mapping):
-            return dict(val)
-        if isinstance(val, str) and val.strip():
-            try:
-                parsed = yaml.safe_load(val)
-            except yaml.YAMLError:
-                return None
-            return dict(parsed) if isinstance(parsed, Mapping) else None
-    return None
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return dict(parsed) if isinstance(parsed, Mapping) else None
+
+
+def _section(params: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A mapping section of the PyRadiomics parameter file (empty when not set)."""
+    value = params.get(key)
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _fmt(v: Any) -> str:
@@ -47,7 +57,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def ibsi_items(results: Mapping[str, Any]) -> pd.DataFrame:
+def ibsi_items(results: ReportData | ResultsFile | Mapping[str, Any]) -> pd.DataFrame:
     """IBSI reporting items for this run.
 
     Returns
@@ -57,16 +67,15 @@ def ibsi_items(results: Mapping[str, Any]) -> pd.DataFrame:
         ``"PyRadiomics default"``, ``"run"`` or ``"needs author input"``.
         Empty when the run has no radiomics extraction.
     """
-    extraction = results.get("extraction")
-    params = extraction_params(extraction)
+    d = results if isinstance(results, ReportData) else ReportData.build(results)
+    params = extraction_params(d)
     if params is None:
         return pd.DataFrame(columns=["item", "topic", "value", "source"])
-    ext: Mapping[str, Any] = extraction if isinstance(extraction, Mapping) else {}
-    if isinstance(ext.get("radiomics"), Mapping):
-        ext = ext["radiomics"]
-    setting = dict(params.get("setting") or {})
+    ext = _radiomics_record(d.results) or {}
+    # a section absent from the parameter file means PyRadiomics' defaults
+    setting = _section(params, "setting")
     image_types = params.get("imageType") or {"Original": {}}
-    classes = params.get("featureClass") or {}
+    classes = _section(params, "featureClass")
     rows: list[dict[str, str]] = []
 
     def add(item: str, topic: str, key: str | None, default: Any, note: str = "") -> None:
@@ -105,17 +114,17 @@ def ibsi_items(results: Mapping[str, Any]) -> pd.DataFrame:
                           "kurtosis not excess (+3), FBS anchored at 0, grid alignment, "
                           "no intensity rounding, nearest-neighbour mask resampling",
                  "source": "PyRadiomics documentation"})
-    icc = ((results.get("selection") or {}).get("radiomics") or {}).get("icc") \
-        if isinstance(results.get("selection"), Mapping) else None
+    rad = d.families.get("radiomics")
+    icc = rad.icc if rad is not None else None
     rows.append({"item": "robustness", "topic": "Robustness assessment",
                  "value": "ICC between segmentations, features below the threshold removed"
                  if icc else "not part of this run",
                  "source": "run" if icc else "needs author input"})
-    version = ext.get("version") or ext.get("pyradiomics_version") or ""
-    soft = f"{ext.get('software', 'PyRadiomics')} {version}".strip()
+    version = ext.get("pyradiomics_version", "")
+    soft = f"PyRadiomics {version or ''}".strip()
     rows.append({"item": "software", "topic": "Software and version", "value": soft,
                  "source": "run"})
-    if ext.get("params_sha256"):
+    if "params_sha256" in ext and ext["params_sha256"]:
         rows.append({"item": "software", "topic": "Parameter file SHA-256",
                      "value": str(ext["params_sha256"])[:16] + "…", "source": "run"})
     add("texture parameters", "Aggregation", "force2D", False,

@@ -1,19 +1,20 @@
 """Methods text a biostatistician can paste: software, settings, statistics, references.
 
-Built from results.json only (provenance versions, the study block, selection
-settings); nothing is computed here.
+Built from the typed results only (provenance versions, the study file as recorded, the
+selection and internal validation), with the study file's display names for the outcome
+and the predictors; nothing is computed here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import re
 
+from radval.report._data import ReportData, in_sentence
 from radval.report._escape import md_text
-from radval.report.tables import as_mapping as _m
 from radval.report.tables import fmt_num
 
-__all__ = ["REFERENCES", "methods_markdown"]
+__all__ = ["REFERENCES", "cite", "methods_markdown", "references_markdown",
+           "resolve_citations", "sample_size_markdown"]
 
 #: Numbered references cited in the methods text.
 REFERENCES: dict[str, str] = {
@@ -75,6 +76,15 @@ REFERENCES: dict[str, str] = {
     "austin_surv": "Austin PC, Harrell FE Jr, van Klaveren D. Graphical calibration curves "
                    "and the integrated calibration index (ICI) for survival models. Stat Med "
                    "2020;39:2714-2742.",
+    "clear": "Kocak B, Baessler B, Bakas S, et al. CheckList for EvaluAtion of Radiomics "
+             "research (CLEAR): a step-by-step reporting guideline for authors and reviewers "
+             "endorsed by ESR and EuSoMII. Insights Imaging 2023;14:75.",
+    "metrics": "Kocak B, Akinci D'Antonoli T, Mercaldo N, et al. METhodological RadiomICs "
+               "Score (METRICS): a quality scoring tool for radiomics research endorsed by "
+               "EuSoMII. Insights Imaging 2024;15:8.",
+    "riley_instability": "Riley RD, Collins GS. Stability of clinical prediction models "
+                         "developed using statistical or machine learning methods. Biom J "
+                         "2023;65:e2200302.",
 }
 
 
@@ -89,89 +99,136 @@ _ICC_FORMS = {
 }
 
 
-def _cite(*keys: str) -> str:
-    order = list(REFERENCES)
-    return "[" + ", ".join(str(order.index(k) + 1) for k in keys) + "]"
+_CITE = re.compile(r"\[\[cite:([a-z_,]+)\]\]")
+_REFS = "[[references]]"
 
 
-def _setting(results: Mapping[str, Any], *path: str, default: Any = None) -> Any:
-    node: Any = results.get("provenance", {}).get("study") if isinstance(
-        results.get("provenance"), Mapping) else None
-    for key in path:
-        if not isinstance(node, Mapping) or key not in node:
-            return default
-        node = node[key]
-    return node
+def cite(*keys: str) -> str:
+    """A citation of the references ``keys`` of :data:`REFERENCES`: a placeholder that
+    :func:`resolve_citations` numbers in the order of first citation (``[1, 4]``)."""
+    unknown = [k for k in keys if k not in REFERENCES]
+    if unknown:
+        raise ValueError(f"unknown reference(s) {unknown}; known: {sorted(REFERENCES)}")
+    return "[[cite:" + ",".join(keys) + "]]"
 
 
-def methods_markdown(results: Mapping[str, Any]) -> tuple[str, str]:
-    """Return (methods paragraphs, numbered reference list) as Markdown.
+def references_markdown() -> str:
+    """The place of the numbered reference list (filled by :func:`resolve_citations`)."""
+    return _REFS
 
-    Every value read from ``results`` (which echoes the study file) is escaped
-    with :func:`radval.report._escape.md_text` where it enters the text.
+
+def resolve_citations(docs: list[str]) -> list[str]:
+    """Number the citations of ``docs`` (in order: main report, then supplement) by first
+    appearance, and put the list of the cited references where
+    :func:`references_markdown` stands."""
+    order: list[str] = []
+    for text in docs:
+        for m in _CITE.finditer(text):
+            for k in m.group(1).split(","):
+                if k not in order:
+                    order.append(k)
+    number = {k: i for i, k in enumerate(order, start=1)}
+
+    def repl(m: re.Match[str]) -> str:
+        return "[" + ", ".join(str(n) for n in sorted(number[k] for k in
+                                                      m.group(1).split(","))) + "]"
+
+    listing = "\n".join(f"{number[k]}. {md_text(REFERENCES[k])}" for k in order) \
+        or "No references cited."
+    return [_CITE.sub(repl, text).replace(_REFS, listing) for text in docs]
+
+
+def _predictors_paragraph(d: ReportData) -> str:
+    study = d.study
+    if study is None or not study.clinical_predictors:
+        return ""
+    timing = {"pre-operative": "known before surgery", "post-operative": "known after surgery"}
+    items = [f"{md_text(d.labels.variable(p.name))} ({md_text(p.kind)}, "
+             f"{md_text(timing.get(p.timing, p.timing))})" for p in study.clinical_predictors]
+    outcome = d.labels.variable(study.outcome.column, unit=False)
+    pos = d.labels.level(study.outcome.column, study.outcome.positive_label)
+    text = (f"**Outcome and predictors.** The outcome was {md_text(in_sentence(outcome))} "
+            f"(event: {md_text(pos)})")
+    if study.outcome.definition:
+        text += f", defined as {md_text(study.outcome.definition)}"
+    text += (f". The prediction is made {md_text(study.prediction_moment)}ly. Clinical "
+             f"candidate predictors were {'; '.join(items)}.")
+    if study.clinical_model_predictors():
+        text += (" The clinical model used " + ", ".join(
+            md_text(in_sentence(d.labels.variable(p.name, unit=False)))
+            for p in study.clinical_model_predictors()) + ".")
+    if study.subgroups:
+        text += (" Pre-specified subgroups: " + "; ".join(
+            md_text(d.labels.subgroup(s.name)) for s in study.subgroups) + ".")
+    return text
+
+
+def methods_markdown(d: ReportData) -> str:
+    """The methods paragraphs as markdown, citing :data:`REFERENCES` by number.
+
+    Every value from the results (which echo the study file) is escaped with
+    :func:`radval.report._escape.md_text` where it enters the text.
     """
-    prov = _m(results.get("provenance"))
-    versions = _m(prov.get("versions"))
+    r = d.results
+    prov = r.provenance
+    versions = prov.versions
     soft = md_text(", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v)
                    or "not recorded")
-    radval_v = md_text(results.get("radval_version") or versions.get("radval") or "unknown")
-    icc_thr = md_text(_setting(results, "selection", "icc_threshold", default=0.75))
-    p_thr = md_text(_setting(results, "selection", "p_threshold", default=0.05))
-    corr = md_text(_setting(results, "selection", "corr_threshold", default=0.9))
-    folds = md_text(_setting(results, "selection", "n_folds", default=10))
-    rule = md_text(_setting(results, "selection", "lasso_rule", default="1se"))
-    icc_form = _ICC_FORMS.get(str(_setting(results, "selection", "icc_type", default="ICC2")),
-                              _ICC_FORMS["ICC2"])
-    screen = ("Benjamini-Hochberg q" if _setting(results, "selection", "fdr", default=False)
-              else "p")
-    n_boot = _setting(results, "evaluation", "bootstrap_ci", default=None)
-    n_boot = md_text(n_boot) if n_boot else n_boot
-    opt = results.get("optimism") or []
-    opt = opt if isinstance(opt, list) else []
-    n_opt = next((r.get("n_resamples") for r in opt if isinstance(r, Mapping)), None)
-    n_opt = md_text(n_opt) if n_opt is not None else None
-    seed = md_text(prov.get("seed")) if prov.get("seed") is not None else None
+    radval_v = md_text(r.radval_version)
+    study = d.study
+    sel = study.selection if study is not None else None
+    ev = study.evaluation if study is not None else None
+    n_opt = next((row.n_resamples for row in r.optimism or []), None)
     paras = []
     paras.append(
         f"**Software.** Analyses used radval {radval_v} (Python) with {soft}. Radiomic "
-        f"features were extracted with PyRadiomics {_cite('pyradiomics')} following the IBSI "
-        f"{_cite('ibsi')} where PyRadiomics allows (see @sec-ibsi). The random seed was "
-        f"{seed if seed is not None else 'not recorded'}; every input file is identified by "
-        "its SHA-256 in results.json.")
-    if results.get("selection"):
+        f"features were extracted with PyRadiomics {cite('pyradiomics')} following the IBSI "
+        f"{cite('ibsi')} where PyRadiomics allows (@sec-ibsi). The random seed was "
+        f"{prov.seed}; every input file is identified by its SHA-256 (@sec-provenance).")
+    pred = _predictors_paragraph(d)
+    if pred:
+        paras.append(pred)
+    if r.selection:
+        icc_form = _ICC_FORMS.get(sel.icc_type if sel else "ICC2", _ICC_FORMS["ICC2"])
+        screen = "Benjamini-Hochberg q" if sel is not None and sel.fdr else "p"
+        setting = (f"{sel.icc_threshold:g}", f"{sel.p_threshold:g}", f"{sel.corr_threshold:g}",
+                   str(sel.n_folds), sel.lasso_rule) if sel is not None else \
+            ("the stated threshold",) * 3 + ("k", "1se")
         paras.append(
             "**Feature selection** used the development cohort only. Features with an "
-            f"intraclass correlation coefficient ({icc_form}) not above {icc_thr} between "
-            f"segmentations were removed {_cite('icc', 'koo')}; the remaining features were "
-            f"screened with the Mann-Whitney U test ({screen} < {p_thr}), redundant features "
-            f"(|Spearman ρ| > {corr}) were removed keeping the more significant one, and LASSO "
-            f"logistic regression with {folds}-fold cross-validation chose the penalty (λ rule "
-            f"{rule}) {_cite('glmnet')}. The rad-score and the DL-score are the LASSO linear "
-            "predictors on the original feature scale.")
+            f"intraclass correlation coefficient ({icc_form}) not above {setting[0]} between "
+            f"segmentations were removed {cite('icc', 'koo')}; the remaining features were "
+            f"screened with the Mann-Whitney U test ({screen} < {setting[1]}), redundant "
+            f"features (|Spearman ρ| > {setting[2]}) were removed keeping the more "
+            f"significant one, and LASSO logistic regression with {setting[3]}-fold "
+            f"cross-validation chose the penalty (λ rule {setting[4]}) {cite('glmnet')}. The "
+            "rad-score and the DL-score are the LASSO linear predictors on the original "
+            "feature scale.")
+    n_boot = ev.bootstrap_ci if ev is not None else None
     paras.append(
         "**Discrimination** was measured by the area under the ROC curve (AUC) with DeLong "
-        f"95% confidence intervals {_cite('delong', 'sunxu', 'proc')}"
+        f"95% confidence intervals {cite('delong', 'sunxu', 'proc')}"
         + (f" and stratified percentile bootstrap intervals ({n_boot} resamples)"
-           if n_boot else " and stratified percentile bootstrap intervals")
-        + f"; correlated AUCs within a cohort were compared with DeLong's test and the p-values "
-        f"adjusted with Holm's method {_cite('holm')}. The probability cutoff was chosen on "
-        f"the development cohort by the Youden index {_cite('youden')} and carried frozen to "
-        "the validation cohorts; sensitivity, specificity, predictive values and accuracy are "
-        f"given with Wilson score intervals {_cite('wilson')}.")
+           if n_boot else "")
+        + "; correlated AUCs within a cohort were compared with DeLong's test and the "
+        f"p-values adjusted with Holm's method {cite('holm')}. The probability cut-off was "
+        f"chosen on the development cohort by the Youden index {cite('youden')} and carried "
+        "frozen to the validation cohorts; sensitivity, specificity, predictive values and "
+        f"accuracy are given with Wilson score intervals {cite('wilson')}.")
+    hl = ev.hl_groups if ev is not None else 10
     paras.append(
         "**Calibration** was assessed by calibration-in-the-large, the calibration intercept "
-        f"and slope {_cite('vancalster')}, the Brier score, the integrated calibration index "
-        f"(ICI), E50/E90/Emax from a loess calibration curve {_cite('austin')}, and the "
-        f"Hosmer-Lemeshow test with 10 groups {_cite('hl')}. **Clinical utility** was "
-        f"assessed by decision-curve analysis {_cite('vickers')}.")
-    if opt:
-        iv = _m(results.get("internal_validation"))
-        refitted = [str(x) for x in iv.get("refitted") or []]
-        skipped = [str(x) for x in iv.get("not_refitted") or []]
+        f"and slope {cite('vancalster')}, the Brier score, the integrated calibration index "
+        f"(ICI), E90 and Emax from a smoothed calibration curve {cite('austin')}, and the "
+        f"Hosmer-Lemeshow test with {hl} groups {cite('hl')}. **Clinical utility** was "
+        f"assessed by decision-curve analysis {cite('vickers')}.")
+    iv = r.internal_validation
+    if r.optimism:
         text = ("**Internal validation** used Harrell's bootstrap optimism correction "
-                f"{_cite('harrell')} with "
-                f"{n_opt if n_opt is not None else 'the stated number of'} resamples, "
-                "repeating the whole selection and fitting inside each resample")
+                f"{cite('harrell')} with {n_opt} resamples, repeating the whole selection "
+                "and fitting inside each resample")
+        refitted = list(iv.refitted) if iv is not None else []
+        skipped = list(iv.not_refitted) if iv is not None else []
         if any(x.startswith("deep network") for x in refitted):
             text += ("; the deep network was trained again on each resample and the deep "
                      "features of the resample and of the original cohort were taken from it")
@@ -180,56 +237,55 @@ def methods_markdown(results: Mapping[str, Any]) -> tuple[str, str]:
         text += "."
         if skipped:
             text += (" Taken as given, not refitted: " + "; ".join(md_text(x) for x in skipped)
-                     + ". Where such "
-                     "a step was fitted on the development cohort, the correction misses its "
-                     "optimism.")
+                     + ". Where such a step was fitted on the development cohort, the "
+                     "correction misses its optimism.")
+        if r.stability is not None:
+            text += (" Selection stability and prediction instability were taken from the "
+                     f"same resamples {cite('riley_instability')}.")
         paras.append(text)
-    if results.get("sample_size"):
+    if r.sample_size is not None:
         paras.append(
-            f"**Sample size** was checked against the criteria of Riley et al. {_cite('riley')} "
-            "and by events per candidate predictor (see @sec-sample-size).")
-    paras.append(
-        f"**Baseline characteristics** are mean ± SD (compared with Welch's t-test or Welch's "
-        f"ANOVA {_cite('welch')}) or median [IQR] (Mann-Whitney U or Kruskal-Wallis tests), "
-        "and n (%) (chi-square test, or Fisher's exact test for 2 × 2 tables with an expected "
-        "count below 5). Missing values are counted and excluded (complete-case analysis).")
-    if results.get("survival"):
+            f"**Sample size** was checked against the criteria of Riley et al. {cite('riley')} "
+            "and by events per candidate predictor (@sec-sample-size).")
+    if r.baseline:
         paras.append(
-            f"**Survival** by risk group was described with Kaplan-Meier curves {_cite('km')}, "
+            f"**Baseline characteristics** are mean ± SD (compared with Welch's t-test or "
+            f"Welch's ANOVA {cite('welch')}) or median [IQR] (Mann-Whitney U or Kruskal-Wallis "
+            "tests), and n (%) (chi-square test, or Fisher's exact test for 2 × 2 tables with "
+            "an expected count below 5). Missing values are counted and excluded "
+            "(complete-case analysis).")
+    if r.survival is not None:
+        paras.append(
+            f"**Survival** by risk group was described with Kaplan-Meier curves {cite('km')}, "
             "compared with the log-rank test, and summarised by the Cox hazard ratio and "
             "Harrell's C-index."
             + (f" At each horizon the time-to-event marker was validated by Uno's C "
-               f"{_cite('uno')} and the cumulative/dynamic AUC(t) with inverse probability of "
-               f"censoring weights {_cite('blanche')}, the absolute risks of the Cox model "
-               f"frozen on the development cohort by the Brier score and IPA {_cite('ipa')}, "
-               f"calibration (O/E, slope, flexible curve {_cite('austin_surv')}) and decision "
+               f"{cite('uno')} and the cumulative/dynamic AUC(t) with inverse probability of "
+               f"censoring weights {cite('blanche')}, the absolute risks of the Cox model "
+               f"frozen on the development cohort by the Brier score and IPA {cite('ipa')}, "
+               f"calibration (O/E, slope, flexible curve {cite('austin_surv')}) and decision "
                "curves; the optimism of C and AUC(t) came from the bootstrap resamples of "
                "the binary endpoint (see @sec-survival-validation)."
-               if (results.get("survival") or {}).get("horizons") else ""))
+               if r.survival.horizons else ""))
     paras.append(
-        f"Reporting follows TRIPOD+AI {_cite('tripod')}; the Radiomics Quality Score "
-        f"{_cite('rqs')} items that follow from the analysis are listed in @sec-checklists.")
-    refs = "\n".join(f"{i}. {text}" for i, text in enumerate(REFERENCES.values(), start=1))
-    return "\n\n".join(paras), refs
+        f"Reporting follows TRIPOD+AI {cite('tripod')} and CLEAR {cite('clear')}; the "
+        f"METRICS {cite('metrics')} and Radiomics Quality Score {cite('rqs')} items that "
+        "follow from the analysis are listed in @sec-checklists.")
+    return "\n\n".join(paras)
 
 
-def sample_size_markdown(results: Mapping[str, Any]) -> str:
+def sample_size_markdown(d: ReportData) -> str:
     """Short text on the development sample size (EPP, Riley criteria)."""
-    ss = results.get("sample_size")
-    if not isinstance(ss, Mapping):
+    ss = d.results.sample_size
+    if ss is None:
         return "The sample-size check is not part of this run."
-    parts = [f"The development cohort had {md_text(ss.get('n', '?'))} patients and "
-             f"{md_text(ss.get('events', '?'))} events for "
-             f"{md_text(ss.get('candidate_predictors', '?'))} candidate "
-             f"predictors ({fmt_num(ss.get('epp'), 1)} events per candidate predictor)."]
-    riley = ss.get("riley")
-    if isinstance(riley, Mapping):
-        req = riley.get("n_required") or riley.get("n")
-        if req is not None:
-            parts.append(f"The minimum sample size by Riley et al. (2020) is {md_text(req)}.")
-    ok = ss.get("ok")
-    if ok is not None:
-        parts.append("The sample size is sufficient." if ok else
-                     "**The development sample is smaller than required**; expect optimism "
-                     "and interpret the internal validation accordingly.")
+    parts = [f"The development cohort had {ss.n} patients and {ss.events} events for "
+             f"{ss.candidate_predictors} candidate predictors ({fmt_num(ss.epp, 2)} events "
+             "per candidate predictor)."]
+    req = ss.riley.get("n_required") if ss.riley is not None else None
+    if req is not None:
+        parts.append(f"The minimum sample size by Riley et al. (2020) is {md_text(req)}.")
+    parts.append("The sample size is sufficient." if ss.ok else
+                 "**The development sample is smaller than required**; expect optimism "
+                 "and interpret the internal validation accordingly.")
     return " ".join(parts)

@@ -2,8 +2,8 @@
 
 Lambin P, Leijenaar RTH, Deist TM, et al. Radiomics: the bridge between medical
 imaging and personalized medicine. Nat Rev Clin Oncol 2017;14:749-762
-(16 items, -8 to 36 points).  Items the run can score are scored from
-results.json; the others are listed as needing the authors.
+(16 items, -8 to 36 points).  Items the run can score are scored from the typed
+results; the others are listed as needing the authors.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from radval.report.tables import frame
+from radval.contracts._results import ResultsFile
+from radval.report._data import ReportData
 
 __all__ = ["rqs_items"]
 
@@ -28,14 +29,7 @@ _AUTHOR_ITEMS = [
 ]
 
 
-def _families(results: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    sel = results.get("selection")
-    if not isinstance(sel, Mapping):
-        return {}
-    return {str(k): v for k, v in sel.items() if isinstance(v, Mapping)}
-
-
-def rqs_items(results: Mapping[str, Any]) -> pd.DataFrame:
+def rqs_items(results: ReportData | ResultsFile | Mapping[str, Any]) -> pd.DataFrame:
     """Score the RQS items that the run determines.
 
     Returns
@@ -52,47 +46,45 @@ def rqs_items(results: Mapping[str, Any]) -> pd.DataFrame:
         two, +5 three or more; item 13 comparison with a clinical model +2;
         item 14 decision-curve analysis +2.
     """
-    fams = _families(results)
+    d = results if isinstance(results, ReportData) else ReportData.build(results)
+    r = d.results
+    fams = d.families
     rows: list[dict[str, Any]] = []
 
     def add(item: str, crit: str, pts: int | None, rng: str, basis: str) -> None:
         rows.append({"item": item, "criterion": crit, "points": pts, "range": rng,
                      "basis": basis})
 
-    rad = fams.get("radiomics", {})
-    steps = {str(r.get("step")) for r in rad.get("funnel") or [] if isinstance(r, Mapping)}
-    has_icc = bool(rad.get("icc")) or "icc" in steps
+    rad = fams.get("radiomics")
+    steps = {f.step for f in (rad.funnel or [])} if rad is not None else set()
+    has_icc = rad is not None and (bool(rad.icc) or "icc" in steps)
     add("2", "Multiple segmentations", 1 if has_icc else 0, "0 to 1",
         "ICC between segmentations used to keep reproducible features" if has_icc
         else "no inter-/intra-reader ICC step in this run")
-    reduced = any(len(b.get("funnel") or []) > 1 for b in fams.values())
+    reduced = any(len(b.funnel or []) > 1 for b in fams.values())
     add("5", "Feature reduction or adjustment for multiple testing", 3 if reduced else -3,
         "-3 or 3", "selection funnel (ICC, U-test, redundancy, LASSO)" if reduced
         else "no feature reduction reported")
-    kinds = {str(m.get("kind")) for m in results.get("models") or [] if isinstance(m, Mapping)}
+    kinds = set(d.model_kinds.values())
     multi = bool(kinds & {"combined", "nomogram"}) and "clinical" in kinds
     add("6", "Multivariable analysis with non-radiomics features", 1 if multi else 0, "0 to 1",
         "nomogram / combined model with clinical predictors" if multi
         else "no model combines radiomics with clinical predictors")
-    cut = not frame(results, "threshold_metrics").empty
+    cut = bool(r.threshold_metrics)
     add("8", "Cut-off analyses", 1 if cut else 0, "0 to 1",
         "frozen cutoff from the development cohort, metrics at it" if cut
         else "no threshold analysis")
-    perf = frame(results, "performance")
-    disc = not perf.empty and "auc_ci_low" in perf
-    boot = (not perf.empty and "auc_boot_ci_low" in perf
-            and perf["auc_boot_ci_low"].notna().any()) or not frame(results, "optimism").empty
+    perf = d.performance
+    disc = not perf.empty and perf["auc_ci_low"].notna().any()
+    boot = (not perf.empty and perf["auc_boot_ci_low"].notna().any()) or bool(r.optimism)
     add("9", "Discrimination statistics", (1 if disc else 0) + (1 if disc and boot else 0),
         "0 to 2", "AUC with DeLong CI" + (" and bootstrap resampling" if boot else ""))
-    cal = frame(results, "calibration")
-    opt = frame(results, "optimism")
-    cal_boot = not opt.empty and "metric" in opt and opt["metric"].isin(["slope",
-                                                                        "intercept"]).any()
-    add("10", "Calibration statistics", (1 if not cal.empty else 0)
-        + (1 if not cal.empty and cal_boot else 0), "0 to 2",
-        ("calibration intercept/slope, Hosmer-Lemeshow" if not cal.empty
-         else "no calibration") + (", bootstrap optimism of slope" if cal_boot else ""))
-    roles = [str(c.get("role")) for c in results.get("cohorts") or [] if isinstance(c, Mapping)]
+    cal = bool(r.calibration)
+    cal_boot = any(o.metric in ("slope", "intercept") for o in r.optimism or [])
+    add("10", "Calibration statistics", (1 if cal else 0) + (1 if cal and cal_boot else 0),
+        "0 to 2", ("calibration intercept/slope, Hosmer-Lemeshow" if cal
+                   else "no calibration") + (", bootstrap optimism of slope" if cal_boot else ""))
+    roles = [c.role for c in r.cohorts]
     n_ext = roles.count("external_validation")
     n_int = roles.count("internal_validation")
     if n_ext >= 3:
@@ -101,20 +93,17 @@ def rqs_items(results: Mapping[str, Any]) -> pd.DataFrame:
         v, b = 4, "two external validation cohorts"
     elif n_ext == 1:
         v, b = 3, "one external validation cohort"
-    elif n_int or (not opt.empty):
+    elif n_int or r.optimism:
         v, b = 2, "validation in data from the same institute"
     else:
         v, b = -5, "no validation"
     add("12", "Validation", v, "-5 to 5",
         b + " (assumes each external cohort is a distinct institute)")
-    comps = frame(results, "comparisons")
-    clin_names = {str(m.get("name")) for m in results.get("models") or []
-                  if isinstance(m, Mapping) and m.get("kind") == "clinical"}
-    comp = (not comps.empty and bool(clin_names)
-            and (comps["model_a"].isin(clin_names) | comps["model_b"].isin(clin_names)).any())
+    clin = {m for m, k in d.model_kinds.items() if k == "clinical"}
+    comp = any(c.model_a in clin or c.model_b in clin for c in r.comparisons)
     add("13", "Comparison to 'gold standard' (clinical model)", 2 if comp else 0, "0 to 2",
         "DeLong comparison with the clinical model" if comp else "no clinical comparator")
-    dca = not frame(results, "curves", "decision").empty
+    dca = bool(r.curves.decision)
     add("14", "Potential clinical utility", 2 if dca else 0, "0 to 2",
         "decision-curve analysis" if dca else "no decision curves")
     for item, crit, pts, rng in _AUTHOR_ITEMS:

@@ -1,41 +1,47 @@
-"""Report tables: tidy results.json records -> formatted DataFrames -> pipe tables / CSV.
+"""Report tables: typed results -> display DataFrames -> pandoc pipe tables and CSV.
 
 This is the only place where numbers are rounded.  Every builder takes the
-parsed ``results`` dict (``data-dictionary/results.yaml``) and returns a
-DataFrame of display strings, or an empty DataFrame when that part is not in
-the run; :func:`to_pipe` emits a pandoc pipe table with a Quarto caption and
-label (``: Caption {#tbl-x}``) which becomes a real table in HTML, DOCX and
-typst.
+:class:`radval.report._data.ReportData` of a run (the typed results and the tidy frames
+built from them) and returns a DataFrame of display strings, with the study file's
+labels for variables, levels, models, cohorts and subgroups; an empty DataFrame when
+that part is not in the run.  :func:`to_pipe` emits a pandoc pipe table with a caption
+and label (``: Caption {#tbl-x}``), which becomes a real table in HTML, DOCX and typst.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from radval.report._data import ReportData
 from radval.report._escape import csv_frame, md_text
 
 __all__ = [
-    "as_mapping",
-    "baseline_table_wide",
+    "Table",
     "calibration_table",
     "coefficients_table",
-    "cohort_order",
-    "comparison_table",
+    "cohort_table",
+    "comparison_matrix",
     "flow_table",
     "fmt_ci",
     "fmt_num",
     "fmt_p",
-    "frame",
+    "fmt_p_eq",
     "funnel_table",
+    "grouped",
+    "internal_validation_table",
+    "key_comparison_table",
     "missing_table",
-    "model_labels",
+    "model_table",
     "optimism_table",
     "performance_table",
+    "predictor_label",
     "selection_size_text",
     "stability_table",
     "subgroup_table",
@@ -46,7 +52,6 @@ __all__ = [
     "write_csv",
 ]
 
-_METRIC_ORDER = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
 _METRIC_LABEL = {"accuracy": "Accuracy", "sensitivity": "Sensitivity",
                  "specificity": "Specificity", "ppv": "PPV", "npv": "NPV"}
 _STEP_LABEL = {"candidates": "Candidate features", "checks": "Valid features (checks)",
@@ -54,11 +59,26 @@ _STEP_LABEL = {"candidates": "Candidate features", "checks": "Valid features (ch
                "mann_whitney": "Univariable (Mann-Whitney U)",
                "univariate": "Univariable (Mann-Whitney U)",
                "redundancy": "Non-redundant (correlation)", "lasso": "LASSO (non-zero)"}
+_FAMILY_LABEL = {"radiomics": "Radiomics", "deep": "Deep learning"}
+_SCORE_NAME = {"radiomics": "Rad-score", "deep": "DL-score"}
+#: Columns of the workflow's design matrices that hold a score (radval.workflow._coding)
+_SCORE_COLUMNS = {"rad_score": "radiomics", "dl_score": "deep"}
+_TERM = re.compile(r"^(?P<var>.+)\[(?P<level>[^\[\]]*)\]$")
 
 
-def as_mapping(value: Any) -> Mapping[str, Any]:
-    """``value`` if it is a mapping, else an empty dict (results.json parts may be absent)."""
-    return value if isinstance(value, Mapping) else {}
+@dataclass(frozen=True)
+class Table:
+    """A report table: plain-text cells (the CSV), optionally the same cells as markdown
+    (``markdown``: built by radval around escaped text), and plain-text footnotes."""
+
+    frame: pd.DataFrame
+    markdown: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Whether the table has no rows."""
+        return self.frame.empty
 
 
 def _finite(x: Any) -> bool:
@@ -69,155 +89,148 @@ def _finite(x: Any) -> bool:
 
 
 def fmt_num(x: Any, digits: int = 2) -> str:
-    """Format a number with fixed decimals; missing / NaN become an en dash."""
-    return f"{float(x):.{digits}f}" if _finite(x) else "–"
+    """Format a number with fixed decimals; missing / NaN become an en dash, and a value
+    that rounds to zero is ``0.00``, never ``-0.00``."""
+    if not _finite(x):
+        return "–"
+    text = f"{float(x):.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def fmt_p(p: Any) -> str:
-    """Format a p-value: ``<0.001``, three decimals below 0.1, else two."""
+    """Format a p-value as journals do: ``<0.001``, else two significant digits
+    (``0.012``, ``0.46``, ``0.050``)."""
     if not _finite(p):
         return "–"
     p = float(p)
     if p < 0.001:
         return "<0.001"
-    return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+    return f"{p:#.2g}".rstrip(".")
 
 
-def fmt_ci(est: Any, low: Any, high: Any, digits: int = 2) -> str:
-    """``"0.81 (0.77–0.85)"``; the interval is omitted when it is missing."""
+def fmt_ci(est: Any, low: Any, high: Any, digits: int = 2, *, to: bool = False) -> str:
+    """``"0.81 (0.77–0.85)"``; ``"0.04 (-0.03 to 0.11)"`` with ``to`` or a negative bound
+    (a dash between signed numbers misreads); the interval is omitted when missing."""
     if not _finite(est):
         return "–"
     if _finite(low) and _finite(high):
-        return f"{fmt_num(est, digits)} ({fmt_num(low, digits)}–{fmt_num(high, digits)})"
+        sep = " to " if to or float(low) < 0 or float(high) < 0 else "–"
+        return f"{fmt_num(est, digits)} ({fmt_num(low, digits)}{sep}{fmt_num(high, digits)})"
     return fmt_num(est, digits)
 
 
-def frame(results: Mapping[str, Any], *keys: str) -> pd.DataFrame:
-    """Return the list of records at ``results[k1][k2]...`` as a DataFrame (empty if absent)."""
-    node: Any = results
-    for k in keys:
-        if not isinstance(node, Mapping) or node.get(k) is None:
-            return pd.DataFrame()
-        node = node[k]
-    if isinstance(node, list) and node and isinstance(node[0], Mapping):
-        return pd.DataFrame(node)
-    return pd.DataFrame()
+def fmt_p_eq(p: Any) -> str:
+    """``"p = 0.012"`` or ``"p < 0.001"``."""
+    text = fmt_p(p)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
 
 
-def model_labels(results: Mapping[str, Any]) -> dict[str, str]:
-    """Model name -> display label (falls back to the name)."""
-    out: dict[str, str] = {}
-    for m in results.get("models") or []:
-        if isinstance(m, Mapping) and m.get("name"):
-            out[str(m["name"])] = str(m.get("label") or m["name"])
-    return out
+def predictor_label(d: ReportData, term: str) -> str:
+    """A model input as a reader names it: a clinical variable by its label, a coded level
+    ``sex[M]`` as ``"Sex: male"``, a score column by its model's name."""
+    if term in _SCORE_COLUMNS:
+        return d.labels.model(_SCORE_COLUMNS[term])
+    if term == "signature":
+        return d.labels.model(d.signature_model)
+    known = {p.name for p in d.study.clinical_predictors} if d.study is not None else set()
+    if d.labels.has_variable(term) or term in known:
+        return d.labels.variable(term, unit=False)
+    m = _TERM.match(term)   # a coded level of a categorical predictor: "sex[M]"
+    if m and (d.labels.has_variable(m["var"]) or m["var"] in known):
+        return f"{d.labels.variable(m['var'], unit=False)}: {d.labels.level(m['var'], m['level'])}"
+    return term
 
 
-def cohort_order(results: Mapping[str, Any]) -> list[str]:
-    """Cohort names in results order (development first)."""
-    names = [str(c["name"]) for c in results.get("cohorts") or [] if isinstance(c, Mapping)]
-    if not names:
-        perf = frame(results, "performance")
-        names = list(dict.fromkeys(perf["cohort"].astype(str))) if "cohort" in perf else []
-    return names
-
-
-def _label(results: Mapping[str, Any], name: Any) -> str:
-    return model_labels(results).get(str(name), str(name))
-
-
-def _all(df: pd.DataFrame) -> pd.DataFrame:
-    if "subgroup" in df:
-        return df[df["subgroup"].fillna("all").astype(str) == "all"]
-    return df
-
-
-def summary_auc_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Headline AUC (95% DeLong CI): one row per model, one column per cohort."""
-    perf = _all(frame(results, "performance"))
-    if perf.empty:
-        return pd.DataFrame()
-    cohorts = cohort_order(results)
-    rows = []
-    for model in dict.fromkeys(perf["model"]):
-        row = {"Model": _label(results, model)}
-        for c in cohorts:
-            r = perf[(perf["model"] == model) & (perf["cohort"] == c)]
-            row[c] = (fmt_ci(r.iloc[0]["auc"], r.iloc[0].get("auc_ci_low"),
-                             r.iloc[0].get("auc_ci_high")) if len(r) else "–")
-        rows.append(row)
+# ------------------------------------------------------------------------------ cohorts
+def cohort_table(d: ReportData) -> pd.DataFrame:
+    """Cohorts, roles, sample sizes, events, prevalence, exclusions."""
+    rows = [{"Cohort": d.labels.cohort(c.name), "Role": c.role.replace("_", " "),
+             "n": str(c.n), "Events": str(c.events),
+             "Prevalence (%)": fmt_num(100 * c.prevalence, 1) if c.prevalence is not None
+             else "–", "Excluded": str(c.n_excluded)} for c in d.results.cohorts]
     return pd.DataFrame(rows)
 
 
-def performance_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Cohort x model: n (events), AUC (95% CI) and threshold metrics (95% CI) at the cutoff."""
-    perf = _all(frame(results, "performance"))
-    if perf.empty:
-        return pd.DataFrame()
-    thr = _all(frame(results, "threshold_metrics"))
-    rows = []
-    order = {c: i for i, c in enumerate(cohort_order(results))}
-    perf = perf.assign(_o=perf["cohort"].map(order).fillna(99)).sort_values("_o", kind="stable")
-    for _, r in perf.iterrows():
-        row: dict[str, str] = {
-            "Cohort": str(r["cohort"]), "Model": _label(results, r["model"]),
-            "n (events)": f"{int(r['n'])} ({int(r['events'])})" if _finite(r.get("n"))
-            and _finite(r.get("events")) else "–",
-            "AUC (95% CI)": fmt_ci(r.get("auc"), r.get("auc_ci_low"), r.get("auc_ci_high")),
-            "Cutoff": fmt_num(r.get("cutoff"), 3)}
-        if not _finite(r.get("auc")) and r.get("undefined_reason"):
-            row["AUC (95% CI)"] = f"undefined ({r['undefined_reason']})"
-        for metric in _METRIC_ORDER:
-            m = thr[(thr.get("cohort") == r["cohort"]) & (thr.get("model") == r["model"])
-                    & (thr.get("metric") == metric)] if not thr.empty else thr
-            row[_METRIC_LABEL[metric]] = (fmt_ci(m.iloc[0]["estimate"], m.iloc[0]["ci_low"],
-                                                 m.iloc[0]["ci_high"]) if len(m) else "–")
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def optimism_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Harrell bootstrap optimism: apparent, optimism and corrected value per model x metric."""
-    df = frame(results, "optimism")
+def flow_table(d: ReportData) -> pd.DataFrame:
+    """Patient flow per cohort: stage, n and reason."""
+    df = d.flow
     if df.empty:
-        return df
-    out = pd.DataFrame({
-        "Model": [_label(results, m) for m in df["model"]],
-        "Metric": df["metric"].astype(str).str.replace("auc", "AUC").str.capitalize()
-        .str.replace("Auc", "AUC"),
-        "Apparent": [fmt_num(v, 3) for v in df["apparent"]],
-        "Optimism": [fmt_num(v, 3) for v in df["optimism"]],
-        "Corrected": [fmt_num(v, 3) for v in df["corrected"]],
-        "Resamples": [str(int(v)) if _finite(v) else "–" for v in df.get("n_resamples", [])]})
-    return out
+        return pd.DataFrame()
+    return pd.DataFrame({"Cohort": [d.labels.cohort(c) for c in df["cohort"]],
+                         "Stage": df["stage"].astype(str).str.replace("_", " "),
+                         "n": [str(int(v)) for v in df["n"]],
+                         "Reason": [str(v) if isinstance(v, str) else "" for v in df["reason"]]})
 
 
-_FAMILY_LABEL = {"radiomics": "Radiomics", "deep": "Deep"}
+def missing_table(d: ReportData) -> pd.DataFrame:
+    """Missing values per variable and cohort (variables with any missing value)."""
+    df = d.missing
+    df = df[pd.to_numeric(df["missing"], errors="coerce").fillna(0) > 0]
+    if df.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "Variable": [d.labels.variable(v) for v in df["variable"]],
+        "Cohort": [d.labels.cohort(c) for c in df["cohort"]],
+        "Missing": [f"{int(m)} of {int(n)}" for m, n in zip(df["missing"], df["n"])],
+        "%": [fmt_num(100 * float(f), 1) if _finite(f) else "–" for f in df["fraction"]]})
 
 
-def _selected_features(sel: Mapping[str, Any]) -> list[str]:
-    """Features of a family's final signature (``selected``, else its coefficients)."""
-    if sel.get("selected") is not None:
-        return [str(x) for x in sel["selected"]]
-    return [str(r["feature"]) for r in sel.get("coefficients") or []
-            if isinstance(r, Mapping) and r.get("feature") != "(Intercept)"]
+# ---------------------------------------------------------------------------- models
+def model_table(d: ReportData) -> pd.DataFrame:
+    """The models: name, kind, predictors (labelled) and the frozen cut-off."""
+    kinds = {"radiomics": "radiomics score (LASSO)", "deep": "deep-learning score (LASSO)",
+             "combined": "logistic, scores", "clinical": "logistic, clinical",
+             "nomogram": "logistic, signature + clinical", "sklearn": "machine learning"}
+    rows = []
+    for m in d.results.models:
+        preds = [predictor_label(d, t) for t in m.predictors]
+        if m.kind in ("radiomics", "deep") and len(preds) > 3:
+            shown = f"{len(preds)} {_FAMILY_LABEL.get(m.kind, m.kind).lower()} features"
+        elif m.kind == "sklearn" and len(preds) > 3:
+            shown = f"the {len(preds)} selected features"
+        else:
+            shown = ", ".join(dict.fromkeys(preds)) or "–"
+        rows.append({"Model": d.labels.model(m.name), "Type": kinds.get(m.kind, m.kind),
+                     "Predictors": shown, "Cut-off": fmt_num(m.cutoff, 3)})
+    return pd.DataFrame(rows)
 
 
-def stability_table(results: Mapping[str, Any], *, n_other: int = 5) -> pd.DataFrame:
-    """Selection stability: how often the optimism bootstrap selected each feature.
+def coefficients_table(d: ReportData) -> pd.DataFrame:
+    """Final coefficients of every score (original scale) with the feature mean and SD."""
+    sel = d.families
+    rows = []
+    for fam, body in sel.items():
+        for r in body.coefficients:
+            rows.append({"Score": _SCORE_NAME.get(fam, fam), "Feature": r.feature,
+                         "Coefficient": fmt_num(r.coef, 4), "Mean": fmt_num(r.mean, 3),
+                         "SD": fmt_num(r.sd, 3)})
+    return pd.DataFrame(rows)
 
-    Per family, the features of the final signature and the ``n_other`` most often
-    selected other features, with the share of resamples that selected them.
-    """
-    freq = frame(results, "stability", "selection_frequency")
+
+def funnel_table(d: ReportData) -> pd.DataFrame:
+    """Feature-selection funnel per family: step, features in, features kept."""
+    rows = []
+    for fam, body in d.families.items():
+        for r in body.funnel or []:
+            rows.append({"Family": _FAMILY_LABEL.get(fam, fam),
+                         "Step": _STEP_LABEL.get(r.step, r.step.replace("_", " ")),
+                         "Features in": str(r.n_in), "Features kept": str(r.n_out),
+                         "Note": r.note})
+    return pd.DataFrame(rows)
+
+
+def stability_table(d: ReportData, *, n_other: int = 5) -> pd.DataFrame:
+    """Selection stability: per family, the final features and the ``n_other`` most often
+    selected others, with the share of optimism resamples that selected them."""
+    freq = d.selection_frequency
     if freq.empty:
-        return freq
-    sel = as_mapping(results.get("selection"))
+        return pd.DataFrame()
+    sel = d.families
     rows = []
     for fam in dict.fromkeys(freq["family"].astype(str)):
-        f = freq[freq["family"].astype(str) == fam].sort_values(
-            "frequency", ascending=False, kind="mergesort")
-        final = _selected_features(as_mapping(sel.get(fam)))
+        f = freq[freq["family"] == fam].sort_values("frequency", ascending=False,
+                                                    kind="mergesort")
+        final = list(sel[fam].selected) if fam in sel else []
         by_feature = dict(zip(f["feature"].astype(str), f["frequency"], strict=True))
         others = [x for x in f["feature"].astype(str) if x not in final][:n_other]
         for feat in [*final, *others]:
@@ -228,9 +241,9 @@ def stability_table(results: Mapping[str, Any], *, n_other: int = 5) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def selection_size_text(results: Mapping[str, Any]) -> str:
-    """One sentence: how many features each resample's selection kept, per family."""
-    size = frame(results, "stability", "selection_size")
+def selection_size_text(d: ReportData) -> str:
+    """One sentence (markdown): how many features each resample's selection kept."""
+    size = d.selection_size
     if size.empty:
         return ""
     parts = [f"a median of {fmt_num(r['median'], 0)} (range {fmt_num(r['min'], 0)}–"
@@ -240,203 +253,250 @@ def selection_size_text(results: Mapping[str, Any]) -> str:
     return "In the optimism bootstrap, the selection kept " + " and ".join(parts) + "."
 
 
-def comparison_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Pairwise DeLong tests within each cohort with Holm-adjusted p-values."""
-    df = frame(results, "comparisons")
-    if df.empty:
-        return df
-    defined = pd.to_numeric(df["p_value"], errors="coerce").notna()
-    df = df[defined]
+# ----------------------------------------------------------------------- performance
+def summary_auc_table(d: ReportData, models: Sequence[str] | None = None) -> pd.DataFrame:
+    """AUC (95% DeLong CI): one row per model, one column per cohort."""
+    perf = d.order(d.performance, models=models)
+    if perf.empty:
+        return pd.DataFrame()
+    rows = []
+    for model in dict.fromkeys(perf["model"]):
+        row = {"Model": d.labels.model(model)}
+        for c in d.cohorts:
+            r = perf[(perf["model"] == model) & (perf["cohort"] == c)]
+            row[d.labels.cohort(c)] = (fmt_ci(r.iloc[0]["auc"], r.iloc[0]["auc_ci_low"],
+                                              r.iloc[0]["auc_ci_high"]) if len(r) else "–")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def performance_table(d: ReportData, models: Sequence[str] | None = None, *,
+                      accuracy: bool = False, bootstrap: bool = False,
+                      cutoff: bool = True, n_in_cohort: bool = False) -> pd.DataFrame:
+    """Cohort x model: n (events), AUC (95% DeLong CI) and, at the frozen cut-off,
+    sensitivity, specificity, PPV and NPV (95% Wilson CIs); optionally the bootstrap CI
+    of the AUC, the cut-off and the accuracy.  ``n_in_cohort`` writes the cohort's
+    patients and events in its cell instead of a column of their own (a narrower table)."""
+    perf = d.order(d.performance, models=models)
+    if perf.empty:
+        return pd.DataFrame()
+    thr = d.threshold
+    rows = []
+    for r in perf.to_dict(orient="records"):
+        n_events = f"{int(r['n'])} ({int(r['events'])})"
+        row: dict[str, str] = {
+            "Cohort": (f"{d.labels.cohort(r['cohort'])}, n = {int(r['n'])} "
+                       f"({int(r['events'])} events)") if n_in_cohort
+            else d.labels.cohort(r["cohort"]),
+            "Model": d.labels.model(r["model"])}
+        if not n_in_cohort:
+            row["n (events)"] = n_events
+        row["AUC (95% CI)"] = fmt_ci(r["auc"], r["auc_ci_low"], r["auc_ci_high"])
+        if not _finite(r["auc"]) and r["undefined_reason"]:
+            row["AUC (95% CI)"] = f"undefined ({r['undefined_reason']})"
+        if bootstrap:
+            row["AUC bootstrap CI"] = (f"{fmt_num(r['auc_boot_ci_low'])}–"
+                                       f"{fmt_num(r['auc_boot_ci_high'])}"
+                                       if _finite(r["auc_boot_ci_low"]) else "–")
+        if cutoff:
+            row["Cut-off"] = fmt_num(r["cutoff"], 3)
+        metrics = ("sensitivity", "specificity", "ppv", "npv") + (("accuracy",) if accuracy
+                                                                   else ())
+        for metric in metrics:
+            m = thr[(thr["cohort"] == r["cohort"]) & (thr["model"] == r["model"])
+                    & (thr["metric"] == metric)]
+            row[_METRIC_LABEL[metric]] = (fmt_ci(m.iloc[0]["estimate"], m.iloc[0]["ci_low"],
+                                                 m.iloc[0]["ci_high"]) if len(m) else "–")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def optimism_table(d: ReportData) -> pd.DataFrame:
+    """Harrell bootstrap optimism: apparent, optimism and corrected value per model x metric."""
+    df = d.optimism
     if df.empty:
         return pd.DataFrame()
+    names = {"auc": "AUC", "slope": "Calibration slope", "intercept": "Calibration intercept",
+             "brier": "Brier score"}
     return pd.DataFrame({
-        "Cohort": df["cohort"].astype(str),
-        "Model A": [_label(results, m) for m in df["model_a"]],
-        "Model B": [_label(results, m) for m in df["model_b"]],
-        "AUC A": [fmt_num(v, 3) for v in df["auc_a"]],
-        "AUC B": [fmt_num(v, 3) for v in df["auc_b"]],
-        "Difference (95% CI)": [fmt_ci(d, lo, hi, 3) for d, lo, hi in
-                                zip(df["difference"], df["ci_low"], df["ci_high"])],
-        "z": [fmt_num(v, 2) for v in df["statistic"]],
-        "p": [fmt_p(v) for v in df["p_value"]],
-        "p (Holm)": [fmt_p(v) for v in df["p_adjusted"]]})
+        "Model": [d.labels.model(m) for m in df["model"]],
+        "Metric": [names.get(m, m) for m in df["metric"]],
+        "Apparent": [fmt_num(v, 3) for v in df["apparent"]],
+        "Optimism": [fmt_num(v, 3) for v in df["optimism"]],
+        "Corrected": [fmt_num(v, 3) for v in df["corrected"]],
+        "Resamples": [str(int(v)) for v in df["n_resamples"]]})
 
 
-def undefined_comparisons(results: Mapping[str, Any]) -> list[str]:
-    """One sentence per cohort whose DeLong comparisons are undefined, with the reason."""
-    df = frame(results, "comparisons")
-    if df.empty or "p_value" not in df:
-        return []
-    bad = df[pd.to_numeric(df["p_value"], errors="coerce").isna()]
-    out = []
-    for cohort, g in bad.groupby("cohort", sort=False):
-        reasons = sorted({str(r) for r in g.get("undefined_reason", pd.Series(dtype=object))
-                          if isinstance(r, str) and r})
-        why = f": {md_text(reasons[0].rstrip('.'))}" if len(reasons) == 1 else ""
-        out.append(f"{len(g)} comparison(s) in {md_text(cohort)} are undefined{why}.")
-    return out
-
-
-def calibration_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Calibration metrics (val.prob style) and Hosmer-Lemeshow per cohort x model."""
-    df = frame(results, "calibration")
+def internal_validation_table(d: ReportData, models: Sequence[str] | None = None
+                              ) -> pd.DataFrame:
+    """One row per model: apparent and optimism-corrected AUC, corrected calibration slope
+    and Brier score (Harrell's bootstrap)."""
+    df = d.order(d.optimism, models=models)
     if df.empty:
-        return df
-    def col(name: str, digits: int = 3) -> list[str]:
-        return [fmt_num(v, digits) for v in df[name]] if name in df else ["–"] * len(df)
+        return pd.DataFrame()
+    def val(g: pd.DataFrame, metric: str, col: str) -> str:
+        return fmt_num(g.loc[metric, col], 3 if metric == "brier" else 2) \
+            if metric in g.index else "–"
+
+    rows = []
+    for model in dict.fromkeys(df["model"]):
+        g = df[df["model"] == model].set_index("metric")
+        rows.append({"Model": d.labels.model(model), "AUC, apparent": val(g, "auc", "apparent"),
+                     "AUC, corrected": val(g, "auc", "corrected"),
+                     "Slope, corrected": val(g, "slope", "corrected"),
+                     "Brier, corrected": val(g, "brier", "corrected"),
+                     "Resamples": str(int(g["n_resamples"].max()))})
+    return pd.DataFrame(rows)
+
+
+def calibration_table(d: ReportData, models: Sequence[str] | None = None) -> pd.DataFrame:
+    """Calibration metrics (val.prob style) and Hosmer-Lemeshow per cohort x model."""
+    df = d.order(d.calibration, models=models)
+    if df.empty:
+        return pd.DataFrame()
     hl = []
-    for _, r in df.iterrows():
-        if _finite(r.get("hl_statistic")):
-            df_ = int(r["hl_df"]) if _finite(r.get("hl_df")) else "?"
-            hl.append(f"{fmt_num(r['hl_statistic'], 2)} ({df_}); p = {fmt_p(r.get('hl_p_value'))}")
+    for r in df.to_dict(orient="records"):
+        if _finite(r["hl_statistic"]):
+            df_ = int(r["hl_df"]) if _finite(r["hl_df"]) else "?"
+            hl.append(f"{fmt_num(r['hl_statistic'], 2)} ({df_}); {fmt_p_eq(r['hl_p_value'])}")
         else:
             hl.append("–")
     return pd.DataFrame({
-        "Cohort": df["cohort"].astype(str), "Model": [_label(results, m) for m in df["model"]],
-        "Intercept": col("intercept"), "Slope": col("slope"), "CITL": col("citl"),
-        "O/E": col("o_e_ratio", 2), "Brier": col("brier"), "ICI": col("ici"),
-        "E90": col("e90"), "Emax": col("emax"),
+        "Cohort": [d.labels.cohort(c) for c in df["cohort"]],
+        "Model": [d.labels.model(m) for m in df["model"]],
+        "Intercept": [fmt_num(v, 2) for v in df["intercept"]],
+        "Slope": [fmt_num(v, 2) for v in df["slope"]],
+        "O/E": [fmt_num(v, 2) for v in df["o_e_ratio"]],
+        "Brier": [fmt_num(v, 3) for v in df["brier"]],
+        "ICI": [fmt_num(v, 3) for v in df["ici"]],
+        "E90": [fmt_num(v, 3) for v in df["e90"]],
+        "Emax": [fmt_num(v, 3) for v in df["emax"]],
         "HL χ² (df); p": hl})
 
 
-def baseline_table_wide(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Table 1 in wide form: one row per variable / level, one column per cohort, test, p."""
-    df = frame(results, "baseline")
-    if df.empty:
-        return df
-    df = df.copy()
-    df["level"] = df["level"].fillna("").astype(str)
-    cohorts = [c for c in dict.fromkeys(df["cohort"].astype(str))]
-    n_by = {str(c["name"]): c.get("n") for c in results.get("cohorts") or []
-            if isinstance(c, Mapping)}
+# ----------------------------------------------------------------------- comparisons
+def _defined(df: pd.DataFrame) -> pd.DataFrame:
+    return df[pd.to_numeric(df["p_value"], errors="coerce").notna()]
+
+
+def key_comparison_table(d: ReportData) -> pd.DataFrame:
+    """The paper's comparison: the signature model against each of the study's other
+    models (not the comparison classifiers), per cohort: AUC difference (95% CI) and the
+    Holm-adjusted p-value of DeLong's test."""
+    comp = _defined(d.comparisons)
+    sig = d.signature_model
+    others = [m for m in d.primary_models if m != sig]
+    if comp.empty or not others:
+        return pd.DataFrame()
     rows = []
-    for var in dict.fromkeys(df["variable"]):
-        sub = df[df["variable"] == var]
-        kind = str(sub["kind"].iloc[0])
-        first = sub.iloc[0]
-        miss = {c: int(sub[sub["cohort"] == c]["missing"].iloc[0])
-                for c in cohorts if len(sub[sub["cohort"] == c])
-                and _finite(sub[sub["cohort"] == c]["missing"].iloc[0])}
-        miss_txt = ", ".join(f"{c} {m}" for c, m in miss.items() if m) or "0"
-        if kind == "numeric":
-            label = var + (" (median [IQR])" if "[" in str(first["summary"]) else " (mean ± SD)")
-            row = {"Characteristic": label}
-            for c in cohorts:
-                r = sub[sub["cohort"] == c]
-                row[c] = str(r.iloc[0]["summary"]) if len(r) else "–"
-            row.update({"Test": str(first.get("test") or ""), "p": fmt_p(first.get("p_value")),
-                        "Missing": miss_txt})
+    for other in others:
+        row = {"Comparison": f"{d.labels.model(sig)} vs {d.labels.model(other)}"}
+        found = False
+        for c in d.cohorts:
+            sub = comp[comp["cohort"] == c]
+            r = sub[(sub["model_a"] == sig) & (sub["model_b"] == other)]
+            sign = 1.0
+            if r.empty:
+                r, sign = sub[(sub["model_a"] == other) & (sub["model_b"] == sig)], -1.0
+            if r.empty:
+                row[d.labels.cohort(c)] = "–"
+                continue
+            found = True
+            x = r.iloc[0]
+            lo, hi = sorted((sign * x["ci_low"], sign * x["ci_high"]))
+            row[d.labels.cohort(c)] = (f"{fmt_ci(sign * x['difference'], lo, hi, to=True)}; "
+                                       f"{fmt_p_eq(x['p_adjusted'])}")
+        if found:
             rows.append(row)
-            continue
-        row = {"Characteristic": f"{var}, n (%)"} | {c: "" for c in cohorts} | {
-            "Test": str(first.get("test") or ""), "p": fmt_p(first.get("p_value")),
-            "Missing": miss_txt}
+    return pd.DataFrame(rows)
+
+
+def comparison_matrix(d: ReportData, cohort: str) -> pd.DataFrame:
+    """All pairwise DeLong comparisons in one cohort as a matrix: the cell of row A and
+    column B is AUC(A) - AUC(B) with the Holm-adjusted p-value; upper triangle only."""
+    comp = d.comparisons[d.comparisons["cohort"] == cohort]
+    models = [m for m in d.models if m in set(comp["model_a"]) | set(comp["model_b"])]
+    if comp.empty or len(models) < 2:
+        return pd.DataFrame()
+    cell: dict[tuple[str, str], str] = {}
+    for x in comp.to_dict(orient="records"):
+        if _finite(x["difference"]) and _finite(x["p_value"]):
+            text = f"{x['difference']:+.2f} ({fmt_p(x['p_adjusted'])})"
+        else:  # the test is undefined (one class, too few events): no difference shown
+            text = "undefined"
+        cell[(x["model_a"], x["model_b"])] = text
+        flipped = text if text == "undefined" else \
+            f"{-x['difference']:+.2f} ({fmt_p(x['p_adjusted'])})"
+        cell[(x["model_b"], x["model_a"])] = flipped
+    rows = []
+    for i, a in enumerate(models[:-1]):
+        row = {"Model": d.labels.model(a)}
+        for j, b in enumerate(models[1:], start=1):
+            row[d.labels.model(b)] = cell.get((a, b), "–") if j > i else ""
         rows.append(row)
-        for lv in dict.fromkeys(sub["level"]):
-            row = {"Characteristic": f"— {lv}"}
-            for c in cohorts:
-                r = sub[(sub["cohort"] == c) & (sub["level"] == lv)]
-                row[c] = str(r.iloc[0]["summary"]) if len(r) else "–"
-            row.update({"Test": "", "p": "", "Missing": ""})
-            rows.append(row)
-    out = pd.DataFrame(rows)
-    rename = {c: f"{c} (n = {n_by[c]})" for c in cohorts if n_by.get(c) is not None}
-    return out.rename(columns=rename)
-
-
-def funnel_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Feature-selection funnel per family: step, features in, features kept."""
-    sel = results.get("selection")
-    if not isinstance(sel, Mapping):
-        return pd.DataFrame()
-    rows = []
-    for fam, body in sel.items():
-        if not isinstance(body, Mapping):
-            continue
-        for r in body.get("funnel") or []:
-            rows.append({"Family": str(fam), "Step": _STEP_LABEL.get(str(r.get("step")),
-                                                                     str(r.get("step"))),
-                         "Features in": str(r.get("n_in", "–")),
-                         "Features kept": str(r.get("n_out", "–"))})
     return pd.DataFrame(rows)
 
 
-def coefficients_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Final coefficients of every score (original scale) with the feature mean and SD."""
-    sel = results.get("selection")
-    if not isinstance(sel, Mapping):
-        return pd.DataFrame()
-    rows = []
-    for fam, body in sel.items():
-        if not isinstance(body, Mapping):
-            continue
-        for r in body.get("coefficients") or []:
-            rows.append({"Score": "rad-score" if fam == "radiomics" else
-                         ("DL-score" if fam == "deep" else str(fam)),
-                         "Feature": str(r.get("feature")),
-                         "Coefficient": fmt_num(r.get("coef"), 4),
-                         "Mean": fmt_num(r.get("mean"), 3), "SD": fmt_num(r.get("sd"), 3)})
-    return pd.DataFrame(rows)
+def undefined_comparisons(d: ReportData) -> list[str]:
+    """One sentence (markdown) per cohort whose DeLong comparisons are undefined."""
+    df = d.comparisons
+    bad = df[pd.to_numeric(df["p_value"], errors="coerce").isna()]
+    out = []
+    for cohort, g in bad.groupby("cohort", sort=False):
+        reasons = sorted({str(r) for r in g["undefined_reason"] if isinstance(r, str) and r})
+        why = f": {md_text(reasons[0].rstrip('.'))}" if len(reasons) == 1 else ""
+        out.append(f"{len(g)} comparison(s) in {md_text(d.labels.cohort(str(cohort)))} are "
+                   f"undefined{why}.")
+    return out
 
 
-def flow_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Patient flow per cohort: stage, n and reason."""
-    df = frame(results, "patient_flow")
-    if df.empty:
-        return df
-    return pd.DataFrame({"Cohort": df["cohort"].astype(str),
-                         "Stage": df["stage"].astype(str).str.replace("_", " "),
-                         "n": [str(int(v)) if _finite(v) else "–" for v in df["n"]],
-                         "Reason": [str(v) if isinstance(v, str) and v else ""
-                                    for v in df.get("reason", [""] * len(df))]})
-
-
-def missing_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Missing values per variable and cohort (only variables with any missing value)."""
-    df = frame(results, "missing")
-    if df.empty or "missing" not in df:
-        return pd.DataFrame()
-    df = df[pd.to_numeric(df["missing"], errors="coerce").fillna(0) > 0]
-    if df.empty:
-        return pd.DataFrame()
-    return pd.DataFrame({
-        "Variable": df["variable"].astype(str), "Cohort": df["cohort"].astype(str),
-        "Missing": [f"{int(m)} of {int(n)}" if _finite(n) else str(int(m))
-                    for m, n in zip(df["missing"], df.get("n", [None] * len(df)))],
-        "%": [fmt_num(100 * float(f), 1) if f is not None and _finite(f) else "–"
-              for f in list(df.get("fraction", [None] * len(df)))]})
-
-
-def subgroup_table(results: Mapping[str, Any]) -> pd.DataFrame:
+# ------------------------------------------------------------------ subgroups, survival
+def subgroup_table(d: ReportData, models: Sequence[str] | None = None) -> pd.DataFrame:
     """Subgroup AUCs with CIs and the heterogeneity test per cohort x model x subgroup."""
-    df = frame(results, "subgroups")
+    df = d.order(d.subgroups, models=models)
     if df.empty:
-        return df
-    het = frame(results, "heterogeneity")
+        return pd.DataFrame()
+    het = d.heterogeneity
     rows = []
-    for _, r in df.iterrows():
+    for r in df.to_dict(orient="records"):
         h = het[(het["cohort"] == r["cohort"]) & (het["model"] == r["model"])
-                & (het["subgroup"] == r["subgroup"])] if not het.empty else het
-        rows.append({"Cohort": str(r["cohort"]), "Model": _label(results, r["model"]),
-                     "Subgroup": f"{r['subgroup']}: {r['level']}",
+                & (het["subgroup"] == r["subgroup"])]
+        auc = fmt_ci(r["auc"], r["ci_low"], r["ci_high"])
+        if auc == "–" and r["undefined_reason"]:
+            auc = f"undefined ({r['undefined_reason']})"
+        rows.append({"Cohort": d.labels.cohort(r["cohort"]), "Model": d.labels.model(r["model"]),
+                     "Subgroup": f"{d.labels.subgroup(r['subgroup'])}: "
+                                 f"{d.labels.subgroup_level(r['subgroup'], r['level'])}",
                      "n (events)": f"{int(r['n'])} ({int(r['events'])})",
-                     "AUC (95% CI)": fmt_ci(r.get("auc"), r.get("ci_low"), r.get("ci_high")),
+                     "AUC (95% CI)": auc,
                      "Heterogeneity p": fmt_p(h.iloc[0]["p_value"]) if len(h) else "–"})
     return pd.DataFrame(rows)
 
 
-def survival_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Log-rank test, hazard ratio (95% CI) and C-index per cohort."""
-    df = frame(results, "survival", "summary")
+def survival_table(d: ReportData) -> pd.DataFrame:
+    """The signature as a prognostic marker per cohort: HR (95% CI), log-rank, C-index."""
+    df = d.survival_summary
     if df.empty:
-        return df
+        return pd.DataFrame()
     return pd.DataFrame({
-        "Cohort": df["cohort"].astype(str),
+        "Cohort": [d.labels.cohort(c) for c in df["cohort"]],
+        "n (events)": [f"{int(n)} ({int(e)})" for n, e in zip(df["n"], df["events"])],
         "HR (95% CI)": [fmt_ci(h, lo, hi) for h, lo, hi in
                         zip(df["hr"], df["hr_ci_low"], df["hr_ci_high"])],
         "Log-rank χ²": [fmt_num(v, 2) for v in df["logrank_statistic"]],
         "Log-rank p": [fmt_p(v) for v in df["logrank_p"]],
-        "C-index": [fmt_num(v, 3) for v in df["c_index"]]})
+        "C-index": [fmt_num(v, 2) for v in df["c_index"]]})
+
+
+# ------------------------------------------------------------------------------ output
+def grouped(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``df`` as markdown cells (escaped) with repeated values of ``column`` left blank: a
+    group's name printed once, on its first row (for :meth:`SectionWriter.table`)."""
+    out = df.map(md_text)
+    if column in out and len(out):
+        repeat = df[column].eq(df[column].shift())
+        out.loc[repeat, column] = ""
+    return out
 
 
 def to_pipe(df: pd.DataFrame, caption: str, label: str,
@@ -446,22 +506,22 @@ def to_pipe(df: pd.DataFrame, caption: str, label: str,
     Cells, column names and the caption are display text, possibly from input
     files: each is escaped with :func:`radval.report._escape.md_text`, so it renders
     literally and cannot break the table.  Only the columns named in ``raw`` hold
-    markdown built by radval itself (e.g. ``@sec-x`` references) and are kept as
-    they are (line breaks and ``|`` still cannot break the table).
+    markdown built by radval itself (e.g. ``@sec-x`` references, or escaped text with
+    radval's indentation) and are kept as they are (line breaks and ``|`` still cannot
+    break the table).
 
-    ``label`` must start with ``tbl-`` and be ``[a-z0-9-]``.  The first column is
-    left-aligned, others left too unless ``align`` says otherwise (``"l"``, ``"r"``,
-    ``"c"``).
+    ``label`` must start with ``tbl-`` and be ``[a-z0-9-]``.  Columns are left-aligned
+    unless ``align`` says otherwise (``"l"``, ``"r"``, ``"c"``).
     """
-    import re
-
     if not re.fullmatch(r"tbl-[a-z0-9-]+", label):
         msg = f"table label must start with 'tbl-' and be [a-z0-9-]; got {label!r}"
         raise ValueError(msg)
     keep = {str(c) for c in raw}
 
     def _raw(v: Any) -> str:
-        return " ".join(str(v).split()).replace("|", "\\|")
+        # a pipe not already escaped (an even number of backslashes before it) would end
+        # the cell: escape it, and leave the escaped ones of md_text alone
+        return re.sub(r"(?<!\\)((?:\\\\)*)\|", r"\1\\|", " ".join(str(v).split()))
 
     def _cell(v: Any, col: Any) -> str:
         return _raw(v) if str(col) in keep else md_text(v)
@@ -471,10 +531,15 @@ def to_pipe(df: pd.DataFrame, caption: str, label: str,
     widths = []
     for c in df.columns:
         cells = [str(c)] + [str(v) for v in df[c]]
-        longest = max(len(v) for v in cells)
+        body = [str(v) for v in df[c]] or [""]
         word = max(len(w) for v in cells for w in (v.split() or [""]))
-        # room for the longest unbreakable word, and about half of the longest cell
-        widths.append(min(max(word + 2, math.ceil(0.55 * longest), 4), 40))
+        if max(len(v) for v in body) <= 18:
+            # a short cell (a number with its interval) is not wrapped
+            widths.append(max(max(len(v) for v in body) + 2, word + 2, 4))
+        else:  # room for the longest unbreakable word, and most of the longest cell
+            longest_body = max(len(v) for v in body)
+            widths.append(min(max(word + 2, math.ceil(0.75 * longest_body), 4), 40))
+
     def mark(a: str, w: int) -> str:
         if a == "r":
             return "-" * (w - 1) + ":"
@@ -496,5 +561,5 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    csv_frame(df).to_csv(p, index=False)
+    csv_frame(df).to_csv(p, index=False, lineterminator="\n")
     return p

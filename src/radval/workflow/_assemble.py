@@ -221,8 +221,11 @@ def cohort_rows(study: StudyConfig, data: AnalysisData) -> list[dict[str, Any]]:
     return rows
 
 
-def provenance(study: StudyConfig, study_file: str | Path | None) -> dict[str, Any]:
-    """Versions, seed, SHA-256 of every input, the parsed and the written study file."""
+def provenance(study: StudyConfig, study_file: str | Path | None,
+               run_dir: str | Path | None = None) -> dict[str, Any]:
+    """Versions, seed, SHA-256 of every input, the parsed and the written study file; with
+    ``run_dir``, where each input is relative to the run folder (``radval report --check``
+    compares the hashes with the files there)."""
     inputs: dict[str, Path] = {}
     for key, rel in (("clinical", study.clinical), ("manifest", study.manifest),
                      ("features", study.features), ("radiomics_params", study.radiomics.params)):
@@ -233,9 +236,42 @@ def provenance(study: StudyConfig, study_file: str | Path | None) -> dict[str, A
     if study_file is not None and Path(study_file).is_file():
         inputs["study_file"] = Path(study_file)
         study_text = Path(study_file).read_text(encoding="utf-8")
-    return {"versions": package_versions(), "seed": study.seed,
-            "input_sha256": {k: sha256_file(v) for k, v in sorted(inputs.items())},
-            "study": study.to_record(), "study_file_text": study_text}
+    out = {"versions": package_versions(), "seed": study.seed,
+           "input_sha256": {k: sha256_file(v) for k, v in sorted(inputs.items())},
+           "study": study.to_record(), "study_file_text": study_text}
+    if run_dir is not None:
+        out["input_paths"] = relative_paths(inputs, run_dir)
+    return out
+
+
+def relative_paths(inputs: Mapping[str, str | Path], run_dir: str | Path) -> dict[str, str]:
+    """Input label -> its path relative to the run folder (POSIX separators)."""
+    import os
+
+    base = os.path.abspath(run_dir)
+    return {k: Path(os.path.relpath(os.path.abspath(v), base)).as_posix()
+            for k, v in sorted(inputs.items())}
+
+
+def labels_record(study: StudyConfig) -> dict[str, Any]:
+    """The ``labels`` of results.json: display names, units and level texts of the study's
+    variables (clinical predictors and the outcome), subgroups, models and cohorts."""
+    variables: dict[str, Any] = {}
+    for p in study.clinical_predictors:
+        variables[p.name] = {"label": p.label, "unit": p.unit, "levels": p.levels,
+                             "kind": p.kind}
+    o = study.outcome
+    variables[o.column] = {"label": o.label, "unit": o.unit, "levels": o.levels,
+                           "kind": "categorical"}
+    subgroups: dict[str, Any] = {}
+    for sg in study.subgroups:
+        rule = sg.rule
+        subgroups[sg.name] = {"label": sg.label, "column": rule.column, "op": rule.op,
+                              "value": rule.value, "rule": rule.label,
+                              "complement": rule.complement_label, "levels": sg.levels}
+    return {"variables": variables, "subgroups": subgroups,
+            "models": dict(study.models.labels),
+            "cohorts": {c.name: c.label for c in study.cohorts if c.label}}
 
 
 def evaluation_flags(tables: EvaluationTables, selection: Mapping[str, Any]
@@ -261,16 +297,18 @@ def build_results(study: StudyConfig, data: AnalysisData, *, selection: Mapping[
                      tables: EvaluationTables, optimism: OptimismResult,
                      survival: SurvivalValidation | None, warnings_: list[dict[str, Any]],
                      sample: Mapping[str, Any], signature_model: str,
-                     study_file: str | Path | None) -> dict[str, Any]:
+                     study_file: str | Path | None,
+                     run_dir: str | Path | None = None) -> dict[str, Any]:
     """The content of ``results.json`` of a development run, tables still as DataFrames
-    (:func:`write_tables` writes them as CSV; ``ResultsFile.from_data`` validates it)."""
+    (:func:`write_tables` writes them as CSV; ``ResultsFile.from_data`` validates it).
+    ``run_dir`` is the run folder (the inputs' paths are recorded relative to it)."""
     from radval import __version__
 
     results: dict[str, Any] = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "radval_version": __version__,
         "created": utc_now(),
-        "provenance": provenance(study, study_file),
+        "provenance": provenance(study, study_file, run_dir),
         "study": {"name": study.name, "outcome": study.outcome.column,
                   "positive_label": study.outcome.positive_label,
                   "definition": study.outcome.definition, "question": study.question,
@@ -310,6 +348,7 @@ def build_results(study: StudyConfig, data: AnalysisData, *, selection: Mapping[
         "extraction": extraction_record(data.extraction),
         "bundle": models.get("bundle"),
         "methods": dict(METHODS),
+        "labels": labels_record(study),
     }
     # calibration and clinical utility (radval.workflow._calibration, _utility)
     results.update(tables.extra_results())

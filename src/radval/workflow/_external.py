@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radval._provenance import atomic_write_text, sha256_file, utc_now
-from radval._results import jsonable
+from radval._provenance import sha256_file, utc_now
 from radval.contracts._results import ResultsFile
 from radval.exceptions import (
     DataError,
@@ -42,7 +41,6 @@ from radval.exceptions import (
 from radval.io.coding import check_cohort_agreement, code_ids, code_outcome, primary_rows
 from radval.io.schema import check_table
 from radval.io.tables import check_numeric_columns, read_table
-from radval.report._escape import md_text
 from radval.workflow._calibration import SCORE_MODELS
 from radval.workflow._coding import normalise_features
 from radval.workflow._outputs import RunFolder
@@ -142,101 +140,17 @@ def _read_features_table(path: Path, needed: Sequence[str]) -> pd.DataFrame:
     return normalise_features(feats, source=label)
 
 
-def _shift_markdown(shift: Any, recal: Any) -> str:
-    lines = ["", "# Dataset shift against the development cohort {#sec-shift}", "",
-             "Standardised mean difference (SMD, pooled SD) of each selected feature and the "
-             "share of values outside the development 5-95% range (local-mean quantiles; "
-             "about 10% without shift). Features are flagged when "
-             f"|SMD| > {shift.smd_threshold:g} or more than "
-             f"{100 * shift.out_of_range_threshold:.0f}% fall outside the range, the pattern "
-             "of a different scanner or protocol.", "",
-             "| Feature | Dev. mean | Site mean | SMD | Outside dev. 5-95% | Flag |",
-             "|---|---:|---:|---:|---:|:---:|"]
-    for r in shift.features.to_dict(orient="records"):
-        # feature names come from the bundle: escaped text, never a code span (Quarto
-        # expands shortcodes inside code)
-        lines.append(f"| {md_text(r['feature'])} | {r['dev_mean']:.4g} | {r['val_mean']:.4g} | "
-                     f"{r['smd']:.2f} | {_percent(r['share_outside_q05_q95'])} | "
-                     f"{'**yes**' if r['flagged'] else ''} |")
-    lines += ["", ": Dataset-shift diagnostics {#tbl-shift}", ""]
-    pr = shift.predicted_risk
-    if "val_mean" in pr and "dev_mean" in pr:
-        lines.append(f"Mean predicted risk: development {pr['dev_mean']:.3f}, this site "
-                     f"{pr['val_mean']:.3f} (SMD {pr.get('smd', math.nan):.2f}). ")
-    pv = shift.prevalence
-    if pv.get("validation") is not None and pv.get("development") is not None:
-        lines.append(f"Outcome prevalence: development {pv['development']:.3f}, this site "
-                     f"{pv['validation']:.3f}.")
-    lines += ["", "# Model updating (beside the original model) {#sec-updating}", "",
-              "Recalibration-in-the-large re-estimates the intercept with the frozen linear "
-              "predictor as offset; logistic recalibration re-estimates intercept and slope. "
-              "Calibration of the updated models is apparent (estimated in the same data). The "
-              "original model is the one validated.", "",
-              "| Model | AUC | CITL | Slope | Brier | O/E |", "|---|---:|---:|---:|---:|---:|"]
-    for r in recal.comparison.to_dict(orient="records"):
-        lines.append(f"| {md_text(r['model'])} | {r['auc']:.3f} | {r['citl']:.3f} | "
-                     f"{r['slope']:.3f} | "
-                     f"{r['brier']:.3f} | {r['o_e_ratio']:.3f} |")
-    lines += ["", ": Original and updated models {#tbl-updating}", "",
-              f"Recalibration-in-the-large: intercept {recal.citl_intercept:.3f} "
-              f"(SE {recal.citl_intercept_se:.3f}). Logistic recalibration: intercept "
-              f"{recal.logistic_intercept:.3f} (SE {recal.logistic_intercept_se:.3f}), slope "
-              f"{recal.logistic_slope:.3f} (SE {recal.logistic_slope_se:.3f}).", ""]
-    return "\n".join(lines)
-
-
-def _origin_markdown(origin: Any) -> str:
-    """Section of the site report on the bundle's origin (signature check)."""
-    o = origin if isinstance(origin, dict) else {}
-    lines = ["", "# Origin of the bundle {#sec-origin}", ""]
-    if o.get("verified"):
-        lines.append("The bundle carries an Ed25519 signature that was verified with the "
-                     "trusted public key of fingerprint (SHA-256) "
-                     f"{md_text(o.get('key_fingerprint'))}: it was made by the holder of the "
-                     "matching private key and no file changed since it was signed.")
-    else:
-        lines.append("**The origin of the bundle is unverified.** No trusted public key was "
-                     "given, so nothing shows who made the bundle or that it was not changed "
-                     "on the way; its checksums only catch accidental damage. Run radval "
-                     f"validate with the option {md_text('--trusted-key')} and the developers' "
-                     "public key to verify it.")
-        if o.get("signed"):
-            lines.append(f" The bundle carries a signature naming key "
-                         f"{md_text(o.get('claimed_fingerprint'))}, which was not checked.")
-    return "\n".join(lines) + "\n"
-
-
-def _percent(x: Any) -> str:
-    # a bundle of radval < 0.2 has no q05/q95: the share is undefined
-    return "-" if x is None or not math.isfinite(x) else f"{100 * x:.0f}%"
-
-
-#: First paragraph of the site report: it is not anonymised and stays at the site.
-INTERNAL_USE_NOTICE = ("**For internal use at this site.** This report shows the site's "
-                       "results without small-cell suppression; do not send it outside the "
-                       "site. Only share.json is meant to leave the site.")
-
-
-def _render(out: Path, results: dict[str, Any], predictions: pd.DataFrame, shift: Any,
-            recal: Any, formats: Sequence[str]) -> dict[str, str]:
+def _render(out: Path, formats: Sequence[str]) -> dict[str, str]:
+    """The site report of the committed site run in ``out`` (:func:`render_report`: one
+    document with the site's sections and the internal-use notice; an empty ``formats``
+    writes the sources only)."""
     try:
-        from radval.report.document import build_report
-        from radval.report.render import render_document
+        from radval.report.render import render_report
     except ImportError:  # pragma: no cover - report layer not installed
         logger.warning("report layer not available: no site report")
         return {}
-    report_dir = out / "report"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    parts = build_report(jsonable(results), predictions, report_dir)
-    qmd = report_dir / "report.qmd"
-    # the notice goes first, after the front matter
-    head, sep, body = parts.qmd.partition("\n---\n")
-    text = f"{head}{sep}\n{INTERNAL_USE_NOTICE}\n\n{body}" if sep else \
-        f"{INTERNAL_USE_NOTICE}\n\n{parts.qmd}"
-    atomic_write_text(qmd, text + _shift_markdown(shift, recal)
-                      + _origin_markdown(results.get("bundle", {}).get("origin")))
-    rendered = render_document(qmd, formats=list(formats)) if formats else {}
-    return {k: os.path.relpath(v, out) for k, v in {**rendered, "qmd": qmd}.items()}
+    rendered = render_report(out, formats=list(formats))
+    return {k: os.path.relpath(v, out) for k, v in rendered.items()}
 
 
 def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLike[str] | None,
@@ -565,7 +479,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     report: dict[str, str] = {}
     if recal is not None and report_formats is not None:
         try:
-            report = _render(out_dir, results, preds, shift, recal, report_formats)
+            report = _render(out_dir, report_formats)
         except Exception as exc:  # noqa: BLE001 - the report must not lose the results
             logger.warning("site report not rendered: %s", exc)
     if one_class:

@@ -291,7 +291,8 @@ def _evaluate(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[
         timings["survival"] = time.perf_counter() - t0
     raw = build_results(study, data, selection=selection, models=models, cutoffs=cutoffs,
                         tables=tables, optimism=optimism, survival=survival, warnings_=warn,
-                        sample=sample, signature_model=sig_model, study_file=study_file)
+                        sample=sample, signature_model=sig_model, study_file=study_file,
+                        run_dir=stage.parent)
     raw["missing_data"] = imputation.missing_record(study, data, models)
     raw["methods"]["missing_data"] = imputation.methods_sentence(study)
     if data.harmonisation is not None:

@@ -62,8 +62,57 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Outcome(_Strict):
-    """The binary outcome: ``column`` in the clinical table; ``positive_label`` is the event."""
+def level_key(value: Any) -> str:
+    """A level code as it appears in the data and in results.json (``1.0`` -> ``"1"``,
+    ``True`` -> ``"True"``): the key of a ``levels`` mapping of the study file."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _levels(v: Any) -> dict[str, str] | None:
+    """``levels`` of the study file: code -> display text; YAML keys may be numbers."""
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise ValueError("must map each code to its display text, e.g. {0: 'no', 1: 'yes'}")
+    out: dict[str, str] = {}
+    for k, text in v.items():
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"the text of level {k!r} must be a non-empty string")
+        key = level_key(k)
+        if key in out:
+            raise ValueError(f"level {key!r} is given twice")
+        out[key] = text
+    return out
+
+
+class _Labelled(_Strict):
+    """Display name, unit and level texts of a variable (all optional; the report falls
+    back to the column name and the codes)."""
+
+    label: str | None = None
+    unit: str | None = None
+    levels: dict[str, str] | None = None
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _check_levels(cls, v: Any) -> dict[str, str] | None:
+        return _levels(v)
+
+    @field_validator("label", "unit")
+    @classmethod
+    def _check_text(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must not be empty (omit the key instead)")
+        return v
+
+
+class Outcome(_Labelled):
+    """The binary outcome: ``column`` in the clinical table; ``positive_label`` is the event;
+    ``label`` and ``levels`` say how the report shows it."""
 
     column: str
     positive_label: int | str | bool = 1
@@ -101,14 +150,16 @@ class DeepConfig(_Strict):
 
 
 class Cohort(_Strict):
-    """A cohort (value of the ``cohort`` column) and its role."""
+    """A cohort (value of the ``cohort`` column), its role and its display name."""
 
     name: str
     role: Literal["development", "internal_validation", "external_validation"]
+    label: str | None = None
 
 
-class ClinicalPredictor(_Strict):
-    """A clinical predictor: column name, timing relative to surgery, kind."""
+class ClinicalPredictor(_Labelled):
+    """A clinical predictor: column name, timing relative to surgery, kind; ``label``,
+    ``unit`` and ``levels`` say how the report shows it."""
 
     name: str
     timing: Literal["pre-operative", "post-operative"] = "pre-operative"
@@ -209,10 +260,36 @@ def parse_subgroup(expr: str) -> SubgroupRule:
 
 
 class Subgroup(_Strict):
-    """A subgroup: rows satisfying ``expr`` versus the rest (``expr`` parsed, never evaluated)."""
+    """A subgroup: rows satisfying ``expr`` versus the rest (``expr`` parsed, never evaluated).
+
+    ``label`` names it in the report; ``levels`` maps its two levels, the rule and its
+    complement as radval writes them (``"tumour_size_mm < 20"``, ``"tumour_size_mm >= 20"``),
+    to display texts.
+    """
 
     name: str
     expr: str
+    label: str | None = None
+    levels: dict[str, str] | None = None
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _check_levels(cls, v: Any) -> dict[str, str] | None:
+        return _levels(v)
+
+    @model_validator(mode="after")
+    def _check_level_keys(self) -> Subgroup:
+        if self.levels:
+            try:
+                rule = parse_subgroup(self.expr)
+            except ConfigError:
+                return self  # reported by the expr validator
+            allowed = [rule.label, rule.complement_label]
+            bad = [k for k in self.levels if k not in allowed]
+            if bad:
+                raise ValueError(f"levels: {bad} are not levels of the subgroup; its levels "
+                                 f"are {allowed}")
+        return self
 
     @field_validator("expr")
     @classmethod
@@ -246,7 +323,8 @@ class ModelsConfig(_Strict):
 
     ``clinical_predictors`` (default: every pre-operative clinical predictor) feed the
     clinical model; ``nomogram_predictors`` (default: every clinical predictor) are
-    added to the signature in the nomogram.
+    added to the signature in the nomogram; ``labels`` gives display names of models
+    (``{nomogram: "Radiomics nomogram"}``).
     """
 
     clinical: bool = True
@@ -257,6 +335,7 @@ class ModelsConfig(_Strict):
         default_factory=list)
     clinical_predictors: list[str] | None = None
     nomogram_predictors: list[str] | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class PartialAucConfig(_Strict):
@@ -516,6 +595,12 @@ class StudyConfig(_Strict):
                 if unknown:
                     raise ValueError(f"models.{key}: {unknown} are not listed in "
                                      "clinical_predictors")
+        known = {"radiomics", "deep", "combined", "clinical", "nomogram",
+                 *self.models.comparison}
+        unknown = sorted(set(self.models.labels) - known)
+        if unknown:
+            raise ValueError(f"models.labels: {unknown} are not models of this study "
+                             f"(models: {sorted(known)})")
         sg = [s.name for s in self.subgroups]
         if len(set(sg)) != len(sg):
             raise ValueError("subgroups: names must be unique")

@@ -4,6 +4,11 @@ radval crossref filter: Quarto-style cross-references and callouts for plain pan
 Pass 1 numbers figures (ids fig-*), tables (tbl-*) and sections (all headers except
 .unnumbered; ids sec-* are remembered).  HTML and DOCX get "Figure N: " / "Table N: "
 caption prefixes and "1.2 " header numbers; typst numbers natively, so nothing is added.
+The metadata field radval-prefix (the supplement: "S") prefixes every number: "Table S1",
+"S2.1".  A link with class xref-ext (a reference into the other document of the report,
+written by radval.report.document) stays a link in HTML and becomes its text elsewhere;
+a div .table-note (notes under a table) is set small.  In typst a table of up to 35 rows
+is kept on one page with its caption; a longer one breaks across pages.
 Pass 2 rewrites citations whose key is a known fig-/tbl-/sec- id into links
 "Figure N" / "Table N" / "Section N" (typst: a raw @key reference).  Unknown fig-/tbl-/sec-
 keys become a visible "[missing reference: key]" and a warning; other citations are left
@@ -17,6 +22,7 @@ local is_typst = fmt:match("typst") ~= nil
 local is_docx = fmt:match("docx") ~= nil
 
 local labels = {}          -- id -> display text ("Figure 3")
+local prefix = ""          -- "S" in the supplement
 local counts = { fig = 0, tbl = 0 }
 local sec = { 0, 0, 0, 0, 0, 0 }
 local PREFIX = { fig = "Figure", tbl = "Table", sec = "Section" }
@@ -44,12 +50,16 @@ end
 
 local has_bibliography = false
 
-local number_pass = {
-  traverse = "topdown",
+local meta_pass = {
   Meta = function(meta)
     has_bibliography = meta.bibliography ~= nil or meta.references ~= nil
+    if meta["radval-prefix"] ~= nil then prefix = pandoc.utils.stringify(meta["radval-prefix"]) end
     return nil
   end,
+}
+
+local number_pass = {
+  traverse = "topdown",
   Header = function(h)
     if h.classes:includes("unnumbered") then return nil end
     local lvl = h.level
@@ -57,7 +67,7 @@ local number_pass = {
     for i = lvl + 1, #sec do sec[i] = 0 end
     local parts = {}
     for i = 1, lvl do parts[#parts + 1] = tostring(sec[i]) end
-    local num = table.concat(parts, ".")
+    local num = prefix .. table.concat(parts, ".")
     if h.identifier ~= "" then labels[h.identifier] = PREFIX.sec .. " " .. num end
     if not is_typst then
       h.content = pandoc.Inlines({ pandoc.Span({ pandoc.Str(num) }, { class = "header-section-number" }),
@@ -70,7 +80,7 @@ local number_pass = {
     local id = f.identifier or ""
     if id:match("^fig%-") then
       counts.fig = counts.fig + 1
-      labels[id] = PREFIX.fig .. " " .. counts.fig
+      labels[id] = PREFIX.fig .. " " .. prefix .. counts.fig
       f.caption = prefix_caption(f.caption, labels[id])
       return f
     end
@@ -81,8 +91,15 @@ local number_pass = {
     if id == "" and t.attr then id = t.attr.identifier or "" end
     if id:match("^tbl%-") then
       counts.tbl = counts.tbl + 1
-      labels[id] = PREFIX.tbl .. " " .. counts.tbl
+      labels[id] = PREFIX.tbl .. " " .. prefix .. counts.tbl
       t.caption = prefix_caption(t.caption, labels[id])
+      local rows = 0
+      for _, body in ipairs(t.bodies) do rows = rows + #body.body end
+      if is_typst and rows <= 35 then
+        -- a table that fits a page moves to the next page whole, its caption with it
+        return pandoc.Blocks({ pandoc.RawBlock("typst", "#block(breakable: false)["), t,
+          pandoc.RawBlock("typst", "]") })
+      end
       return t
     end
     return nil
@@ -122,6 +139,12 @@ local ref_pass = {
     end
     return out
   end,
+  Link = function(link)
+    if link.classes:includes("xref-ext") and fmt:match("html") == nil then
+      return link.content
+    end
+    return nil
+  end,
   Image = function(img)
     if not is_docx and img.src:match("%.png$") then
       local svg = img.src:gsub("%.png$", ".svg")
@@ -144,8 +167,21 @@ local function callout_kind(div)
   return nil
 end
 
+local function table_note(div)
+  if is_typst then
+    local out = pandoc.Blocks({ pandoc.RawBlock("typst", "#block(above: 4pt)[#set text(size: 7.5pt)") })
+    out:extend(div.content)
+    out:insert(pandoc.RawBlock("typst", "]"))
+    return out
+  elseif is_docx then
+    return pandoc.Div(div.content, { ["custom-style"] = "Table Note" })
+  end
+  return nil
+end
+
 local callout_pass = {
   Div = function(div)
+    if div.classes:includes("table-note") then return table_note(div) end
     local kind = callout_kind(div)
     if kind == nil then return nil end
     local blocks = pandoc.Blocks(div.content)
@@ -182,4 +218,4 @@ local callout_pass = {
   end,
 }
 
-return { callout_pass, number_pass, ref_pass }
+return { meta_pass, callout_pass, number_pass, ref_pass }
