@@ -132,11 +132,11 @@ def test_site_section_compares_with_and_without_imputed_patients_and_shift() -> 
 
 def test_tripod_missing_data_items_come_from_the_section() -> None:
     results, _pred = make_results(7)
-    base = tripod_checklist(results, sections={"sec-flow", "sec-missing-data"}) \
+    base = tripod_checklist(results, sections={"sec-participants", "sec-missing-data"}) \
         .set_index("item")
-    assert base.loc["11", "where"] == "sec-flow"  # older results: the patient flow
+    assert base.loc["11", "where"] == "sec-participants"  # older results: the patient flow
     results.update(_blocks())
-    tri = tripod_checklist(results, sections={"sec-flow", "sec-missing-data",
+    tri = tripod_checklist(results, sections={"sec-participants", "sec-missing-data",
                                               "sec-harmonisation"}).set_index("item")
     assert tri.loc["11", "status"] == "reported" and tri.loc["11", "where"] == "sec-missing-data"
     assert tri.loc["27a", "status"] == "partly"
