@@ -339,8 +339,15 @@ def test_every_evidence_path_names_a_field_of_the_results(key: str) -> None:
     from radval.report._checklists import load_checklist
 
     for it in load_checklist(key)["items"]:
-        if it.get("evidence"):
-            assert _resolves(ResultsFile, it["evidence"]), (key, it["item"], it["evidence"])
+        ev = it.get("evidence")
+        # a list gives alternatives (the first present wins), each must name a field; so must
+        # the time-to-event addition of a TRIPOD+AI item
+        tte = it.get("time_to_event") or {}
+        for path in [*(ev if isinstance(ev, list) else [ev] if ev else []),
+                     *([tte["evidence"]] if tte.get("evidence") else [])]:
+            assert _resolves(ResultsFile, path), (key, it["item"], path)
+        if isinstance(ev, list) and isinstance(it.get("report_section"), list):
+            assert len(ev) == len(it["report_section"]), (key, it["item"])
 
 
 def test_checklist_statuses(data: ReportData) -> None:
