@@ -479,7 +479,11 @@ def test_pooled_report_is_a_journal_docx(tmp_path: Path) -> None:
     assert not (tmp_path / "pooled" / ".report.staging").exists()
     d, captions = check_docx(report / "pooled.docx")
     assert len(captions) == 2
-    assert len([p for p in d.paragraphs if p.style.name == "Image Caption"]) == 4
+    # one captioned forest plot per pooled measure: AUC, slope, CITL, O/E, calibration
+    # intercept and the net benefit at the thresholds the sites share
+    forests = list((tmp_path / "pooled" / "figures").glob("forest_*.png"))
+    assert len(forests) >= 5 and "forest_auc.png" in {f.name for f in forests}
+    assert len([p for p in d.paragraphs if p.style.name == "Image Caption"]) == len(forests)
     assert "Built " in check_html(report / "pooled.html", tmp_path)
     png = (tmp_path / "pooled" / "figures" / "forest_o_e.png").read_bytes()
     ppm = int.from_bytes(png[png.index(b"pHYs") + 4:png.index(b"pHYs") + 8], "big")
