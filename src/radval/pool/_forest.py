@@ -84,7 +84,8 @@ def _draw(used: pd.DataFrame, result: Any, *, title: str, null: float, log_scale
     FigureCanvasAgg(fig)
     paths = []
     for ext in ("png", "svg"):
-        path = out_base.with_suffix(f".{ext}")
+        # appended, not with_suffix: a dot in the name (a threshold) is not a suffix
+        path = out_base.parent / f"{out_base.name}.{ext}"
         # no dates or versions in the files: the same inputs give the same bytes
         fig.savefig(path, dpi=300 if ext == "png" else None,
                     metadata={"Date": None} if ext == "svg" else {"Software": None})

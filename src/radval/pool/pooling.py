@@ -64,6 +64,13 @@ MEASURES: dict[str, tuple[str, str, str, str, str | None, float]] = {
 }
 
 
+def _slug(measure: str) -> str:
+    """File-name and identifier form of a measure name: ``net_benefit_0.2`` ->
+    ``net_benefit_0_2`` (a dot would be read as a file suffix, and two thresholds would
+    write the same figure)."""
+    return measure.replace(".", "_")
+
+
 def _site_rows(shares: Sequence[dict[str, Any]], measure: str) -> pd.DataFrame:
     _label, block, est_key, se_key, transform, _null = MEASURES[measure]
     rows = []
@@ -152,7 +159,7 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str],
     lines += _published_markdown(pooled)
     for name, rel in figures.items():
         label = pooled["measures"][name]["label"]
-        ident = name.replace("_", "-")
+        ident = _slug(name).replace("_", "-")
         lines += [f"![Forest plot: {md_text(label)}]({rel}){{#fig-forest-{ident}}}", ""]
     return "\n".join(lines) + "\n"
 
@@ -338,7 +345,7 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         if figures:
             paths_ = forest_plot(sites, res, title=label, null=null,
                                  log_scale=transform == "log",
-                                 out_base=out_dir / "figures" / f"forest_{name}")
+                                 out_base=out_dir / "figures" / f"forest_{_slug(name)}")
             fig_paths[name] = os.path.relpath(paths_[0], out_dir / "report")
     site_summary = [{"site": s["site"], "n": s["n"], "events": s["events"],
                      "auc": s["discrimination"]["auc"], "slope": s["calibration"]["slope"],
