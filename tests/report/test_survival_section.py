@@ -136,7 +136,8 @@ def test_sections_write_figures_and_tables_in_their_documents(
                if r["cohort"] == "development" and r["horizon"] == 24.0)
     row = pd.read_csv(main.tables["tbl-survival-calibration-main"]).iloc[0]
     assert row["O/E (95% CI)"] == fmt_ci(cal["o_e_ratio"], cal["o_e_ci_low"], cal["o_e_ci_high"])
-    assert "Horizon, months" not in row.index and "at 24 months" in main.markdown
+    assert "Horizon, months" not in row.index
+    assert "at 24 months, the later of the two horizons" in main.markdown
     full = pd.read_csv(supp.tables["tbl-survival-calibration"], dtype=str)
     assert list(full["Horizon, months"]) == ["12", "24", "12", "24"]
     # what the main report refers to exists in one of the two documents
@@ -337,3 +338,20 @@ def test_the_report_places_and_links_both_parts(tmp_path: Path,
                      main)
     assert re.search(r"\[Section \d+(\.\d+)* of the main report\]\(report\.html"
                      r"#sec-survival-validation\)", supp)
+
+
+def test_what_is_not_estimable_is_explained(tmp_path: Path) -> None:
+    res = _results(("development", "external_1"))
+    surv = res["survival"]
+    surv["summary"][1]["median_follow_up"] = None
+    auc = next(r for r in surv["time_dependent_auc"]
+               if r["cohort"] == "development" and r["horizon"] == 12.0)
+    auc.update(auc=None, se=None, ci_low=None, ci_high=None, undefined_reason="no case")
+    main, _supp, _ = _build(res, tmp_path)
+    assert main is not None
+    disc = pd.read_csv(main.tables["tbl-survival-discrimination"], dtype=str)
+    assert list(disc["Median follow-up, months"])[1] == "–"
+    assert disc.loc[0, "AUC at 12 months (95% CI)"] == "–"
+    note = main.markdown.split("::: {.table-note}")[1].split(":::")[0]
+    assert "AUC at 12 months in development\\: no case" in note
+    assert "median follow-up in external\\_1" in note

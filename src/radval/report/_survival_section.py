@@ -521,7 +521,7 @@ def discrimination_table(d: ReportData) -> pd.DataFrame:
                "Uno's C (95% CI)": fmt_ci(rec["c_uno"], rec["c_uno_ci_low"],
                                           rec["c_uno_ci_high"])}
         for r in auc[auc["cohort"] == rec["cohort"]].to_dict(orient="records"):
-            row[f"AUC at {_h(r['horizon'])} {unit}".rstrip()] = \
+            row[f"AUC at {_h(r['horizon'])} {unit}".rstrip() + " (95% CI)"] = \
                 fmt_ci(r["auc"], r["ci_low"], r["ci_high"])
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -537,6 +537,11 @@ def _undefined_notes(d: ReportData) -> list[str]:
     for rec in summ.to_dict(orient="records"):
         if not T._finite(rec["c_index"]) and rec["undefined_reason"]:
             notes.append(f"C in {d.labels.cohort(rec['cohort'])}: {rec['undefined_reason']}")
+    short = [d.labels.cohort(c) for c, m in zip(summ["cohort"], summ["median_follow_up"])
+             if not T._finite(m)]
+    if short and len(short) < len(summ):  # all missing: an older run, the column is dropped
+        notes.append(f"median follow-up in {_and(short)}: the reverse Kaplan-Meier curve "
+                     "does not reach 0.5")
     unit = _unit(d.results.survival)
     for rec in auc.to_dict(orient="records"):
         if not T._finite(rec["auc"]) and rec["undefined_reason"]:
@@ -686,7 +691,7 @@ def build_main(ctx: SectionContext) -> Section | None:
                  f"{md_text(in_sentence(d.labels.variable(surv.time, unit=False)))} and event "
                  f"indicator {md_text(in_sentence(d.labels.variable(surv.event, unit=False)))}"
                  " (1 = event)")
-        text += (f", assessed at {_and([_h(h) for h in surv.horizons])} {unit}."
+        text += (f"; horizons {_and([_h(h) for h in surv.horizons])} {unit}."
                  if surv.horizons else ".")
     if T._finite(surv.cutoff):
         km = isinstance(ctx.drawn.get("fig-km"), Path)
@@ -729,10 +734,13 @@ def build_main(ctx: SectionContext) -> Section | None:
                                 ("@tbl-survival-calibration-main", drew_t)) if ok]
         if refs:
             n_h = len(surv.horizons or [])
+            which = ("" if n_h < 2 else ", the later of the two horizons" if n_h == 2 else
+                     f", the middle of the {n_h} horizons" if n_h % 2 else
+                     ", the later of the two middle horizons")
             w.p(f"{' and '.join(refs)} show{'s' if len(refs) == 1 else ''} the absolute "
-                f"risks at {md_text(at)}"
-                + (f", the middle of the {n_h} horizons; every horizon is in "
-                   "@sec-survival-calibration-all." if n_h > 1 else "."))
+                f"risks at {md_text(at)}{which}"
+                + ("; every horizon is in @sec-survival-calibration-all." if n_h > 1
+                   else "."))
     if _has_detail(d):
         w.p("Risk groups, the optimism correction, calibration and decision curves at every "
             "horizon and the model's coefficients are in @sec-survival-detail.")
