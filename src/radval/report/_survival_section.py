@@ -482,7 +482,7 @@ def survival_tripod_values(results: ReportData | ResultsFile | Mapping[str, Any]
         out["performance"] = "; ".join(perf)
     model = surv.survival_model
     if model is not None:
-        sig = f"the {in_sentence(d.labels.model(surv.model))}'s linear predictor"
+        sig = f"the linear predictor of the {d.labels.model(surv.model)}"
         preds = [d.labels.variable(p[0], unit=False) for p in model.predictors]
         out["model_type"] = (f"Cox proportional-hazards model of {sig} and {_and(preds)}"
                              if model.kind == "cox" and preds else
@@ -658,11 +658,11 @@ def _what(d: ReportData, surv: Survival) -> str:
     if surv.validated == "cox":
         preds = [md_text(d.labels.variable(p[0], unit=False))
                  for p in (model.predictors if model is not None else [])]
-        inputs = _and([f"the {name}'s linear predictor", *preds])
+        inputs = _and([f"the linear predictor of the {name}", *preds])
         return f"the Cox model of {inputs}, frozen on the development cohort"
     if surv.validated == "signature":
-        return (f"the {name}'s score as a prognostic marker, its absolute risks from a Cox "
-                "model of the score fitted on the development cohort")
+        return (f"the score of the {name} as a prognostic marker, its absolute risks from a "
+                "Cox model of the score fitted on the development cohort")
     return f"the {name} as a prognostic marker"
 
 
