@@ -43,6 +43,13 @@ HORIZONS = [12.0, 24.0]
 Z = 1.959963984540054
 
 
+@pytest.fixture(autouse=True)
+def _small_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Figures as SVG and a coarse PNG: what is tested is their content, not their size."""
+    monkeypatch.setitem(figures.SAVE_OPTIONS, "formats", ("svg", "png"))
+    monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 30)
+
+
 def _survival(cohorts: tuple[str, ...], *, all_high: tuple[str, ...] = ()) -> dict[str, Any]:
     """The ``survival`` block of a run validating a Cox model in ``cohorts`` (every patient
     high risk in the cohorts ``all_high``)."""
@@ -100,9 +107,7 @@ def _c_text(rec: dict[str, Any]) -> str:
     return fmt_ci(c, c - Z * se, c + Z * se)
 
 
-def test_sections_write_figures_and_tables_in_their_documents(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 40)
+def test_sections_write_figures_and_tables_in_their_documents(tmp_path: Path) -> None:
     res = _results()
     before = dict(matplotlib.rcParams)
     main, supp, ctx = _build(res, tmp_path)
@@ -315,15 +320,12 @@ def test_optimism_rows_without_horizon(tmp_path: Path) -> None:
         in main.markdown
 
 
-def test_the_report_places_and_links_both_parts(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_report_places_and_links_both_parts(tmp_path: Path) -> None:
     """Through the report's registry: the validation follows the Kaplan-Meier section in
     the main report, the detail sits in the supplement before the checklists, and the
     main report's references to it become links into the supplement."""
     from radval.report.document import build_report
 
-    monkeypatch.setitem(figures.SAVE_OPTIONS, "formats", ("png",))
-    monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 30)
     res = _results(("development", "external_1"))
     parts = build_report(res, None, tmp_path, jobs=1)
     assert parts.supplement is not None
