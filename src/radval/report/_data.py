@@ -418,3 +418,60 @@ class ReportData:
         """The signature as a prognostic marker, per cohort."""
         surv = self.results.survival
         return self.order(records_frame(surv.summary if surv else None, SurvivalSummaryRow))
+
+    # -- time-to-event validation (results.survival) ------------------------------------
+    def _survival_table(self, name: str) -> pd.DataFrame:
+        """The table ``name`` of the ``survival`` block (one row per record of its
+        :mod:`radval.contracts._survival` definition), in cohort order."""
+        from radval.contracts import _survival as S
+
+        records: dict[str, type[Record]] = {
+            "time_dependent_auc": S.TdAucRow, "brier": S.SurvivalBrierRow,
+            "calibration": S.SurvivalCalibrationRow,
+            "calibration_grouped": S.SurvivalCalibrationGroup,
+            "calibration_curve": S.SurvivalCalibrationPoint,
+            "decision": S.SurvivalDecisionPoint, "risk_groups": S.RiskGroupRow,
+            "optimism": S.SurvivalOptimismRow}
+        surv = self.results.survival
+        return self.order(records_frame(getattr(surv, name) if surv else None,
+                                        records[name]))
+
+    @cached_property
+    def survival_auc(self) -> pd.DataFrame:
+        """Time-dependent AUC per cohort and horizon."""
+        return self._survival_table("time_dependent_auc")
+
+    @cached_property
+    def survival_brier(self) -> pd.DataFrame:
+        """Brier score and IPA of the absolute risks per cohort and horizon."""
+        return self._survival_table("brier")
+
+    @cached_property
+    def survival_calibration(self) -> pd.DataFrame:
+        """Calibration of the absolute risks per cohort and horizon."""
+        return self._survival_table("calibration")
+
+    @cached_property
+    def survival_calibration_grouped(self) -> pd.DataFrame:
+        """Grouped calibration (risk tenths) per cohort and horizon."""
+        return self._survival_table("calibration_grouped")
+
+    @cached_property
+    def survival_calibration_curve(self) -> pd.DataFrame:
+        """Flexible calibration curves per cohort and horizon."""
+        return self._survival_table("calibration_curve")
+
+    @cached_property
+    def survival_decision(self) -> pd.DataFrame:
+        """Decision curves per cohort and horizon."""
+        return self._survival_table("decision")
+
+    @cached_property
+    def survival_risk_groups(self) -> pd.DataFrame:
+        """Events, median event-free time and hazard ratio per risk group."""
+        return self._survival_table("risk_groups")
+
+    @cached_property
+    def survival_optimism(self) -> pd.DataFrame:
+        """Bootstrap optimism of C and AUC(t) on the development cohort."""
+        return self._survival_table("optimism")

@@ -1,562 +1,510 @@
-"""The time-to-event section of the report, from results.json's ``survival`` block.
+"""The validation of the time-to-event endpoint (results.json ``survival``) in the report.
 
-A self-contained module (the report layout calls it; it does not depend on it):
+Two section builders (protocol of :mod:`radval.report._sections`):
 
-* figure functions that take *tidy* data and an optional matplotlib ``ax`` and draw
-  inside ``matplotlib.rc_context`` on a :class:`matplotlib.figure.Figure` (no pyplot, no
-  global state): :func:`td_auc_plot` (AUC(t) over the horizons),
-  :func:`survival_calibration_plot` (calibration at one horizon),
-  :func:`survival_decision_plot` (net benefit at one horizon);
-* :func:`survival_section`, which draws them for a run, writes the tables, fills the
-  TRIPOD+AI items of a time-to-event outcome (:func:`radval.report.tripod.time_to_event_items`)
-  and returns the markdown with the figure and table files.  The Kaplan-Meier curves by
-  risk group with numbers at risk are :func:`radval.report.figures.km_figure`
-  (``include_km=True`` adds them).
+* :data:`SECTION` (main report, order 72, a subsection of the secondary endpoint's
+  Kaplan-Meier curves and hazard ratios at order 70): what was validated, discrimination
+  over the horizons (Harrell's and Uno's C, AUC(t)) and, at the main horizon
+  (:func:`main_horizon`), calibration and net benefit of the absolute risks;
+* :data:`SUPPLEMENT_SECTION` (supplement, order 175): the risk groups, AUC(t) over the
+  horizons, the optimism correction, calibration and decision curves at every horizon,
+  the frozen model with its absolute-risk formula, and the TRIPOD+AI items a
+  time-to-event outcome adds to (:func:`radval.report.tripod.time_to_event_items`,
+  filled by :func:`survival_tripod_values`).
 
-Every text that comes from the results (cohort names, column names) goes through
-:func:`radval.report._escape.md_text` where it enters the markdown and through
-:func:`radval.report._escape.mpl_text` where it enters a figure.
+The figures are drawn by :mod:`radval.report._survival_figures` (:func:`td_auc_plot`,
+:func:`survival_calibration_plot`, :func:`survival_decision_plot`, re-exported here),
+from the tidy ``survival`` tables of :class:`radval.report._data.ReportData`.
+
+Every text that comes from the results (cohort, model, variable names, units) goes
+through :func:`radval.report._escape.md_text` where it enters the markdown (the
+writer's tables and captions do it) and :func:`radval.report._escape.mpl_text` where it
+enters a figure.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from radval.report._dictform import as_mapping, frame
-from radval.report._escape import md_text, mpl_text
-from radval.report.tables import fmt_ci, fmt_num, fmt_p, to_pipe, write_csv
+from radval.contracts._results import ResultsFile, Survival
+from radval.report import tables as T
+from radval.report._data import ReportData, in_sentence
+from radval.report._escape import md_identifier, md_text
+from radval.report._sections import Section, SectionContext, SectionSpec
+from radval.report._survival_figures import (
+    _at,
+    _h,
+    _num,
+    _unit,
+    auc_figure,
+    horizon_figure,
+    per_horizon_figure,
+    survival_calibration_plot,
+    survival_decision_plot,
+    td_auc_plot,
+)
+from radval.report.tables import fmt_ci, fmt_num
 
-__all__ = ["SurvivalSection", "survival_calibration_plot", "survival_decision_plot",
-           "survival_section", "survival_tripod_values", "td_auc_plot"]
+__all__ = ["SECTION", "SUPPLEMENT_SECTION", "build_detail", "build_main", "main_horizon",
+           "survival_calibration_plot", "survival_decision_plot", "survival_tripod_values",
+           "td_auc_plot"]
 
-#: Okabe & Ito colours, as the other report figures
-_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
-_STYLES = ("-", "--", "-.", ":")
-_RC: Any = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
-       "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "path",
-       "pdf.fonttype": 42, "svg.hashsalt": "radval", "figure.dpi": 100}
-
-
-@dataclass(frozen=True)
-class SurvivalSection:
-    """What :func:`survival_section` produced.
-
-    Attributes
-    ----------
-    markdown : str
-        The section's Quarto markdown (headings, paragraphs, pipe tables, figures).
-    figures : dict
-        Label (``fig-survival-...``) -> PNG path.
-    tables : dict
-        Label (``tbl-survival-...``) -> CSV path.
-    sections : set of str
-        Section ids the markdown defines.
-    """
-
-    markdown: str
-    figures: dict[str, Path] = field(default_factory=dict)
-    tables: dict[str, Path] = field(default_factory=dict)
-    sections: set[str] = field(default_factory=set)
-
-
-# --------------------------------------------------------------------------- figures
-def _axes(ax: Any, size: tuple[float, float]) -> Any:
-    if ax is not None:
-        return ax
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=size).subplots()
-
-
-def _colour(i: int) -> str:
-    return _COLOURS[i % len(_COLOURS)]
-
-
-def td_auc_plot(data: pd.DataFrame, *, ax: Any = None, time_unit: str = "") -> Any:
-    """AUC(t) with its 95% CI against the horizon, one line per cohort.
-
-    Parameters
-    ----------
-    data : DataFrame
-        ``cohort, horizon, auc, ci_low, ci_high`` (results.json
-        ``survival.time_dependent_auc``).
-    ax : matplotlib Axes, optional
-        Drawn into when given; else on a new figure.
-    time_unit : str
-        Axis label.
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
-        ax = _axes(ax, (4.2, 3.2))
-        for i, (cohort, d) in enumerate(data.groupby("cohort", sort=False)):
-            d = d.sort_values("horizon")
-            x = d["horizon"].to_numpy(float)
-            ax.errorbar(x + 0.01 * i * (x.max() - x.min() if len(x) > 1 else 1.0),
-                        d["auc"].to_numpy(float),
-                        yerr=[(d["auc"] - d["ci_low"]).to_numpy(float),
-                              (d["ci_high"] - d["auc"]).to_numpy(float)],
-                        color=_colour(i), ls=_STYLES[i % 4], marker="o", ms=4, capsize=2,
-                        label=mpl_text(cohort))
-        ax.axhline(0.5, color="0.5", lw=0.8, ls=":")
-        ax.set_ylim(0.3, 1.0)
-        ax.set_xlabel(f"horizon ({mpl_text(time_unit)})" if time_unit else "horizon")
-        ax.set_ylabel("AUC(t) (95% CI)")
-        ax.legend(frameon=False)
-    return ax
-
-
-def survival_calibration_plot(grouped: pd.DataFrame, curve: pd.DataFrame | None = None, *,
-                              ax: Any = None, title: str = "") -> Any:
-    """Observed (Kaplan-Meier) against predicted risk at one horizon, per cohort.
-
-    Parameters
-    ----------
-    grouped : DataFrame
-        ``cohort, mean_predicted, observed, ci_low, ci_high`` (risk groups).
-    curve : DataFrame, optional
-        ``cohort, predicted, observed`` (flexible curve).
-    ax : matplotlib Axes, optional
-    title : str
-        Panel title (e.g. the horizon).
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
-        ax = _axes(ax, (3.4, 3.4))
-        cohorts = list(dict.fromkeys([*grouped.get("cohort", pd.Series(dtype=str)),
-                                      *(curve["cohort"] if curve is not None and len(curve)
-                                        else [])]))
-        top = 0.05
-        for i, cohort in enumerate(cohorts):
-            g = grouped[grouped["cohort"] == cohort] if len(grouped) else grouped
-            if len(g):
-                x, y = g["mean_predicted"].to_numpy(float), g["observed"].to_numpy(float)
-                ax.errorbar(x, y, yerr=[y - g["ci_low"].to_numpy(float),
-                                        g["ci_high"].to_numpy(float) - y],
-                            fmt="o", ms=3.5, capsize=2, color=_colour(i),
-                            label=mpl_text(cohort))
-                top = max(top, float(pd.Series([*x, *g["ci_high"]]).max()))
-            if curve is not None and len(curve):
-                c = curve[curve["cohort"] == cohort].sort_values("predicted")
-                ax.plot(c["predicted"], c["observed"], color=_colour(i), ls=_STYLES[i % 4],
-                        lw=1, label=None if len(g) else mpl_text(cohort))
-                obs = pd.to_numeric(c["observed"], errors="coerce")
-                if obs.notna().any():
-                    top = max(top, float(obs.max()), float(c["predicted"].max()))
-        lim = min(1.0, 1.1 * top) if math.isfinite(top) else 1.0
-        ax.plot([0, lim], [0, lim], color="0.5", lw=0.8, ls=":")
-        ax.set_xlim(0, lim)
-        ax.set_ylim(0, lim)
-        ax.set_xlabel("predicted risk")
-        ax.set_ylabel("observed risk (Kaplan-Meier)")
-        if title:
-            ax.set_title(mpl_text(title))
-        ax.legend(frameon=False)
-    return ax
-
-
-def survival_decision_plot(data: pd.DataFrame, *, ax: Any = None, title: str = "",
-                           max_threshold: float = 0.6) -> Any:
-    """Net benefit against the threshold probability at one horizon, per cohort, with
-    treat-all (thin, same colour) and treat-none.
-
-    Parameters
-    ----------
-    data : DataFrame
-        ``cohort, threshold, net_benefit, treat_all`` (results.json
-        ``survival.decision`` of one horizon).
-    ax : matplotlib Axes, optional
-    title : str
-    max_threshold : float
-        Right end of the threshold axis.
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
-        ax = _axes(ax, (3.4, 3.0))
-        d_all = data[data["threshold"] <= max_threshold]
-        lo, hi = 0.0, 0.0
-        for i, (cohort, d) in enumerate(d_all.groupby("cohort", sort=False)):
-            d = d.sort_values("threshold")
-            ax.plot(d["threshold"], d["net_benefit"], color=_colour(i), ls=_STYLES[i % 4],
-                    label=mpl_text(cohort))
-            ax.plot(d["threshold"], d["treat_all"], color=_colour(i), lw=0.6, alpha=0.7)
-            nb = pd.to_numeric(d["net_benefit"], errors="coerce")
-            hi = max(hi, float(nb.max()) if nb.notna().any() else 0.0)
-            lo = min(lo, float(nb.min()) if nb.notna().any() else 0.0)
-        ax.axhline(0.0, color="0.3", lw=0.8)
-        span = max(hi, 0.05)
-        ax.set_ylim(max(lo, -0.25 * span) - 0.02 * span, 1.1 * span)
-        ax.set_xlim(0, max_threshold)
-        ax.set_xlabel("threshold probability")
-        ax.set_ylabel("net benefit")
-        if title:
-            ax.set_title(mpl_text(title))
-        ax.legend(frameon=False)
-    return ax
-
-
-def _save(fig: Any, out_dir: Path, name: str) -> Path:
-    """SVG, PDF and PNG as the other report figures (:data:`figures.SAVE_OPTIONS`)."""
-    import matplotlib
-
-    from radval.report.figures import SAVE_OPTIONS
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with matplotlib.rc_context(_RC):
-        formats = set(SAVE_OPTIONS["formats"]) | {"png"}
-        if "svg" in formats:
-            fig.savefig(out_dir / f"{name}.svg", bbox_inches="tight",
-                        metadata={"Date": None})
-        if "pdf" in formats:
-            fig.savefig(out_dir / f"{name}.pdf", bbox_inches="tight",
-                        metadata={"CreationDate": None})
-        fig.savefig(out_dir / f"{name}.png", dpi=int(SAVE_OPTIONS["dpi"]), bbox_inches="tight")
-    return out_dir / f"{name}.png"
-
-
-def _panels(n: int, width: float, height: float) -> tuple[Any, list[Any]]:
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(width * n, height))
-        axes = fig.subplots(1, n, squeeze=False)[0]
-        # the tight bounding box at saving trims the margins; labels from the results can
-        # be long, so no layout engine that shrinks the axes to nothing
-        fig.subplots_adjust(wspace=0.35)
-    return fig, list(axes)
+_Z = 1.959963984540054  # standard normal 97.5% quantile (Wald intervals of Harrell's C)
 
 
 # --------------------------------------------------------------------------- text
-def _unit(surv: Mapping[str, Any]) -> str:
-    return str(surv.get("time_unit") or "")
+def _and(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _h(x: Any) -> str:
-    return f"{float(x):g}"
+def _wald(c: Any, se: Any, sign: float) -> float | None:
+    """A limit of Harrell's C: C ± z SE (the infinitesimal-jackknife SE, as R's
+    ``survival::concordance``)."""
+    if not (T._finite(c) and T._finite(se)):
+        return None
+    return float(c) + sign * _Z * float(se)
 
 
-def survival_tripod_values(results: Mapping[str, Any]) -> dict[str, str]:
-    """Plain-text values of the ``{fields}`` of the TRIPOD+AI time-to-event templates."""
-    surv = as_mapping(results.get("survival"))
-    summ = frame(results, "survival", "summary")
+def main_horizon(d: ReportData) -> float | None:
+    """The horizon shown in the main report: the middle one (the later of the two middle
+    ones for an even number) of the horizons at which the absolute risks were assessed
+    (calibration, else decision curves); ``None`` when there are none.  The study file
+    names no primary horizon; the middle one is neither the earliest (few events) nor
+    the latest (few patients still followed)."""
+    for df, col in ((d.survival_calibration, "observed_risk"),
+                    (d.survival_decision, "net_benefit")):
+        if df.empty:
+            continue
+        ok = df[pd.notna(_num(df[col]))]
+        hs = sorted({float(h) for h in _num(ok["horizon"]) if math.isfinite(h)})
+        if hs:
+            return hs[len(hs) // 2]
+    return None
+
+
+def _term(d: ReportData, surv: Survival, term: str) -> str:
+    """A design column of the survival model as a reader names it."""
+    if term == "signature":
+        return f"{d.labels.model(surv.model)} (linear predictor)"
+    return T.predictor_label(d, term)
+
+
+def survival_tripod_values(results: ReportData | ResultsFile | Mapping[str, Any]
+                           ) -> dict[str, str]:
+    """Plain-text values of the ``{fields}`` of the TRIPOD+AI time-to-event templates
+    (``time_to_event.text`` of ``templates/tripod.yaml``).
+
+    Parameters
+    ----------
+    results : ReportData, ResultsFile or its dict form (validated)
+
+    Returns
+    -------
+    dict
+        Field -> text, with display names for cohorts and variables; empty when the run
+        has no time-to-event endpoint.  The text is not escaped (the caller escapes it
+        where it enters the document).
+    """
+    d = results if isinstance(results, ReportData) else ReportData.build(results)
+    surv = d.results.survival
+    if surv is None:
+        return {}
     unit = _unit(surv)
-    horizons = ", ".join(_h(h) for h in surv.get("horizons") or []) or "none"
-    out = {"time": str(surv.get("time") or ""), "event": str(surv.get("event") or ""),
-           "time_unit": unit, "horizons": horizons, "cutoff": fmt_num(surv.get("cutoff"), 3),
-           "n_resamples": str(as_mapping(results.get("internal_validation"))
-                              .get("n_resamples", 0))}
+    iv = d.results.internal_validation
+    opt = d.survival_optimism
+    resamples = iv.n_resamples if iv is not None else \
+        int(pd.Series(opt["n_resamples"]).max()) if len(opt) else 0
+    out = {"time": d.labels.variable(surv.time, unit=False) if surv.time else "–",
+           "event": d.labels.variable(surv.event, unit=False) if surv.event else "–",
+           "time_unit": unit,
+           "horizons": ", ".join(_h(h) for h in surv.horizons or []) or "none",
+           "cutoff": fmt_num(surv.cutoff, 3), "n_resamples": str(resamples)}
+    summ = d.survival_summary
     if len(summ):
-        out["follow_up"] = "; ".join(f"{c} {fmt_num(m, 1)}" for c, m in
-                                     zip(summ["cohort"], summ.get("median_follow_up",
-                                                                  [None] * len(summ))))
-        longest = pd.to_numeric(summ["max_follow_up"], errors="coerce") \
-            if "max_follow_up" in summ else pd.Series(dtype=float)
-        out["max_follow_up"] = fmt_num(longest.max(), 1)
-        out["events"] = "; ".join(f"{c} {e} events in {n} patients" for c, e, n in
+        name = {c: d.labels.cohort(c) for c in summ["cohort"]}
+        out["follow_up"] = "; ".join(f"{name[c]} {fmt_num(m, 1)}" for c, m in
+                                     zip(summ["cohort"], summ["median_follow_up"]))
+        out["max_follow_up"] = fmt_num(pd.Series(_num(summ["max_follow_up"])).max(), 1)
+        out["events"] = "; ".join(f"{name[c]} {e} events in {n} patients" for c, e, n in
                                   zip(summ["cohort"], summ["events"], summ["n"]))
+        auc = d.survival_auc
         perf = []
-        auc = frame(results, "survival", "time_dependent_auc")
         for rec in summ.to_dict(orient="records"):
-            uno = fmt_ci(rec.get("c_uno"), rec.get("c_uno_ci_low"), rec.get("c_uno_ci_high"), 3)
-            part = (f"{rec['cohort']}: Harrell's C "
-                    f"{fmt_ci(rec.get('c_index'), _lo(rec), _hi(rec), 3)}, Uno's C {uno}")
-            if len(auc):
-                a = auc[auc["cohort"] == rec["cohort"]]
-                part += "".join(f", AUC({_h(r['horizon'])}) "
-                                f"{fmt_ci(r['auc'], r['ci_low'], r['ci_high'], 3)}"
-                                for r in a.to_dict(orient="records"))
+            c, se = rec["c_index"], rec["c_index_se"]
+            harrell = fmt_ci(c, _wald(c, se, -1), _wald(c, se, 1), 3)
+            uno = fmt_ci(rec["c_uno"], rec["c_uno_ci_low"], rec["c_uno_ci_high"], 3)
+            part = f"{name[rec['cohort']]}: Harrell's C {harrell}, Uno's C {uno}"
+            for r in auc[auc["cohort"] == rec["cohort"]].to_dict(orient="records"):
+                ci = fmt_ci(r["auc"], r["ci_low"], r["ci_high"], 3)
+                part += f", AUC({_h(r['horizon'])}) {ci}"
             perf.append(part)
         out["performance"] = "; ".join(perf)
-    model = as_mapping(surv.get("survival_model"))
-    if model:
-        kind = ("Cox proportional-hazards model of the signature's linear predictor and "
-                f"{', '.join(p[0] for p in model.get('predictors', []))}"
-                if model.get("kind") == "cox" else
-                "Cox proportional-hazards model of the signature's linear predictor alone "
-                "(calibration of the score into absolute risks)")
-        out["model_type"] = kind
-        terms = " + ".join(f"{fmt_num(b, 4)} × ({x} − {fmt_num(m, 4)})" for b, x, m in
-                           zip(model.get("coef", []), model.get("inputs", []),
-                               model.get("means", [])))
+    model = surv.survival_model
+    if model is not None:
+        sig = f"the linear predictor of the {d.labels.model(surv.model)}"
+        preds = [d.labels.variable(p[0], unit=False) for p in model.predictors]
+        out["model_type"] = (f"Cox proportional-hazards model of {sig} and {_and(preds)}"
+                             if model.kind == "cox" and preds else
+                             f"Cox proportional-hazards model of {sig} alone (calibration "
+                             "of the score into absolute risks)")
+        terms = []
+        for i, (b, x, m) in enumerate(zip(model.coef, model.inputs, model.means)):
+            sign = "" if i == 0 else (" − " if b < 0 else " + ")
+            coef = fmt_num(b if i == 0 else abs(b), 4)
+            centre = f" − {fmt_num(m, 4)}" if m >= 0 else f" + {fmt_num(-m, 4)}"
+            terms.append(f"{sign}{coef} × ({_term(d, surv, x)}{centre})")
         base = ", ".join(f"S0({_h(h)}) = {fmt_num(s, 4)}" for h, s in
-                         zip(model.get("horizons", []), model.get("baseline_survival", [])))
-        out["model_formula"] = (f"risk(t) = 1 − S0(t)^exp(lp), lp = {terms}; baseline "
-                                f"survival {base or 'not given'}")
+                         zip(model.horizons, model.baseline_survival))
+        out["model_formula"] = (f"risk(t) = 1 − S0(t)^exp(lp), lp = {''.join(terms)}; "
+                                f"baseline survival {base or 'not given'}")
     return out
 
 
-def _lo(rec: Mapping[Any, Any]) -> float | None:
-    """Lower limit of Harrell's C: C - z SE (the IJ standard error, as R's concordance)."""
-    return _wald(rec, -1.0)
-
-
-def _hi(rec: Mapping[Any, Any]) -> float | None:
-    """Upper limit of Harrell's C."""
-    return _wald(rec, 1.0)
-
-
-def _wald(rec: Mapping[Any, Any], sign: float) -> float | None:
-    c, se = rec.get("c_index"), rec.get("c_index_se")
-    if c is None or se is None:
-        return None
-    try:
-        return float(c) + sign * 1.959963984540054 * float(se)
-    except (TypeError, ValueError):
-        return None
-
-
-def _discrimination_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    summ = frame(results, "survival", "summary")
+# --------------------------------------------------------------------------- tables
+def discrimination_table(d: ReportData) -> pd.DataFrame:
+    """Per cohort: n (events), median follow-up, Harrell's and Uno's C and AUC(t) at each
+    horizon, with 95% CIs."""
+    summ = d.survival_summary
     if summ.empty:
-        return summ
-    auc = frame(results, "survival", "time_dependent_auc")
+        return pd.DataFrame()
+    unit = _unit(d.results.survival)
+    median = f"Median follow-up{', ' + unit if unit else ''}"
+    auc = d.survival_auc
     rows = []
     for rec in summ.to_dict(orient="records"):
-        row = {"Cohort": str(rec["cohort"]), "n": str(rec["n"]), "Events": str(rec["events"]),
-               "Median follow-up": fmt_num(rec.get("median_follow_up"), 1),
-               "Harrell's C (95% CI)": fmt_ci(rec.get("c_index"), _lo(rec), _hi(rec), 3),
-               "Uno's C (95% CI)": fmt_ci(rec.get("c_uno"), rec.get("c_uno_ci_low"),
-                                          rec.get("c_uno_ci_high"), 3)}
-        if len(auc):
-            for r in auc[auc["cohort"] == rec["cohort"]].to_dict(orient="records"):
-                row[f"AUC({_h(r['horizon'])})"] = fmt_ci(r["auc"], r["ci_low"], r["ci_high"], 3)
+        c, se = rec["c_index"], rec["c_index_se"]
+        row = {"Cohort": d.labels.cohort(rec["cohort"]),
+               "n (events)": f"{rec['n']} ({rec['events']})",
+               median: fmt_num(rec["median_follow_up"], 1),
+               "Harrell's C (95% CI)": fmt_ci(c, _wald(c, se, -1), _wald(c, se, 1)),
+               "Uno's C (95% CI)": fmt_ci(rec["c_uno"], rec["c_uno_ci_low"],
+                                          rec["c_uno_ci_high"])}
+        for r in auc[auc["cohort"] == rec["cohort"]].to_dict(orient="records"):
+            row[f"AUC at {_h(r['horizon'])} {unit}".rstrip() + " (95% CI)"] = \
+                fmt_ci(r["auc"], r["ci_low"], r["ci_high"])
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if (out[median] == "–").all():  # an older run without follow-up
+        out = out.drop(columns=[median])
+    return out.fillna("–")
+
+
+def _undefined_notes(d: ReportData) -> list[str]:
+    """Why an index is missing (–) from the discrimination table."""
+    notes = []
+    summ, auc = d.survival_summary, d.survival_auc
+    for rec in summ.to_dict(orient="records"):
+        if not T._finite(rec["c_index"]) and rec["undefined_reason"]:
+            notes.append(f"C in {d.labels.cohort(rec['cohort'])}: {rec['undefined_reason']}")
+    short = [d.labels.cohort(c) for c, m in zip(summ["cohort"], summ["median_follow_up"])
+             if not T._finite(m)]
+    if short and len(short) < len(summ):  # all missing: an older run, the column is dropped
+        notes.append(f"median follow-up in {_and(short)}: the reverse Kaplan-Meier curve "
+                     "does not reach 0.5")
+    unit = _unit(d.results.survival)
+    for rec in auc.to_dict(orient="records"):
+        if not T._finite(rec["auc"]) and rec["undefined_reason"]:
+            notes.append(f"AUC at {_h(rec['horizon'])} {unit} in "
+                         f"{d.labels.cohort(rec['cohort'])}: {rec['undefined_reason']}")
+    return [f"– not estimable ({'; '.join(notes)})"] if notes else []
+
+
+def calibration_table(d: ReportData, horizon: float | None = None) -> pd.DataFrame:
+    """Accuracy and calibration of the absolute risks per cohort (and horizon): observed
+    (Kaplan-Meier) and mean predicted risk, O/E and slope with 95% CIs, ICI, Brier score
+    and IPA; one horizon when ``horizon`` is given (no horizon column)."""
+    cal = d.survival_calibration
+    if horizon is not None:
+        cal = _at(cal, horizon)
+    if cal.empty:
+        return pd.DataFrame()
+    br = d.survival_brier
+    key = {(str(r["cohort"]), float(r["horizon"])): r for r in br.to_dict(orient="records")}
+    unit = _unit(d.results.survival)
+    rows = []
+    for r in cal.to_dict(orient="records"):
+        b = key.get((str(r["cohort"]), float(r["horizon"])), {})
+        row = {"Cohort": d.labels.cohort(r["cohort"])}
+        if horizon is None:
+            row[f"Horizon{', ' + unit if unit else ''}"] = _h(r["horizon"])
+        row.update({
+            "n (events)": f"{r['n']} ({r['events']})",
+            "Observed risk": fmt_num(r["observed_risk"], 3),
+            "Mean predicted risk": fmt_num(r["mean_predicted"], 3),
+            "O/E (95% CI)": fmt_ci(r["o_e_ratio"], r["o_e_ci_low"], r["o_e_ci_high"]),
+            "Slope (95% CI)": fmt_ci(r["slope"], r["slope_ci_low"], r["slope_ci_high"]),
+            "ICI": fmt_num(r["ici"], 3),
+            "Brier": fmt_num(b.get("brier"), 3),
+            "IPA": fmt_num(b.get("ipa"), 3)})
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _risk_group_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    rg = frame(results, "survival", "risk_groups")
+def _median_text(m: Any, lo: Any, hi: Any) -> str:
+    """Median event-free time (95% CI): "not reached", and "NR" for a limit the curve
+    does not reach (survfit's NA)."""
+    if not T._finite(m):
+        return "not reached"
+    if not T._finite(lo) and not T._finite(hi):
+        return fmt_num(m, 1)
+    return (f"{fmt_num(m, 1)} ({fmt_num(lo, 1) if T._finite(lo) else 'NR'}–"
+            f"{fmt_num(hi, 1) if T._finite(hi) else 'NR'})")
+
+
+_REFERENCE = "low risk"  # RiskGroupRow.group: "low risk" or "high risk"
+
+
+def risk_group_table(d: ReportData) -> pd.DataFrame:
+    """Per cohort and risk group: n, events, median event-free time and the hazard ratio
+    against the low-risk group."""
+    rg = d.survival_risk_groups
     if rg.empty:
-        return rg
+        return pd.DataFrame()
+    unit = _unit(d.results.survival)
     return pd.DataFrame({
-        "Cohort": rg["cohort"].astype(str), "Risk group": rg["group"].astype(str),
-        "n": rg["n"].astype(str), "Events": rg["events"].astype(str),
-        "Median (95% CI)": [fmt_ci(m, lo, hi, 1) for m, lo, hi in
-                            zip(rg["median"], rg["median_ci_low"], rg["median_ci_high"])],
-        "HR (95% CI)": [("1 (reference)" if g == "low risk" else fmt_ci(h, lo, hi))
+        "Cohort": [d.labels.cohort(c) for c in rg["cohort"]],
+        "Risk group": rg["group"].astype(str),
+        "n (events)": [f"{n} ({e})" for n, e in zip(rg["n"], rg["events"])],
+        f"Median event-free time{', ' + unit if unit else ''} (95% CI)":
+            [_median_text(m, lo, hi) for m, lo, hi in
+             zip(rg["median"], rg["median_ci_low"], rg["median_ci_high"])],
+        # the low-risk group is the reference (HR 1, no interval or p-value); a cohort
+        # whose patients all fall in one group has no hazard ratio (null)
+        "HR (95% CI)": [("1 (reference)" if g == _REFERENCE and T._finite(h)
+                         else fmt_ci(h, lo, hi))
                         for g, h, lo, hi in zip(rg["group"], rg["hr"], rg["hr_ci_low"],
                                                 rg["hr_ci_high"])],
-        "p": [fmt_p(p) for p in rg["hr_p"]]})
+        "p": [T.fmt_p(p) for p in rg["hr_p"]]})
 
 
-def _calibration_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    cal = frame(results, "survival", "calibration")
-    if cal.empty:
-        return cal
-    br = frame(results, "survival", "brier")
-    key = br.set_index(["cohort", "horizon"]) if len(br) else None
-    rows = []
-    for r in cal.to_dict(orient="records"):
-        b = key.loc[(r["cohort"], r["horizon"])] if key is not None and \
-            (r["cohort"], r["horizon"]) in key.index else {}
-        rows.append({"Cohort": str(r["cohort"]), "Horizon": _h(r["horizon"]),
-                     "Observed risk": fmt_num(r.get("observed_risk"), 3),
-                     "Mean predicted": fmt_num(r.get("mean_predicted"), 3),
-                     "O/E (95% CI)": fmt_ci(r.get("o_e_ratio"), r.get("o_e_ci_low"),
-                                            r.get("o_e_ci_high")),
-                     "Slope (95% CI)": fmt_ci(r.get("slope"), r.get("slope_ci_low"),
-                                              r.get("slope_ci_high")),
-                     "ICI": fmt_num(r.get("ici"), 3),
-                     "Brier": fmt_num(b.get("brier") if len(b) else None, 3),
-                     "IPA": fmt_num(b.get("ipa") if len(b) else None, 3)})
-    return pd.DataFrame(rows)
+_INDEX = {"c_harrell": "Harrell's C", "c_uno": "Uno's C"}
 
 
-def _optimism_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    opt = frame(results, "survival", "optimism")
+def optimism_table(d: ReportData) -> pd.DataFrame:
+    """Apparent, optimism and corrected value of each discrimination index."""
+    opt = d.survival_optimism
     if opt.empty:
-        return opt
-    names = {"c_harrell": "Harrell's C", "c_uno": "Uno's C"}
+        return pd.DataFrame()
+    unit = _unit(d.results.survival)
     return pd.DataFrame({
-        # the C-index rows carry no horizon (None in results.json)
-        "Index": [names[m] if m in names else f"AUC({_h(h)})"
-                  for m, h in zip(opt["metric"], opt["horizon"])],
+        # the C-index rows carry no horizon (null in results.json)
+        "Index": [_INDEX.get(m) or f"AUC at {_h(h)} {unit}".rstrip()
+                  for m, h in zip(opt["metric"], _num(opt["horizon"]))],
         "Apparent": [fmt_num(v, 3) for v in opt["apparent"]],
         "Optimism": [fmt_num(v, 3) for v in opt["optimism"]],
         "Corrected": [fmt_num(v, 3) for v in opt["corrected"]],
-        "Resamples": opt["n_resamples"].astype(str)})
+        "Resamples": [str(v) for v in opt["n_resamples"]]})
 
 
-def _model_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    m = as_mapping(as_mapping(results.get("survival")).get("survival_model"))
-    if not m:
+def model_table(d: ReportData) -> pd.DataFrame:
+    """The frozen Cox model: coefficient, hazard ratio, SE and development mean of each
+    input."""
+    surv = d.results.survival
+    m = surv.survival_model if surv is not None else None
+    if surv is None or m is None:
         return pd.DataFrame()
-    rows = [{"Term": str(x), "Coefficient": fmt_num(b, 4),
-             "HR": fmt_num(math.exp(b), 3) if b is not None else "–", "SE": fmt_num(s, 4),
-             "Development mean": fmt_num(mu, 4)}
-            for x, b, s, mu in zip(m.get("inputs", []), m.get("coef", []), m.get("se", []),
-                                   m.get("means", []))]
-    return pd.DataFrame(rows)
+    return pd.DataFrame([
+        {"Term": _term(d, surv, x), "Coefficient": fmt_num(b, 4),
+         "HR": fmt_num(math.exp(b), 3) if T._finite(b) else "–", "SE": fmt_num(s, 4),
+         "Development mean": fmt_num(mu, 4)}
+        for x, b, s, mu in zip(m.inputs, m.coef, m.se, m.means)])
 
 
-# --------------------------------------------------------------------------- section
-def survival_section(results: Mapping[str, Any], out_dir: str | Path, *,
-                     include_km: bool = False, level: int = 3,
-                     sections: set[str] | None = None) -> SurvivalSection:
-    """The time-to-event section: markdown, figures and tables (module docstring).
+def _what(d: ReportData, surv: Survival) -> str:
+    """What was validated (markdown, input escaped)."""
+    name = md_text(d.labels.model(surv.model))
+    model = surv.survival_model
+    if surv.validated == "cox":
+        preds = [md_text(d.labels.variable(p[0], unit=False))
+                 for p in (model.predictors if model is not None else [])]
+        inputs = _and([f"the linear predictor of the {name}", *preds])
+        return f"the Cox model of {inputs}, frozen on the development cohort"
+    if surv.validated == "signature":
+        return (f"the score of the {name} as a prognostic marker, its absolute risks from a "
+                "Cox model of the score fitted on the development cohort")
+    return f"the {name} as a prognostic marker"
 
-    Parameters
-    ----------
-    results : mapping
-        results.json as a dict (:class:`radval.contracts.ResultsFile` data).
-    out_dir : path
-        Report folder: figures go to ``figures/``, tables to ``tables/``.
-    include_km : bool
-        Add the Kaplan-Meier figure (:func:`radval.report.figures.km_figure`); the main
-        report draws it already.
-    level : int
-        Heading level of the subsections.
-    sections : set of str, optional
-        Section ids of the whole report, for the links of the TRIPOD+AI items (default:
-        this section's).
 
-    Returns
-    -------
-    SurvivalSection
-        Empty markdown when the run has no ``survival`` block.
-    """
-    surv = as_mapping(results.get("survival"))
-    if not surv:
-        return SurvivalSection(markdown="")
-    out = Path(out_dir)
-    fig_dir, tab_dir = out / "figures", out / "tables"
+def _has_detail(d: ReportData) -> bool:
+    return any(not df.empty for df in (d.survival_risk_groups, d.survival_auc,
+                                         d.survival_optimism, d.survival_calibration,
+                                         d.survival_decision)) or \
+        (d.results.survival is not None and d.results.survival.survival_model is not None)
+
+
+# --------------------------------------------------------------------------- sections
+def build_main(ctx: SectionContext) -> Section | None:
+    """Main report: what was validated, discrimination over the horizons, calibration and
+    net benefit at the main horizon."""
+    d, surv = ctx.data, ctx.results.survival
+    if surv is None:
+        return None
+    unit = md_text(_unit(surv))
+    w = ctx.writer()
+    # a subsection of the secondary endpoint (order 70) when that section is there
+    w.h(2 if "sec-survival" in ctx.sections else 1, "Validation of the time-to-event "
+        "predictions", "sec-survival-validation")
+    text = f"Validated: {_what(d, surv)}."
+    if surv.time and surv.event:
+        text += (f" Outcome: follow-up time "
+                 f"{md_text(in_sentence(d.labels.variable(surv.time, unit=False)))} and event "
+                 f"indicator {md_text(in_sentence(d.labels.variable(surv.event, unit=False)))}"
+                 " (1 = event)")
+        text += (f"; horizons {_and([_h(h) for h in surv.horizons])} {unit}."
+                 if surv.horizons else ".")
+    if T._finite(surv.cutoff):
+        km = isinstance(ctx.drawn.get("fig-km"), Path)
+        text += (f" The risk groups{' of @fig-km' if km else ''} split the patients at the "
+                 f"signature probability {fmt_num(surv.cutoff, 3)} frozen on the "
+                 "development cohort.")
+    w.p(text)
+    disc = discrimination_table(d)
+    if w.table(disc, "tbl-survival-discrimination",
+               "Discrimination of the time-to-event predictions: Harrell's C (95% Wald CI, "
+               "infinitesimal-jackknife SE), Uno's C and the cumulative/dynamic AUC(t) "
+               "(inverse probability of censoring weights) at each horizon; median "
+               "follow-up by reverse Kaplan-Meier.", notes=_undefined_notes(d)):
+        text = "@tbl-survival-discrimination gives the discrimination per cohort"
+        opt = d.survival_optimism
+        corr = [f"{_INDEX[m]}{' was' if not i else ''} {fmt_num(v, 2)}"
+                for i, (m, v) in enumerate((m, v) for m, v in zip(opt["metric"],
+                                                                  opt["corrected"])
+                                           if m in _INDEX and T._finite(v))]
+        if corr:
+            text += (f"; corrected for optimism (bootstrap), {_and(corr)} in the development "
+                     "cohort (@tbl-survival-optimism)")
+        w.p(text + ".")
+    h = main_horizon(d)
+    if h is not None:
+        at = f"{_h(h)} {_unit(surv)}".strip()
+        drew_f = w.figure(
+            "fig-survival-horizon",
+            f"Absolute risks at {at}. Left: calibration, Kaplan-Meier risk by tenth of "
+            "predicted risk (95% CI) and the flexible calibration curve; dotted: ideal. "
+            "Right: net benefit of the risks against the threshold probability (thin "
+            "lines: treat all; 0: treat none).", width="90%",
+            draw=lambda: horizon_figure(d, h, ctx.fig_dir))
+        drew_t = w.table(calibration_table(d, h), "tbl-survival-calibration-main",
+                         f"Accuracy and calibration of the absolute risks at {at}: "
+                         "observed (Kaplan-Meier) and mean predicted risk, observed/expected "
+                         "ratio, calibration slope, integrated calibration index, Brier "
+                         "score and index of prediction accuracy (IPA).")
+        refs = [x for x, ok in (("@fig-survival-horizon", drew_f),
+                                ("@tbl-survival-calibration-main", drew_t)) if ok]
+        if refs:
+            n_h = len(surv.horizons or [])
+            which = ("" if n_h < 2 else ", the later of the two horizons" if n_h == 2 else
+                     f", the middle of the {n_h} horizons" if n_h % 2 else
+                     ", the later of the two middle horizons")
+            w.p(f"{' and '.join(refs)} show{'s' if len(refs) == 1 else ''} the absolute "
+                f"risks at {md_text(at)}{which}"
+                + ("; every horizon is in @sec-survival-calibration-all." if n_h > 1
+                   else "."))
+    if _has_detail(d):
+        w.p("Risk groups, the optimism correction, calibration and decision curves at every "
+            "horizon and the model's coefficients are in @sec-survival-detail.")
+    return w.section()
+
+
+def build_detail(ctx: SectionContext) -> Section | None:
+    """Supplement: risk groups, AUC(t), optimism, calibration and decision curves at every
+    horizon, the model, and the TRIPOD+AI items of the time-to-event outcome."""
+    d, surv = ctx.data, ctx.results.survival
+    if surv is None:
+        return None
     unit = _unit(surv)
-    parts: list[str] = []
-    figures: dict[str, Path] = {}
-    tables: dict[str, Path] = {}
-    secs = {"sec-survival-validation"}
-    hashes = "#" * level
+    w = ctx.writer()
+    w.h(1, "Time-to-event endpoint", "sec-survival-detail")
+    w.p("Detail of the validation of the time-to-event predictions "
+        "(@sec-survival-validation).")
+    if w.table(risk_group_table(d), "tbl-survival-risk-groups",
+               "Risk groups (signature probability at or above the cut-off frozen on the "
+               "development cohort: high risk): events, median event-free time (NR: not "
+               "reached) and hazard ratio against the low-risk group (Cox)."):
+        w.p("@tbl-survival-risk-groups describes the risk groups of the Kaplan-Meier "
+            "curves.")
+    if w.figure("fig-survival-auc", "Time-dependent AUC (95% CI) over the horizons, per "
+                "cohort; dotted: 0.5.", width="70%", draw=lambda: auc_figure(d, ctx.fig_dir)):
+        w.p("@fig-survival-auc shows how the discrimination changes with the horizon.")
+    if w.table(optimism_table(d), "tbl-survival-optimism",
+               "Bootstrap optimism of the time-to-event discrimination on the development "
+               "cohort: apparent value, optimism and corrected value."):
+        w.p("@tbl-survival-optimism comes from the resamples of the binary endpoint: each "
+            "resample's refitted signature (and Cox model) is evaluated on the resample "
+            "and on the development cohort.")
+    cal = calibration_table(d)
+    if not cal.empty or not d.survival_decision.empty:
+        w.h(2, "Calibration and clinical utility at every horizon",
+            "sec-survival-calibration-all")
+        drew_f = w.figure("fig-survival-calibration", "Calibration of the absolute risks at "
+                          "each horizon: Kaplan-Meier risk by tenth of predicted risk (95% "
+                          "CI) and the flexible calibration curve; dotted: ideal.",
+                          draw=lambda: per_horizon_figure(d, "calibration", ctx.fig_dir))
+        drew_t = w.table(cal, "tbl-survival-calibration",
+                         "Accuracy and calibration of the absolute risks at each horizon: "
+                         "observed (Kaplan-Meier) and mean predicted risk, observed/expected "
+                         "ratio, calibration slope, integrated calibration index, Brier "
+                         "score and IPA.")
+        drew_d = w.figure("fig-survival-dca", "Decision curves of the absolute risks at each "
+                          "horizon (thin lines: treat all; 0: treat none).",
+                          draw=lambda: per_horizon_figure(d, "decision", ctx.fig_dir))
+        refs = [x for x, ok in (("@fig-survival-calibration", drew_f),
+                                ("@tbl-survival-calibration", drew_t),
+                                ("@fig-survival-dca", drew_d)) if ok]
+        if refs:
+            w.p(f"{_and(refs)} give the calibration and net benefit at every horizon.")
+    model = surv.survival_model
+    if model is not None:
+        w.h(2, "The time-to-event model", "sec-survival-model")
+        w.table(model_table(d), "tbl-survival-model",
+                "The frozen time-to-event model: log hazard ratio (coefficient), hazard "
+                "ratio per unit, standard error and the development mean of each input.")
+        vals = survival_tripod_values(d)
+        w.p(f"@tbl-survival-model gives the Cox model fitted on {model.n} development "
+            f"patients with {model.events} events ({md_text(model.ties)} ties). Absolute "
+            f"risk: {md_text(vals['model_formula'])}"
+            + (f" (horizons in {md_text(unit)})." if unit else "."))
+    _tripod(ctx, w)
+    return w.section()
 
-    def table(df: pd.DataFrame, label: str, caption: str) -> bool:
-        if df.empty:
-            return False
-        tables[label] = write_csv(df, tab_dir / f"{label}.csv")
-        parts.append(to_pipe(df, caption, label))
-        return True
 
-    def figure(label: str, png: Path | None, caption: str) -> None:
-        if png is None:
-            return
-        figures[label] = png
-        parts.append(f"![{md_text(caption)}]({png.relative_to(out).as_posix()})"
-                     f"{{#{label} width=100%}}\n")
-
-    what = ("the frozen Cox model of the signature and the clinical predictors"
-            if surv.get("validated") == "cox" else
-            "the signature's score as a prognostic marker (absolute risks from its "
-            "calibration by a Cox model fitted on the development cohort)")
-    horizons = surv.get("horizons") or []
-    parts.append(f"{hashes} Time-to-event validation {{#sec-survival-validation}}\n")
-    parts.append(
-        f"Validated: {md_text(what)}. Outcome: follow-up {md_text(surv.get('time'))}, "
-        f"event {md_text(surv.get('event'))}; horizons "
-        f"{md_text(', '.join(_h(h) for h in horizons) or 'none')} {md_text(unit)}. "
-        "Risk groups: signature probability at or above the cut-off "
-        f"{fmt_num(surv.get('cutoff'), 3)} frozen on the development cohort.\n")
-    if include_km:
-        from radval.report.figures import km_figure
-
-        figure("fig-survival-km", km_figure(results, fig_dir),
-               "Kaplan-Meier curves by risk group with numbers at risk.")
-    table(_risk_group_table(results), "tbl-survival-risk-groups",
-          "Risk groups: events, median event-free time and hazard ratio against the "
-          "low-risk group (Cox).")
-    table(_discrimination_table(results), "tbl-survival-discrimination",
-          f"Discrimination of the time-to-event marker: Harrell's and Uno's C and the "
-          f"time-dependent AUC (IPCW) at each horizon ({unit}).")
-    auc = frame(results, "survival", "time_dependent_auc")
-    if len(auc) and auc["auc"].notna().any():
-        ax = td_auc_plot(auc.dropna(subset=["auc"]), time_unit=unit)
-        figure("fig-survival-auc", _save(ax.figure, fig_dir, "fig-survival-auc"),
-               "Time-dependent AUC (95% CI) over the horizons, per cohort.")
-    opt = _optimism_table(results)
-    if table(opt, "tbl-survival-optimism",
-             "Bootstrap optimism of the time-to-event discrimination (development cohort)."):
-        parts.append("The optimism comes from the same bootstrap resamples as the binary "
-                     "endpoint: each resample's refitted signature (and Cox model) is "
-                     "evaluated on the resample and on the development cohort.\n")
-    cal_g = frame(results, "survival", "calibration_grouped")
-    cal_c = frame(results, "survival", "calibration_curve")
-    if len(cal_g) or len(cal_c):
-        hs = sorted({float(h) for h in [*cal_g.get("horizon", []), *cal_c.get("horizon", [])]})
-        fig, axes = _panels(len(hs), 3.2, 3.3)
-        for ax, hz in zip(axes, hs):
-            survival_calibration_plot(
-                cal_g[cal_g["horizon"] == hz] if len(cal_g) else cal_g,
-                cal_c[cal_c["horizon"] == hz] if len(cal_c) else None, ax=ax,
-                title=f"{_h(hz)} {unit}")
-        figure("fig-survival-calibration", _save(fig, fig_dir, "fig-survival-calibration"),
-               "Calibration at each horizon: Kaplan-Meier risk by tenth of predicted risk "
-               "(95% CI) and the flexible calibration curve.")
-    table(_calibration_table(results), "tbl-survival-calibration",
-          "Accuracy and calibration of the absolute risks at each horizon.")
-    dca = frame(results, "survival", "decision")
-    if len(dca):
-        hs = sorted({float(h) for h in dca["horizon"]})
-        fig, axes = _panels(len(hs), 3.2, 3.0)
-        for ax, hz in zip(axes, hs):
-            survival_decision_plot(dca[dca["horizon"] == hz], ax=ax, title=f"{_h(hz)} {unit}")
-        figure("fig-survival-dca", _save(fig, fig_dir, "fig-survival-dca"),
-               "Decision curves at each horizon (thin lines: treat all; 0: treat none).")
-    table(_model_table(results), "tbl-survival-model",
-          "The frozen time-to-event model (baseline survival at the horizons in the text).")
-    vals = survival_tripod_values(results)
-    if "model_formula" in vals:
-        parts.append(f"Absolute risk: {md_text(vals['model_formula'])}.\n")
+def _tripod(ctx: SectionContext, w: Any) -> None:
+    """The TRIPOD+AI items a time-to-event outcome adds to, filled from the run."""
     from radval.report.tripod import time_to_event_items
 
-    known = (sections or set()) | secs | {"sec-survival"}
-    tri = time_to_event_items(results, vals, sections=known)
-    if len(tri):
-        parts.append(f"{hashes}# TRIPOD+AI items for the time-to-event outcome "
-                     "{#sec-survival-tripod}\n")
-        secs.add("sec-survival-tripod")
-        df = pd.DataFrame({"Item": tri["item"], "Topic": tri["topic"], "Status": tri["status"],
-                           "Reported here": [t or "–" for t in tri["text"]]})
-        table(df, "tbl-survival-tripod", "TRIPOD+AI items a time-to-event outcome adds to, "
-              "filled from this run.")
-    return SurvivalSection(markdown="\n".join(parts), figures=figures, tables=tables,
-                           sections=secs)
+    d = ctx.data
+    own = {"sec-survival-detail", "sec-survival-tripod", "sec-survival-model",
+           "sec-survival-calibration-all", "sec-survival-validation"}
+    tri = time_to_event_items(d, survival_tripod_values(d), sections=ctx.sections | own)
+    if tri.empty:
+        return
+    w.h(2, "TRIPOD+AI items for the time-to-event outcome", "sec-survival-tripod")
+    w.p("What a time-to-event outcome adds to the TRIPOD+AI items (@tbl-survival-tripod), "
+        "filled from this run; the authors complete the items marked *partly*.")
+    plain = pd.DataFrame({"Item": tri["item"], "Topic": tri["topic"], "Status": tri["status"],
+                          "Reported here": [t or "–" for t in tri["text"]],
+                          "Where": [x or "–" for x in tri["where"]]})
+    markdown = pd.DataFrame({
+        "Item": [md_text(x) for x in tri["item"]], "Topic": [md_text(x) for x in tri["topic"]],
+        "Status": [md_text(x) for x in tri["status"]],
+        "Reported here": [md_text(t) if t else "–" for t in tri["text"]],
+        "Where": [f"@{md_identifier(x)}" if x else "–" for x in tri["where"]]})
+    w.table(plain, "tbl-survival-tripod", "TRIPOD+AI items a time-to-event outcome adds "
+            "to: status, the text filled from this run and where it is reported.",
+            markdown=markdown)
 
 
-def _build(ctx: Any) -> Any:
-    """Report-section builder (:mod:`radval.report._sections` protocol): the validation of
-    the time-to-event endpoint as subsections of the secondary-endpoint section."""
-    from radval.report._sections import Section
-
-    sec = survival_section(ctx.raw, ctx.out, level=2, sections=ctx.sections or None)
-    if not sec.markdown:
-        return None
-    return Section(markdown=sec.markdown, figures=dict(sec.figures), tables=dict(sec.tables))
-
-
-def _spec() -> Any:
-    from radval.report._sections import SectionSpec
-
-    # after the Kaplan-Meier curves of the main report's secondary endpoint (order 70)
-    return SectionSpec(key="survival-validation", build=_build, placement="main", order=72)
-
-
-#: The section of :mod:`radval.report.document`'s registry.
-SECTION = _spec()
+#: The main report's part (after the secondary endpoint's Kaplan-Meier curves, order 70).
+SECTION = SectionSpec(key="survival-validation", build=build_main, placement="main",
+                      order=72)
+#: The supplement's part (after the subgroups, before the checklists).
+SUPPLEMENT_SECTION = SectionSpec(key="survival-detail", build=build_detail,
+                                 placement="supplement", order=175)

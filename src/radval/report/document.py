@@ -62,6 +62,7 @@ REGISTRY = SectionRegistry([*_main_sections.SECTIONS, *_supplement_sections.SECT
 # Section modules of other areas are wired here, one line each
 REGISTRY.add(markdown_section("missing-harmonisation", MH.report_section, order=25))
 REGISTRY.add(_survival_section.SECTION)
+REGISTRY.add(_survival_section.SUPPLEMENT_SECTION)
 REGISTRY.add(markdown_section("calibration-utility", calibration_utility_markdown,
                               placement="supplement", order=162))
 
