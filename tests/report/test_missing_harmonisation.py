@@ -138,7 +138,8 @@ def test_tripod_missing_data_items_come_from_the_section() -> None:
     results.update(_blocks())
     tri = tripod_checklist(results, sections={"sec-participants", "sec-missing-data",
                                               "sec-harmonisation"}).set_index("item")
-    assert tri.loc["11", "status"] == "reported here" and tri.loc["11", "where"] == "sec-missing-data"
+    assert tri.loc["11", "status"] == "reported here"
+    assert tri.loc["11", "where"] == "sec-missing-data"
     assert tri.loc["27a", "status"] == "partly"
     assert tri.loc["27a", "where"] == "sec-missing-data"
 
