@@ -97,6 +97,22 @@ def _refs(*labels: tuple[str, bool]) -> str:
     return _listing([f"@{lab}" for lab, ok in labels if ok])
 
 
+def _development(d: ReportData) -> str | None:
+    return next((c.name for c in d.results.cohorts if c.role == "development"),
+                d.cohorts[0] if d.cohorts else None)
+
+
+def _scope_name(d: ReportData, scope: str, *, article: bool = False) -> str:
+    """``"development cohort"`` (or the development cohort's display name), ``"all
+    cohorts"``; ``article`` adds "the" where English needs it."""
+    if scope == "development":
+        dev = _development(d)
+        if dev is not None and d.labels.cohort(dev) != dev:
+            return d.labels.cohort(dev)
+        return "the development cohort" if article else "development cohort"
+    return _SCOPES.get(scope, scope)
+
+
 # --------------------------------------------------------------------------- plots
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
     if ax is not None:
@@ -144,6 +160,10 @@ def plot_missing_patterns(patterns: pd.DataFrame, *, labels: dict[str, str] | No
         ax.set_xticks(range(len(variables)),
                       [mpl_text(labels.get(v, v)) for v in variables], rotation=30,
                       ha="right", rotation_mode="anchor")
+        for i in range(1, len(variables)):  # white rules: cells of one colour stay apart
+            ax.axvline(i - 0.5, color="white", lw=1.5)
+        for i in range(1, len(order)):
+            ax.axhline(i - 0.5, color="white", lw=1.5)
         ax.set_yticks(range(len(order)), [f"n = {int(n)}" for n in n_rows])
         ax.set_ylabel("patients with the pattern")
         ax.tick_params(length=0)
@@ -228,7 +248,9 @@ def plot_shift_before_after(shift: pd.DataFrame, *, threshold: float = 0.5,
         ax.axvline(threshold, color="0.3", ls=LINE_STYLES[1], lw=0.8)
         ax.set_yticks(ypos, [mpl_text(f) for f in shift["feature"]], fontsize=7)
         ax.set_ylim(-0.7, n - 0.3)
-        ax.set_xlim(left=0)
+        # a little room left of 0: a marker at |SMD| = 0 is drawn whole
+        top = max(float(np.nanmax(np.r_[before, after, threshold])), threshold)
+        ax.set_xlim(-0.03 * top, 1.05 * top)
         ax.set_xlabel("|standardised mean difference| against development")
         ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, frameon=False,
                   fontsize=7, borderaxespad=0.3)
@@ -468,7 +490,7 @@ def separability_table(d: ReportData) -> pd.DataFrame:
     if sep.empty:
         return pd.DataFrame()
     return pd.DataFrame({
-        "Patients": [_SCOPES.get(str(s), str(s)) for s in sep["scope"]],
+        "Patients": [_scope_name(d, str(s)) for s in sep["scope"]],
         "Harmonisation": sep["stage"].astype(str),
         "Batch AUC": [fmt_num(v, 3) for v in sep["auc"]],
         "Features differing (q < 0.05)": [_share(v) for v in sep["fraction_significant"]],
@@ -684,15 +706,14 @@ def _harm_paragraph(d: ReportData) -> str:
                  f"{'was' if hm.n_not_adjusted == 1 else 'were'} passed through unchanged.")
     b = d.harmonisation_batches
     if len(b):
-        development = next((c.name for c in d.results.cohorts if c.role == "development"),
-                           d.cohorts[0] if d.cohorts else None)
-        dev = b[b["cohort"] == development]
+        dev = b[b["cohort"] == _development(d)]
         new = b[~b["in_development"].astype(bool)]
         if len(dev):
             if len(dev) <= _MAX_LISTED:
                 names = _listing([f"{md_text(r['batch'])} (n = {int(r['n'])})"
                                   for r in dev.to_dict(orient="records")])
-                text += f" Batches of the development cohort: {names}."
+                text += (f" Batches of the development cohort: {names}; those of every "
+                         "cohort are in @tbl-batches.")
             else:
                 text += f" The development cohort had {len(dev)} batches (@tbl-batches)."
         if len(new):
@@ -733,8 +754,8 @@ def _separability_text(d: ReportData, refs: str) -> str:
         s = sep[sep["scope"] == scope].set_index("stage")
         if not {"before", "after"} <= set(s.index):
             continue
-        where = {"development": "in the development cohort",
-                 "all_cohorts": "over all cohorts"}.get(scope, f"in {md_text(scope)}")
+        where = ("over all cohorts" if scope == "all_cohorts"
+                 else f"in {md_text(_scope_name(d, scope, article=True))}")
         aucs.append(f"from {fmt_num(s.at['before', 'auc'], 3)} before to "
                     f"{fmt_num(s.at['after', 'auc'], 3)} after harmonisation {where}")
         shares.append(f"from {_share(s.at['before', 'fraction_significant'])} to "
@@ -774,8 +795,7 @@ def _harm_detail(ctx: SectionContext, w: SectionWriter) -> bool:
         "harmonisation." if refs else "") if x))
     wrote = w.table(batches, "tbl-batches", _CAP_BATCHES)
     wrote |= w.table(sep, "tbl-separability", _CAP_SEP)
-    who = {"development": "the development cohort", "all_cohorts": "all cohorts"}.get(
-        scope, scope)
+    who = _scope_name(d, scope, article=True)
     wrote |= w.figure("fig-batch-pca", "First two principal components of the standardised "
                       f"features of the patients of {who}, coloured by batch, before and "
                       "after harmonisation.",
@@ -820,7 +840,7 @@ def _site_harmonisation(ctx: SectionContext, w: SectionWriter) -> None:
                if ctx.results.shift is not None else "."))
         w.figure("fig-shift-harmonisation", "Absolute standardised mean difference of each "
                  "selected feature against development, before and after harmonisation; "
-                 "dashed: flagging threshold.", width="80%",
+                 "dashed: flagging threshold.",
                  draw=_drawer(ctx, "fig-shift-harmonisation", shift_harmonisation_figure))
 
 
