@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from radval.contracts import _results_multicentre as C
+from radval.contracts import _results_site as CS
 from radval.contracts._base import Record
 from radval.contracts._results import (
     CalibrationGroup,
@@ -475,3 +477,97 @@ class ReportData:
     def survival_optimism(self) -> pd.DataFrame:
         """Bootstrap optimism of C and AUC(t) on the development cohort."""
         return self._survival_table("optimism")
+
+    # -- missing data and harmonisation (report/_missing_harmonisation.py) ---------------
+    @cached_property
+    def missing_predictors(self) -> pd.DataFrame:
+        """Missing values of the models' clinical predictors among the analysed patients,
+        per cohort (``missing_data.table``)."""
+        md = self.results.missing_data
+        return records_frame(md.table if md else None, C.MissingDataRow)
+
+    @cached_property
+    def missing_patterns(self) -> pd.DataFrame:
+        """Missing-data patterns per cohort (``missing_data.patterns``), long: one row per
+        pattern and predictor, ``pattern`` (its position in results.json: most frequent
+        first per cohort), ``cohort, n_rows, n_missing_variables, variable, observed``
+        (1 observed, 0 missing); predictors in the order of ``missing_data.variables``."""
+        cols = ["pattern", "cohort", "n_rows", "n_missing_variables", "variable", "observed"]
+        md = self.results.missing_data
+        if md is None or not md.patterns:
+            return pd.DataFrame(columns=cols)
+        rank = {v: i for i, v in enumerate(md.variables)}
+        rows = [{"pattern": i, "cohort": p.cohort, "n_rows": p.n_rows,
+                 "n_missing_variables": p.n_missing_variables, "variable": v,
+                 "observed": int(o)}
+                for i, p in enumerate(md.patterns)
+                for v, o in sorted(p.pattern.items(), key=lambda kv: rank.get(kv[0], len(rank)))]
+        return pd.DataFrame(rows, columns=cols)
+
+    @cached_property
+    def imputed_counts(self) -> pd.DataFrame:
+        """Patients per cohort kept with imputed predictors (``missing_data.imputed``)."""
+        md = self.results.missing_data
+        return self.order(records_frame(md.imputed if md else None, C.ImputedCountRow))
+
+    @cached_property
+    def pooled_coefficients(self) -> pd.DataFrame:
+        """Coefficients pooled by Rubin's rules (``missing_data.pooled_coefficients``)."""
+        md = self.results.missing_data
+        return records_frame(md.pooled_coefficients if md else None, C.PooledCoefficientRow)
+
+    @cached_property
+    def pooled_performance(self) -> pd.DataFrame:
+        """Performance pooled by Rubin's rules (``missing_data.pooled_performance``)."""
+        md = self.results.missing_data
+        return self.order(records_frame(md.pooled_performance if md else None,
+                                        C.PooledPerformanceRow))
+
+    @cached_property
+    def site_missing_predictors(self) -> pd.DataFrame:
+        """Missing values per predictor at a site (``missing_data.site.table``)."""
+        md = self.results.missing_data
+        site = md.site if md else None
+        return records_frame(site.table if site else None, C.SiteMissingVariableRow)
+
+    @cached_property
+    def site_imputation(self) -> pd.DataFrame:
+        """The bundle's clinical models at a site with and without the imputed patients
+        (``missing_data.site.models``)."""
+        md = self.results.missing_data
+        site = md.site if md else None
+        return records_frame(site.models if site else None, C.SiteImputationRow)
+
+    @cached_property
+    def harmonisation_batches(self) -> pd.DataFrame:
+        """Batches per cohort (``harmonisation.batches``)."""
+        hm = self.results.harmonisation
+        return self.order(records_frame(hm.batches if hm else None, C.BatchRow))
+
+    @cached_property
+    def batch_separability(self) -> pd.DataFrame:
+        """Batch separability before and after harmonisation (``harmonisation.separability``)."""
+        hm = self.results.harmonisation
+        return records_frame(hm.separability if hm else None, C.SeparabilityRow)
+
+    @cached_property
+    def batch_pca(self) -> pd.DataFrame:
+        """Patients on the first two principal components (``harmonisation.pca``)."""
+        hm = self.results.harmonisation
+        return records_frame(hm.pca if hm else None, C.PcaRow)
+
+    @cached_property
+    def shift_features(self) -> pd.DataFrame:
+        """Dataset-shift diagnostics per feature at a site (``shift.features``; after the
+        frozen harmonisation when the bundle harmonises)."""
+        sh = self.results.shift
+        return records_frame(sh.features if sh else None, CS.ShiftFeatureRow)
+
+    @cached_property
+    def shift_features_unharmonised(self) -> pd.DataFrame:
+        """The same diagnostics on the raw features, before the frozen harmonisation
+        (``harmonisation.site.shift_before.features``)."""
+        hm = self.results.harmonisation
+        before = hm.site.shift_before if hm and hm.site else None
+        return records_frame(before.features if before else None, CS.ShiftFeatureRow)
+

@@ -93,7 +93,7 @@ def methods(ctx: SectionContext) -> Section | None:
     w = ctx.writer()
     w.h(1, "Methods", "sec-methods")
     w.p(methods_markdown(ctx.data))
-    extra = MH.methods_text(ctx.raw)  # missing data and harmonisation, when they apply
+    extra = MH.methods_text(ctx.data)  # missing data and harmonisation, when they apply
     if extra:
         w.p(extra)
     return w.section()
@@ -108,7 +108,7 @@ def participants(ctx: SectionContext) -> Section | None:
     if w.figure("fig-flow", "Patient flow per cohort: patients in the clinical table, "
                 "excluded (with reasons) and analysed.", width="85%"):
         w.p("@fig-flow shows the flow of patients per cohort (stages in @tbl-flow). "
-            + MH.flow_note(ctx.raw))
+            + MH.flow_note(ctx.data))
     plain, markdown, notes = baseline_table(d)
     w.h(2, "Baseline characteristics", "sec-baseline")
     if w.table(plain, "tbl-baseline", "Baseline characteristics by cohort: mean ± SD, "

@@ -1,513 +1,459 @@
-"""Report section on missing data and feature harmonisation (TRIPOD+AI 11, 12b, 27a).
+"""Report sections on missing data and feature harmonisation (TRIPOD+AI 11, 12b, 27a).
 
-Built from results.json only (``missing_data``, ``harmonisation``, ``shift``); nothing
-is computed here.  Each ``*_section`` function takes the results dict and returns
-``(markdown, figures)``: the markdown refers to ``figures/<label>.png`` and ``figures``
-maps each label to a matplotlib :class:`~matplotlib.figure.Figure`, written by
-:func:`save_figures`.  The plotting functions take tidy data and ``ax=None``; they
-draw inside :func:`matplotlib.rc_context` and create figures without pyplot, so no
-global matplotlib state changes.  Every text that comes from an input file (variable,
-batch, cohort and feature names) goes through :func:`radval.report._escape.md_text`
-(markdown) or :func:`radval.report._escape.mpl_text` (figures).
+Built from the typed results only (``missing_data``, ``harmonisation``, ``shift`` of
+:class:`radval.contracts.ResultsFile`, through the tidy frames of
+:class:`radval.report._data.ReportData`); nothing is computed here.
+
+* :data:`SECTION` (main report, order 25, after the participants): how missing clinical
+  predictors were handled and how many values were missing (``sec-missing-data``), and
+  the ComBat harmonisation with its batch-outcome guard and batch separability in one
+  sentence (``sec-harmonisation``).  TRIPOD+AI items 11 and 27a link to these ids.
+* :data:`DETAIL_SECTION` (supplement, order 115, after the cohorts): missing-data
+  patterns, patients kept with imputed predictors, coefficients and performance pooled by
+  Rubin's rules, batches, the separability table and the principal-component plot.
+* A site run (``radval validate``, one document) gets everything in the main section:
+  the bundle's deployment imputer with the clinical models on all patients, the complete
+  cases and the imputed patients, and the dataset shift before and after the frozen
+  ComBat.  A one-document report of a development run (``split=False``) likewise keeps
+  the detail inline.
+
+:func:`flow_note` (the sentence under the patient flow) and :func:`methods_text` (the
+methods paragraphs) are called by the participants and methods sections of
+:mod:`radval.report._main_sections`.
+
+The tables and figures are built in :mod:`radval.report._missing_harmonisation_parts`
+(figures drawn with the primitives of :mod:`radval.report._plots`, saved here with
+:func:`radval.report.figures.save`).  Every text that comes from an input file
+(variable, batch, cohort, model and feature names) goes through
+:func:`radval.report._escape.md_text` (markdown; the writer's tables and captions do it)
+or :func:`radval.report._escape.mpl_text` (figures).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from radval.report._dictform import as_mapping
-from radval.report._escape import md_identifier, md_text, mpl_text
-from radval.report.tables import fmt_ci, fmt_num, fmt_p, to_pipe
+from radval.report._data import ReportData, in_sentence
+from radval.report._escape import md_text
+from radval.report._missing_harmonisation_parts import (
+    batch_pca_figure,
+    batches_table,
+    development_cohort,
+    draws_patterns,
+    finite,
+    imputed_table,
+    missing_data_table,
+    missing_patterns_figure,
+    missing_patterns_table,
+    pca_scope,
+    percent_text,
+    plot_batch_pca,
+    plot_missing_patterns,
+    plot_shift_before_after,
+    pooled_coefficients_table,
+    pooled_performance_table,
+    scope_name,
+    separability_table,
+    shift_harmonisation_figure,
+    shift_harmonisation_table,
+    shift_merged,
+    site_imputation_table,
+    site_missing_table,
+)
+from radval.report._sections import Section, SectionContext, SectionSpec, SectionWriter
+from radval.report.tables import fmt_num, fmt_p
 
-__all__ = ["RC", "flow_note", "harmonisation_section", "methods_text",
-           "missing_data_section", "plot_batch_pca", "plot_missing_patterns",
-           "plot_shift_before_after", "report_section", "save_figures"]
+__all__ = ["DETAIL_SECTION", "SECTION", "SECTIONS", "batch_pca_figure", "batches_table",
+           "build", "build_detail", "flow_note", "imputed_table", "methods_text",
+           "missing_data_table", "missing_patterns_figure", "missing_patterns_table",
+           "plot_batch_pca", "plot_missing_patterns", "plot_shift_before_after",
+           "pooled_coefficients_table", "pooled_performance_table", "separability_table",
+           "shift_harmonisation_figure", "shift_harmonisation_table",
+           "site_imputation_table", "site_missing_table"]
 
-#: matplotlib settings of these figures (applied with rc_context only).
-RC: dict[str, Any] = {
-    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
-    "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "path",
-    "pdf.fonttype": 42, "svg.hashsalt": "radval", "figure.dpi": 100}
-
-_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
-            "#000000")
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-
-
-def _records(value: Any) -> pd.DataFrame:
-    if isinstance(value, pd.DataFrame):
-        return value
-    if isinstance(value, list) and value:
-        return pd.DataFrame([r for r in value if isinstance(r, Mapping)])
-    return pd.DataFrame()
-
-
-def _num(x: Any) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return math.nan
-    return v
-
-
-def _mi(results: Mapping[str, Any]) -> Mapping[str, Any]:
-    return as_mapping(results.get("missing_data"))
-
-
-def _hm(results: Mapping[str, Any]) -> Mapping[str, Any]:
-    return as_mapping(results.get("harmonisation"))
-
-
-# ------------------------------------------------------------------------- figures
-def _rc() -> Any:
-    """These figures' settings for the duration of a ``with`` block (no global state)."""
-    import matplotlib
-
-    return matplotlib.rc_context(RC)  # type: ignore[arg-type]
+#: Batches listed by name in the main text; more are counted (the list is a table).
+_MAX_LISTED = 6
 
 
-def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
-    if ax is not None:
-        return ax
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize)
-    return fig.add_subplot()
+# ------------------------------------------------------------------------ helpers
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
-def plot_missing_patterns(patterns: pd.DataFrame, *, ax: Any = None) -> Any:
-    """Missing-data patterns as a grid: one row per pattern, one column per variable
-    (dark = missing), the number of patients at the right.
-
-    Parameters
-    ----------
-    patterns : DataFrame
-        One row per pattern: a 0/1 column per variable (1 observed) and ``n_rows``
-        (other columns are ignored, e.g. ``n_missing_variables``).
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    variables = [c for c in patterns.columns
-                 if c not in ("n_rows", "n_missing_variables", "cohort", "pattern")]
-    grid = patterns[variables].to_numpy(dtype=float) if variables else np.zeros((0, 0))
-    with _rc():
-        ax = _axes(ax, (max(3.0, 0.9 * len(variables) + 1.5),
-                        max(1.6, 0.35 * len(patterns) + 1.0)))
-        from matplotlib.colors import ListedColormap
-
-        ax.imshow(grid, aspect="auto", cmap=ListedColormap(["#D55E00", "#DCEBF7"]),
-                  vmin=0, vmax=1, interpolation="nearest")
-        ax.set_xticks(range(len(variables)), [mpl_text(v) for v in variables],
-                      rotation=30, ha="right")
-        ax.set_yticks(range(len(patterns)),
-                      [f"n = {int(n)}" for n in patterns["n_rows"]])
-        ax.tick_params(length=0)
-        for side in ("top", "right", "left", "bottom"):
-            ax.spines[side].set_visible(False)
-        ax.set_title("Missing-data patterns (orange = missing)")
-    return ax
+def _listing(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def plot_batch_pca(pca: pd.DataFrame, *, ax: Any = None, title: str | None = None) -> Any:
-    """Patients on the first two principal components, coloured (and shaped) by batch.
-
-    Parameters
-    ----------
-    pca : DataFrame
-        ``batch, pc1, pc2`` per patient.
-    ax : matplotlib Axes, optional
-    title : str, optional
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    batches = sorted({str(b) for b in pca["batch"]})
-    with _rc():
-        ax = _axes(ax, (4.0, 3.4))
-        for i, b in enumerate(batches):
-            sub = pca[pca["batch"].astype(str) == b]
-            y = sub["pc2"] if "pc2" in sub else np.zeros(len(sub))
-            ax.scatter(sub["pc1"], y, s=14, alpha=0.75, color=_PALETTE[i % len(_PALETTE)],
-                       marker=_MARKERS[i % len(_MARKERS)], label=mpl_text(b),
-                       edgecolors="none")
-        ax.set_xlabel("PC 1")
-        ax.set_ylabel("PC 2")
-        if title:
-            ax.set_title(mpl_text(title))
-        ax.legend(title="Batch", frameon=False, fontsize=7)
-    return ax
+def _refs(*labels: tuple[str, bool]) -> str:
+    """``@tbl-a and @fig-b`` for the items that exist."""
+    return _listing([f"@{lab}" for lab, ok in labels if ok])
 
 
-def plot_shift_before_after(shift: pd.DataFrame, *, threshold: float = 0.5,
-                            ax: Any = None) -> Any:
-    """|SMD| of each selected feature at the site before and after harmonisation.
+def _drawer(ctx: SectionContext, label: str, make: Any) -> Any:
+    """``draw`` of :meth:`SectionWriter.figure`: the figure of ``make(ctx.data)`` saved
+    as ``label`` (``None`` when there is nothing to draw)."""
+    def draw() -> Path | None:
+        from radval.report.figures import save
 
-    Parameters
-    ----------
-    shift : DataFrame
-        ``feature, smd_before, smd_after``.
-    threshold : float
-        The flagging threshold (dashed line).
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    n = len(shift)
-    with _rc():
-        ax = _axes(ax, (5.2, max(1.8, 0.32 * n + 1.0)))
-        ypos = np.arange(n)[::-1]
-        before = np.abs(shift["smd_before"].to_numpy(dtype=float))
-        after = np.abs(shift["smd_after"].to_numpy(dtype=float))
-        for yv, b, a in zip(ypos, before, after, strict=True):
-            ax.plot([b, a], [yv, yv], color="0.6", lw=1, zorder=1)
-        ax.scatter(before, ypos, color=_PALETTE[1], marker="o", label="before", zorder=2)
-        ax.scatter(after, ypos, color=_PALETTE[0], marker="s", label="after", zorder=3)
-        ax.axvline(threshold, color="0.3", ls="--", lw=0.8)
-        ax.set_yticks(ypos, [mpl_text(f) for f in shift["feature"]], fontsize=7)
-        ax.set_xlabel("|standardised mean difference| against development")
-        ax.legend(frameon=False, loc="lower right")
-    return ax
+        fig = make(ctx.data)
+        return None if fig is None else save(fig, ctx.fig_dir, label)
+    return draw
 
 
-def save_figures(figures: Mapping[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    """Write each figure as SVG, PDF and PNG (``radval.report.figures.SAVE_OPTIONS``)
-    under ``out_dir``; returns label -> PNG path."""
-    from radval.report.figures import SAVE_OPTIONS
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    formats = set(SAVE_OPTIONS["formats"]) | {"png"}
-    with _rc():
-        for label, fig in figures.items():
-            name = md_identifier(label)
-            if "svg" in formats:
-                fig.savefig(out / f"{name}.svg", bbox_inches="tight", metadata={"Date": None})
-            if "pdf" in formats:
-                fig.savefig(out / f"{name}.pdf", bbox_inches="tight",
-                            metadata={"CreationDate": None})
-            fig.savefig(out / f"{name}.png", dpi=int(SAVE_OPTIONS["dpi"]),
-                        bbox_inches="tight")
-            paths[label] = out / f"{name}.png"
-    return paths
-
-
-def _figure_md(label: str, caption: str, width: str = "100%") -> str:
-    return (f"![{md_text(caption)}](figures/{md_identifier(label)}.png)"
-            f"{{#{md_identifier(label)} width={width}}}\n")
-
-
-# ---------------------------------------------------------------------- missing data
-def _pct(n: Any, pct: Any) -> str:
-    return f"{int(_num(n))} ({fmt_num(pct, 1)}%)" if math.isfinite(_num(n)) else "–"
-
-
-def missing_data_section(results: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The missing-data subsection: table per cohort and variable, patterns, patients
-    imputed, pooled coefficients and performance (development runs) or the deployment
-    imputer's results (site runs)."""
-    md = _mi(results)
-    if not md:
-        return "", {}
-    figs: dict[str, Any] = {}
-    parts = ["## Missing data {#sec-missing-data}\n"]
-    method = str(md.get("method") or "complete_case")
-    site = as_mapping(md.get("site"))
-    if site:
-        return _site_missing(md, site), {}
-    imputed = _records(md.get("imputed"))
-    if method == "multiple_imputation":
-        n_imp = int(pd.to_numeric(imputed.get("n_imputed", pd.Series(dtype=float)))
-                    .fillna(0).sum()) if len(imputed) else 0
-        parts.append(
-            "Missing clinical predictors were multiply imputed "
-            f"({md_text(md.get('n_imputations'))} completed data sets, "
-            f"{md_text(md.get('max_iter'))} iterations of chained "
-            f"equations); {n_imp} analysed patient(s) with a missing predictor were kept "
-            "instead of excluded. Imaging features were not imputed.\n")
-    else:
-        parts.append("Complete-case analysis: patients missing a predictor used by a model "
-                     "were excluded (see the patient flow).\n")
-    table = _records(md.get("table"))
-    if len(table):
-        wide = table.assign(cell=[_pct(n, p) for n, p in zip(table["n_missing"],
-                                                            table["percent_missing"])])
-        cohorts = list(dict.fromkeys(wide["cohort"].astype(str)))
-        pivot = wide.pivot(index="variable", columns="cohort", values="cell")
-        pivot = pivot.reindex(index=list(dict.fromkeys(wide["variable"])), columns=cohorts)
-        df = pivot.reset_index().rename(columns={"variable": "Variable"})
-        n_row = {str(r["cohort"]): int(r["n"]) for r in
-                 table.drop_duplicates("cohort").to_dict(orient="records")}
-        df.columns = ["Variable", *[f"{c} (n = {n_row.get(c, '?')})" for c in cohorts]]
-        parts.append(to_pipe(df.fillna("–"), "Missing values of the models' clinical "
-                             "predictors among the analysed patients: n (%).",
-                             "tbl-missing-data"))
-    if len(imputed) and method == "multiple_imputation":
-        parts.append(to_pipe(pd.DataFrame({
-            "Cohort": imputed["cohort"].astype(str), "Analysed": imputed["n"].astype(str),
-            "Kept with imputed predictors": imputed["n_imputed"].astype(str)}),
-            "Patients analysed with imputed predictors (instead of excluded).",
-            "tbl-imputed"))
-    pats = _records(md.get("patterns"))
-    if len(pats) and "pattern" in pats:
-        flat = pd.concat([pats.drop(columns=["pattern"]).reset_index(drop=True),
-                          pd.DataFrame(list(pats["pattern"]))], axis=1)
-        variables = [c for c in flat.columns
-                     if c not in ("cohort", "n_rows", "n_missing_variables")]
-        tab = pd.DataFrame({"Cohort": flat["cohort"].astype(str),
-                            **{v: ["observed" if int(x) else "missing" for x in flat[v]]
-                               for v in variables},
-                            "Patients": flat["n_rows"].astype(str)})
-        parts.append(to_pipe(tab, "Missing-data patterns per cohort (most frequent first).",
-                             "tbl-missing-patterns"))
-        overall = pd.DataFrame(flat.groupby(variables, sort=False, as_index=False)["n_rows"]
-                               .sum())
-        overall = overall.sort_values("n_rows", ascending=False, kind="stable")
-        if (overall[variables] == 0).to_numpy().any():
-            figs["fig-missing-patterns"] = plot_missing_patterns(overall).figure
-            parts.append(_figure_md("fig-missing-patterns", "Missing-data patterns over all "
-                                    "analysed patients.", width="70%"))
-    coef = _records(md.get("pooled_coefficients"))
-    if len(coef):
-        parts.append(to_pipe(pd.DataFrame({
-            "Model": coef["model"].astype(str), "Term": coef["term"].astype(str),
-            "Estimate (95% CI)": [fmt_ci(e, lo, hi, 3) for e, lo, hi in
-                                  zip(coef["estimate"], coef.get("ci_low", [None] * len(coef)),
-                                      coef.get("ci_high", [None] * len(coef)))],
-            "SE": [fmt_num(v, 3) for v in coef.get("se", [None] * len(coef))],
-            "df": [fmt_num(v, 1) for v in coef.get("df", [None] * len(coef))],
-            "FMI": [fmt_num(v, 3) for v in coef.get("fmi", [None] * len(coef))],
-            "p": [fmt_p(v) for v in coef.get("p_value", [None] * len(coef))]}),
-            "Coefficients pooled over the completed data sets by Rubin's rules "
-            "(Barnard-Rubin df; FMI = fraction of missing information).",
-            "tbl-pooled-coefficients"))
-    perf = _records(md.get("pooled_performance"))
-    if len(perf):
-        parts.append(_pooled_perf_table(perf))
-    return "\n".join(parts), figs
-
-
-def _pooled_perf_table(perf: pd.DataFrame) -> str:
-    rows = []
-    for (cohort, model), g in perf.groupby(["cohort", "model"], sort=False):
-        bym = {str(r["metric"]): r for r in g.to_dict(orient="records")}
-
-        def cell(metric: str, byt: dict[str, Any] = bym) -> str:
-            r = byt.get(metric)
-            if r is None or not math.isfinite(_num(r.get("estimate"))):
-                return "–"
-            return fmt_ci(r.get("estimate"), r.get("ci_low"), r.get("ci_high"), 3)
-
-        auc = bym.get("auc", {})
-        rows.append({"Cohort": str(cohort), "Model": str(model), "AUC (95% CI)": cell("auc"),
-                     "Calibration intercept": cell("calibration_intercept"),
-                     "Calibration slope": cell("calibration_slope"),
-                     "FMI (AUC)": fmt_num(auc.get("fmi"), 3)})
-    return to_pipe(pd.DataFrame(rows), "Performance pooled over the completed data sets by "
-                   "Rubin's rules: AUC on the logit scale, calibration intercept and slope.",
-                   "tbl-pooled-performance")
-
-
-def _site_missing(md: Mapping[str, Any], site: Mapping[str, Any]) -> str:
-    parts = ["## Missing data {#sec-missing-data}\n"]
-    method = str(site.get("method"))
-    n_imp = site.get("n_imputed", 0)
-    if method == "deployment_imputer":
-        parts.append(f"The bundle's clinical models were applied with its deployment imputer "
-                     f"(fitted on the development predictors without the outcome): "
-                     f"{md_text(n_imp)} patient(s) had at least one missing predictor, "
-                     f"imputed with {md_text(site.get('n_draws'))} draws whose linear "
-                     "predictors were averaged. The signature itself needs no clinical "
-                     "predictor; imaging features are not imputed.\n")
-    else:
-        parts.append("The bundle carries no deployment imputer: the clinical models were "
-                     "evaluated on the patients with complete predictors.\n")
-    tab = _records(site.get("table"))
-    if len(tab):
-        parts.append(to_pipe(pd.DataFrame({
-            "Variable": tab["variable"].astype(str), "Patients": tab["n"].astype(str),
-            "Missing": [_pct(n, p) for n, p in zip(tab["n_missing"], tab["percent_missing"])]}),
-            "Missing values of the models' predictors at this site.", "tbl-missing-data"))
-    mod = _records(site.get("models"))
-    if len(mod):
-        label = {"all": "all patients", "complete_cases": "complete cases",
-                 "imputed": "imputed patients"}
-        parts.append(to_pipe(pd.DataFrame({
-            "Model": mod["model"].astype(str),
-            "Patients": [label.get(str(s), str(s)) for s in mod["subset"]],
-            "n (events)": [f"{int(n)} ({int(e)})" for n, e in zip(mod["n"], mod["events"])],
-            "AUC (95% CI)": [fmt_ci(a, lo, hi, 3) if math.isfinite(_num(a)) else
-                             (str(r) if isinstance(r, str) else "–")
-                             for a, lo, hi, r in zip(mod["auc"], mod["auc_ci_low"],
-                                                     mod["auc_ci_high"],
-                                                     mod["undefined_reason"])],
-            "Intercept": [fmt_num(v, 3) for v in mod["calibration_intercept"]],
-            "Slope": [fmt_num(v, 3) for v in mod["calibration_slope"]],
-            "Brier": [fmt_num(v, 3) for v in mod["brier"]]}),
-            "The clinical models at this site with and without the patients whose "
-            "predictors were imputed.", "tbl-site-imputation"))
-    return "\n".join(parts)
-
-
-# ------------------------------------------------------------------- harmonisation
-def harmonisation_section(results: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The harmonisation subsection: batches, batch-outcome guard, separability before
-    and after with a PCA plot (development runs); the shift diagnostics before and after
-    the frozen ComBat (site runs)."""
-    hm = _hm(results)
-    if not hm:
-        return "", {}
-    figs: dict[str, Any] = {}
-    parts = ["## Feature harmonisation {#sec-harmonisation}\n"]
-    site = as_mapping(hm.get("site"))
-    if site:
-        text, f = _site_harmonisation(results, hm, site)
-        return "\n".join([*parts, text]), f
-    ref = hm.get("reference")
-    parts.append(
-        f"The imaging features were harmonised with ComBat on the batch column "
-        f"{md_text(hm.get('batch'))} ({md_text(hm.get('batch_source'))}), "
-        + (f"with reference batch {md_text(ref)}" if ref else
-           "towards the size-weighted average batch")
-        + (f", preserving {md_text(', '.join(map(str, hm.get('covariates') or [])))}"
-           if hm.get("covariates") else "")
-        + f": {md_text(hm.get('n_features'))} features, fitted on the development cohort "
-        "before feature selection and applied to every cohort; batches not seen in "
-        "development were harmonised from their own feature distribution.\n")
-    batches = _records(hm.get("batches"))
-    if len(batches):
-        parts.append(to_pipe(pd.DataFrame({
-            "Cohort": batches["cohort"].astype(str), "Batch": batches["batch"].astype(str),
-            "n": batches["n"].astype(str),
-            "Development batch": ["yes" if bool(v) else "no (new)"
-                                  for v in batches["in_development"]]}),
-            "Batches per cohort.", "tbl-batches"))
-    bo = as_mapping(hm.get("batch_outcome"))
-    if bo:
-        verdict = ("**Batch and outcome are associated**: ComBat removes part of the outcome "
-                   "signal along with the scanner effect."
-                   if bo.get("associated") else "Batch and outcome are not associated.")
-        parts.append(f"Batch-outcome association in the development cohort "
-                     f"({md_text(str(bo.get('method')).replace('_', ' '))}): statistic "
-                     f"{fmt_num(bo.get('statistic'), 3)}, df {md_text(bo.get('df'))}, "
-                     f"p {fmt_p(bo.get('p_value'))}, Cramér's V "
-                     f"{fmt_num(bo.get('cramers_v'), 2)}. {verdict}\n")
-    sep = _records(hm.get("separability"))
-    if len(sep):
-        parts.append(to_pipe(pd.DataFrame({
-            "Patients": [{"development": "development cohort",
-                          "all_cohorts": "all cohorts"}.get(str(s), str(s))
-                         for s in sep["scope"]],
-            "Harmonisation": sep["stage"].astype(str),
-            "Batch AUC": [fmt_num(v, 3) for v in sep["auc"]],
-            "Features differing (q < 0.05)": [f"{fmt_num(100 * _num(v), 0)}%"
-                                              if math.isfinite(_num(v)) else "–"
-                                              for v in sep["fraction_significant"]],
-            "Batches": sep["n_batches"].astype(str), "n": sep["n_samples"].astype(str)}),
-            "Batch separability: cross-validated AUC of predicting the batch from the "
+# ---------------------------------------------------------------- missing data text
+_CAP_MISSING = ("Missing values of the models' clinical predictors among the analysed "
+                "patients: n (%).")
+_CAP_IMPUTED = "Patients analysed with imputed predictors (instead of excluded)."
+_CAP_PATTERNS = "Missing-data patterns per cohort (most frequent first)."
+_CAP_COEF = ("Coefficients pooled over the completed data sets by Rubin's rules "
+             "(Barnard-Rubin df; FMI = fraction of missing information).")
+_CAP_PERF = ("Performance pooled over the completed data sets by Rubin's rules: AUC pooled "
+             "on the logit scale, calibration intercept and slope; FMI = fraction of "
+             "missing information.")
+_CAP_FIG_PATTERNS = ("Missing-data patterns over all analysed patients: one row per "
+                     "pattern (orange = missing), most frequent first.")
+_CAP_BATCHES = "Batches per cohort."
+_CAP_SEP = ("Batch separability: cross-validated AUC of predicting the batch from the "
             "features (0.5 or below = indistinguishable; below 0.5 after harmonisation "
             "because it equalises the batch means in the whole sample, so a classifier "
             "trained on the other folds points the wrong way) and share of features "
-            "differing between batches, before and after harmonisation.",
-            "tbl-separability"))
-    pca = _records(hm.get("pca"))
-    if len(pca) and {"stage", "batch", "pc1"} <= set(pca.columns):
-        from matplotlib.figure import Figure
-
-        with _rc():
-            fig = Figure(figsize=(8.0, 3.4))
-            axes = fig.subplots(1, 2)
-            for ax, stage in zip(axes, ("before", "after"), strict=True):
-                plot_batch_pca(pca[pca["stage"] == stage], ax=ax,
-                               title=f"{stage} harmonisation")
-            fig.tight_layout()
-        figs["fig-batch-pca"] = fig
-        parts.append(_figure_md("fig-batch-pca", "First two principal components of the "
-                                "standardised features, coloured by batch, before and after "
-                                "harmonisation."))
-    return "\n".join(parts), figs
+            "differing between batches (Kruskal-Wallis, BH q < 0.05), before and after "
+            "harmonisation.")
 
 
+def _mi_sentence(d: ReportData, table: pd.DataFrame) -> str:
+    md = d.results.missing_data
+    if md is None or md.method != "multiple_imputation":
+        return ""
+    imp = d.imputed_counts
+    total = int(pd.to_numeric(imp["n_imputed"]).sum()) if len(imp) else 0
+    text = ("Missing clinical predictors were multiply imputed by chained equations "
+            f"({md.n_imputations} completed data sets, {md.max_iter} iterations); imaging "
+            "features were not imputed. ")
+    if total == 0:
+        return text + "No analysed patient had a missing predictor."
+    text += (f"{_plural(total, 'analysed patient')} with a missing predictor "
+             f"{'was' if total == 1 else 'were'} kept instead of excluded")
+    return text + "."
 
 
-def _site_harmonisation(results: Mapping[str, Any], hm: Mapping[str, Any],
-                        site: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    figs: dict[str, Any] = {}
-    parts = []
-    batches = _records(site.get("batches"))
+def _missing_main(ctx: SectionContext, w: SectionWriter, level: int) -> None:
+    """How missing predictors were handled and the missing values per cohort."""
+    d, md = ctx.data, ctx.results.missing_data
+    if md is None:
+        return
+    w.h(level, "Missing data", "sec-missing-data")
+    if md.site is not None:
+        _site_missing(ctx, w)
+        return
+    table = missing_data_table(d)
+    mi = md.method == "multiple_imputation"
+    if mi:
+        text = _mi_sentence(d, table)
+    else:
+        text = ("Complete-case analysis: patients missing a clinical predictor used by a "
+                "model were excluded (@sec-participants gives the numbers and reasons).")
+        if table.empty:
+            text += " No analysed patient had a missing predictor."
+    if not table.empty:
+        text += " @tbl-missing-data gives the missing values per predictor and cohort" + (
+            " (last row: the patients imputed)." if mi else ".")
+    w.p(text)
+    w.table(table, "tbl-missing-data", _CAP_MISSING)
+    if not ctx.split:
+        _missing_detail(ctx, w)
+        return
+    refs = _refs(("tbl-imputed", not imputed_table(d).empty),
+                 ("tbl-missing-patterns", not missing_patterns_table(d).empty),
+                 ("fig-missing-patterns", draws_patterns(d)))
+    pooled = _refs(("tbl-pooled-coefficients", not pooled_coefficients_table(d).empty),
+                   ("tbl-pooled-performance", not pooled_performance_table(d).empty))
+    more = []
+    if refs:
+        more.append(f"The patients kept per cohort and the missing-data patterns are in "
+                    f"{refs}")
+    if pooled:
+        more.append(f"the coefficients and performance pooled over the completed data "
+                    f"sets by Rubin's rules in {pooled}")
+    if more:
+        w.p("; ".join(more) + ".")
+
+
+def _missing_detail(ctx: SectionContext, w: SectionWriter) -> bool:
+    """The supplementary tables and figure of a multiple imputation; whether any."""
+    d = ctx.data
+    imputed, patterns = imputed_table(d), missing_patterns_table(d)
+    coef, perf = pooled_coefficients_table(d), pooled_performance_table(d)
+    text = []
+    if not imputed.empty:
+        text.append("@tbl-imputed counts the patients kept with imputed predictors.")
+    if not patterns.empty:
+        fig = draws_patterns(d)
+        text.append(_refs(("tbl-missing-patterns", True), ("fig-missing-patterns", fig))
+                    + f" show{'' if fig else 's'} which predictors were missing together.")
+    pooled = _refs(("tbl-pooled-coefficients", not coef.empty),
+                   ("tbl-pooled-performance", not perf.empty))
+    if pooled:
+        text.append(f"{pooled[0].upper()}{pooled[1:]} pool the estimates of the completed "
+                    "data sets by Rubin's rules; the predictions of the main results average "
+                    "the linear predictor over the completed data sets instead.")
+    w.p(" ".join(text))
+    wrote = w.table(imputed, "tbl-imputed", _CAP_IMPUTED)
+    if w.table(patterns, "tbl-missing-patterns", _CAP_PATTERNS):
+        wrote = True
+        w.figure("fig-missing-patterns", _CAP_FIG_PATTERNS, width="60%",
+                 draw=_drawer(ctx, "fig-missing-patterns", missing_patterns_figure))
+    wrote |= w.table(coef, "tbl-pooled-coefficients", _CAP_COEF)
+    wrote |= w.table(perf, "tbl-pooled-performance", _CAP_PERF)
+    return wrote
+
+
+def _site_missing(ctx: SectionContext, w: SectionWriter) -> None:
+    d, md = ctx.data, ctx.results.missing_data
+    site = md.site if md is not None else None
+    if site is None:
+        return
+    if site.method == "deployment_imputer":
+        n = site.n_imputed
+        w.p("The bundle's clinical models were applied with its deployment imputer "
+            "(fitted on the development predictors without the outcome): "
+            f"{_plural(n, 'patient')} had at least one missing predictor, imputed with "
+            f"{site.n_draws} draws whose linear predictors were averaged. The signature "
+            "itself needs no clinical predictor; imaging features are not imputed.")
+    else:
+        w.p("The bundle carries no deployment imputer: the clinical models were evaluated "
+            "on the patients with complete predictors.")
+    w.table(site_missing_table(d), "tbl-missing-data",
+            "Missing values of the models' predictors at this site.")
+    if w.table(site_imputation_table(d), "tbl-site-imputation",
+               "The clinical models at this site on all patients, on the complete cases "
+               "and on the imputed patients (DeLong 95% CI of the AUC; calibration "
+               "intercept and slope of logit(y) on logit(p))."):
+        w.p("A large difference between the complete cases and the imputed patients "
+            "would question the imputation at this site; small subsets give wide "
+            "intervals.")
+
+
+# ---------------------------------------------------------------- harmonisation text
+def _harm_paragraph(d: ReportData) -> str:
+    hm = d.results.harmonisation
+    if hm is None:
+        return ""
+    kind = "parametric" if hm.parametric is not False else "non-parametric"
+    text = (f"The imaging features were harmonised with ComBat ({kind} empirical Bayes) on "
+            f"the batch column {md_text(hm.batch or '–')}"
+            + (f" (from the {md_text(hm.batch_source)})" if hm.batch_source else "")
+            + (f", with reference batch {md_text(hm.reference)}" if hm.reference else
+               ", towards the size-weighted average batch")
+            + (", preserving " + _listing([md_text(d.labels.variable(c, unit=False))
+                                           for c in hm.covariates]) if hm.covariates else "")
+            + ": " + (f"{hm.n_features} features, " if hm.n_features is not None else "")
+            + "fitted on the development cohort before feature selection and applied to "
+            "every cohort.")
+    if hm.n_not_adjusted:
+        text += (f" {_plural(hm.n_not_adjusted, 'feature')} constant within a batch "
+                 f"{'was' if hm.n_not_adjusted == 1 else 'were'} passed through unchanged.")
+    b = d.harmonisation_batches
+    if len(b):
+        dev = b[b["cohort"] == development_cohort(d)]
+        new = b[~b["in_development"].astype(bool)]
+        if len(dev):
+            if len(dev) <= _MAX_LISTED:
+                names = _listing([f"{md_text(r['batch'])} (n = {int(r['n'])})"
+                                  for r in dev.to_dict(orient="records")])
+                text += (f" Batches of the development cohort: {names}; those of every "
+                         "cohort are in @tbl-batches.")
+            else:
+                text += f" The development cohort had {len(dev)} batches (@tbl-batches)."
+        if len(new):
+            names = _listing([f"{md_text(r['batch'])} in "
+                              f"{md_text(d.labels.cohort(str(r['cohort'])))} "
+                              f"(n = {int(r['n'])})" for r in new.to_dict(orient="records")]) \
+                if len(new) <= _MAX_LISTED else f"{len(new)} batches (@tbl-batches)"
+            text += (f" Batches not seen in development were harmonised from their own "
+                     f"feature distribution: {names}.")
+    return text
+
+
+def _batch_outcome_text(d: ReportData) -> str:
+    hm = d.results.harmonisation
+    bo = hm.batch_outcome if hm is not None else None
+    if bo is None:
+        return ""
+    if bo.method == "fisher_exact":
+        stat = f"Fisher's exact test, odds ratio {fmt_num(bo.statistic, 2)}"
+    elif bo.method == "pearson_chi2":
+        stat = f"Pearson's chi-square test, χ² = {fmt_num(bo.statistic, 2)}, df {bo.df}"
+    else:
+        stat = f"{md_text(bo.method.replace('_', ' '))}, statistic {fmt_num(bo.statistic, 2)}"
+    verdict = ("**Batch and outcome are associated**: ComBat removes part of the outcome "
+               "signal along with the scanner effect, and the harmonised model may "
+               "understate the signature's performance in a new batch."
+               if bo.associated else "Batch and outcome are not associated.")
+    return (f"Batch-outcome association in the development cohort ({stat}, p = "
+            f"{fmt_p(bo.p_value)}, Cramér's V {fmt_num(bo.cramers_v, 2)}). {verdict}")
+
+
+def _separability_text(d: ReportData, refs: str) -> str:
+    sep = d.batch_separability
+    if sep.empty:
+        return ""
+    aucs, shares = [], []
+    for scope in dict.fromkeys(sep["scope"].astype(str)):
+        s = sep[sep["scope"] == scope].set_index("stage")
+        if not {"before", "after"} <= set(s.index):
+            continue
+        where = ("over all cohorts" if scope == "all_cohorts"
+                 else f"in {md_text(scope_name(d, scope, article=True))}")
+        aucs.append(f"from {fmt_num(s.at['before', 'auc'], 3)} before to "
+                    f"{fmt_num(s.at['after', 'auc'], 3)} after harmonisation {where}")
+        shares.append(f"from {percent_text(s.at['before', 'fraction_significant'])} to "
+                      f"{percent_text(s.at['after', 'fraction_significant'])}")
+    if not aucs:
+        return ""
+    return ("The cross-validated AUC of predicting the batch from the features (0.5 or "
+            f"below = indistinguishable) went {' and '.join(aucs)}; the share of features "
+            f"differing between batches {' and '.join(shares)}"
+            + (f" ({refs})." if refs else "."))
+
+
+def _harm_main(ctx: SectionContext, w: SectionWriter, level: int) -> None:
+    d, hm = ctx.data, ctx.results.harmonisation
+    if hm is None:
+        return
+    w.h(level, "Feature harmonisation", "sec-harmonisation")
+    if hm.site is not None:
+        _site_harmonisation(ctx, w)
+        return
+    w.p(_harm_paragraph(d))
+    w.p(_batch_outcome_text(d))
+    w.p(_separability_text(d, _refs(("tbl-separability", not separability_table(d).empty),
+                                    ("fig-batch-pca", not d.batch_pca.empty))))
+    if not ctx.split:
+        _harm_detail(ctx, w)
+
+
+def _harm_detail(ctx: SectionContext, w: SectionWriter) -> bool:
+    d = ctx.data
+    batches, sep = batches_table(d), separability_table(d)
+    pca, scope = pca_scope(d)
+    refs = _refs(("tbl-separability", not sep.empty), ("fig-batch-pca", not pca.empty))
+    w.p(" ".join(x for x in (
+        "@tbl-batches lists the batches of every cohort." if not batches.empty else "",
+        f"{refs} show how far the features identify the batch before and after "
+        "harmonisation." if refs else "") if x))
+    wrote = w.table(batches, "tbl-batches", _CAP_BATCHES)
+    wrote |= w.table(sep, "tbl-separability", _CAP_SEP)
+    who = scope_name(d, scope, article=True)
+    wrote |= w.figure("fig-batch-pca", "First two principal components of the standardised "
+                      f"features of the patients of {who}, coloured by batch, before and "
+                      "after harmonisation.",
+                      draw=_drawer(ctx, "fig-batch-pca", batch_pca_figure))
+    return wrote
+
+
+def _site_harmonisation(ctx: SectionContext, w: SectionWriter) -> None:
+    d, hm = ctx.data, ctx.results.harmonisation
+    site = hm.site if hm is not None else None
+    if site is None:
+        return
     kinds = {True: "development batch, frozen parameters",
-             False: "new batch, estimated from the site features"}
-    desc = "; ".join(f"{md_text(r['batch'])} (n = {md_text(r['n'])}, "
-                     f"{kinds[bool(r.get('seen'))]})"
-                     for r in batches.to_dict(orient="records")) if len(batches) else "–"
-    parts.append(f"The bundle's frozen ComBat harmonised {md_text(site.get('n_features'))} of "
-                 f"its {md_text(site.get('n_features_bundle'))} features for "
-                 f"{md_text(site.get('n_harmonised'))} patients. Batches (from "
-                 f"{md_text(site.get('label_source'))}): {desc}.\n")
-    if site.get("auc_unharmonised") is not None:
-        perf = _records(results.get("performance"))
-        auc_after = None
-        if len(perf) and "subgroup" in perf:
-            sub = perf[perf["subgroup"] == "all"]
-            auc_after = sub["auc"].iloc[0] if len(sub) else None
-        parts.append(f"AUC of the signature without harmonisation "
-                     f"{fmt_num(site.get('auc_unharmonised'), 3)}"
-                     + (f", with harmonisation {fmt_num(auc_after, 3)}.\n"
-                        if auc_after is not None else ".\n"))
-    before = _records(as_mapping(site.get("shift_before")).get("features"))
-    after = _records(as_mapping(results.get("shift")).get("features"))
-    if len(before) and len(after):
-        merged = before[["feature", "smd", "share_outside_q05_q95", "flagged"]].merge(
-            after[["feature", "smd", "share_outside_q05_q95", "flagged"]], on="feature",
-            suffixes=("_before", "_after"))
+             False: "new batch, estimated from the site's features"}
+    desc = "; ".join(f"{md_text(b.batch)} (n = {b.n}, {kinds[bool(b.seen)]})"
+                     for b in site.batches) or "–"
+    w.p(f"The bundle's frozen ComBat harmonised {site.n_features} of its "
+        f"{site.n_features_bundle} features for {_plural(site.n_harmonised, 'patient')}. "
+        f"Batches (from the {md_text(site.label_source)}): {desc}.")
+    if finite(site.auc_unharmonised):
+        perf = d.performance
+        sig = perf[perf["model"] == d.signature_model]
+        after = sig["auc"].iloc[0] if len(sig) and finite(sig["auc"].iloc[0]) else None
+        w.p(f"AUC of the {md_text(in_sentence(d.labels.model(d.signature_model)))} on the "
+            f"unharmonised features {fmt_num(site.auc_unharmonised, 3)}"
+            + (f", on the harmonised features {fmt_num(after, 3)}." if after is not None
+               else "."))
+    m = shift_merged(d)
+    if w.table(shift_harmonisation_table(d), "tbl-shift-harmonisation",
+               "Dataset-shift diagnostics of the selected features against the development "
+               "cohort, before and after the frozen harmonisation: standardised mean "
+               "difference (SMD) and share of the site's values outside the development "
+               "5-95% range."):
+        n_b = int(m["flagged_before"].astype(bool).sum())
+        n_a = int(m["flagged_after"].astype(bool).sum())
+        with np.errstate(all="ignore"):
+            mb = float(np.nanmean(np.abs(m["smd_before"].to_numpy(dtype=float))))
+            ma = float(np.nanmean(np.abs(m["smd_after"].to_numpy(dtype=float))))
+        w.p(f"Features flagged as shifted: {n_b} before, {n_a} after harmonisation; mean "
+            f"|SMD| {fmt_num(mb, 2)} before, {fmt_num(ma, 2)} after"
+            + (" (@sec-shift gives the diagnostics after harmonisation)."
+               if ctx.results.shift is not None else "."))
+        w.figure("fig-shift-harmonisation", "Absolute standardised mean difference of each "
+                 "selected feature against development, before and after harmonisation; "
+                 "dashed: flagging threshold.",
+                 draw=_drawer(ctx, "fig-shift-harmonisation", shift_harmonisation_figure))
 
-        def share(v: Any) -> str:
-            return f"{100 * _num(v):.0f}%" if math.isfinite(_num(v)) else "–"
 
-        parts.append(to_pipe(pd.DataFrame({
-            "Feature": merged["feature"].astype(str),
-            "SMD before": [fmt_num(v, 2) for v in merged["smd_before"]],
-            "SMD after": [fmt_num(v, 2) for v in merged["smd_after"]],
-            "Outside dev. 5-95% before": [share(v) for v in merged["share_outside_q05_q95_before"]],
-            "Outside dev. 5-95% after": [share(v) for v in merged["share_outside_q05_q95_after"]],
-            "Flagged before": ["yes" if bool(v) else "" for v in merged["flagged_before"]],
-            "Flagged after": ["yes" if bool(v) else "" for v in merged["flagged_after"]]}),
-            "Dataset-shift diagnostics of the selected features against the development "
-            "cohort, before and after the frozen harmonisation.", "tbl-shift-harmonisation"))
-        n_b = int(merged["flagged_before"].astype(bool).sum())
-        n_a = int(merged["flagged_after"].astype(bool).sum())
-        mb = float(np.nanmean(np.abs(merged["smd_before"].to_numpy(dtype=float))))
-        ma = float(np.nanmean(np.abs(merged["smd_after"].to_numpy(dtype=float))))
-        parts.append(f"Features flagged as shifted: {n_b} before, {n_a} after harmonisation; "
-                     f"mean |SMD| {fmt_num(mb, 2)} before, {fmt_num(ma, 2)} after.\n")
-        thr = _num(as_mapping(results.get("shift")).get("smd_threshold"))
-        ax = plot_shift_before_after(merged, threshold=thr
-                                     if math.isfinite(thr) else 0.5)
-        figs["fig-shift-harmonisation"] = ax.figure
-        parts.append(_figure_md("fig-shift-harmonisation", "Absolute standardised mean "
-                                "difference of each selected feature against development, "
-                                "before and after harmonisation; dashed: flagging threshold.",
-                                width="75%"))
-    return "\n".join(parts), figs
+# ------------------------------------------------------------------------ builders
+def build(ctx: SectionContext) -> Section | None:
+    """The main-report section: missing data (``sec-missing-data``) and feature
+    harmonisation (``sec-harmonisation``); ``None`` when the run has neither."""
+    r = ctx.results
+    if r.missing_data is None and r.harmonisation is None:
+        return None
+    w = ctx.writer()
+    both = r.missing_data is not None and r.harmonisation is not None
+    if both:
+        w.h(1, "Missing data and harmonisation", "sec-missing-harmonisation")
+    _missing_main(ctx, w, 2 if both else 1)
+    _harm_main(ctx, w, 2 if both else 1)
+    return w.section()
+
+
+def build_detail(ctx: SectionContext) -> Section | None:
+    """The supplement's detail of a development run: missing-data patterns, pooled
+    estimates, batches, separability and principal components; ``None`` in a
+    one-document report (the main section holds the detail) or without detail."""
+    r = ctx.results
+    if not ctx.split:
+        return None
+    md = r.missing_data if r.missing_data is not None and r.missing_data.site is None \
+        else None
+    hm = r.harmonisation if r.harmonisation is not None and r.harmonisation.site is None \
+        else None
+    w = ctx.writer()
+    w.h(1, "Missing data and harmonisation", "sec-missing-harmonisation-detail")
+    n_heading = len(w.parts)
+    if md is not None:
+        sub = ctx.writer()
+        sub.h(2, "Missing data", "sec-missing-data-detail")
+        if _missing_detail(ctx, sub):
+            w.parts += sub.parts
+            w.figures.update(sub.figures)
+            w.tables.update(sub.tables)
+    if hm is not None:
+        sub = ctx.writer()
+        sub.h(2, "Feature harmonisation", "sec-harmonisation-detail")
+        if _harm_detail(ctx, sub):
+            w.parts += sub.parts
+            w.figures.update(sub.figures)
+            w.tables.update(sub.tables)
+    if len(w.parts) == n_heading:
+        return None
+    return w.section()
 
 
 # ------------------------------------------------------------------ texts and hooks
-def flow_note(results: Mapping[str, Any]) -> str:
+def flow_note(d: ReportData) -> str:
     """The sentence under the patient flow: what happened to patients with missing data."""
-    md = _mi(results)
-    if str(md.get("method")) == "multiple_imputation":
+    md = d.results.missing_data
+    if md is not None and md.method == "multiple_imputation":
         return ("Patients with a missing outcome or failed imaging features were excluded; "
                 "patients missing a clinical predictor were kept and their predictors "
                 "multiply imputed (stage *imputed*, @sec-missing-data).")
@@ -515,18 +461,18 @@ def flow_note(results: Mapping[str, Any]) -> str:
             "were excluded (complete-case analysis); reasons are listed above.")
 
 
-def methods_text(results: Mapping[str, Any]) -> str:
-    """Methods paragraphs on missing data and harmonisation (empty when neither applies)."""
+def methods_text(d: ReportData) -> str:
+    """Methods paragraphs on missing data and harmonisation of a development run (empty
+    for a site run, whose methods are in ``results.methods``, and when neither applies)."""
     paras = []
-    md = _mi(results)
-    if str(md.get("method")) == "multiple_imputation" and not md.get("site"):
-        meth = as_mapping(md.get("imputation_methods"))
-        how = "; ".join(f"{md_text(k)} by {md_text(v)}" for k, v in meth.items())
+    md, hm = d.results.missing_data, d.results.harmonisation
+    if md is not None and md.site is None and md.method == "multiple_imputation":
+        how = "; ".join(f"{md_text(d.labels.variable(k, unit=False))} by {md_text(v)}"
+                        for k, v in md.imputation_methods.items())
         paras.append(
             "**Missing data.** Missing clinical predictors were imputed by multiple "
-            f"imputation by chained equations (van Buuren 2011) with "
-            f"{md_text(md.get('n_imputations'))} imputations and "
-            f"{md_text(md.get('max_iter'))} iterations"
+            f"imputation by chained equations (van Buuren 2011) with {md.n_imputations} "
+            f"imputations and {md.max_iter} iterations"
             + (f" ({how}; pmm = predictive mean matching)" if how else "")
             + ". The development imputation model contained the outcome and the signature's "
             "linear predictor (Moons et al. 2006). Feature selection used only the complete "
@@ -540,19 +486,17 @@ def methods_text(results: Mapping[str, Any]) -> str:
             "bootstrap resample was imputed again (bootstrap, then impute; Wahl et al. 2016). "
             "For use in new patients the bundle carries an imputation model fitted without "
             "the outcome. Imaging features were never imputed.")
-    elif md and not md.get("site"):
+    elif md is not None and md.site is None:
         paras.append("**Missing data.** Complete-case analysis: patients with a missing "
                      "outcome, a missing predictor of a model or failed imaging features were "
                      "excluded.")
-    hm = _hm(results)
-    if hm and not hm.get("site"):
+    if hm is not None and hm.site is None:
         paras.append(
             "**Harmonisation.** Scanner and protocol effects on the imaging features were "
             "removed with ComBat (Johnson et al. 2007; Fortin et al. 2018) using "
-            f"{'parametric' if hm.get('parametric', True) else 'non-parametric'} "
-            f"empirical-Bayes priors on batch {md_text(hm.get('batch'))}"
-            + (f" with reference batch {md_text(hm.get('reference'))}"
-               if hm.get("reference") else "")
+            f"{'parametric' if hm.parametric is not False else 'non-parametric'} "
+            f"empirical-Bayes priors on batch {md_text(hm.batch or '–')}"
+            + (f" with reference batch {md_text(hm.reference)}" if hm.reference else "")
             + ". It was fitted on the development cohort before feature selection, applied "
             "to every cohort (a batch not seen in development was harmonised from its own "
             "feature distribution), fitted again in every bootstrap resample of the internal "
@@ -562,16 +506,7 @@ def methods_text(results: Mapping[str, Any]) -> str:
     return "\n\n".join(paras)
 
 
-def report_section(results: Mapping[str, Any], out_dir: str | Path
-                   ) -> tuple[str, dict[str, Path]]:
-    """Missing data and harmonisation as one report section; figures written to
-    ``out_dir/figures``.  Returns ``(markdown, label -> PNG path)`` (``""`` when the run
-    has neither part)."""
-    text_m, figs_m = missing_data_section(results)
-    text_h, figs_h = harmonisation_section(results)
-    if not text_m and not text_h:
-        return "", {}
-    figs = {**figs_m, **figs_h}
-    paths = save_figures(figs, Path(out_dir) / "figures") if figs else {}
-    head = "# Missing data and harmonisation {#sec-missing-harmonisation}\n"
-    return "\n".join(x for x in (head, text_m, text_h) if x), paths
+SECTION = SectionSpec(key="missing-harmonisation", build=build, placement="main", order=25)
+DETAIL_SECTION = SectionSpec(key="missing-harmonisation-detail", build=build_detail,
+                             placement="supplement", order=115)
+SECTIONS = (SECTION, DETAIL_SECTION)

@@ -60,7 +60,8 @@ logger = logging.getLogger(__name__)
 REGISTRY = SectionRegistry([*_main_sections.SECTIONS, *_supplement_sections.SECTIONS,
                             *_site_sections.SECTIONS])
 # Section modules of other areas are wired here, one line each
-REGISTRY.add(markdown_section("missing-harmonisation", MH.report_section, order=25))
+REGISTRY.add(MH.SECTION)
+REGISTRY.add(MH.DETAIL_SECTION)  # its detail in the supplement
 REGISTRY.add(_survival_section.SECTION)
 REGISTRY.add(_survival_section.SUPPLEMENT_SECTION)
 REGISTRY.add(markdown_section("calibration-utility", calibration_utility_markdown,
