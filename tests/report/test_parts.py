@@ -666,3 +666,44 @@ def test_the_report_reads_typed_results_only() -> None:
              for i, line in enumerate(p.read_text().splitlines(), start=1)
              if pattern.search(line)]
     assert found == []
+
+
+def test_flow_figure_keeps_imputed_patients_apart_from_exclusions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Patients kept with imputed predictors are drawn as kept, not as an exclusion, and
+    every box's text is wrapped to fit its box."""
+    from radval.report import figures
+
+    res, _ = make_results(7)
+    flow = []
+    for f in res["patient_flow"]:
+        if f["stage"] == "analysed":
+            flow.append({"cohort": f["cohort"], "stage": "imputed", "n": 12,
+                         "reason": "multiple imputation of missing predictors: "
+                                   "tumour_size_mm 9, age_years 4, vascular_invasion 2"})
+        flow.append(f)
+    res = {**res, "patient_flow": flow}
+    drawn: list[Any] = []
+
+    def keep(fig: Any, out_dir: Any, name: str) -> Path:
+        drawn.append(fig)
+        return tmp_path / f"{name}.png"
+
+    monkeypatch.setattr(figures, "save", keep)
+    figures.flow_figure(ResultsFile.from_data(res), tmp_path)
+    fig = drawn[0]
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    kept = [t for t in texts if t.startswith("Kept, predictors imputed")]
+    assert len(kept) == 4 and not any("Excluded, imputed" in t for t in texts)
+    assert all("n\u00a0=\u00a012" in t for t in kept)
+    assert all(max(len(line) for line in t.split("\n")) <= 30 for t in kept)
+    # the text of each box stays inside it once drawn
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [p.get_window_extent(renderer) for p in fig.axes[0].patches]
+    for t in fig.axes[0].texts:
+        if t.get_text().startswith(("Kept", "Excluded")):
+            bb = t.get_window_extent(renderer)
+            assert any(b.x0 - 2 <= bb.x0 and bb.x1 <= b.x1 + 2 for b in boxes), t.get_text()

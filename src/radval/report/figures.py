@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -147,19 +148,37 @@ def flow_figure(results: Any, out_dir: str | Path) -> Path | None:
         for j, r in enumerate(sub.to_dict(orient="records")):
             y = -float(j)
             stage = str(r["stage"]).replace("_", " ")
-            excl = stage not in ("clinical table", "manifest", "analysed")
-            n_txt = int(r["n"])
-            reason = f"\n{r['reason']}" if excl and isinstance(r["reason"], str) and \
-                r["reason"] else ""
-            text = (f"Excluded, {stage}: n = {n_txt}{reason}" if excl
-                    else f"{stage.capitalize()}: n = {n_txt}")
-            x0, w = (i + 0.36, 0.6) if excl else (i + 0.06, 0.56)
-            ax.add_patch(FancyBboxPatch((x0, y - 0.26), w, 0.52, boxstyle="round,pad=0.02",
-                                        fc="#FBE3D6" if excl else "#DCEBF7",
-                                        ec=OKABE_ITO[1] if excl else OKABE_ITO[0], lw=0.8))
-            ax.text(x0 + w / 2, y, mpl_text(text), ha="center", va="center", fontsize=7,
-                    wrap=True)
-            if not excl:
+            # imputed patients stay in the analysis: a side box of their own, not an exclusion
+            imputed = stage == "imputed"
+            excl = stage not in ("clinical table", "manifest", "analysed") and not imputed
+            side = excl or imputed
+            # non-breaking spaces keep "n = 12" on one line when the text is wrapped
+            n_txt = f"n\u00a0=\u00a0{int(r['n'])}"
+            detail = r["reason"] if side and isinstance(r["reason"], str) else ""
+            if imputed:
+                detail = detail.removeprefix("multiple imputation of missing predictors: ")
+                head = f"Kept, predictors imputed: {n_txt}"
+                detail = f"missing: {detail}" if detail else ""
+            else:
+                head = f"Excluded, {stage}: {n_txt}" if excl else \
+                    f"{stage.capitalize()}: {n_txt}"
+            # wrapped to the box width and cut to three lines, so no text leaves its box
+            heads = textwrap.wrap(head, 30) if side else [head]
+            lines = textwrap.wrap(detail, 30)
+            if len(heads) + len(lines) > 4:
+                keep = max(4 - len(heads), 1)
+                lines = [*lines[:keep - 1], lines[keep - 1][:27] + "..."]
+            text = "\n".join([*heads, *lines])
+            lines = [*heads[1:], *lines]
+            x0, w = (i + 0.3, 0.67) if side else (i + 0.06, 0.5)
+            h = max(0.52, min(0.86, 0.26 + 0.15 * (1 + len(lines))))
+            ax.add_patch(FancyBboxPatch((x0, y - h / 2), w, h, boxstyle="round,pad=0.02",
+                                        fc="#FBE3D6" if excl else
+                                        "#E3F1E8" if imputed else "#DCEBF7",
+                                        ec=OKABE_ITO[1] if excl else
+                                        OKABE_ITO[2] if imputed else OKABE_ITO[0], lw=0.8))
+            ax.text(x0 + w / 2, y, mpl_text(text), ha="center", va="center", fontsize=6.5)
+            if not side:
                 if prev_y is not None:
                     ax.annotate("", xy=(i + 0.2, y + 0.27), xytext=(i + 0.2, prev_y - 0.27),
                                 arrowprops={"arrowstyle": "->", "color": "0.3", "lw": 0.8})
