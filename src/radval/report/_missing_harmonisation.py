@@ -65,6 +65,7 @@ from radval.report._missing_harmonisation_parts import (
     site_missing_table,
 )
 from radval.report._sections import Section, SectionContext, SectionSpec, SectionWriter
+from radval.report.methods import cite
 from radval.report.tables import fmt_num, fmt_p
 
 __all__ = ["DETAIL_SECTION", "SECTION", "SECTIONS", "batch_pca_figure", "batches_table",
@@ -471,19 +472,20 @@ def methods_text(d: ReportData) -> str:
                         for k, v in md.imputation_methods.items())
         paras.append(
             "**Missing data.** Missing clinical predictors were imputed by multiple "
-            f"imputation by chained equations (van Buuren 2011) with {md.n_imputations} "
+            f"imputation by chained equations {cite('vanbuuren')} with {md.n_imputations} "
             f"imputations and {md.max_iter} iterations"
             + (f" ({how}; pmm = predictive mean matching)" if how else "")
             + ". The development imputation model contained the outcome and the signature's "
-            "linear predictor (Moons et al. 2006). Feature selection used only the complete "
+            f"linear predictor {cite('moons_mi')}. Feature selection used only the complete "
             "imaging features and the outcome, so it was the same in every completed data "
             "set; the clinical model and the nomogram were fitted on each completed data set "
-            "and their coefficients pooled by Rubin's rules with Barnard-Rubin degrees of "
-            "freedom. Predictions are the average linear predictor over the completed data "
-            "sets; AUCs were pooled on the logit scale and calibration intercepts and slopes "
-            "by Rubin's rules. Validation cohorts were completed by the development "
-            "imputation models with their own outcome. In the internal validation each "
-            "bootstrap resample was imputed again (bootstrap, then impute; Wahl et al. 2016). "
+            f"and their coefficients pooled by Rubin's rules {cite('rubin')} with Barnard-Rubin "
+            f"degrees of freedom {cite('barnard_rubin')}. Predictions are the average linear "
+            "predictor over the completed data sets; AUCs were pooled on the logit scale and "
+            "calibration intercepts and slopes by Rubin's rules. Validation cohorts were "
+            "completed by the development imputation models with their own outcome. In the "
+            "internal validation each "
+            f"bootstrap resample was imputed again (bootstrap, then impute {cite('wahl')}). "
             "For use in new patients the bundle carries an imputation model fitted without "
             "the outcome. Imaging features were never imputed.")
     elif md is not None and md.site is None:
@@ -493,7 +495,7 @@ def methods_text(d: ReportData) -> str:
     if hm is not None and hm.site is None:
         paras.append(
             "**Harmonisation.** Scanner and protocol effects on the imaging features were "
-            "removed with ComBat (Johnson et al. 2007; Fortin et al. 2018) using "
+            f"removed with ComBat {cite('johnson_combat', 'fortin_combat')} using "
             f"{'parametric' if hm.parametric is not False else 'non-parametric'} "
             f"empirical-Bayes priors on batch {md_text(hm.batch or '–')}"
             + (f" with reference batch {md_text(hm.reference)}" if hm.reference else "")

@@ -18,6 +18,23 @@ __all__ = ["REFERENCES", "cite", "methods_markdown", "references_markdown",
 
 #: Numbered references cited in the methods text.
 REFERENCES: dict[str, str] = {
+    "vanbuuren": "van Buuren S, Groothuis-Oudshoorn K. mice: Multivariate Imputation by Chained "
+                 "Equations in R. J Stat Softw 2011;45(3):1-67.",
+    "moons_mi": "Moons KGM, Donders RART, Stijnen T, Harrell FE Jr. Using the outcome for "
+                "imputation of missing predictor values was preferred. J Clin Epidemiol "
+                "2006;59:1092-1101.",
+    "rubin": "Rubin DB. Multiple Imputation for Nonresponse in Surveys. New York: Wiley; 1987.",
+    "barnard_rubin": "Barnard J, Rubin DB. Small-sample degrees of freedom with multiple "
+                     "imputation. Biometrika 1999;86:948-955.",
+    "wahl": "Wahl S, Boulesteix AL, Zierer A, Thorand B, van de Wiel MA. Assessment of "
+            "predictive performance in incomplete data by combining internal validation and "
+            "multiple imputation. BMC Med Res Methodol 2016;16:144.",
+    "johnson_combat": "Johnson WE, Li C, Rabinovic A. Adjusting batch effects in microarray "
+                      "expression data using empirical Bayes methods. Biostatistics "
+                      "2007;8:118-127.",
+    "fortin_combat": "Fortin JP, Cullen N, Sheline YI, et al. Harmonization of cortical "
+                     "thickness measurements across scanners and sites. NeuroImage "
+                     "2018;167:104-120.",
     "delong": "DeLong ER, DeLong DM, Clarke-Pearson DL. Comparing the areas under two or more "
               "correlated receiver operating characteristic curves: a nonparametric approach. "
               "Biometrics 1988;44:837-845.",
