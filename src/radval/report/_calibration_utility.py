@@ -160,8 +160,8 @@ def _signature_scale_note(d: ReportData) -> str:
         return _raw_sentence(d)
     if scale != "recalibrated_score":
         return ""
-    r = _scale_rows(d, scale)
-    r = r[r["model"] == d.signature_model].iloc[0]
+    rows = _scale_rows(d, scale)
+    r = rows[rows["model"] == d.signature_model].iloc[0]
     return (f"The {md_text(d.labels.model(d.signature_model))} is a shrunken (LASSO) linear "
             "predictor, not a calibrated probability: its calibration is that of the score "
             "after a logistic recalibration frozen on the development cohort, "
