@@ -31,7 +31,7 @@ MAIN_FIGURES = {"fig-calibration-corrected-main"}
 SUPPLEMENT_FIGURES = {"fig-calibration-band", "fig-calibration-corrected", "fig-dca-corrected",
                       "fig-nb-difference", "fig-calibration-subgroup"}
 SUPPLEMENT_TABLES = ("tbl-calibration-curve", "tbl-calibration-corrected", "tbl-dca-corrected",
-                     "tbl-nb-difference", "tbl-subgroup-calibration",
+                     "tbl-nb-difference", "tbl-subgroup-calibration", "tbl-subgroup-net-benefit",
                      "tbl-subgroup-heterogeneity", "tbl-partial-auc")
 
 
@@ -239,8 +239,10 @@ def test_parts_follow_the_sections_they_continue(tmp_path: Path) -> None:
     assert supp.index("# Calibration and clinical utility in detail") < i_sub
     sub = pd.read_csv(parts.tables["tbl-subgroup-calibration"])
     assert set(sub["Cohort"]) == set(LABELS["cohorts"].values())
-    assert set(sub["Level"]) == {"Tumour size < 20 mm", "Tumour size ≥ 20 mm"}
-    assert set(sub["Subgroup"]) == {"Tumour size"}
+    assert set(sub["Subgroup level"]) == {"Tumour size < 20 mm", "Tumour size ≥ 20 mm"}
+    nb = pd.read_csv(parts.tables["tbl-subgroup-net-benefit"])
+    assert list(nb.columns[-3:]) == ["Threshold 0.1", "Threshold 0.2", "Threshold 0.3"]
+    assert len(nb) == len(sub) == 8  # four cohorts x two levels
     diff = pd.read_csv(parts.tables["tbl-nb-difference"])
     assert "Radiomics nomogram vs Clinical model" in set(diff["Comparison"])
     # the rad-score and DL-score are recalibrated, the nomogram is not: one sentence

@@ -210,9 +210,14 @@ def _corrected_figure(ctx: SectionContext, models: list[str], name: str, *,
         ncol = min(len(models), ncol_max)
         nrow = math.ceil(len(models) / ncol)
         fig, axes = new_figure(nrow, ncol, squeeze=False, sharex=True, sharey=True,
-                               figsize=(2.7 * ncol + 0.3, 2.7 * nrow))
+                               figsize=(2.5 * ncol + 0.4, 2.5 * nrow))
         for k, m in enumerate(models):
             ax = axes[k // ncol, k % ncol]
+            if k % ncol == 0:
+                ax.set_ylabel("observed risk", fontsize=8)
+            if k + ncol >= len(models):  # the lowest panel of its column
+                ax.set_xlabel("predicted probability", fontsize=8)
+                ax.xaxis.set_tick_params(labelbottom=True)
             s = summ[summ["model"] == m] if not summ.empty else summ
             note = None
             if len(s):
@@ -222,8 +227,6 @@ def _corrected_figure(ctx: SectionContext, models: list[str], name: str, *,
                                   title=_wrap(d.labels.model(m), 34), legend=k == 0, ax=ax)
         for k in range(len(models), nrow * ncol):
             axes[k // ncol, k % ncol].set_visible(False)
-        fig.supxlabel("predicted risk", fontsize=8)
-        fig.supylabel("observed risk", fontsize=8)
         fig.tight_layout()
         return _save(ctx, fig, name)
 
@@ -270,7 +273,7 @@ def corrected_calibration_main(ctx: SectionContext) -> Section | None:
                  "development cohort; on each panel the mean and 0.9-quantile absolute "
                  "difference between predicted and bias-corrected observed risk.",
                  draw=lambda: _corrected_figure(ctx, models, "fig-calibration-corrected-main"),
-                 width=f"{min(100, 45 * len(models))}%")
+                 width=f"{min(85, 38 * len(models))}%")
         if note and not after_calibration:
             w.p(note)
     return w.section()
@@ -464,7 +467,7 @@ def _corrected_part(ctx: SectionContext, w: Any) -> None:
         models = _figure_models(d, list(dict.fromkeys(nb["model"].astype(str))))
         drew = w.figure("fig-dca-corrected", "Optimism-corrected decision curves in the "
                         "development cohort, with treat all and treat none.",
-                        draw=lambda: _corrected_dca_figure(ctx, nb, models))
+                        draw=lambda: _corrected_dca_figure(ctx, nb, models), width="60%")
         keys = _key_thresholds(d)
         picked = [r for m in models for t in keys
                   for r in _at(nb[nb["model"] == m], t).to_dict(orient="records")[:1]]
@@ -486,32 +489,34 @@ def _corrected_part(ctx: SectionContext, w: Any) -> None:
 
 def _difference_figure(ctx: SectionContext, diff: pd.DataFrame,
                        pairs: list[tuple[str, str]], cohorts: list[str], upper: float) -> Path:
-    from radval.report._plots import new_figure, plot_net_benefit_difference, style
+    from matplotlib.figure import Figure
+
+    from radval.report._plots import plot_net_benefit_difference, style
 
     d = ctx.data
     # near t = 1 the weight t/(1-t) blows every difference up: drawn up to `upper`
     diff = diff[pd.to_numeric(diff["threshold"], errors="coerce") <= upper + 1e-12]
     with style():
-        fig, axes = new_figure(len(pairs), len(cohorts), squeeze=False, sharex=True,
-                               sharey="row",
-                               figsize=(2.4 * len(cohorts) + 0.8, 2.2 * len(pairs)))
-        for i, (a, b) in enumerate(pairs):
-            for j, c in enumerate(cohorts):
+        # one row of panels per model pair, headed by the pair: subfigures (a figure of
+        # its own, as new_figure makes, with a layout engine that places the headers)
+        fig = Figure(figsize=(2.3 * len(cohorts) + 0.6, 2.4 * len(pairs)),
+                     layout="constrained")
+        rows = fig.subfigures(len(pairs), 1, squeeze=False)[:, 0]
+        for (a, b), sf in zip(pairs, rows, strict=True):
+            sf.suptitle(mpl_text(f"{d.labels.model(a)} − {d.labels.model(b)}"), x=0.01,
+                        ha="left", fontsize=8.5, fontweight="bold")
+            axes = sf.subplots(1, len(cohorts), sharey=True, squeeze=False)[0]
+            for j, (c, ax) in enumerate(zip(cohorts, axes, strict=True)):
                 g = diff[(diff["cohort"] == c) & (diff["model_a"] == a)
                          & (diff["model_b"] == b)]
-                ax = axes[i, j]
                 if pd.to_numeric(g["difference"], errors="coerce").notna().any():
-                    pair = f"{d.labels.model(a)} − {d.labels.model(b)}"
-                    plot_net_benefit_difference(
-                        g, title=_wrap(d.labels.cohort(c)) if i == 0 else None,
-                        ylabel=f"{mpl_text(_wrap(pair, 28))}\nΔ net benefit" if j == 0 else "",
-                        ax=ax)
-                    ax.yaxis.label.set_fontsize(7)
-                    if i < len(pairs) - 1:
-                        ax.set_xlabel("")
+                    plot_net_benefit_difference(g, title=_wrap(d.labels.cohort(c)),
+                                                ylabel="Δ net benefit" if j == 0 else "",
+                                                ax=ax)
+                    ax.xaxis.label.set_fontsize(8)
+                    ax.yaxis.label.set_fontsize(8)
                 else:
                     ax.set_axis_off()
-        fig.tight_layout()
         return _save(ctx, fig, "fig-nb-difference")
 
 
@@ -535,7 +540,7 @@ def _difference_part(ctx: SectionContext, w: Any) -> None:
         "clinically reasonable; @tbl-nb-difference gives the differences at the key "
         "thresholds.")
     w.figure("fig-nb-difference", "Difference in net benefit (first minus second model) "
-             f"with 95% bootstrap CIs; rows are model pairs, columns cohorts (threshold "
+             f"with 95% bootstrap CIs, one row of panels per pair of models (threshold "
              f"probabilities up to {upper:g}).",
              draw=lambda: _difference_figure(ctx, diff, pairs, cohorts, upper))
     rows = []
@@ -608,13 +613,18 @@ def _subgroup_figure(ctx: SectionContext, curves: pd.DataFrame, model: str,
                           for v in g["level"]}
                 plot_calibration_band(g, by="level", labels=levels,
                                       title=_wrap(d.labels.cohort(c)) if i == 0 else None,
-                                      legend=j == 0, ax=axes[i, j])
+                                      legend=False, ax=axes[i, j])
                 if j == 0:
                     axes[i, j].set_ylabel(
                         f"{mpl_text(_wrap(d.labels.subgroup(sg), 22))}\nobserved risk",
                         fontsize=7)
                 if i == len(subgroups) - 1:
-                    axes[i, j].set_xlabel("predicted risk", fontsize=7)
+                    axes[i, j].set_xlabel("predicted probability", fontsize=7)
+            # the levels' legend right of the row: inside a panel it hides the curves
+            handles, names = axes[i, -1].get_legend_handles_labels()
+            if len(names) > 1:
+                axes[i, -1].legend(handles, names, loc="center left", frameon=False,
+                                   fontsize=6.5, bbox_to_anchor=(1.02, 0.5))
         fig.tight_layout()
         return _save(ctx, fig, "fig-calibration-subgroup")
 
@@ -633,14 +643,18 @@ def _measure(measure: Any, threshold: Any) -> str:
     return f"{text} at threshold {float(threshold):g}" if _finite(threshold) else text
 
 
-def _subgroup_table(d: ReportData, model: str, keys: list[float]) -> pd.DataFrame:
-    cal, nb = d.subgroup_calibration, d.subgroup_net_benefit
-    c = cal[cal["model"] == model]
+def _level_text(d: ReportData, subgroup: str, level: str) -> str:
+    """``"Tumour size < 20 mm"``: the level, prefixed by its subgroup unless it names it."""
+    name, text = d.labels.subgroup(subgroup), d.labels.subgroup_level(subgroup, level)
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
+def _subgroup_table(d: ReportData, model: str) -> pd.DataFrame:
+    cal = d.subgroup_calibration
     rows = []
-    for r in c.to_dict(orient="records"):
-        sg, level = str(r["subgroup"]), str(r["level"])
-        row = {"Cohort": d.labels.cohort(str(r["cohort"])), "Subgroup": d.labels.subgroup(sg),
-               "Level": d.labels.subgroup_level(sg, level),
+    for r in cal[cal["model"] == model].to_dict(orient="records"):
+        row = {"Cohort": d.labels.cohort(str(r["cohort"])),
+               "Subgroup level": _level_text(d, str(r["subgroup"]), str(r["level"])),
                "n (events)": f"{int(r['n'])} ({int(r['events'])})"}
         if _text(r["undefined_reason"]) and not _finite(r["citl"]):
             row.update({"CITL": "–", "Slope": "–", "O/E": "–"})
@@ -651,12 +665,21 @@ def _subgroup_table(d: ReportData, model: str, keys: list[float]) -> pd.DataFram
                                   _lin(r["slope"], r["slope_se"], _Z95))
             row["O/E"] = fmt_ci(r["o_e"], _exp(r["log_o_e"], r["log_o_e_se"], -_Z95),
                                 _exp(r["log_o_e"], r["log_o_e_se"], _Z95))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _subgroup_nb_table(d: ReportData, model: str, keys: list[float]) -> pd.DataFrame:
+    nb = d.order(d.subgroup_net_benefit, models=[model])
+    rows = []
+    for (c, sg, level), g in nb.groupby(["cohort", "subgroup", "level"], sort=False):
+        row = {"Cohort": d.labels.cohort(str(c)),
+               "Subgroup level": _level_text(d, str(sg), str(level)),
+               "n (events)": f"{int(g['n'].iloc[0])} ({int(g['events'].iloc[0])})"}
         for t in keys:
-            m = nb[(nb["model"] == model) & (nb["cohort"] == r["cohort"])
-                   & (nb["subgroup"] == sg) & (nb["level"] == level)] if not nb.empty else nb
-            m = _at(m, t) if len(m) else m
-            row[f"NB {t:g}"] = fmt_ci(m.iloc[0]["net_benefit"], m.iloc[0]["ci_low"],
-                                      m.iloc[0]["ci_high"], 3) if len(m) else "–"
+            m = _at(g, t)
+            row[f"Threshold {t:g}"] = fmt_ci(m.iloc[0]["net_benefit"], m.iloc[0]["ci_low"],
+                                             m.iloc[0]["ci_high"], 3) if len(m) else "–"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -690,14 +713,18 @@ def subgroup_detail(ctx: SectionContext) -> Section | None:
                     "rows are subgroups, columns cohorts.",
                     draw=lambda: _subgroup_figure(ctx, curves, model, subgroups, cohorts)):
             w.p("@fig-calibration-subgroup shows the calibration curves per level.")
-    keys = _key_thresholds(d)
     if not cal.empty:
-        df = _subgroup_table(d, model, keys)
+        df = _subgroup_table(d, model)
         if w.table(df, "tbl-subgroup-calibration", "Calibration-in-the-large (CITL), "
-                   f"calibration slope, O/E and net benefit (NB) at the key threshold "
-                   f"probabilities, with 95% CIs, of the {d.labels.model(model)} by "
+                   f"calibration slope and O/E (95% CIs) of the {d.labels.model(model)} by "
                    "subgroup level.", markdown=grouped(df, "Cohort")):
-            w.p("@tbl-subgroup-calibration gives the estimates per level.")
+            w.p("@tbl-subgroup-calibration gives the calibration per level.")
+    if not nb.empty:
+        df = _subgroup_nb_table(d, model, _key_thresholds(d))
+        if w.table(df, "tbl-subgroup-net-benefit", f"Net benefit (95% CI) of the "
+                   f"{d.labels.model(model)} by subgroup level at the key threshold "
+                   "probabilities.", markdown=grouped(df, "Cohort")):
+            w.p("@tbl-subgroup-net-benefit gives the net benefit per level.")
     if not het.empty:
         h = het[het["model"] == model]
         df = pd.DataFrame({
@@ -709,6 +736,8 @@ def subgroup_detail(ctx: SectionContext) -> Section | None:
                        for q, k in zip(h["statistic"], h["df"], strict=True)],
             "p": [fmt_p(p) for p in h["p_value"]],
             "Note": [_text(r) or "" for r in h["undefined_reason"]]})
+        if not df["Note"].astype(bool).any():
+            df = df.drop(columns="Note")
         if w.table(df, "tbl-subgroup-heterogeneity", "Heterogeneity of the "
                    f"{d.labels.model(model)} across subgroup levels: Cochran's Q "
                    "(chi-square, k − 1 df).", markdown=grouped(df, "Cohort")):
