@@ -270,6 +270,28 @@ def test_site_report(tmp_path: Path, rng: np.random.Generator) -> None:
     assert (tmp_path / "figures" / "fig-calibration-band.png").is_file()
 
 
+def test_a_failed_figure_leaves_no_dangling_reference(tmp_path: Path,
+                                                     rng: np.random.Generator,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from radval.report import _calibration_utility as CU
+
+    def broken(*args: Any, **kwargs: Any) -> Path:
+        raise RuntimeError("no ink")
+
+    for name in ("_band_figure", "_corrected_figure", "_difference_figure"):
+        monkeypatch.setattr(CU, name, broken)
+    b = _build(_results(rng), tmp_path)
+    md = b["main"] + b["supplement"]
+    for label in ("fig-calibration-band", "fig-calibration-corrected-main",
+                  "fig-calibration-corrected", "fig-nb-difference"):
+        assert label not in b["figures"]
+        assert f"@{label}" not in md, label
+        assert f"The figure {label.removeprefix('fig-')} could not be drawn" in md
+    # the text around them is still there
+    assert "mean absolute difference between predicted and bias-corrected" in b["main"]
+    assert "{#tbl-nb-difference}" in b["supplement"]
+
+
 def test_hostile_labels_are_literal(tmp_path: Path, rng: np.random.Generator) -> None:
     res = _results(rng, cohort="c " + HOSTILE, subgroup="s " + HOSTILE,
                    label="m " + HOSTILE)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ import pandas as pd
 from radval.report._data import ReportData
 from radval.report._escape import md_text, mpl_text
 from radval.report._sections import Section, SectionContext, SectionSpec
+from radval.report.methods import cite
 from radval.report.tables import fmt_ci, fmt_num, fmt_p, grouped
 
 __all__ = ["SECTIONS", "corrected_calibration_main", "detail", "site_sample_size",
@@ -120,6 +121,24 @@ def _save(ctx: SectionContext, fig: Any, name: str) -> Path:
     from radval.report.figures import save
 
     return save(fig, ctx.fig_dir, name)
+
+
+def _width(panels: int, extra: int = 0) -> str:
+    """Width of a figure on the page: a panel as wide as those of the main figures (a
+    quarter of the text width), at least 40%."""
+    return f"{max(40, min(100, 24 * panels + extra))}%"
+
+
+def _presented(w: Any, text: Callable[[bool], str], label: str, caption: str, *,
+               draw: Callable[[], Path | None], width: str) -> bool:
+    """A paragraph and the figure it presents: ``text(drawn)`` refers to the figure only
+    when it was drawn (a figure that fails is replaced by a sentence)."""
+    at = len(w.parts)
+    drawn = bool(w.figure(label, caption, draw=draw, width=width))
+    paragraph = text(drawn).strip()
+    if paragraph:
+        w.parts.insert(at, paragraph + "\n")
+    return drawn
 
 
 def _level(ctx: SectionContext, parent: str, level: int) -> int:
@@ -207,7 +226,7 @@ def _corrected_figure(ctx: SectionContext, models: list[str], name: str, *,
     d = ctx.data
     cc, summ = d.optimism_calibration, d.optimism_calibration_summary
     with style():
-        ncol = min(len(models), ncol_max)
+        ncol = 2 if len(models) == 4 else min(len(models), ncol_max)  # 2 x 2, not 3 + 1
         nrow = math.ceil(len(models) / ncol)
         fig, axes = new_figure(nrow, ncol, squeeze=False, sharex=True, sharey=True,
                                figsize=(2.5 * ncol + 0.4, 2.5 * nrow))
@@ -256,24 +275,30 @@ def corrected_calibration_main(ctx: SectionContext) -> Section | None:
                              f"{fmt_num(s.iloc[0]['q90_abs_error'], 3)})")
         n_res = pd.to_numeric(summ["n_resamples"], errors="coerce").max() if len(summ) \
             else math.nan
-        text = ("In the development cohort the apparent calibration curve is optimistic. "
-                "Corrected for optimism with the bootstrap (the whole development repeated "
+        text = ("In the development cohort the apparent calibration is optimistic: the "
+                "models were fitted to these patients. "
+                f"Corrected for optimism with the bootstrap {cite('harrell')} (the whole "
+                "development repeated "
                 + (f"in each of {int(n_res)} resamples; " if _finite(n_res) else "in each "
                    "resample; ") + "rms calibrate), ")
-        if parts:
-            text += ("the mean absolute difference between predicted and observed risk "
-                     f"was {_join(parts)} (@fig-calibration-corrected-main).")
-        else:
-            text += "the calibration curve is shown in @fig-calibration-corrected-main."
-        if set(d.optimism_calibration["model"]) - set(models):
-            text += " The corrected curves of every model are in @sec-calibration-corrected."
-        w.p(text)
-        w.figure("fig-calibration-corrected-main",
-                 "Apparent (dashed) and bias-corrected (solid) calibration curves in the "
-                 "development cohort; on each panel the mean and 0.9-quantile absolute "
-                 "difference between predicted and bias-corrected observed risk.",
-                 draw=lambda: _corrected_figure(ctx, models, "fig-calibration-corrected-main"),
-                 width=f"{min(85, 38 * len(models))}%")
+        more = (" The corrected curves of every model are in @sec-calibration-corrected."
+                if set(d.optimism_calibration["model"]) - set(models) else "")
+
+        def paragraph(drawn: bool) -> str:
+            ref = " (@fig-calibration-corrected-main)" if drawn else ""
+            if parts:
+                return (f"{text}the mean absolute difference between predicted and "
+                        f"bias-corrected observed risk was {_join(parts)}{ref}.{more}")
+            return (f"{text}the calibration curve is shown in "
+                    f"@fig-calibration-corrected-main.{more}" if drawn else "")
+
+        _presented(w, paragraph, "fig-calibration-corrected-main",
+                   "Apparent (dashed) and bias-corrected (solid) calibration curves in the "
+                   "development cohort; on each panel the mean and 0.9-quantile absolute "
+                   "difference between predicted and bias-corrected observed risk.",
+                   draw=lambda: _corrected_figure(ctx, models,
+                                                  "fig-calibration-corrected-main"),
+                   width=_width(len(models), 14))
         if note and not after_calibration:
             w.p(note)
     return w.section()
@@ -357,19 +382,25 @@ def _band_part(ctx: SectionContext, w: Any) -> None:
     n_res = pd.to_numeric(band["n_resamples"], errors="coerce").max()
     resamples = f" ({int(n_res)} resamples)" if method != "grouped" and _finite(n_res) \
         and n_res > 0 else ""
-    text = (f"@fig-calibration-band shows flexible calibration curves ({md_text(method)}"
-            f"{', as CalibrationCurves val.prob.ci.2' if method == 'loess' else ''}) with "
-            f"pointwise 95% bootstrap percentile bands{resamples}. A curve on the diagonal "
-            "is perfect calibration; the band shows where the data leave it in doubt.")
     # in a one-document report the main text already carries the raw-score warning
     said = not ctx.split and "sec-calibration" in ctx.sections
     scale = _scale_paragraph(d, raw=not said)
-    w.p(text + (" " + scale if scale else ""))
+
+    def paragraph(drawn: bool) -> str:
+        return (f"Flexible calibration curves {cite('vancalster')} ({md_text(method)}"
+                f"{', as CalibrationCurves val.prob.ci.2' if method == 'loess' else ''}) "
+                f"with pointwise 95% bootstrap percentile bands{resamples}"
+                f"{' are shown in @fig-calibration-band' if drawn else ''}. A curve on the "
+                "diagonal is perfect calibration; the band shows where the data leave it in "
+                "doubt." + (" " + scale if scale else ""))
+
     cohorts = _cohorts(d, band)
     models = _figure_models(d, list(dict.fromkeys(band["model"].astype(str))))
-    w.figure("fig-calibration-band", "Calibration curves with 95% pointwise bootstrap "
-             "bands; rows are models, columns cohorts; integrated calibration index (ICI) "
-             "on each panel.", draw=lambda: _band_figure(ctx, band, cohorts, models))
+    _presented(w, paragraph, "fig-calibration-band", "Calibration curves with 95% "
+               "pointwise bootstrap bands; rows are models, columns cohorts; integrated "
+               "calibration index (ICI) on each panel.",
+               draw=lambda: _band_figure(ctx, band, cohorts, models),
+               width=_width(len(cohorts)))
     cal = d.calibration
     cal = cal[pd.to_numeric(cal["curve_ici"], errors="coerce").notna()] if not cal.empty \
         else cal
@@ -430,7 +461,8 @@ def _corrected_part(ctx: SectionContext, w: Any) -> None:
             "selection, every model and, when radval trained it, the network); each "
             "resample's model was evaluated in the resample and in the development cohort "
             "on a common grid. The bias-corrected curve is the apparent lowess curve minus "
-            "the mean difference at each predicted risk (rms calibrate); the same correction "
+            f"the mean difference at each predicted risk (rms calibrate {cite('harrell')}); "
+            "the same correction "
             "at each threshold gives the optimism-corrected decision curve. A score that is "
             "a shrunken linear predictor was recalibrated on each resample's own data first.")
     opt = d.optimism
@@ -446,7 +478,8 @@ def _corrected_part(ctx: SectionContext, w: Any) -> None:
         if w.figure("fig-calibration-corrected", "Apparent (dashed) and bias-corrected "
                     "(solid) calibration curves in the development cohort, with the mean "
                     "and 0.9-quantile absolute error of the corrected curve.",
-                    draw=lambda: _corrected_figure(ctx, models, "fig-calibration-corrected")):
+                    draw=lambda: _corrected_figure(ctx, models, "fig-calibration-corrected"),
+                    width=_width(2 if len(models) == 4 else min(len(models), 3), 14)):
             w.p("@fig-calibration-corrected shows the curves of "
                 + ("every model." if len(models) == cc["model"].nunique()
                    else "the study's models; @tbl-calibration-corrected lists every model."))
@@ -467,7 +500,7 @@ def _corrected_part(ctx: SectionContext, w: Any) -> None:
         models = _figure_models(d, list(dict.fromkeys(nb["model"].astype(str))))
         drew = w.figure("fig-dca-corrected", "Optimism-corrected decision curves in the "
                         "development cohort, with treat all and treat none.",
-                        draw=lambda: _corrected_dca_figure(ctx, nb, models), width="60%")
+                        draw=lambda: _corrected_dca_figure(ctx, nb, models), width="50%")
         keys = _key_thresholds(d)
         picked = [r for m in models for t in keys
                   for r in _at(nb[nb["model"] == m], t).to_dict(orient="records")[:1]]
@@ -517,6 +550,8 @@ def _difference_figure(ctx: SectionContext, diff: pd.DataFrame,
                     ax.yaxis.label.set_fontsize(8)
                 else:
                     ax.set_axis_off()
+        # lay out now: save() crops to the extent of the drawn figure
+        fig.get_layout_engine().execute(fig)
         return _save(ctx, fig, "fig-nb-difference")
 
 
@@ -532,17 +567,20 @@ def _difference_part(ctx: SectionContext, w: Any) -> None:
     keys = _key_thresholds(d)
     upper = max(0.5, *keys)
     w.h(2, "Difference in net benefit", "sec-nb-difference")
-    w.p("@fig-nb-difference shows the difference in net benefit between two models "
-        "evaluated on the same patients, with a paired, stratified bootstrap 95% CI at every "
-        f"threshold{f' ({int(n_res)} resamples)' if _finite(n_res) and n_res > 0 else ''}: "
-        "where the band excludes 0 the first model is more (above 0) or less useful than "
-        "the second at that threshold. Restrict the reading to the thresholds that are "
-        "clinically reasonable; @tbl-nb-difference gives the differences at the key "
-        "thresholds.")
-    w.figure("fig-nb-difference", "Difference in net benefit (first minus second model) "
-             f"with 95% bootstrap CIs, one row of panels per pair of models (threshold "
-             f"probabilities up to {upper:g}).",
-             draw=lambda: _difference_figure(ctx, diff, pairs, cohorts, upper))
+    resamples = f" ({int(n_res)} resamples)" if _finite(n_res) and n_res > 0 else ""
+    _presented(
+        w, lambda drawn: (
+            f"The difference in net benefit {cite('vickers')} between two models evaluated "
+            "on the same patients, with a paired, stratified bootstrap 95% CI at every "
+            f"threshold{resamples}{', is shown in @fig-nb-difference' if drawn else ''}: "
+            "where the band excludes 0 the first model is more (above 0) or less useful "
+            "than the second at that threshold. Restrict the reading to the thresholds that "
+            "are clinically reasonable; @tbl-nb-difference gives the differences at the key "
+            "thresholds."),
+        "fig-nb-difference", "Difference in net benefit (first minus second model) with 95% "
+        "bootstrap CIs, one row of panels per pair of models (threshold probabilities up to "
+        f"{upper:g}).", draw=lambda: _difference_figure(ctx, diff, pairs, cohorts, upper),
+        width=_width(len(cohorts)))
     rows = []
     for c in cohorts:
         for a, b in pairs:
@@ -571,7 +609,8 @@ def _partial_auc_part(ctx: SectionContext, w: Any) -> None:
     w.h(2, "Partial AUC", "sec-partial-auc")
     w.p(f"@tbl-partial-auc gives the partial area under the ROC curve over "
         f"{md_text(r0['focus'])} {fmt_num(r0['low'], 2)} to {fmt_num(r0['high'], 2)}"
-        f"{' (McClish-standardised)' if bool(r0['correct']) else ''}, computed as pROC, "
+        f"{' (McClish-standardised)' if bool(r0['correct']) else ''}, computed as pROC "
+        f"{cite('proc')}, "
         "with stratified bootstrap 95% CIs.")
     df = pd.DataFrame({"Cohort": [d.labels.cohort(str(c)) for c in pa["cohort"]],
                        "Model": [d.labels.model(str(m)) for m in pa["model"]],
@@ -606,11 +645,18 @@ def _subgroup_figure(ctx: SectionContext, curves: pd.DataFrame, model: str,
                                sharey=True,
                                figsize=(2.4 * len(cohorts) + 0.6, 2.5 * len(subgroups)))
         for i, sg in enumerate(subgroups):
+            rows = curves[(curves["model"] == model) & (curves["subgroup"] == sg)]
+            order = list(dict.fromkeys(rows["level"].astype(str)))
+            levels = {v: _wrap(d.labels.subgroup_level(sg, v), 22) for v in order}
             for j, c in enumerate(cohorts):
-                g = curves[(curves["cohort"] == c) & (curves["model"] == model)
-                           & (curves["subgroup"] == sg)]
-                levels = {str(v): _wrap(d.labels.subgroup_level(sg, str(v)), 22)
-                          for v in g["level"]}
+                g = rows[rows["cohort"] == c]
+                # every level in the same order in every panel (an empty row for a level
+                # without a curve): the primitive colours the lines by their order
+                g = pd.concat([g[g["level"] == v] if (g["level"] == v).any() else
+                               pd.DataFrame({"level": [v], "predicted": [math.nan],
+                                             "observed": [math.nan], "ci_low": [math.nan],
+                                             "ci_high": [math.nan]})
+                               for v in order], ignore_index=True)
                 plot_calibration_band(g, by="level", labels=levels,
                                       title=_wrap(d.labels.cohort(c)) if i == 0 else None,
                                       legend=False, ax=axes[i, j])
@@ -621,7 +667,7 @@ def _subgroup_figure(ctx: SectionContext, curves: pd.DataFrame, model: str,
                 if i == len(subgroups) - 1:
                     axes[i, j].set_xlabel("predicted probability", fontsize=7)
             # the levels' legend right of the row: inside a panel it hides the curves
-            handles, names = axes[i, -1].get_legend_handles_labels()
+            handles, names = axes[i, 0].get_legend_handles_labels()
             if len(names) > 1:
                 axes[i, -1].legend(handles, names, loc="center left", frameon=False,
                                    fontsize=6.5, bbox_to_anchor=(1.02, 0.5))
@@ -701,8 +747,9 @@ def subgroup_detail(ctx: SectionContext) -> Section | None:
         "checks, TRIPOD+AI items 14 and 23), each with Cochran's Q test of equality across "
         "the levels (inverse-variance weights). Net benefit depends on the prevalence, so "
         "levels with different event rates differ in net benefit even with the same model "
-        "performance. A level with one outcome class is reported as undefined. Every model "
-        "is in the CSV files of the tables.")
+        "performance. A level with one outcome class is reported as undefined. The "
+        "estimates of every model are in results.json (subgroup_calibration, "
+        "subgroup_net_benefit, subgroup_heterogeneity).")
     curves = d.calibration_subgroup
     if not curves.empty and (curves["model"] == model).any():
         sub_c = curves[curves["model"] == model]
@@ -711,7 +758,8 @@ def subgroup_detail(ctx: SectionContext) -> Section | None:
         if w.figure("fig-calibration-subgroup", f"Calibration curves of the "
                     f"{d.labels.model(model)} by subgroup level with 95% bootstrap bands; "
                     "rows are subgroups, columns cohorts.",
-                    draw=lambda: _subgroup_figure(ctx, curves, model, subgroups, cohorts)):
+                    draw=lambda: _subgroup_figure(ctx, curves, model, subgroups, cohorts),
+                    width=_width(len(cohorts), 14)):
             w.p("@fig-calibration-subgroup shows the calibration curves per level.")
     if not cal.empty:
         df = _subgroup_table(d, model)
@@ -766,7 +814,7 @@ def site_sample_size(ctx: SectionContext) -> Section | None:
                f"**The site does not meet it** ({ss.n} patients): its estimates, calibration "
                "in particular, are less precise than targeted and should be pooled with "
                "other sites rather than read alone.")
-    source = f" ({md_text(ss.cstatistic_source)})" if ss.cstatistic_source else ""
+    source = f" (source: {md_text(ss.cstatistic_source)})" if ss.cstatistic_source else ""
     w.p(f"This site validated the signature in {ss.n} patients with {ss.events} events. "
         "The minimum sample size for a precise external validation (Riley et al. 2021: 95% "
         "CI widths 0.2 for O/E and the calibration slope, 0.1 for the C-statistic, 0.2 for "
