@@ -551,7 +551,9 @@ def _difference_figure(ctx: SectionContext, diff: pd.DataFrame,
                 else:
                     ax.set_axis_off()
         # lay out now: save() crops to the extent of the drawn figure
-        fig.get_layout_engine().execute(fig)
+        engine = fig.get_layout_engine()
+        if engine is not None:
+            engine.execute(fig)
         return _save(ctx, fig, "fig-nb-difference")
 
 
