@@ -152,9 +152,10 @@ def _labelled_run() -> tuple[ResultsFile, pd.DataFrame]:
 def _build(res: ResultsFile, out: Path, *, split: bool = True) -> dict[str, Any]:
     """Run only this module's builders; markdown per document, figures, tables."""
     from radval.report import _calibration_utility as CU
+    from radval.report import _subgroup_calibration as SC
 
     ctx = SectionContext(ReportData.build(res), out, split=split)
-    built = SectionRegistry(CU.SECTIONS).build(ctx)
+    built = SectionRegistry([*CU.SECTIONS, SC.SECTION]).build(ctx)
     out_: dict[str, Any] = {"main": "", "supplement": "", "figures": {}, "tables": {}}
     for spec, sec in built:
         out_[sec.placement or spec.placement] += sec.markdown + "\n"

@@ -39,6 +39,7 @@ from radval.contracts._results import ResultsFile
 from radval.report import _calibration_utility as CU
 from radval.report import _main_sections, _site_sections, _supplement_sections, _survival_section
 from radval.report import _missing_harmonisation as MH
+from radval.report import _subgroup_calibration as SC
 from radval.report import figures as F
 from radval.report._data import ReportData
 from radval.report._escape import md_text, yaml_str
@@ -62,8 +63,9 @@ REGISTRY = SectionRegistry([*_main_sections.SECTIONS, *_supplement_sections.SECT
 # Section modules of other areas are wired here, one line each
 REGISTRY.add(markdown_section("missing-harmonisation", MH.report_section, order=25))
 REGISTRY.add(_survival_section.SECTION)
-for _spec in CU.SECTIONS:  # main 22, 52, 62; supplement 162, 172
+for _spec in CU.SECTIONS:  # main 22, 52, 62; supplement 162
     REGISTRY.add(_spec)
+REGISTRY.add(SC.SECTION)
 
 #: The rendered file names of the two documents (cross-document links between HTML files).
 STEMS = {"main": "report", "supplement": "supplement"}
