@@ -237,13 +237,21 @@ def test_report_shows_the_new_curves(run: Path, tmp_path: Path) -> None:
 
     res = json.loads((run / "results.json").read_text())
     parts = build_report(res, pd.read_parquet(run / "predictions.parquet"), tmp_path, jobs=1)
-    for label in ("fig-calibration-band", "fig-calibration-corrected", "fig-dca-corrected",
-                  "fig-nb-difference", "fig-calibration-subgroup"):
+    assert parts.supplement is not None
+    # the signature's bias-corrected curve in the main text, every model's in the supplement
+    for label, doc in (("fig-calibration-corrected-main", parts.qmd),
+                       ("fig-calibration-band", parts.supplement),
+                       ("fig-calibration-corrected", parts.supplement),
+                       ("fig-dca-corrected", parts.supplement),
+                       ("fig-nb-difference", parts.supplement),
+                       ("fig-calibration-subgroup", parts.supplement)):
         assert label in parts.figures, label
-        assert f"#{label}" in parts.qmd
+        assert f"#{label}" in doc
         assert parts.figures[label].is_file()
     for label in ("tbl-calibration-curve", "tbl-calibration-corrected", "tbl-nb-difference",
-                  "tbl-subgroup-calibration", "tbl-subgroup-heterogeneity",
-                  "tbl-partial-auc"):
-        assert f"#{label}" in parts.qmd, label
+                  "tbl-subgroup-calibration", "tbl-subgroup-net-benefit",
+                  "tbl-subgroup-heterogeneity", "tbl-partial-auc"):
+        assert f"#{label}" in parts.supplement, label
+    # the signature is the rad-score: what its calibration is, next to it in the main text
     assert "recalibration frozen on the development cohort" in parts.qmd
+    assert "recalibration frozen on the development cohort" in parts.supplement

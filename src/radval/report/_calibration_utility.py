@@ -1,513 +1,60 @@
-"""The report's calibration and clinical-utility parts, from results.json.
+"""The report's calibration and clinical-utility parts beyond the main calibration and
+decision curves, from the typed results.
 
-Each ``*_markdown`` function takes the parsed ``results`` dict and the report folder and
-returns ``(markdown, figures)``: Quarto markdown (empty when the part is not in the run)
-and ``{label: png path}`` of the figures it drew under ``figures/``.  The figures are
-composed from the primitives of :mod:`radval.report._plots`; every text that comes from
-the input (cohort, model, subgroup labels) goes through :func:`md_text` (markdown) or
-:func:`mpl_text` (figures).  :func:`calibration_utility_markdown` joins them into one
-section; :mod:`radval.report.document` inserts it after the model performance.
+Section builders (protocol: :mod:`radval.report._sections`), placed with the reader in
+mind (the calibration and net benefit per subgroup level, supplement order 172, are
+:mod:`radval.report._subgroup_calibration`):
 
-Parts: flexible calibration curves with bootstrap bands (with what each model's risk is:
-the rad-score and DL-score are shown after their recalibration frozen on development),
-the bias-corrected calibration curve and optimism-corrected decision curve of internal
-validation, the difference in net benefit between models with its CI, calibration and
-net benefit per subgroup level with their heterogeneity tests, the partial AUC and, at a
-site, its minimum sample size for external validation.
+* main, order 52 (:func:`corrected_calibration_main`), right after the calibration of
+  the signature: what the signature's risk is when it is a score (recalibrated on
+  development, or a raw score at a site), and the bias-corrected calibration curve of the
+  signature (and the nomogram) from the optimism bootstrap, with its mean and
+  0.9-quantile absolute error;
+* main, order 62 (:func:`utility_main`), right after the decision curves: the signature's
+  optimism-corrected net benefit at the key thresholds, in one sentence;
+* supplement, order 162 (:func:`detail`), after the calibration of every model: flexible
+  calibration curves with bootstrap bands for every model, the bias-corrected
+  calibration and decision curves of every model, the difference in net benefit between
+  models with its bootstrap CI, and the partial AUC;
+* main, order 22 (:func:`site_sample_size`), in the participants of a site's report:
+  does the site meet the minimum sample size for external validation (Riley et al.)?
+
+A builder reads ``ctx.results`` / ``ctx.data`` only and computes nothing.  A part that
+continues a section of another module (calibration, decision curves, participants) is a
+sub-heading of it when that section was built (``ctx.sections``),
+else a heading of its own level.  Every text from the input (cohort, model, subgroup
+names) is a display name of ``ctx.data.labels`` and goes through ``md_text`` (markdown)
+or ``mpl_text`` (figures).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from radval.report._dictform import as_mapping, cohort_order, frame, model_labels
+from radval.report._data import ReportData
 from radval.report._escape import md_text, mpl_text
-from radval.report.tables import fmt_ci, fmt_num, fmt_p, to_pipe, write_csv
+from radval.report._sections import Section, SectionContext, SectionSpec
+from radval.report.methods import cite
+from radval.report.tables import fmt_ci, fmt_num, grouped
 
-__all__ = [
-    "calibration_band_markdown",
-    "calibration_utility_markdown",
-    "corrected_calibration_markdown",
-    "net_benefit_difference_markdown",
-    "partial_auc_markdown",
-    "site_sample_size_markdown",
-    "subgroup_calibration_markdown",
-]
+__all__ = ["SECTIONS", "corrected_calibration_main", "detail", "site_sample_size",
+           "utility_main"]
 
-Part = tuple[str, dict[str, Path]]
+#: At most this many models are drawn in a figure (every model is in the tables).
 MAX_MODELS = 5
+#: What the calibration of a row assesses (``risk_scale``).
 SCALE_TEXT = {"recalibrated_score": "score recalibrated on development",
               "raw_score": "raw score (not a calibrated probability)",
               "model": "model probability"}
 
 
 # ------------------------------------------------------------------------ helpers
-def _fig(draw: Callable[[], Path | None], label: str, caption: str, figs: dict[str, Path],
-         lines: list[str]) -> bool:
-    """Draw a figure; on failure the report says so instead of stopping."""
-    try:
-        png = draw()
-    except Exception as exc:  # noqa: BLE001 - a broken figure must not kill the report
-        lines.append(f"_The figure {md_text(label.removeprefix('fig-'))} could not be drawn "
-                     f"({md_text(type(exc).__name__)}: {md_text(exc)})._\n")
-        return False
-    if png is None:
-        return False
-    figs[label] = png
-    rel = f"figures/{png.name}"
-    lines.append(f"![{md_text(caption)}]({rel}){{#{label} width=100%}}\n")
-    return True
-
-
-def _table(df: pd.DataFrame, label: str, caption: str, out_dir: Path,
-           lines: list[str]) -> bool:
-    if df is None or df.empty:
-        return False
-    write_csv(df, out_dir / "tables" / f"{label}.csv")
-    lines.append(to_pipe(df, caption, label))
-    return True
-
-
-def _key_thresholds(results: Mapping[str, Any]) -> list[float]:
-    ev = as_mapping(as_mapping(as_mapping(results.get("provenance")).get("study"))
-                    .get("evaluation"))
-    chosen = ev.get("net_benefit_thresholds")
-    if isinstance(chosen, list) and chosen:
-        return [float(t) for t in chosen]
-    sub = frame(results, "subgroup_net_benefit")
-    if not sub.empty:
-        return sorted({float(t) for t in sub["threshold"]})
-    return [0.1, 0.2, 0.3]
-
-
-def _main_models(results: Mapping[str, Any], present: Sequence[str]) -> list[str]:
-    """Models to draw: the signature first, no scikit-learn classifier when more than
-    :data:`MAX_MODELS` (their numbers stay in the tables)."""
-    kinds = {str(m.get("name")): str(m.get("kind")) for m in results.get("models") or []
-             if isinstance(m, Mapping)}
-    order = [m for m in model_labels(results) if m in present] + \
-        [m for m in present if m not in model_labels(results)]
-    if len(order) > MAX_MODELS:
-        order = [m for m in order if kinds.get(m) != "sklearn"] or order
-    return order[:MAX_MODELS] if len(order) > MAX_MODELS else order
-
-
-def _signature(results: Mapping[str, Any], present: Sequence[str]) -> str | None:
-    sig = as_mapping(results.get("study")).get("signature_model")
-    if sig in present:
-        return str(sig)
-    return present[0] if present else None
-
-
-def _cohorts(results: Mapping[str, Any], df: pd.DataFrame) -> list[str]:
-    have = set(df["cohort"].astype(str)) if "cohort" in df else set()
-    return [c for c in cohort_order(results) if c in have] + sorted(
-        have - set(cohort_order(results)))
-
-
-def _save(fig: Any, out_dir: Path, name: str) -> Path:
-    from radval.report.figures import save
-
-    return save(fig, out_dir / "figures", name)
-
-
-# --------------------------------------------------------------- calibration band
-def _scale_sentence(results: Mapping[str, Any]) -> str:
-    cal = frame(results, "calibration")
-    if cal.empty or "risk_scale" not in cal:
-        return ""
-    labels = model_labels(results)
-    out = []
-    rec = cal[cal["risk_scale"] == "recalibrated_score"].drop_duplicates("model")
-    if len(rec):
-        coefs = "; ".join(
-            f"{md_text(labels.get(str(r['model']), str(r['model'])))}: intercept "
-            f"{fmt_num(r.get('recalibration_intercept'), 2)}, slope "
-            f"{fmt_num(r.get('recalibration_slope'), 2)}"
-            for r in rec.to_dict(orient="records"))
-        out.append("The rad-score and the DL-score are shrunken (LASSO) linear predictors, "
-                   "not calibrated probabilities: their raw calibration slopes say nothing "
-                   "about the signature. Their calibration is therefore shown after a "
-                   "logistic recalibration frozen on the development cohort, "
-                   "expit(a + b logit(p)), the recalibration the combined models already "
-                   f"apply ({coefs}). In the development cohort they have intercept 0 and "
-                   "slope 1 by construction; in the validation cohorts their calibration "
-                   "is a finding.")
-    if (cal["risk_scale"] == "raw_score").any():
-        out.append("**The signature is a single score, expit of a shrunken linear "
-                   "predictor: its calibration below is that of the raw score, which is "
-                   "not a calibrated probability, and cannot be read as the calibration "
-                   "of a risk model.**")
-    return " ".join(out)
-
-
-def _band_figure(results: Mapping[str, Any], band: pd.DataFrame, cohorts: list[str],
-                 models: list[str], out_dir: Path) -> Path:
-    from radval.report._plots import new_figure, plot_calibration_band, style
-
-    cal = frame(results, "calibration")
-    labels = model_labels(results)
-    with style():
-        fig, axes = new_figure(len(models), len(cohorts), squeeze=False, sharex=True,
-                               sharey=True,
-                               figsize=(2.6 * len(cohorts) + 0.5, 2.5 * len(models)))
-        for i, m in enumerate(models):
-            for j, c in enumerate(cohorts):
-                ax = axes[i, j]
-                d = band[(band["cohort"] == c) & (band["model"] == m)]
-                r = cal[(cal["cohort"] == c) & (cal["model"] == m)] if not cal.empty else cal
-                note = None
-                if len(r):
-                    rec = r.iloc[0]
-                    note = f"ICI {fmt_num(rec.get('curve_ici'), 3)}"
-                    if rec.get("risk_scale") == "recalibrated_score":
-                        note += "\nrecalibrated score"
-                    elif rec.get("risk_scale") == "raw_score":
-                        note += "\nraw score"
-                plot_calibration_band(d, note=note, title=c if i == 0 else None, ax=ax)
-                if j == 0:
-                    ax.set_ylabel(f"{mpl_text(labels.get(m, m))}\nobserved", fontsize=7)
-                if i == len(models) - 1:
-                    ax.set_xlabel("predicted risk", fontsize=7)
-        fig.tight_layout()
-        return _save(fig, out_dir, "fig-calibration-band")
-
-
-def calibration_band_markdown(results: Mapping[str, Any], out_dir: str | Path) -> Part:
-    """Flexible calibration curves with bootstrap bands, their ICI/E50/E90/Emax, and what
-    each model's risk is (``risk_scale``)."""
-    out = Path(out_dir)
-    band = frame(results, "curves", "calibration_band")
-    if band.empty:
-        return "", {}
-    figs: dict[str, Path] = {}
-    lines = ["## Calibration curves with confidence bands {#sec-calibration-band}\n"]
-    method = str(band["method"].iloc[0])
-    n_res = pd.to_numeric(band["n_resamples"], errors="coerce").max()
-    lines.append(f"Flexible calibration curves ({md_text(method)}"
-                 f"{' as CalibrationCurves val.prob.ci.2' if method == 'loess' else ''}) "
-                 "with pointwise 95% bootstrap percentile bands"
-                 f"{f' ({int(n_res)} resamples)' if method != 'grouped' and n_res > 0 else ''}"
-                 ". A curve on the diagonal is perfect calibration; the band shows where the "
-                 "data leave it in doubt.\n")
-    scale = _scale_sentence(results)
-    if scale:
-        lines.append(scale + "\n")
-    cohorts = _cohorts(results, band)
-    models = _main_models(results, list(dict.fromkeys(band["model"].astype(str))))
-    _fig(lambda: _band_figure(results, band, cohorts, models, out), "fig-calibration-band",
-         "Calibration curves with 95% pointwise bootstrap bands; rows are models, columns "
-         "cohorts; ICI on each panel.", figs, lines)
-    cal = frame(results, "calibration")
-    if not cal.empty and "curve_ici" in cal:
-        labels = model_labels(results)
-        df = pd.DataFrame({
-            "Cohort": cal["cohort"].astype(str),
-            "Model": [labels.get(str(m), str(m)) for m in cal["model"]],
-            "Risk assessed": [SCALE_TEXT.get(str(s), "model probability")
-                              for s in cal.get("risk_scale", ["model"] * len(cal))],
-            "ICI": [fmt_num(v, 3) for v in cal["curve_ici"]],
-            "E50": [fmt_num(v, 3) for v in cal.get("curve_e50", [None] * len(cal))],
-            "E90": [fmt_num(v, 3) for v in cal.get("curve_e90", [None] * len(cal))],
-            "Emax": [fmt_num(v, 3) for v in cal.get("curve_emax", [None] * len(cal))]})
-        _table(df, "tbl-calibration-curve", "Calibration curve summaries: mean (ICI), "
-               "median, 90th percentile and maximum of |predicted - estimated observed| "
-               "over the patients, with the risk each row assesses.", out, lines)
-    return "\n".join(lines), figs
-
-
-# -------------------------------------------------------------- corrected curves
-def _corrected_figure(results: Mapping[str, Any], cc: pd.DataFrame, models: list[str],
-                      out_dir: Path) -> Path:
-    from radval.report._plots import new_figure, plot_calibration_band, style
-
-    summ = frame(results, "optimism_calibration_summary")
-    labels = model_labels(results)
-    with style():
-        ncol = min(len(models), 3)
-        nrow = math.ceil(len(models) / ncol)
-        fig, axes = new_figure(nrow, ncol, squeeze=False, sharex=True, sharey=True,
-                               figsize=(2.7 * ncol + 0.3, 2.7 * nrow))
-        for k, m in enumerate(models):
-            ax = axes[k // ncol, k % ncol]
-            s = summ[summ["model"] == m] if not summ.empty else summ
-            note = None
-            if len(s):
-                note = (f"mean |error| {fmt_num(s.iloc[0]['mean_abs_error'], 3)}\n"
-                        f"0.9 quantile {fmt_num(s.iloc[0]['q90_abs_error'], 3)}")
-            plot_calibration_band(pd.DataFrame(), corrected=cc[cc["model"] == m], note=note,
-                                  title=labels.get(m, m), legend=k == 0, ax=ax)
-        for k in range(len(models), nrow * ncol):
-            axes[k // ncol, k % ncol].set_visible(False)
-        fig.supxlabel("predicted risk", fontsize=8)
-        fig.supylabel("observed", fontsize=8)
-        fig.tight_layout()
-        return _save(fig, out_dir, "fig-calibration-corrected")
-
-
-def _corrected_dca_figure(results: Mapping[str, Any], nb: pd.DataFrame, models: list[str],
-                          out_dir: Path) -> Path:
-    from radval.report._plots import new_figure, plot_decision_curve, style
-
-    labels = model_labels(results)
-    dev = as_mapping(results.get("study")).get("development_cohort")
-    dec = frame(results, "curves", "decision")
-    treat_all = dec[(dec["cohort"] == dev)] if not dec.empty and dev else pd.DataFrame()
-    rows = []
-    for m in models:
-        d = nb[nb["model"] == m].copy()
-        if treat_all.empty:
-            d["treat_all"] = math.nan
-        else:
-            ta = treat_all[treat_all["model"] == treat_all["model"].iloc[0]] \
-                .set_index("threshold")["treat_all"]
-            d["treat_all"] = [ta.get(t, math.nan) for t in d["threshold"]]
-        rows.append(d.assign(model=m, net_benefit=d["corrected"]))
-    data = pd.concat(rows, ignore_index=True)
-    with style():
-        fig, ax = new_figure(figsize=(4.4, 3.3))
-        plot_decision_curve(data, labels=labels, title="optimism-corrected (development)",
-                            ax=ax)
-        fig.tight_layout()
-        return _save(fig, out_dir, "fig-dca-corrected")
-
-
-def corrected_calibration_markdown(results: Mapping[str, Any], out_dir: str | Path) -> Part:
-    """Bias-corrected calibration curves (rms calibrate) and optimism-corrected decision
-    curves of internal validation."""
-    out = Path(out_dir)
-    cc = frame(results, "optimism_calibration")
-    nb = frame(results, "optimism_net_benefit")
-    if cc.empty and nb.empty:
-        return "", {}
-    figs: dict[str, Path] = {}
-    labels = model_labels(results)
-    lines = ["## Bias-corrected calibration and decision curves {#sec-calibration-corrected}\n",
-             "In every optimism resample the whole development was repeated (feature "
-             "selection, every model and, when radval trained it, the network); each "
-             "resample's model was evaluated in the resample and in the development cohort "
-             "on a common grid. The bias-corrected curve is the apparent lowess curve minus "
-             "the mean difference at each predicted risk (rms calibrate); the same correction "
-             "at each threshold gives the optimism-corrected decision curve. A rad-score or "
-             "DL-score was recalibrated on each resample's own data first.\n"]
-    opt = frame(results, "optimism")
-    if not opt.empty and "risk_scale" in opt and (opt["risk_scale"] ==
-                                                  "recalibrated_score").any():
-        lines.append("Likewise, in the optimism-corrected performance the calibration "
-                     "slope, intercept and Brier score of the rad-score and the DL-score are "
-                     "those of the score after its recalibration on the data it was "
-                     "developed on (apparent slope 1, intercept 0): their optimism is the "
-                     "shrinkage the score needs, not the scale of the raw score.\n")
-    if not cc.empty:
-        models = _main_models(results, list(dict.fromkeys(cc["model"].astype(str))))
-        _fig(lambda: _corrected_figure(results, cc, models, out), "fig-calibration-corrected",
-             "Apparent (dashed) and bias-corrected (solid) calibration curves in the "
-             "development cohort, with the mean and 0.9-quantile absolute error of the "
-             "corrected curve.", figs, lines)
-        summ = frame(results, "optimism_calibration_summary")
-        if not summ.empty:
-            df = pd.DataFrame({
-                "Model": [labels.get(str(m), str(m)) for m in summ["model"]],
-                "Risk assessed": [SCALE_TEXT.get(str(s), "model probability")
-                                  for s in summ["risk_scale"]],
-                "Mean |error|": [fmt_num(v, 3) for v in summ["mean_abs_error"]],
-                "0.9 quantile |error|": [fmt_num(v, 3) for v in summ["q90_abs_error"]],
-                "Mean squared error": [fmt_num(v, 4) for v in summ["mean_squared_error"]],
-                "Resamples": [str(v) for v in summ["n_resamples"]]})
-            _table(df, "tbl-calibration-corrected", "Bias-corrected calibration: errors of "
-                   "the corrected curve over the development patients (rms calibrate).",
-                   out, lines)
-    if not nb.empty:
-        models = _main_models(results, list(dict.fromkeys(nb["model"].astype(str))))
-        _fig(lambda: _corrected_dca_figure(results, nb, models, out), "fig-dca-corrected",
-             "Optimism-corrected decision curves in the development cohort, with treat "
-             "all and treat none.", figs, lines)
-        keys = _key_thresholds(results)
-        sel = nb[nb["threshold"].apply(lambda t: any(abs(t - k) < 1e-9 for k in keys))
-                 & nb["model"].isin(models)]
-        if not sel.empty:
-            df = pd.DataFrame({
-                "Model": [labels.get(str(m), str(m)) for m in sel["model"]],
-                "Threshold": [fmt_num(t, 2) for t in sel["threshold"]],
-                "Apparent": [fmt_num(v, 3) for v in sel["apparent"]],
-                "Optimism": [fmt_num(v, 3) for v in sel["optimism"]],
-                "Corrected": [fmt_num(v, 3) for v in sel["corrected"]]})
-            _table(df, "tbl-dca-corrected", "Net benefit in the development cohort: "
-                   "apparent, bootstrap optimism and corrected.", out, lines)
-    return "\n".join(lines), figs
-
-
-# ------------------------------------------------------- net-benefit difference
-def _difference_figure(results: Mapping[str, Any], diff: pd.DataFrame,
-                       pairs: list[tuple[str, str]], cohorts: list[str], upper: float,
-                       out_dir: Path) -> Path:
-    from radval.report._plots import new_figure, plot_net_benefit_difference, style
-
-    labels = model_labels(results)
-    # near t = 1 the weight t/(1-t) blows every difference up: drawn up to `upper`
-    diff = diff[diff["threshold"] <= upper + 1e-12]
-    with style():
-        fig, axes = new_figure(len(pairs), len(cohorts), squeeze=False, sharex=True,
-                               sharey="row",
-                               figsize=(2.9 * len(cohorts) + 0.5, 2.4 * len(pairs)))
-        for i, (a, b) in enumerate(pairs):
-            for j, c in enumerate(cohorts):
-                d = diff[(diff["cohort"] == c) & (diff["model_a"] == a)
-                         & (diff["model_b"] == b)]
-                ax = axes[i, j]
-                if d["difference"].notna().any():
-                    plot_net_benefit_difference(
-                        d, title=f"{c}: {labels.get(a, a)} - {labels.get(b, b)}",
-                        ylabel="Δ net benefit" if j == 0 else "", ax=ax)
-                    if i < len(pairs) - 1:
-                        ax.set_xlabel("")
-                else:
-                    ax.set_axis_off()
-        fig.tight_layout()
-        return _save(fig, out_dir, "fig-nb-difference")
-
-
-def net_benefit_difference_markdown(results: Mapping[str, Any], out_dir: str | Path) -> Part:
-    """Difference in net benefit between model pairs with its bootstrap CI."""
-    out = Path(out_dir)
-    diff = frame(results, "net_benefit_difference")
-    if diff.empty:
-        return "", {}
-    figs: dict[str, Path] = {}
-    labels = model_labels(results)
-    pairs = list(dict.fromkeys(zip(diff["model_a"].astype(str), diff["model_b"].astype(str),
-                                   strict=True)))
-    cohorts = _cohorts(results, diff)
-    n_res = pd.to_numeric(diff["n_resamples"], errors="coerce").max()
-    lines = ["## Difference in net benefit {#sec-nb-difference}\n",
-             "The difference in net benefit between two models evaluated on the same "
-             "patients, with a paired, stratified bootstrap 95% CI at every threshold"
-             f"{f' ({int(n_res)} resamples)' if n_res and n_res > 0 else ''}: where the band "
-             "excludes 0 the first model is more (above 0) or less useful than the second "
-             "at that threshold. Restrict the reading to the thresholds that are clinically "
-             "reasonable.\n"]
-    keys = _key_thresholds(results)
-    upper = max(0.5, *keys)
-    _fig(lambda: _difference_figure(results, diff, pairs, cohorts, upper, out),
-         "fig-nb-difference", f"Difference in net benefit with 95% bootstrap CIs by cohort "
-         f"(thresholds up to {upper:g}).", figs, lines)
-    rows = []
-    for c in cohorts:
-        for a, b in pairs:
-            d = diff[(diff["cohort"] == c) & (diff["model_a"] == a) & (diff["model_b"] == b)]
-            row = {"Cohort": c, "Comparison": f"{labels.get(a, a)} vs {labels.get(b, b)}"}
-            for k in keys:
-                r = d[(d["threshold"] - k).abs() < 1e-9]
-                row[f"t = {k:g}"] = fmt_ci(r.iloc[0]["difference"], r.iloc[0]["ci_low"],
-                                           r.iloc[0]["ci_high"], 3) if len(r) else "–"
-            rows.append(row)
-    _table(pd.DataFrame(rows), "tbl-nb-difference", "Difference in net benefit (95% "
-           "bootstrap CI) at the key thresholds.", out, lines)
-    return "\n".join(lines), figs
-
-
-# -------------------------------------------------------------------- subgroups
-def _subgroup_figure(results: Mapping[str, Any], curves: pd.DataFrame, model: str,
-                     subgroups: list[str], cohorts: list[str], out_dir: Path) -> Path:
-    from radval.report._plots import new_figure, plot_calibration_band, style
-
-    with style():
-        fig, axes = new_figure(len(subgroups), len(cohorts), squeeze=False, sharex=True,
-                               sharey=True,
-                               figsize=(2.7 * len(cohorts) + 0.5, 2.7 * len(subgroups)))
-        for i, sg in enumerate(subgroups):
-            for j, c in enumerate(cohorts):
-                d = curves[(curves["cohort"] == c) & (curves["model"] == model)
-                           & (curves["subgroup"] == sg)]
-                plot_calibration_band(d, by="level", title=c if i == 0 else None,
-                                      ax=axes[i, j])
-                if j == 0:
-                    axes[i, j].set_ylabel(f"{mpl_text(sg)}\nobserved", fontsize=7)
-                if i == len(subgroups) - 1:
-                    axes[i, j].set_xlabel("predicted risk", fontsize=7)
-        fig.tight_layout()
-        return _save(fig, out_dir, "fig-calibration-subgroup")
-
-
-def subgroup_calibration_markdown(results: Mapping[str, Any], out_dir: str | Path) -> Part:
-    """Calibration and net benefit of the signature per subgroup level, and the tests of
-    heterogeneity across levels."""
-    out = Path(out_dir)
-    cal = frame(results, "subgroup_calibration")
-    nb = frame(results, "subgroup_net_benefit")
-    het = frame(results, "subgroup_heterogeneity")
-    if cal.empty and nb.empty:
-        return "", {}
-    figs: dict[str, Path] = {}
-    labels = model_labels(results)
-    present = list(dict.fromkeys((cal if not cal.empty else nb)["model"].astype(str)))
-    model = _signature(results, present)
-    if model is None:
-        return "", {}
-    name = labels.get(model, model)
-    lines = ["## Calibration and net benefit by subgroup {#sec-subgroup-calibration}\n",
-             f"Calibration and net benefit of the {md_text(name)} in each subgroup level "
-             "(fairness checks, TRIPOD+AI items 14 and 23), each with Cochran's Q test of "
-             "equality across the levels (inverse-variance weights). Net benefit depends on "
-             "the prevalence, so levels with different event rates differ in net benefit "
-             "even with the same model performance. A level with one outcome class is "
-             "reported as undefined. All models are in the CSV tables.\n"]
-    curves = frame(results, "curves", "calibration_subgroup")
-    if not curves.empty and (curves["model"] == model).any():
-        sub_c = curves[curves["model"] == model]
-        subgroups = list(dict.fromkeys(sub_c["subgroup"].astype(str)))
-        cohorts = _cohorts(results, sub_c)
-        _fig(lambda: _subgroup_figure(results, curves, model, subgroups, cohorts, out),
-             "fig-calibration-subgroup", f"Calibration curves of the {name} by subgroup "
-             "level with 95% bootstrap bands; rows are subgroups, columns cohorts.",
-             figs, lines)
-    keys = _key_thresholds(results)
-    if not cal.empty:
-        c = cal[cal["model"] == model]
-        z = 1.959963984540054
-        rows = []
-        for r in c.to_dict(orient="records"):
-            row = {"Cohort": r["cohort"], "Subgroup": r["subgroup"], "Level": r["level"],
-                   "n (events)": f"{r['n']} ({r['events']})"}
-            if r.get("undefined_reason") and not _finite(r.get("citl")):
-                row.update({"CITL": "–", "Slope": "–", "O/E": "–"})
-            else:
-                row["CITL"] = fmt_ci(r["citl"], _lin(r["citl"], r["citl_se"], -z),
-                                     _lin(r["citl"], r["citl_se"], z))
-                row["Slope"] = fmt_ci(r["slope"], _lin(r["slope"], r["slope_se"], -z),
-                                      _lin(r["slope"], r["slope_se"], z))
-                row["O/E"] = fmt_ci(r["o_e"], _exp(r["log_o_e"], r["log_o_e_se"], -z),
-                                    _exp(r["log_o_e"], r["log_o_e_se"], z))
-            for k in keys:
-                m = nb[(nb["model"] == model) & (nb["cohort"] == r["cohort"])
-                       & (nb["subgroup"] == r["subgroup"]) & (nb["level"] == r["level"])
-                       & ((nb["threshold"] - k).abs() < 1e-9)] if not nb.empty else nb
-                row[f"NB t = {k:g}"] = fmt_ci(m.iloc[0]["net_benefit"], m.iloc[0]["ci_low"],
-                                              m.iloc[0]["ci_high"], 3) if len(m) else "–"
-            rows.append(row)
-        _table(pd.DataFrame(rows), "tbl-subgroup-calibration",
-               f"Calibration-in-the-large, calibration slope, O/E and net benefit (95% CIs) "
-               f"of the {name} by subgroup level.", out, lines)
-    if not het.empty:
-        h = het[het["model"] == model]
-        df = pd.DataFrame({
-            "Cohort": h["cohort"].astype(str), "Subgroup": h["subgroup"].astype(str),
-            "Measure": [_measure(m, t) for m, t in zip(h["measure"], h["threshold"],
-                                                        strict=True)],
-            "Q (df)": [f"{fmt_num(q, 2)} ({fmt_num(d, 0)})" if _finite(q) else "–"
-                       for q, d in zip(h["statistic"], h["df"], strict=True)],
-            "p": [fmt_p(p) for p in h["p_value"]],
-            "Note": [str(r) if isinstance(r, str) else "" for r in h["undefined_reason"]]})
-        _table(df, "tbl-subgroup-heterogeneity", f"Heterogeneity across subgroup levels of "
-               f"the {name}: Cochran's Q (chi-square, k - 1 df).", out, lines)
-    return "\n".join(lines), figs
-
-
 def _finite(x: Any) -> bool:
     try:
         return x is not None and math.isfinite(float(x))
@@ -515,88 +62,612 @@ def _finite(x: Any) -> bool:
         return False
 
 
-def _lin(est: Any, se: Any, z: float) -> float:
-    return float(est) + z * float(se) if _finite(est) and _finite(se) else math.nan
+def _text(x: Any) -> str | None:
+    """A string field of a frame row (``None`` / NaN -> ``None``)."""
+    return x if isinstance(x, str) and x else None
 
 
-def _exp(log_est: Any, se: Any, z: float) -> float:
-    return math.exp(float(log_est) + z * float(se)) if _finite(log_est) and _finite(se) \
-        else math.nan
+def _join(names: Sequence[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _measure(measure: Any, threshold: Any) -> str:
-    names = {"citl": "calibration-in-the-large", "slope": "calibration slope",
-             "log_o_e": "log O/E", "net_benefit": "net benefit"}
-    text = names.get(str(measure), str(measure))
-    return f"{text} at t = {float(threshold):g}" if _finite(threshold) else text
+def _wrap(text: str, width: int = 26) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
 
 
-# ------------------------------------------------------------ partial AUC, site
-def partial_auc_markdown(results: Mapping[str, Any], out_dir: str | Path) -> Part:
-    """Partial AUC table (when the study asked for it)."""
-    pa = frame(results, "partial_auc")
-    if pa.empty:
-        return "", {}
-    labels = model_labels(results)
-    r0 = pa.iloc[0]
-    lines = ["## Partial AUC {#sec-partial-auc}\n",
-             f"Partial area under the ROC curve over {md_text(r0['focus'])} "
-             f"{fmt_num(r0['low'], 2)} to {fmt_num(r0['high'], 2)}"
-             f"{' (McClish-standardised)' if bool(r0['correct']) else ''}, as pROC, with "
-             "stratified bootstrap 95% CIs.\n"]
-    df = pd.DataFrame({"Cohort": pa["cohort"].astype(str),
-                       "Model": [labels.get(str(m), str(m)) for m in pa["model"]],
-                       "Partial AUC (95% CI)": [fmt_ci(e, lo, hi, 3) for e, lo, hi in
-                                                zip(pa["estimate"], pa["ci_low"],
-                                                    pa["ci_high"], strict=True)]})
-    _table(df, "tbl-partial-auc", "Partial AUC by cohort and model.", Path(out_dir), lines)
-    return "\n".join(lines), {}
+def _key_thresholds(d: ReportData) -> list[float]:
+    """The thresholds at which net benefit is tabulated: the study's
+    ``net_benefit_thresholds``; at a site (no study file) those of the run's tables."""
+    if d.study is not None and d.study.evaluation.net_benefit_thresholds:
+        return [float(t) for t in d.study.evaluation.net_benefit_thresholds]
+    sub = d.subgroup_net_benefit
+    if not sub.empty:
+        return sorted({float(t) for t in sub["threshold"]})
+    return [0.1, 0.2, 0.3]
 
 
-def site_sample_size_markdown(results: Mapping[str, Any]) -> str:
-    """One paragraph: does the site meet the minimum sample size for external validation?"""
-    ss = as_mapping(results.get("validation_sample_size"))
-    if not ss:
+def _at(df: pd.DataFrame, t: float) -> pd.DataFrame:
+    return df[(pd.to_numeric(df["threshold"], errors="coerce") - t).abs() < 1e-9]
+
+
+def _figure_models(d: ReportData, present: Sequence[str]) -> list[str]:
+    """Models drawn: results order, without the scikit-learn classifiers when there are
+    more than :data:`MAX_MODELS`, and never without the signature."""
+    have = set(present)
+    order = [m for m in d.models if m in have] + [m for m in present if m not in d.models]
+    if len(order) > MAX_MODELS:
+        order = [m for m in order if d.model_kinds.get(m) != "sklearn"] or order
+    if len(order) > MAX_MODELS:
+        first = order[:MAX_MODELS]
+        sig = d.signature_model
+        if sig in order and sig not in first:
+            first = [sig, *first[:MAX_MODELS - 1]]
+        order = first
+    return order
+
+
+def _cohorts(d: ReportData, df: pd.DataFrame) -> list[str]:
+    have = set(df["cohort"].astype(str)) if "cohort" in df else set()
+    return [c for c in d.cohorts if c in have] + sorted(have - set(d.cohorts))
+
+
+def _save(ctx: SectionContext, fig: Any, name: str) -> Path:
+    from radval.report.figures import save
+
+    return save(fig, ctx.fig_dir, name)
+
+
+def _width(panels: int, extra: int = 0) -> str:
+    """Width of a figure on the page: a panel as wide as those of the main figures (a
+    quarter of the text width), at least 40%."""
+    return f"{max(40, min(100, 24 * panels + extra))}%"
+
+
+def _presented(w: Any, text: Callable[[bool], str], label: str, caption: str, *,
+               draw: Callable[[], Path | None], width: str) -> bool:
+    """A paragraph and the figure it presents: ``text(drawn)`` refers to the figure only
+    when it was drawn (a figure that fails is replaced by a sentence)."""
+    at = len(w.parts)
+    drawn = bool(w.figure(label, caption, draw=draw, width=width))
+    paragraph = text(drawn).strip()
+    if paragraph:
+        w.parts.insert(at, paragraph + "\n")
+    return drawn
+
+
+def _level(ctx: SectionContext, parent: str, level: int) -> int:
+    """Heading level of a part that continues the section ``parent``: one below it when
+    that section was built, else ``level``."""
+    return level + 1 if parent in ctx.sections else level
+
+
+# ------------------------------------------------------------- what the risk is
+def _scale_rows(d: ReportData, scale: str) -> pd.DataFrame:
+    cal = d.calibration
+    if cal.empty:
+        return cal
+    return cal[cal["risk_scale"] == scale].drop_duplicates("model")
+
+
+def _signature_scale(d: ReportData) -> str | None:
+    cal = d.calibration
+    sig = cal[cal["model"] == d.signature_model] if not cal.empty else cal
+    scales = {s for s in sig["risk_scale"] if isinstance(s, str)} if len(sig) else set()
+    for s in ("raw_score", "recalibrated_score"):
+        if s in scales:
+            return s
+    return None
+
+
+def _raw_sentence(d: ReportData) -> str:
+    return (f"**The {md_text(d.labels.model(d.signature_model))} is a single score, expit "
+            "of a shrunken linear predictor: its calibration is that of the raw score, "
+            "which is not a calibrated probability, and cannot be read as the calibration "
+            "of a risk model.**")
+
+
+def _signature_scale_note(d: ReportData) -> str:
+    """What the signature's calibration assesses, when the signature is a score."""
+    scale = _signature_scale(d)
+    if scale == "raw_score":
+        return _raw_sentence(d)
+    if scale != "recalibrated_score":
         return ""
-    if ss.get("required") is None:
-        reason = ss.get("undefined_reason") or "not computed"
-        return ("The minimum sample size for external validation could not be computed "
-                f"({md_text(reason)}).")
-    crit = [("O/E", ss.get("n_oe")), ("calibration slope", ss.get("n_cslope")),
-            ("C-statistic", ss.get("n_cstatistic")),
-            ("net benefit at the cutoff", ss.get("n_net_benefit"))]
-    parts = ", ".join(f"{name} {md_text(v)}" for name, v in crit if v is not None)
-    verdict = ("**The site meets it.**" if ss.get("meets") else
-               f"**The site does not meet it** ({md_text(ss.get('n'))} patients): its "
-               "estimates, calibration in particular, are less precise than targeted and "
-               "should be pooled with other sites rather than read alone.")
-    return (f"This site validated the signature in {md_text(ss.get('n'))} patients with "
-            f"{md_text(ss.get('events'))} events. The minimum sample size for a precise "
-            "external validation (Riley et al. 2021: 95% CI widths 0.2 for O/E and the "
-            "calibration slope, 0.1 for the C-statistic, 0.2 for the standardised net "
-            f"benefit) at this site's prevalence, with the anticipated C-statistic "
-            f"{fmt_num(ss.get('cstatistic'), 3)} ({md_text(ss.get('cstatistic_source'))}) "
-            "and the development distribution of the linear predictor, is "
-            f"{md_text(ss.get('required'))} patients (criteria: {parts}). {verdict}")
+    rows = _scale_rows(d, scale)
+    r = rows[rows["model"] == d.signature_model].iloc[0]
+    return (f"The {md_text(d.labels.model(d.signature_model))} is a shrunken (LASSO) linear "
+            "predictor, not a calibrated probability: its calibration is that of the score "
+            "after a logistic recalibration frozen on the development cohort, "
+            f"expit(a + b logit(p)) with a = {fmt_num(r['recalibration_intercept'], 2)} and "
+            f"b = {fmt_num(r['recalibration_slope'], 2)}. In the development cohort its "
+            "calibration intercept is therefore 0 and its slope 1 by construction; in the "
+            "validation cohorts its calibration is a finding.")
 
 
-# ------------------------------------------------------------------------- all
-def calibration_utility_markdown(results: Mapping[str, Any], out_dir: str | Path) -> Part:
-    """Every calibration and clinical-utility part in one section (empty when none)."""
-    out = Path(out_dir)
-    blocks: list[str] = []
-    figs: dict[str, Path] = {}
-    for part in (calibration_band_markdown, corrected_calibration_markdown,
-                 net_benefit_difference_markdown, subgroup_calibration_markdown,
-                 partial_auc_markdown):
-        md, f = part(results, out)
-        if md:
-            blocks.append(md)
-            figs.update(f)
-    site = site_sample_size_markdown(results)
-    if site:
-        blocks.append("## Sample size of this site {#sec-site-sample-size}\n\n" + site + "\n")
-    if not blocks:
-        return "", {}
-    head = "# Calibration and clinical utility {#sec-calibration-utility}\n"
-    return "\n".join([head, *blocks]), figs
+def _scale_paragraph(d: ReportData, *, raw: bool = True) -> str:
+    """What every model's calibration assesses (``raw``: include the raw-score warning)."""
+    out = []
+    rec = _scale_rows(d, "recalibrated_score")
+    if len(rec):
+        names = [md_text(d.labels.model(str(m))) for m in rec["model"]]
+        coefs = "; ".join(
+            f"{md_text(d.labels.model(str(r['model'])))}: intercept "
+            f"{fmt_num(r['recalibration_intercept'], 2)}, slope "
+            f"{fmt_num(r['recalibration_slope'], 2)}" for r in rec.to_dict(orient="records"))
+        one = len(names) == 1
+        out.append(f"The {_join(names)} {'is a' if one else 'are'} shrunken (LASSO) linear "
+                   f"predictor{'' if one else 's'}, not "
+                   f"{'a calibrated probability' if one else 'calibrated probabilities'}: "
+                   f"{'its' if one else 'their'} raw calibration slope"
+                   f"{'' if one else 's'} say nothing about the signature. "
+                   f"{'Its' if one else 'Their'} calibration is therefore shown after a "
+                   "logistic recalibration frozen on the development cohort, "
+                   "expit(a + b logit(p)), the recalibration the combined models already "
+                   f"apply ({coefs}). In the development cohort "
+                   f"{'it has' if one else 'they have'} intercept 0 and slope 1 by "
+                   "construction; in the validation cohorts "
+                   f"{'its' if one else 'their'} calibration is a finding.")
+    if raw and _signature_scale(d) == "raw_score":
+        out.append(_raw_sentence(d))
+    return " ".join(out)
+
+
+# ------------------------------------------------------------------ main, order 52
+def _corrected_figure(ctx: SectionContext, models: list[str], name: str, *,
+                      ncol_max: int = 3) -> Path:
+    from radval.report._plots import new_figure, plot_calibration_band, style
+
+    d = ctx.data
+    cc, summ = d.optimism_calibration, d.optimism_calibration_summary
+    with style():
+        ncol = 2 if len(models) == 4 else min(len(models), ncol_max)  # 2 x 2, not 3 + 1
+        nrow = math.ceil(len(models) / ncol)
+        fig, axes = new_figure(nrow, ncol, squeeze=False, sharex=True, sharey=True,
+                               figsize=(2.5 * ncol + 0.4, 2.5 * nrow))
+        for k, m in enumerate(models):
+            ax = axes[k // ncol, k % ncol]
+            if k % ncol == 0:
+                ax.set_ylabel("observed risk", fontsize=8)
+            if k + ncol >= len(models):  # the lowest panel of its column
+                ax.set_xlabel("predicted probability", fontsize=8)
+                ax.xaxis.set_tick_params(labelbottom=True)
+            s = summ[summ["model"] == m] if not summ.empty else summ
+            note = None
+            if len(s):
+                note = (f"mean |error| {fmt_num(s.iloc[0]['mean_abs_error'], 3)}\n"
+                        f"0.9 quantile {fmt_num(s.iloc[0]['q90_abs_error'], 3)}")
+            plot_calibration_band(pd.DataFrame(), corrected=cc[cc["model"] == m], note=note,
+                                  title=_wrap(d.labels.model(m), 34), legend=k == 0, ax=ax)
+        for k in range(len(models), nrow * ncol):
+            axes[k // ncol, k % ncol].set_visible(False)
+        fig.tight_layout()
+        return _save(ctx, fig, name)
+
+
+def corrected_calibration_main(ctx: SectionContext) -> Section | None:
+    """Next to the main calibration: what the signature's risk is, and the bias-corrected
+    calibration curve of the signature and the nomogram."""
+    d = ctx.data
+    w = ctx.writer()
+    after_calibration = "sec-calibration" in ctx.sections
+    note = _signature_scale_note(d)
+    if note and after_calibration:
+        w.p(note)  # continues the paragraph on the signature's calibration slope
+    cc = d.optimism_calibration
+    have = set(cc["model"].astype(str)) if not cc.empty else set()
+    models = [m for m in dict.fromkeys([d.signature_model, "nomogram"]) if m in have]
+    if models:
+        w.h(_level(ctx, "sec-calibration", 2), "Calibration corrected for optimism",
+            "sec-calibration-corrected-main")
+        summ = d.optimism_calibration_summary
+        parts = []
+        for m in models:
+            s = summ[summ["model"] == m]
+            if len(s) and _finite(s.iloc[0]["mean_abs_error"]):
+                parts.append(f"{fmt_num(s.iloc[0]['mean_abs_error'], 3)} for the "
+                             f"{md_text(d.labels.model(m))} (0.9 quantile "
+                             f"{fmt_num(s.iloc[0]['q90_abs_error'], 3)})")
+        n_res = pd.to_numeric(summ["n_resamples"], errors="coerce").max() if len(summ) \
+            else math.nan
+        text = ("In the development cohort the apparent calibration is optimistic: the "
+                "models were fitted to these patients. "
+                f"Corrected for optimism with the bootstrap {cite('harrell')} (the whole "
+                "development repeated "
+                + (f"in each of {int(n_res)} resamples; " if _finite(n_res) else "in each "
+                   "resample; ") + "rms calibrate), ")
+        more = (" The corrected curves of every model are in @sec-calibration-corrected."
+                if set(d.optimism_calibration["model"]) - set(models) else "")
+
+        def paragraph(drawn: bool) -> str:
+            ref = " (@fig-calibration-corrected-main)" if drawn else ""
+            if parts:
+                return (f"{text}the mean absolute difference between predicted and "
+                        f"bias-corrected observed risk was {_join(parts)}{ref}.{more}")
+            return (f"{text}the calibration curve is shown in "
+                    f"@fig-calibration-corrected-main.{more}" if drawn else "")
+
+        _presented(w, paragraph, "fig-calibration-corrected-main",
+                   "Apparent (dashed) and bias-corrected (solid) calibration curves in the "
+                   "development cohort; on each panel the mean and 0.9-quantile absolute "
+                   "difference between predicted and bias-corrected observed risk.",
+                   draw=lambda: _corrected_figure(ctx, models,
+                                                  "fig-calibration-corrected-main"),
+                   width=_width(len(models), 14))
+        if note and not after_calibration:
+            w.p(note)
+    return w.section()
+
+
+# ------------------------------------------------------------------ main, order 62
+def utility_main(ctx: SectionContext) -> Section | None:
+    """After the main decision curves: the signature's optimism-corrected net benefit at
+    the key thresholds, and where the differences between models are."""
+    d = ctx.data
+    if "sec-dca" not in ctx.sections:
+        return None  # no decision curves in the main text: the detail is in the supplement
+    nb = d.optimism_net_benefit
+    sig = d.signature_model
+    nb = nb[nb["model"] == sig] if not nb.empty else nb
+    text = []
+    parts = []
+    for t in _key_thresholds(d):
+        r = _at(nb, t) if not nb.empty else nb
+        if len(r) and _finite(r.iloc[0]["corrected"]):
+            parts.append(f"{fmt_num(r.iloc[0]['corrected'], 3)} at a threshold of {t:g} "
+                         f"(apparent {fmt_num(r.iloc[0]['apparent'], 3)})")
+    if parts:
+        text.append(f"Corrected for optimism with the bootstrap, the net benefit of the "
+                    f"{md_text(d.labels.model(sig))} in the development cohort was "
+                    f"{_join(parts)} (@fig-dca-corrected).")
+    diff = d.net_benefit_difference
+    if not diff.empty:
+        text.append("The difference in net benefit between the models, with bootstrap "
+                    "confidence intervals, is in @sec-nb-difference.")
+    if not text:
+        return None
+    w = ctx.writer()
+    w.p(" ".join(text))
+    return w.section()
+
+
+# ------------------------------------------------------------ supplement, order 162
+def _band_figure(ctx: SectionContext, band: pd.DataFrame, cohorts: list[str],
+                 models: list[str]) -> Path:
+    from radval.report._plots import new_figure, plot_calibration_band, style
+
+    d = ctx.data
+    cal = d.calibration
+    with style():
+        fig, axes = new_figure(len(models), len(cohorts), squeeze=False, sharex=True,
+                               sharey=True,
+                               figsize=(2.3 * len(cohorts) + 0.6, 2.3 * len(models)))
+        for i, m in enumerate(models):
+            for j, c in enumerate(cohorts):
+                ax = axes[i, j]
+                r = cal[(cal["cohort"] == c) & (cal["model"] == m)] if not cal.empty else cal
+                note = None
+                if len(r):
+                    rec = r.iloc[0]
+                    note = f"ICI {fmt_num(rec['curve_ici'], 3)}"
+                    if rec["risk_scale"] == "recalibrated_score":
+                        note += "\nrecalibrated score"
+                    elif rec["risk_scale"] == "raw_score":
+                        note += "\nraw score"
+                plot_calibration_band(band[(band["cohort"] == c) & (band["model"] == m)],
+                                      note=note,
+                                      title=_wrap(d.labels.cohort(c)) if i == 0 else None,
+                                      ax=ax)
+                if j == 0:
+                    ax.set_ylabel(f"{mpl_text(_wrap(d.labels.model(m), 22))}\nobserved risk",
+                                  fontsize=7)
+                if i == len(models) - 1:
+                    ax.set_xlabel("predicted risk", fontsize=7)
+        fig.tight_layout()
+        return _save(ctx, fig, "fig-calibration-band")
+
+
+def _band_part(ctx: SectionContext, w: Any) -> None:
+    d = ctx.data
+    band = d.calibration_band
+    if band.empty:
+        return
+    w.h(2, "Flexible calibration curves with confidence bands", "sec-calibration-band")
+    method = str(band["method"].iloc[0])
+    n_res = pd.to_numeric(band["n_resamples"], errors="coerce").max()
+    resamples = f" ({int(n_res)} resamples)" if method != "grouped" and _finite(n_res) \
+        and n_res > 0 else ""
+    # in a one-document report the main text already carries the raw-score warning
+    said = not ctx.split and "sec-calibration" in ctx.sections
+    scale = _scale_paragraph(d, raw=not said)
+
+    def paragraph(drawn: bool) -> str:
+        return (f"Flexible calibration curves {cite('vancalster')} ({md_text(method)}"
+                f"{', as CalibrationCurves val.prob.ci.2' if method == 'loess' else ''}) "
+                f"with pointwise 95% bootstrap percentile bands{resamples}"
+                f"{' are shown in @fig-calibration-band' if drawn else ''}. A curve on the "
+                "diagonal is perfect calibration; the band shows where the data leave it in "
+                "doubt." + (" " + scale if scale else ""))
+
+    cohorts = _cohorts(d, band)
+    models = _figure_models(d, list(dict.fromkeys(band["model"].astype(str))))
+    _presented(w, paragraph, "fig-calibration-band", "Calibration curves with 95% "
+               "pointwise bootstrap bands; rows are models, columns cohorts; integrated "
+               "calibration index (ICI) on each panel.",
+               draw=lambda: _band_figure(ctx, band, cohorts, models),
+               width=_width(len(cohorts)))
+    cal = d.calibration
+    cal = cal[pd.to_numeric(cal["curve_ici"], errors="coerce").notna()] if not cal.empty \
+        else cal
+    if cal.empty:
+        return
+    df = pd.DataFrame({
+        "Cohort": [d.labels.cohort(str(c)) for c in cal["cohort"]],
+        "Model": [d.labels.model(str(m)) for m in cal["model"]],
+        "Risk assessed": [SCALE_TEXT.get(str(s), "model probability")
+                          for s in cal["risk_scale"]],
+        "ICI": [fmt_num(v, 3) for v in cal["curve_ici"]],
+        "E50": [fmt_num(v, 3) for v in cal["curve_e50"]],
+        "E90": [fmt_num(v, 3) for v in cal["curve_e90"]],
+        "Emax": [fmt_num(v, 3) for v in cal["curve_emax"]]})
+    if w.table(df, "tbl-calibration-curve", "Summaries of the flexible calibration curves: "
+               "mean (ICI), median (E50), 90th percentile (E90) and maximum (Emax) of "
+               "|predicted − estimated observed risk| over the patients, with the risk each "
+               "row assesses.", markdown=grouped(df, "Cohort")):
+        w.p("@tbl-calibration-curve summarises the curves of every model.")
+
+
+def _corrected_dca_figure(ctx: SectionContext, nb: pd.DataFrame, models: list[str]) -> Path:
+    from radval.report._plots import new_figure, plot_decision_curve, style
+
+    d = ctx.data
+    dev = d.results.study.development_cohort
+    dec = d.decision
+    treat_all = dec[dec["cohort"] == dev] if not dec.empty and dev else pd.DataFrame()
+    rows = []
+    for m in models:
+        g = nb[nb["model"] == m].copy()
+        if treat_all.empty:
+            g["treat_all"] = math.nan
+        else:
+            ta = treat_all[treat_all["model"] == treat_all["model"].iloc[0]] \
+                .set_index("threshold")["treat_all"]
+            g["treat_all"] = [ta.get(t, math.nan) for t in g["threshold"]]
+        rows.append(g.assign(net_benefit=g["corrected"]))
+    data = pd.concat(rows, ignore_index=True)
+    with style():
+        fig, ax = new_figure(figsize=(4.6, 3.4))
+        plot_decision_curve(data, labels={m: d.labels.model(m) for m in models},
+                            legend=False, title=f"Optimism-corrected, "
+                            f"{d.labels.cohort(dev) if dev else 'development'}", ax=ax)
+        ax.title.set_fontsize(8)
+        ax.legend(frameon=False, fontsize=6.5, loc="upper right")
+        fig.tight_layout()
+        return _save(ctx, fig, "fig-dca-corrected")
+
+
+def _corrected_part(ctx: SectionContext, w: Any) -> None:
+    d = ctx.data
+    cc, nb = d.optimism_calibration, d.optimism_net_benefit
+    if cc.empty and nb.empty:
+        return
+    w.h(2, "Bias-corrected calibration and decision curves", "sec-calibration-corrected")
+    text = ("In every optimism resample the whole development was repeated (feature "
+            "selection, every model and, when radval trained it, the network); each "
+            "resample's model was evaluated in the resample and in the development cohort "
+            "on a common grid. The bias-corrected curve is the apparent lowess curve minus "
+            f"the mean difference at each predicted risk (rms calibrate {cite('harrell')}); "
+            "the same correction "
+            "at each threshold gives the optimism-corrected decision curve. A score that is "
+            "a shrunken linear predictor was recalibrated on each resample's own data first.")
+    opt = d.optimism
+    if not opt.empty and (opt["risk_scale"] == "recalibrated_score").any():
+        text += (" Likewise, in the optimism-corrected performance the calibration slope, "
+                 "intercept and Brier score of such a score are those of the score after its "
+                 "recalibration on the data it was developed on (apparent slope 1, intercept "
+                 "0): their optimism is the shrinkage the score needs, not the scale of the "
+                 "raw score.")
+    w.p(text)
+    if not cc.empty:
+        models = _figure_models(d, list(dict.fromkeys(cc["model"].astype(str))))
+        if w.figure("fig-calibration-corrected", "Apparent (dashed) and bias-corrected "
+                    "(solid) calibration curves in the development cohort, with the mean "
+                    "and 0.9-quantile absolute error of the corrected curve.",
+                    draw=lambda: _corrected_figure(ctx, models, "fig-calibration-corrected"),
+                    width=_width(2 if len(models) == 4 else min(len(models), 3), 14)):
+            w.p("@fig-calibration-corrected shows the curves of "
+                + ("every model." if len(models) == cc["model"].nunique()
+                   else "the study's models; @tbl-calibration-corrected lists every model."))
+        summ = d.optimism_calibration_summary
+        if not summ.empty:
+            df = pd.DataFrame({
+                "Model": [d.labels.model(str(m)) for m in summ["model"]],
+                "Risk assessed": [SCALE_TEXT.get(str(s), "model probability")
+                                  for s in summ["risk_scale"]],
+                "Mean |error|": [fmt_num(v, 3) for v in summ["mean_abs_error"]],
+                "0.9 quantile |error|": [fmt_num(v, 3) for v in summ["q90_abs_error"]],
+                "Mean squared error": [fmt_num(v, 4) for v in summ["mean_squared_error"]],
+                "Resamples": [str(v) for v in summ["n_resamples"]]})
+            w.table(df, "tbl-calibration-corrected", "Bias-corrected calibration in the "
+                    "development cohort: errors |p − corrected observed risk| of the "
+                    "corrected curve over the development patients (rms calibrate).")
+    if not nb.empty:
+        models = _figure_models(d, list(dict.fromkeys(nb["model"].astype(str))))
+        drew = w.figure("fig-dca-corrected", "Optimism-corrected decision curves in the "
+                        "development cohort, with treat all and treat none.",
+                        draw=lambda: _corrected_dca_figure(ctx, nb, models), width="50%")
+        keys = _key_thresholds(d)
+        picked = [r for m in models for t in keys
+                  for r in _at(nb[nb["model"] == m], t).to_dict(orient="records")[:1]]
+        if picked:
+            sel = pd.DataFrame(picked)
+            df = pd.DataFrame({
+                "Model": [d.labels.model(str(m)) for m in sel["model"]],
+                "Threshold": [f"{float(t):g}" for t in sel["threshold"]],
+                "Apparent": [fmt_num(v, 3) for v in sel["apparent"]],
+                "Optimism": [fmt_num(v, 3) for v in sel["optimism"]],
+                "Corrected": [fmt_num(v, 3) for v in sel["corrected"]]})
+            if w.table(df, "tbl-dca-corrected", "Net benefit in the development cohort at "
+                       "the key threshold probabilities: apparent, bootstrap optimism and "
+                       "corrected.", markdown=grouped(df, "Model")):
+                w.p(("@fig-dca-corrected shows the corrected decision curves; "
+                     if drew else "") + "@tbl-dca-corrected gives the apparent and "
+                    "corrected net benefit at the key thresholds.")
+
+
+def _difference_figure(ctx: SectionContext, diff: pd.DataFrame,
+                       pairs: list[tuple[str, str]], cohorts: list[str], upper: float) -> Path:
+    from matplotlib.figure import Figure
+
+    from radval.report._plots import plot_net_benefit_difference, style
+
+    d = ctx.data
+    # near t = 1 the weight t/(1-t) blows every difference up: drawn up to `upper`
+    diff = diff[pd.to_numeric(diff["threshold"], errors="coerce") <= upper + 1e-12]
+    with style():
+        # one row of panels per model pair, headed by the pair: subfigures (a figure of
+        # its own, as new_figure makes, with a layout engine that places the headers)
+        fig = Figure(figsize=(2.3 * len(cohorts) + 0.6, 2.4 * len(pairs)),
+                     layout="constrained")
+        rows = fig.subfigures(len(pairs), 1, squeeze=False)[:, 0]
+        for (a, b), sf in zip(pairs, rows, strict=True):
+            sf.suptitle(mpl_text(f"{d.labels.model(a)} − {d.labels.model(b)}"), x=0.01,
+                        ha="left", fontsize=8.5, fontweight="bold")
+            axes = sf.subplots(1, len(cohorts), sharey=True, squeeze=False)[0]
+            for j, (c, ax) in enumerate(zip(cohorts, axes, strict=True)):
+                g = diff[(diff["cohort"] == c) & (diff["model_a"] == a)
+                         & (diff["model_b"] == b)]
+                if pd.to_numeric(g["difference"], errors="coerce").notna().any():
+                    plot_net_benefit_difference(g, title=_wrap(d.labels.cohort(c)),
+                                                ylabel="Δ net benefit" if j == 0 else "",
+                                                ax=ax)
+                    ax.xaxis.label.set_fontsize(8)
+                    ax.yaxis.label.set_fontsize(8)
+                else:
+                    ax.set_axis_off()
+        # lay out now: save() crops to the extent of the drawn figure
+        engine = fig.get_layout_engine()
+        if engine is not None:
+            engine.execute(fig)
+        return _save(ctx, fig, "fig-nb-difference")
+
+
+def _difference_part(ctx: SectionContext, w: Any) -> None:
+    d = ctx.data
+    diff = d.net_benefit_difference
+    if diff.empty:
+        return
+    pairs = list(dict.fromkeys(zip(diff["model_a"].astype(str), diff["model_b"].astype(str),
+                                   strict=True)))
+    cohorts = _cohorts(d, diff)
+    n_res = pd.to_numeric(diff["n_resamples"], errors="coerce").max()
+    keys = _key_thresholds(d)
+    upper = max(0.5, *keys)
+    w.h(2, "Difference in net benefit", "sec-nb-difference")
+    resamples = f" ({int(n_res)} resamples)" if _finite(n_res) and n_res > 0 else ""
+    _presented(
+        w, lambda drawn: (
+            f"The difference in net benefit {cite('vickers')} between two models evaluated "
+            "on the same patients, with a paired, stratified bootstrap 95% CI at every "
+            f"threshold{resamples}{', is shown in @fig-nb-difference' if drawn else ''}: "
+            "where the band excludes 0 the first model is more (above 0) or less useful "
+            "than the second at that threshold. Restrict the reading to the thresholds that "
+            "are clinically reasonable; @tbl-nb-difference gives the differences at the key "
+            "thresholds."),
+        "fig-nb-difference", "Difference in net benefit (first minus second model) with 95% "
+        "bootstrap CIs, one row of panels per pair of models (threshold probabilities up to "
+        f"{upper:g}).", draw=lambda: _difference_figure(ctx, diff, pairs, cohorts, upper),
+        width=_width(len(cohorts)))
+    rows = []
+    for c in cohorts:
+        for a, b in pairs:
+            g = diff[(diff["cohort"] == c) & (diff["model_a"] == a) & (diff["model_b"] == b)]
+            if g.empty:
+                continue
+            row = {"Cohort": d.labels.cohort(c),
+                   "Comparison": f"{d.labels.model(a)} vs {d.labels.model(b)}"}
+            for t in keys:
+                r = _at(g, t)
+                row[f"Threshold {t:g}"] = fmt_ci(r.iloc[0]["difference"], r.iloc[0]["ci_low"],
+                                                 r.iloc[0]["ci_high"], 3) if len(r) else "–"
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    w.table(df, "tbl-nb-difference", "Difference in net benefit (95% bootstrap CI) at the "
+            "key threshold probabilities.", markdown=grouped(df, "Cohort") if len(df)
+            else None)
+
+
+def _partial_auc_part(ctx: SectionContext, w: Any) -> None:
+    d = ctx.data
+    pa = d.partial_auc
+    if pa.empty:
+        return
+    r0 = pa.iloc[0]
+    w.h(2, "Partial AUC", "sec-partial-auc")
+    w.p(f"@tbl-partial-auc gives the partial area under the ROC curve over "
+        f"{md_text(r0['focus'])} {fmt_num(r0['low'], 2)} to {fmt_num(r0['high'], 2)}"
+        f"{' (McClish-standardised)' if bool(r0['correct']) else ''}, computed as pROC "
+        f"{cite('proc')}, "
+        "with stratified bootstrap 95% CIs.")
+    df = pd.DataFrame({"Cohort": [d.labels.cohort(str(c)) for c in pa["cohort"]],
+                       "Model": [d.labels.model(str(m)) for m in pa["model"]],
+                       "Partial AUC (95% CI)": [
+                           fmt_ci(e, lo, hi, 3) if _finite(e) else
+                           f"– ({_text(u) or 'undefined'})" for e, lo, hi, u in
+                           zip(pa["estimate"], pa["ci_low"], pa["ci_high"],
+                               pa["undefined_reason"], strict=True)]})
+    w.table(df, "tbl-partial-auc", "Partial AUC by cohort and model.",
+            markdown=grouped(df, "Cohort"))
+
+
+def detail(ctx: SectionContext) -> Section | None:
+    """Supplement: calibration bands of every model, bias-corrected curves, net-benefit
+    differences and partial AUC."""
+    w = ctx.writer()
+    w.h(1, "Calibration and clinical utility in detail", "sec-calibration-utility")
+    n = len(w.parts)
+    for part in (_band_part, _corrected_part, _difference_part, _partial_auc_part):
+        part(ctx, w)
+    return w.section() if len(w.parts) > n else None
+
+
+# ------------------------------------------------------------------ main, order 22
+def site_sample_size(ctx: SectionContext) -> Section | None:
+    """A site's report: does the site meet the minimum sample size for external
+    validation?"""
+    ss = ctx.results.validation_sample_size
+    if ss is None:
+        return None
+    w = ctx.writer()
+    w.h(_level(ctx, "sec-participants", 1), "Sample size of this site",
+        "sec-site-sample-size")
+    if ss.required is None:
+        w.p("The minimum sample size for external validation could not be computed "
+            f"({md_text(ss.undefined_reason or 'not computed')}).")
+        return w.section()
+    crit = [("O/E", ss.n_oe), ("calibration slope", ss.n_cslope),
+            ("C-statistic", ss.n_cstatistic), ("net benefit at the cut-off", ss.n_net_benefit)]
+    parts = ", ".join(f"{name} {v}" for name, v in crit if v is not None)
+    verdict = ("**The site meets it.**" if ss.meets else
+               f"**The site does not meet it** ({ss.n} patients): its estimates, calibration "
+               "in particular, are less precise than targeted and should be pooled with "
+               "other sites rather than read alone.")
+    source = f" (source: {md_text(ss.cstatistic_source)})" if ss.cstatistic_source else ""
+    w.p(f"This site validated the signature in {ss.n} patients with {ss.events} events. "
+        "The minimum sample size for a precise external validation (Riley et al. 2021: 95% "
+        "CI widths 0.2 for O/E and the calibration slope, 0.1 for the C-statistic, 0.2 for "
+        "the standardised net benefit) at this site's prevalence, with the anticipated "
+        f"C-statistic {fmt_num(ss.cstatistic, 3)}{source} and the development distribution "
+        f"of the linear predictor, is {ss.required} patients (patients needed per "
+        f"criterion: {parts}). {verdict}")
+    return w.section()
+
+
+SECTIONS = (
+    SectionSpec(key="site-sample-size", build=site_sample_size, placement="main", order=22),
+    SectionSpec(key="calibration-corrected", build=corrected_calibration_main,
+                placement="main", order=52),
+    SectionSpec(key="utility-corrected", build=utility_main, placement="main", order=62),
+    SectionSpec(key="calibration-utility", build=detail, placement="supplement", order=162),
+)

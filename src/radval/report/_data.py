@@ -51,6 +51,18 @@ from radval.contracts._results import (
     SurvivalSummaryRow,
     ThresholdRow,
 )
+from radval.contracts._results_utility import (
+    CalibrationBandPoint,
+    CorrectedCalibrationPoint,
+    CorrectedCalibrationSummary,
+    CorrectedNetBenefitPoint,
+    NetBenefitDifferenceRow,
+    PartialAucRow,
+    SubgroupCalibrationPoint,
+    SubgroupCalibrationRow,
+    SubgroupHeterogeneityRow,
+    SubgroupNetBenefitRow,
+)
 
 if TYPE_CHECKING:
     from radval.workflow._study import StudyConfig
@@ -571,3 +583,56 @@ class ReportData:
         before = hm.site.shift_before if hm and hm.site else None
         return records_frame(before.features if before else None, CS.ShiftFeatureRow)
 
+    # -- calibration and clinical utility (report/_calibration_utility.py) ---------------
+    @cached_property
+    def calibration_band(self) -> pd.DataFrame:
+        """Flexible calibration curves with pointwise bootstrap bands."""
+        return records_frame(self.results.curves.calibration_band, CalibrationBandPoint)
+
+    @cached_property
+    def calibration_subgroup(self) -> pd.DataFrame:
+        """Flexible calibration curves per subgroup level."""
+        return records_frame(self.results.curves.calibration_subgroup,
+                             SubgroupCalibrationPoint)
+
+    @cached_property
+    def subgroup_calibration(self) -> pd.DataFrame:
+        """Calibration per subgroup level."""
+        return self.order(records_frame(self.results.subgroup_calibration,
+                                        SubgroupCalibrationRow))
+
+    @cached_property
+    def subgroup_net_benefit(self) -> pd.DataFrame:
+        """Net benefit per subgroup level at the key thresholds."""
+        return records_frame(self.results.subgroup_net_benefit, SubgroupNetBenefitRow)
+
+    @cached_property
+    def subgroup_heterogeneity(self) -> pd.DataFrame:
+        """Tests of equal calibration and net benefit across subgroup levels."""
+        return records_frame(self.results.subgroup_heterogeneity, SubgroupHeterogeneityRow)
+
+    @cached_property
+    def net_benefit_difference(self) -> pd.DataFrame:
+        """Differences in net benefit between model pairs."""
+        return records_frame(self.results.net_benefit_difference, NetBenefitDifferenceRow)
+
+    @cached_property
+    def partial_auc(self) -> pd.DataFrame:
+        """Partial AUC per cohort x model."""
+        return self.order(records_frame(self.results.partial_auc, PartialAucRow))
+
+    @cached_property
+    def optimism_calibration(self) -> pd.DataFrame:
+        """Bias-corrected calibration curves (development)."""
+        return records_frame(self.results.optimism_calibration, CorrectedCalibrationPoint)
+
+    @cached_property
+    def optimism_calibration_summary(self) -> pd.DataFrame:
+        """Errors of the bias-corrected calibration curves."""
+        return self.order(records_frame(self.results.optimism_calibration_summary,
+                                        CorrectedCalibrationSummary))
+
+    @cached_property
+    def optimism_net_benefit(self) -> pd.DataFrame:
+        """Optimism-corrected decision curves (development)."""
+        return records_frame(self.results.optimism_net_benefit, CorrectedNetBenefitPoint)

@@ -22,16 +22,19 @@ None``; it is registered once with a :class:`SectionSpec` that names it, places 
     SECTION = SectionSpec(key="survival-validation", build=build, placement="main",
                           order=72)
 
-and wired into the report by **one line** in :mod:`radval.report.document`::
+A module lists its specs in ``SECTIONS`` (a spec's order places it in one document, so a
+part with a summary in the main report and its detail in the supplement has two specs) and
+is wired into the report by **one entry** in the loop of :mod:`radval.report.document`::
 
-    REGISTRY.add(_survival_section.SECTION)
+    for _spec in (*MH.SECTIONS, *SURV.SECTIONS, *CU.SECTIONS, *SC.SECTIONS):
+        REGISTRY.add(_spec)
 
-A module written against the dict form of results.json, returning ``(markdown,
-{label: figure path})`` or an object with ``markdown``, ``figures`` and ``tables``, is
-wired with the adapter :func:`markdown_section`, also in one line::
+A function written against the dict form of results.json (a user's own section), returning
+``(markdown, {label: figure path})`` or an object with ``markdown``, ``figures`` and
+``tables``, is wired with the adapter :func:`markdown_section`::
 
-    REGISTRY.add(markdown_section("missing-data", MH.report_section, placement="main",
-                                  order=25))
+    REGISTRY.add(markdown_section("my-part", my_function, placement="supplement",
+                                  order=185))
 
 Rules of a section builder
 --------------------------
@@ -57,12 +60,16 @@ Rules of a section builder
 
 Order slots (``SectionSpec.order``)
 -----------------------------------
-main: 10 summary, 15 methods, 20 participants (flow, Table 1), 30 model (specification,
-formulas, nomogram), 40 discrimination and classification, 45 key comparison,
-50 calibration, 60 clinical utility, 70 secondary (time-to-event) endpoint,
-95 references.  supplement: 110 cohorts and participants, 120 feature selection,
-130 stability, 140 performance of every model, 150 pairwise comparisons,
-160 calibration, 165 score distributions, 170 subgroups, 180 checklists,
+main: 10 summary, 15 methods, 20 participants (flow, Table 1), 22 a site's sample size,
+25 missing data and harmonisation, 30 model (specification, formulas, nomogram),
+40 discrimination and classification, 45 key comparison, 50 calibration, 52 calibration
+corrected for optimism, 60 clinical utility, 62 optimism-corrected net benefit,
+70 secondary (time-to-event) endpoint, 72 its validation at the horizons, 80-84 site
+sections (shift, updating, origin), 95 references.  supplement: 100 about, 110 cohorts and
+participants, 115 missing data and harmonisation in detail, 120 feature selection,
+130 stability, 140 performance of every model, 150 pairwise comparisons, 160 calibration,
+162 calibration and clinical utility in detail, 165 score distributions, 170 subgroups,
+172 calibration and net benefit per subgroup, 175 time-to-event detail, 180 checklists,
 190 provenance.  New sections take a free number between these.
 """
 

@@ -50,8 +50,8 @@ from radval.report._survival_figures import (
 )
 from radval.report.tables import fmt_ci, fmt_num
 
-__all__ = ["SECTION", "SUPPLEMENT_SECTION", "build_detail", "build_main", "main_horizon",
-           "survival_calibration_plot", "survival_decision_plot", "survival_tripod_values",
+__all__ = ["SECTION", "SECTIONS", "SUPPLEMENT_SECTION", "build_detail", "build_main",
+           "main_horizon", "survival_calibration_plot", "survival_decision_plot", "survival_tripod_values",
            "td_auc_plot"]
 
 _Z = 1.959963984540054  # standard normal 97.5% quantile (Wald intervals of Harrell's C)
@@ -508,3 +508,6 @@ SECTION = SectionSpec(key="survival-validation", build=build_main, placement="ma
 #: The supplement's part (after the subgroups, before the checklists).
 SUPPLEMENT_SECTION = SectionSpec(key="survival-detail", build=build_detail,
                                  placement="supplement", order=175)
+
+#: Both builders, in the registry of :mod:`radval.report.document`.
+SECTIONS = [SECTION, SUPPLEMENT_SECTION]

@@ -15,9 +15,9 @@ through pandoc + ``filters/crossref.lua`` (:mod:`radval.report.render`).
 
 Adding a section
 ----------------
-Write a module with a builder and its :class:`~radval.report._sections.SectionSpec` and
-add **one line** below the registry (``REGISTRY.add(module.SECTION)``); a module written
-against the dict form of results.json is wired with
+Write a module with a builder and its :class:`~radval.report._sections.SectionSpec`
+(listed in the module's ``SECTIONS``) and add the module to the loop below the registry; a
+function written against the dict form of results.json is wired with
 :func:`~radval.report._sections.markdown_section`.  See :mod:`radval.report._sections`
 and DEVELOPERS.md.
 """
@@ -36,10 +36,12 @@ from typing import Any
 import pandas as pd
 
 from radval.contracts._results import ResultsFile
-from radval.report import _main_sections, _site_sections, _supplement_sections, _survival_section
+from radval.report import _calibration_utility as CU
+from radval.report import _main_sections, _site_sections, _supplement_sections
 from radval.report import _missing_harmonisation as MH
+from radval.report import _subgroup_calibration as SC
+from radval.report import _survival_section as SURV
 from radval.report import figures as F
-from radval.report._calibration_utility import calibration_utility_markdown
 from radval.report._data import ReportData
 from radval.report._escape import md_text, yaml_str
 from radval.report._sections import (
@@ -48,7 +50,6 @@ from radval.report._sections import (
     SectionContext,
     SectionRegistry,
     SectionSpec,
-    markdown_section,
 )
 from radval.report.methods import resolve_citations
 
@@ -59,13 +60,10 @@ logger = logging.getLogger(__name__)
 #: The section builders of the report, in document order within each placement.
 REGISTRY = SectionRegistry([*_main_sections.SECTIONS, *_supplement_sections.SECTIONS,
                             *_site_sections.SECTIONS])
-# Section modules of other areas are wired here, one line each
-REGISTRY.add(MH.SECTION)
-REGISTRY.add(MH.DETAIL_SECTION)  # its detail in the supplement
-REGISTRY.add(_survival_section.SECTION)
-REGISTRY.add(_survival_section.SUPPLEMENT_SECTION)
-REGISTRY.add(markdown_section("calibration-utility", calibration_utility_markdown,
-                              placement="supplement", order=162))
+# Section modules of other areas, each listing its builders (a module may have slots in both
+# documents: a summary in the main report, its detail in the supplement)
+for _spec in (*MH.SECTIONS, *SURV.SECTIONS, *CU.SECTIONS, *SC.SECTIONS):
+    REGISTRY.add(_spec)
 
 #: The rendered file names of the two documents (cross-document links between HTML files).
 STEMS = {"main": "report", "supplement": "supplement"}
