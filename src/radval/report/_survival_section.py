@@ -51,8 +51,8 @@ from radval.report._survival_figures import (
 from radval.report.tables import fmt_ci, fmt_num
 
 __all__ = ["SECTION", "SECTIONS", "SUPPLEMENT_SECTION", "build_detail", "build_main",
-           "main_horizon", "survival_calibration_plot", "survival_decision_plot", "survival_tripod_values",
-           "td_auc_plot"]
+           "main_horizon", "survival_calibration_plot", "survival_decision_plot",
+           "survival_tripod_values", "td_auc_plot"]
 
 _Z = 1.959963984540054  # standard normal 97.5% quantile (Wald intervals of Harrell's C)
 
