@@ -655,8 +655,8 @@ def site_sample_size(ctx: SectionContext) -> Section | None:
                "other sites rather than read alone.")
     source = f" (source: {md_text(ss.cstatistic_source)})" if ss.cstatistic_source else ""
     w.p(f"This site validated the signature in {ss.n} patients with {ss.events} events. "
-        "The minimum sample size for a precise external validation (Riley et al. 2021: 95% "
-        "CI widths 0.2 for O/E and the calibration slope, 0.1 for the C-statistic, 0.2 for "
+        f"The minimum sample size for a precise external validation {cite('riley_validation')} "
+        "(95% CI widths 0.2 for O/E and the calibration slope, 0.1 for the C-statistic, 0.2 for "
         "the standardised net benefit) at this site's prevalence, with the anticipated "
         f"C-statistic {fmt_num(ss.cstatistic, 3)}{source} and the development distribution "
         f"of the linear predictor, is {ss.required} patients (patients needed per "

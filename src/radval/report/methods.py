@@ -99,6 +99,9 @@ REFERENCES: dict[str, str] = {
     "metrics": "Kocak B, Akinci D'Antonoli T, Mercaldo N, et al. METhodological RadiomICs "
                "Score (METRICS): a quality scoring tool for radiomics research endorsed by "
                "EuSoMII. Insights Imaging 2024;15:8.",
+    "riley_validation": "Riley RD, Debray TPA, Collins GS, et al. Minimum sample size for "
+                        "external validation of a clinical prediction model with a binary "
+                        "outcome. Stat Med 2021;40:4230-4251.",
     "riley_instability": "Riley RD, Collins GS. Stability of clinical prediction models "
                          "developed using statistical or machine learning methods. Biom J "
                          "2023;65:e2200302.",
@@ -301,7 +304,8 @@ def sample_size_markdown(d: ReportData) -> str:
              "per candidate predictor)."]
     req = ss.riley.get("n_required") if ss.riley is not None else None
     if req is not None:
-        parts.append(f"The minimum sample size by Riley et al. (2020) is {md_text(req)}.")
+        parts.append(f"The minimum sample size by the criteria of Riley et al. {cite('riley')} "
+                     f"is {md_text(req)}.")
     parts.append("The sample size is sufficient." if ss.ok else
                  "**The development sample is smaller than required**; expect optimism "
                  "and interpret the internal validation accordingly.")
