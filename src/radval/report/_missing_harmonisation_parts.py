@@ -475,7 +475,7 @@ def site_imputation_table(d: ReportData) -> pd.DataFrame:
     if mod.empty:
         return pd.DataFrame()
 
-    def auc(a: Any, lo: Any, hi: Any, why: Any) -> str:
+    def auc_text(a: Any, lo: Any, hi: Any, why: Any) -> str:
         if finite(a):
             return fmt_ci(a, lo, hi, 3)
         return str(why) if isinstance(why, str) else "–"
@@ -485,7 +485,7 @@ def site_imputation_table(d: ReportData) -> pd.DataFrame:
         "Patients": [_SUBSETS.get(str(s), str(s)) for s in mod["subset"]],
         "n (events)": [f"{int(n)} ({int(e)})" for n, e in zip(mod["n"], mod["events"],
                                                               strict=True)],
-        "AUC (95% CI)": [auc(*x) for x in zip(mod["auc"], mod["auc_ci_low"],
+        "AUC (95% CI)": [auc_text(*x) for x in zip(mod["auc"], mod["auc_ci_low"],
                                               mod["auc_ci_high"], mod["undefined_reason"],
                                               strict=True)],
         "Calibration intercept": [fmt_num(v, 3) for v in mod["calibration_intercept"]],
