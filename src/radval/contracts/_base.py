@@ -24,16 +24,25 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from radval._provenance import atomic_write_json
 from radval._results import jsonable
 from radval.exceptions import ContractError
 
-__all__ = ["Document", "Num", "Record", "describe"]
+__all__ = ["Document", "Num", "OptNum", "OptStr", "Record", "describe", "described"]
 
 #: A JSON number, kept as written (int or float).  NaN is written as ``null``.
 Num = int | float
+#: A number or ``null`` (undefined, or withheld).
+OptNum = Num | None
+OptStr = str | None
+
+
+def described(description: str, default: Any = ...) -> Any:
+    """A pydantic field with its description (the data dictionary prints it); no default
+    (``...``) makes the field required."""
+    return Field(default, description=description)
 
 _MAX_DEPTH = 64
 

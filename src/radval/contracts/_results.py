@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from radval.contracts._base import Document, Num, Record
+from radval.contracts._base import Document, Num, OptNum, OptStr, Record, described
 from radval.contracts._results_multicentre import (
     Harmonisation,
     MissingData,
@@ -50,13 +50,10 @@ __all__ = ["RESULTS_SCHEMA_VERSION", "ResultsFile"]
 
 RESULTS_SCHEMA_VERSION = "1"
 
-OptNum = Num | None
-OptStr = str | None
 Role = Literal["development", "internal_validation", "external_validation"]
 
 
-def _f(description: str, default: Any = ...) -> Any:
-    return Field(default, description=description)
+_f = described
 
 
 # ------------------------------------------------------------------------- run-level

@@ -11,17 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
-from radval.contracts._base import Num, Record
+from radval.contracts._base import Num, OptNum, OptStr, Record, described
 from radval.contracts._results_site import Shift
 
-OptNum = Num | None
-OptStr = str | None
-
-
-def _f(description: str, default: Any = ...) -> Any:
-    return Field(default, description=description)
+_f = described
 
 
 class MissingDataRow(Record):

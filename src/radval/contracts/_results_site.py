@@ -5,18 +5,9 @@ bundle's reference and origin (signature check).
 
 from __future__ import annotations
 
-from typing import Any
+from radval.contracts._base import Num, OptNum, OptStr, Record, described
 
-from pydantic import Field
-
-from radval.contracts._base import Num, Record
-
-OptNum = Num | None
-OptStr = str | None
-
-
-def _f(description: str, default: Any = ...) -> Any:
-    return Field(default, description=description)
+_f = described
 
 
 class ShiftFeatureRow(Record):

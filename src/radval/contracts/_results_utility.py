@@ -8,18 +8,9 @@ Every field of :class:`radval.contracts.ResultsFile` that holds them is optional
 
 from __future__ import annotations
 
-from typing import Any
+from radval.contracts._base import Num, OptNum, OptStr, Record, described
 
-from pydantic import Field
-
-from radval.contracts._base import Num, Record
-
-OptNum = Num | None
-OptStr = str | None
-
-
-def _f(description: str, default: Any = ...) -> Any:
-    return Field(default, description=description)
+_f = described
 
 
 class CalibrationBandPoint(Record):

@@ -8,22 +8,15 @@ named by ``time_unit``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field
-
-from radval.contracts._base import Num, Record
+from radval.contracts._base import Num, OptNum, OptStr, Record, described
 
 __all__ = ["RiskGroupRow", "SurvivalBrierRow", "SurvivalCalibrationGroup",
            "SurvivalCalibrationPoint", "SurvivalCalibrationRow", "SurvivalDecisionPoint",
            "SurvivalModelSpec", "SurvivalOptimismRow", "TdAucRow"]
 
-OptNum = Num | None
-OptStr = str | None
-
-
-def _f(description: str, default: Any = ...) -> Any:
-    return Field(default, description=description)
+_f = described
 
 
 class SurvivalModelSpec(Record):

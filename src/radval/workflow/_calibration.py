@@ -68,6 +68,7 @@ __all__ = [
     "resample_curves",
     "score_recalibration",
     "subgroup_calibration",
+    "undefined_reason",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -197,7 +198,9 @@ def risk_for_calibration(model: str, prob: FloatArray, recal: Mapping[str, Mappi
 
 
 # --------------------------------------------------------------- flexible curves
-def _undefined(y: IntArray) -> str | None:
+def undefined_reason(y: IntArray) -> str | None:
+    """Why a calibration or utility measure is undefined for outcomes ``y`` (no patients, or
+    one outcome class), else None; the one wording of the calibration and utility tables."""
     if y.size == 0:
         return "no patients"
     n1 = int(y.sum())
@@ -218,7 +221,7 @@ def _curve(y: IntArray, p: FloatArray, *, method: str, band: int, level: float,
     summary: dict[str, Any] = {"curve_method": method, "curve_ici": math.nan,
                                "curve_e50": math.nan, "curve_e90": math.nan,
                                "curve_emax": math.nan, "curve_n_resamples": 0,
-                               "curve_undefined_reason": _undefined(y)}
+                               "curve_undefined_reason": undefined_reason(y)}
     if summary["curve_undefined_reason"] is not None:
         return empty, summary
     if not np.ptp(p) > 0:
@@ -258,7 +261,7 @@ def _level_calibration(y: IntArray, p: FloatArray) -> dict[str, Any]:
     row: dict[str, Any] = {"n": int(y.size), "events": int(y.sum()), "citl": math.nan,
                            "citl_se": math.nan, "slope": math.nan, "slope_se": math.nan,
                            "o_e": math.nan, "log_o_e": math.nan, "log_o_e_se": math.nan,
-                           "ici": math.nan, "undefined_reason": _undefined(y)}
+                           "ici": math.nan, "undefined_reason": undefined_reason(y)}
     if row["undefined_reason"] is not None:
         return row
     o, e = float(y.sum()), float(p.sum())

@@ -39,6 +39,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from radval.exceptions import InputError, RadvalWarning
+from radval.workflow._calibration import undefined_reason as _undefined
 
 __all__ = [
     "default_nb_pairs",
@@ -58,17 +59,6 @@ DIFF_COLUMNS = ["cohort", "model_a", "model_b", "threshold", "nb_a", "nb_b", "di
                 "ci_low", "ci_high", "n_resamples", "undefined_reason"]
 PAUC_COLUMNS = ["cohort", "model", "focus", "high", "low", "correct", "estimate", "ci_low",
                 "ci_high", "n_resamples", "undefined_reason"]
-
-
-def _undefined(y: IntArray) -> str | None:
-    if y.size == 0:
-        return "no patients"
-    n1 = int(y.sum())
-    if n1 == 0:
-        return f"only one outcome class: no events among {y.size} patients"
-    if n1 == y.size:
-        return f"only one outcome class: all {y.size} patients have the event"
-    return None
 
 
 def net_benefit_with_se(y: npt.ArrayLike, prob: npt.ArrayLike, thresholds: Sequence[float], *,
