@@ -96,7 +96,8 @@ def _site_blocks(feature: str, batch: str) -> dict[str, Any]:
             "method": "deployment_imputer", "n_draws": 20, "variables": ["age"],
             "n_imputed": 4, "table": [{"variable": "age", "n": 30, "n_missing": 4,
                                        "percent_missing": 13.3}],
-            "models": [{"model": "nomogram", "subset": s, "n": n, "events": e, "auc": a,
+            "models": [{"model": "nomogram", "label": "Nomogram", "subset": s, "n": n,
+                        "events": e, "auc": a,
                         "auc_ci_low": 0.5, "auc_ci_high": 0.9, "calibration_intercept": 0.1,
                         "calibration_slope": 0.9, "brier": 0.2, "undefined_reason": None}
                        for s, n, e, a in (("all", 30, 10, 0.8), ("complete_cases", 26, 9, 0.79),
@@ -208,6 +209,15 @@ def test_site_section_compares_with_and_without_imputed_patients_and_shift(
     text = main.markdown
     assert {"sec-missing-data", "sec-harmonisation"} <= set(main.section_ids)
     assert "{#tbl-site-imputation}" in text and "imputed patients" in text
+    assert "| nomogram |" not in text  # the model under its display name
+    # a site run's results list only the frozen signature: the clinical models are named by
+    # the label the site run records for them
+    results, _pred = make_results(7)
+    results.update(_site_blocks("radiomics_F1", "siteX"))
+    results["models"] = [m for m in results["models"] if m["name"] != "nomogram"]
+    site_text = _build(ReportData.build(results), tmp_path / "site", split=False)[0]
+    assert site_text is not None
+    assert "| Nomogram | all patients |" in site_text.markdown
     assert "4 patients had at least one missing predictor" in text
     assert "{#tbl-shift-harmonisation}" in text
     assert "| radiomics\\_F1 | 1.40 | 0.00 | 60% | 10% | yes |  |" in text

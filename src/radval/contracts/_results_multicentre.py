@@ -97,6 +97,7 @@ class SiteImputationRow(Record):
     on the patients with an imputed predictor."""
 
     model: str = _f("clinical or nomogram")
+    label: OptStr = _f("display name of the model (the development run's)", None)
     subset: str = _f("all, complete_cases, imputed")
     n: int = _f("patients")
     events: int = _f("events")

@@ -481,7 +481,10 @@ def site_imputation_table(d: ReportData) -> pd.DataFrame:
         return str(why) if isinstance(why, str) else "–"
 
     return pd.DataFrame({
-        "Model": [d.labels.model(str(m)) for m in mod["model"]],
+        # the study file's name, else the label the development run gave the model
+        "Model": [lab if isinstance(lab, str) and lab and d.labels.model(str(m)) == str(m)
+                  else d.labels.model(str(m))
+                  for m, lab in zip(mod["model"], mod["label"], strict=True)],
         "Patients": [_SUBSETS.get(str(s), str(s)) for s in mod["subset"]],
         "n (events)": [f"{int(n)} ({int(e)})" for n, e in zip(mod["n"], mod["events"],
                                                               strict=True)],

@@ -73,6 +73,7 @@ import pandas as pd
 
 from radval._results import jsonable
 from radval.exceptions import RadvalWarning
+from radval.workflow._coding import LABELS
 from radval.workflow._study import ClinicalPredictor, StudyConfig
 
 __all__ = ["AUX_COLUMN", "ImputedData", "deployment_spec",
@@ -572,7 +573,7 @@ def site_imputation(signature: Any, features: pd.DataFrame, clinical: pd.DataFra
                                    "imputed": incomplete & usable}))
         for subset, mask in (("all", usable), ("complete_cases", usable & ~incomplete),
                              ("imputed", usable & incomplete)):
-            rows.append({"model": name, "subset": subset,
+            rows.append({"model": name, "label": LABELS.get(name), "subset": subset,
                          **_site_metrics(y_arr[mask], prob[mask])})
     table = []
     for v in variables:
