@@ -1,4 +1,4 @@
-"""Forest plots of site estimates and the pooled estimate (``radval pool``).
+"""Site intervals, the pooled estimate of one measure, and its forest plot (``radval pool``).
 
 Site intervals are drawn on the scale the measure is pooled on and back-transformed
 (logit for AUC and C-index, log for O/E), so each site's interval matches the pooled one.
@@ -7,6 +7,7 @@ Site intervals are drawn on the scale the measure is pooled on and back-transfor
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from radval.report._escape import mpl_text
 from radval.report._plots import log_axis, new_figure, style
 from radval.stats._kernels import expit
 
-__all__ = ["forest_plot", "site_ci"]
+__all__ = ["forest_plot", "pool_sites", "site_ci"]
 
 
 def site_ci(est: float, se: float, transform: str | None, z: float) -> tuple[float, float]:
@@ -28,6 +29,37 @@ def site_ci(est: float, se: float, transform: str | None, z: float) -> tuple[flo
         lg, lse = math.log(est), se / est
         return math.exp(lg - z * lse), math.exp(lg + z * lse)
     return est - z * se, est + z * se
+
+
+def pool_sites(sites: pd.DataFrame, *, transform: str | None, method: str, hksj: bool,
+               confidence_level: float) -> tuple[Any, pd.DataFrame]:
+    """Meta-analyse the ``used`` rows of ``sites`` (``estimate``, ``se``) and return the
+    result with a copy of ``sites`` that has each used site's interval (``ci_low``,
+    ``ci_high``, on the pooling scale and back-transformed) and its ``weight`` (0 for the
+    sites left out).  At least two used rows are the caller's check."""
+    from scipy.stats import norm
+
+    from radval.exceptions import SmallSampleWarning
+    from radval.pool._meta_analysis import meta_analysis
+
+    used = sites[sites["used"]]
+    with warnings.catch_warnings():
+        # few sites are the rule here; the report states k beside every pooled value
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        res = meta_analysis(used["estimate"].to_numpy(float),
+                            used["se"].to_numpy(float) ** 2, method=method,  # type: ignore[arg-type]
+                            hksj=hksj, transform=transform,  # type: ignore[arg-type]
+                            confidence_level=confidence_level)
+    z = float(norm.ppf(0.5 + confidence_level / 2))
+    ci = [site_ci(e, se, transform, z) if u else (math.nan, math.nan)
+          for e, se, u in zip(sites["estimate"], sites["se"], sites["used"])]
+    out = sites.copy()
+    out["ci_low"] = [c[0] for c in ci]
+    out["ci_high"] = [c[1] for c in ci]
+    weights = pd.Series(0.0, index=out.index)
+    weights[out["used"]] = res.weights
+    out["weight"] = weights
+    return res, out
 
 
 def forest_plot(sites: pd.DataFrame, result: Any, *, title: str, null: float,

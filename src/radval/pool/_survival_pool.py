@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from radval.exceptions import SmallSampleWarning
 from radval.report._escape import csv_frame, md_text
 
 __all__ = ["pool_survival", "survival_markdown"]
@@ -79,14 +77,10 @@ def pool_survival(shares: Sequence[dict[str, Any]], *, method: str = "REML",
         ``time_unit``, ``models`` and ``figures`` (name -> path relative to
         ``report/``); None when no share has a survival block.
     """
-    from scipy.stats import norm
-
-    from radval.pool._forest import forest_plot, site_ci
-    from radval.pool._meta_analysis import meta_analysis
+    from radval.pool._forest import forest_plot, pool_sites
 
     if not any(s.get("survival") for s in shares):
         return None
-    z = float(norm.ppf(0.5 + confidence_level / 2))
     measures: dict[str, Any] = {}
     figs: dict[str, str] = {}
     tables: list[pd.DataFrame] = []
@@ -110,19 +104,8 @@ def pool_survival(shares: Sequence[dict[str, Any]], *, method: str = "REML",
             entry.update(result=None, reason="fewer than two sites with this measure")
             measures[name] = entry
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SmallSampleWarning)
-            res = meta_analysis(used["estimate"].to_numpy(float),
-                                used["se"].to_numpy(float) ** 2, method=method,  # type: ignore[arg-type]
-                                hksj=hksj, transform="logit",
+        res, sites = pool_sites(sites, transform="logit", method=method, hksj=hksj,
                                 confidence_level=confidence_level)
-        ci = [site_ci(e, se, "logit", z) if u else (math.nan, math.nan)
-              for e, se, u in zip(sites["estimate"], sites["se"], sites["used"])]
-        sites["ci_low"] = [c[0] for c in ci]
-        sites["ci_high"] = [c[1] for c in ci]
-        weights = pd.Series(0.0, index=sites.index)
-        weights[sites["used"]] = res.weights
-        sites["weight"] = weights
         entry["result"] = res.to_dict()
         entry["sites"] = sites.to_dict(orient="records")
         measures[name] = entry

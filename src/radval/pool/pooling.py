@@ -37,7 +37,6 @@ import math
 import os
 import shutil
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,8 @@ from typing import Any
 import pandas as pd
 
 from radval._provenance import atomic_write_json, atomic_write_text, utc_now
-from radval.exceptions import DataError, InputError, SmallSampleWarning
-from radval.pool._forest import forest_plot, site_ci
+from radval.exceptions import DataError, InputError
+from radval.pool._forest import forest_plot, pool_sites
 from radval.report._escape import csv_frame, md_text, yaml_str
 
 __all__ = ["MEASURES", "pool_shares"]
@@ -271,7 +270,6 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
         read_published,
         share_nb_rows,
     )
-    from radval.pool._meta_analysis import meta_analysis
     from radval.pool.share import read_share
 
     t0 = time.perf_counter()
@@ -294,9 +292,6 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
                         "only validations of the same bundle.")
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from scipy.stats import norm
-
-    z = float(norm.ppf(0.5 + confidence_level / 2))
     measures: dict[str, Any] = {}
     fig_paths: dict[str, str] = {}
     site_tables: list[pd.DataFrame] = []
@@ -325,19 +320,8 @@ def pool_shares(paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLi
             entry["reason"] = "fewer than two sites with this measure"
             measures[name] = entry
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SmallSampleWarning)
-            res = meta_analysis(used["estimate"].to_numpy(float),
-                                used["se"].to_numpy(float) ** 2, method=method,  # type: ignore[arg-type]
-                                hksj=hksj, transform=transform,  # type: ignore[arg-type]
+        res, sites = pool_sites(sites, transform=transform, method=method, hksj=hksj,
                                 confidence_level=confidence_level)
-        ci = [site_ci(e, s, transform, z) if u else (math.nan, math.nan)
-              for e, s, u in zip(sites["estimate"], sites["se"], sites["used"])]
-        sites["ci_low"] = [c[0] for c in ci]
-        sites["ci_high"] = [c[1] for c in ci]
-        weights = pd.Series(0.0, index=sites.index)
-        weights[sites["used"]] = res.weights
-        sites["weight"] = weights
         entry["result"] = res.to_dict()
         entry["sites"] = sites.to_dict(orient="records")
         measures[name] = entry
