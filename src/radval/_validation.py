@@ -10,6 +10,7 @@ then compute on clean data.  Never ``assert``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "check_positive_int",
     "check_probabilities",
     "check_scores",
+    "finite_list",
     "param_error",
 ]
 
@@ -145,3 +147,17 @@ def check_positive_int(value: Any, *, caller: str, param: str, minimum: int = 1)
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise param_error(param, caller, f"an integer >= {minimum}", value)
     return int(value)
+
+
+def finite_list(values: Any, name: str, owner: str, *, allow_nan: bool = False,
+                error: type[Exception] = InputError) -> list[float]:
+    """``values`` as finite floats (``None`` -> NaN where ``allow_nan``), else ``error``
+    naming ``owner`` and the field: the check of every number list read from a bundle
+    (signature scores and models, the frozen survival model)."""
+    try:
+        out = [math.nan if (v is None and allow_nan) else float(v) for v in values]
+    except (TypeError, ValueError) as exc:
+        raise error(f"{owner}: {name!r} must be a list of numbers.") from exc
+    if not all(math.isfinite(v) or (allow_nan and math.isnan(v)) for v in out):
+        raise error(f"{owner}: {name!r} must hold finite numbers.")
+    return out

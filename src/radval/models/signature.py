@@ -39,6 +39,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from radval._results import jsonable
+from radval._validation import finite_list as _floats
 from radval.exceptions import BundleError, InputError
 from radval.stats._kernels import expit, logit
 
@@ -95,16 +96,6 @@ def _matrix(df: pd.DataFrame, columns: Sequence[str], *, owner: str) -> npt.NDAr
         raise InputError(f"{owner}: missing or non-finite feature values for {len(rows)} "
                          f"patient(s): {'; '.join(details)}{more}.")
     return x
-
-
-def _floats(values: Any, name: str, owner: str, *, allow_nan: bool = False) -> list[float]:
-    try:
-        out = [math.nan if (v is None and allow_nan) else float(v) for v in values]
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{owner}: {name!r} must be a list of numbers.") from exc
-    if not all(math.isfinite(v) or (allow_nan and math.isnan(v)) for v in out):
-        raise InputError(f"{owner}: {name!r} must hold finite numbers.")
-    return out
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from radval._validation import finite_list
 from radval.exceptions import BundleError, DataError, HorizonWarning, InputError
 
 __all__ = ["SIGNATURE_INPUT", "SURVIVAL_KINDS", "SurvivalModel", "fit_survival_model"]
@@ -56,13 +57,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def _finite_list(values: Any, name: str, *, allow_nan: bool = False) -> list[float]:
-    try:
-        out = [math.nan if v is None else float(v) for v in values]
-    except (TypeError, ValueError) as exc:
-        raise BundleError(f"survival model: {name!r} must be a list of numbers.") from exc
-    if not all(math.isfinite(v) or (allow_nan and math.isnan(v)) for v in out):
-        raise BundleError(f"survival model: {name!r} must hold finite numbers.")
-    return out
+    return finite_list(values, name, "survival model", allow_nan=allow_nan, error=BundleError)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
