@@ -333,3 +333,31 @@ def test_validate_on_hostile_bundles_writes_nothing_anywhere(
     assert {p for p in tmp_path.rglob("*")} == before
     assert not victim.exists() and not (work / "out").exists()
     _nothing_extracted(private_tmp)
+
+
+def test_validate_refused_for_its_inputs_creates_no_output_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A sound bundle with unusable site inputs (a features table that does not exist, an
+    outcome column the clinical table lacks, an outcome with a third level) is refused with
+    a one-line error before anything is written: no output folder appears."""
+    import pandas as pd
+
+    from radval.cli import main
+
+    bundle = write_bundle(tmp_path / "good", make_signature(deep=None))
+    pd.DataFrame({"patient_id": ["p1", "p2", "p3"], "radiomics_a": [1.0, 2.0, 3.0],
+                  "radiomics_b": [2.0, 1.0, 0.0], "deep_0": [0.0, 0.0, 0.0]}).to_csv(
+        tmp_path / "f.csv", index=False)
+    clinical = {"good": {"patient_id": ["p1", "p2", "p3"], "ln_metastasis": [0, 1, 0]},
+                "no_outcome": {"patient_id": ["p1", "p2", "p3"], "age": [50, 60, 70]},
+                "three_levels": {"patient_id": ["p1", "p2", "p3"], "ln_metastasis": [0, 1, 2]}}
+    cases = [("missing_features", tmp_path / "none.csv", "good", 66)]
+    cases += [(k, tmp_path / "f.csv", k, 65) for k in ("no_outcome", "three_levels")]
+    for kind, feats, clin, code in cases:
+        pd.DataFrame(clinical[clin]).to_csv(tmp_path / f"{clin}.csv", index=False)
+        out = tmp_path / "out" / kind
+        rc = main(["validate", str(bundle), "--features", str(feats), "--clinical",
+                   str(tmp_path / f"{clin}.csv"), "--out", str(out), "--site", "s", "-q"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == code and len(err) == 1, (kind, rc, err)
+        assert not (tmp_path / "out").exists(), kind

@@ -245,8 +245,9 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     else:
         logger.warning("bundle %s: %s", Path(bundle).name, b.origin.message)
     sig = b.signature
+    # created only when the first file is written (the extraction cache, or the staged
+    # run): site inputs refused below leave no output folder behind
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     clin = _read_clinical_table(Path(clinical))
     column = outcome or str(sig.outcome.get("name"))
     if positive_label is None:
@@ -285,6 +286,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                 raise DataError(f"the manifest has no rows of cohort {cohort!r}.")
         man = primary_rows(man).reset_index(drop=True)
         n_listed = int(man["patient_id"].astype(str).nunique())
+        out_dir.mkdir(parents=True, exist_ok=True)
         feats, failures = load_features_for_bundle(b, man, out_dir=out_dir, jobs=jobs)
     if cohort is not None and "cohort" in feats.columns:
         feats = feats[feats["cohort"].astype(str) == cohort]
