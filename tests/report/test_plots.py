@@ -76,3 +76,49 @@ def test_drawing_every_report_figure_changes_no_global_state(tmp_path: Path,
     assert not changed
     assert matplotlib.get_backend() == backend
     assert plt.get_fignums() == open_figures  # no pyplot figure left behind
+
+
+def test_pending_figures_wait_for_one_figure_and_close_waits_for_all() -> None:
+    """The sections are written while workers draw: a lookup waits for that figure only,
+    a figure drawn by a section is kept beside them, and close() returns every figure."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from radval.report.figures import PendingFigures
+
+    release = threading.Event()
+
+    def slow(name: str) -> tuple[str, str]:
+        release.wait(5)
+        return name, f"{name}.png"
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    futures = {"fig-a": pool.submit(lambda: ("fig-a", "fig-a.png")),
+               "fig-b": pool.submit(slow, "fig-b")}
+    pending = PendingFigures(futures, pool)
+    assert "fig-a" in pending and "fig-b" in pending and "fig-c" not in pending
+    assert pending["fig-a"] == "fig-a.png"
+    assert not futures["fig-b"].done()  # fig-a did not wait for fig-b
+    pending["fig-c"] = None  # drawn by a section
+    assert len(pending) == 3 and sorted(pending) == ["fig-a", "fig-b", "fig-c"]
+    release.set()
+    assert pending.close() == {"fig-a": "fig-a.png", "fig-b": "fig-b.png", "fig-c": None}
+    with pytest.raises(KeyError):
+        pending["fig-d"]
+
+
+def test_pending_figures_cancel_what_has_not_started_on_an_error() -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from radval.report.figures import PendingFigures
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    release = threading.Event()
+    first = pool.submit(lambda: (release.wait(5), ("fig-a", "a.png"))[1])
+    queued = pool.submit(lambda: ("fig-b", "b.png"))
+    with pytest.raises(RuntimeError), PendingFigures({"fig-a": first, "fig-b": queued}, pool):
+        threading.Timer(0.3, release.set).start()  # the running figure ends after the error
+        raise RuntimeError("a section failed")
+    assert queued.cancelled()  # never started
+    assert first.done()  # the running one was waited for: no worker left behind

@@ -77,7 +77,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -222,8 +222,9 @@ class SectionContext:
     out : Path
         The report folder; figures go to ``fig_dir``, tables (CSV) to ``tab_dir``.
     drawn : dict
-        Figures drawn before the sections were built (label -> PNG, ``None`` or an error
-        message): :func:`radval.report.figures.draw_all`.
+        Figures drawn beside the sections (label -> PNG, ``None`` or an error message):
+        :func:`radval.report.figures.draw_all`, or the
+        :class:`radval.report.figures.PendingFigures` still being drawn.
     sections : set of str
         Section ids known so far (every id of both documents for ``needs_index``
         builders); ``where`` maps each to its document.
@@ -239,7 +240,9 @@ class SectionContext:
         self.out = Path(out)
         self.fig_dir = self.out / "figures"
         self.tab_dir = self.out / "tables"
-        self.drawn: dict[str, Path | None | str] = dict(drawn or {})
+        # kept as given: a PendingFigures is still being drawn (a lookup waits for one)
+        self.drawn: MutableMapping[str, Path | None | str] = (
+            drawn if isinstance(drawn, MutableMapping) else dict(drawn or {}))
         self.sections: set[str] = set()
         self.where: dict[str, Placement] = {}
         self.split = split

@@ -216,9 +216,10 @@ def build_report(results: ReportData | ResultsFile | Mapping[str, Any],
     d = results if isinstance(results, ReportData) else ReportData.build(results, predictions)
     out = Path(out_dir)
     when = when or build_date()
-    drawn = F.draw_all(d, None, out / "figures", jobs=jobs)
-    ctx = SectionContext(d, out, drawn=drawn, split=split)
-    built = (registry or REGISTRY).build(ctx)
+    # the workers draw the report's figures while the sections are written here
+    with F.start_figures(d, None, out / "figures", jobs=jobs) as drawn:
+        ctx = SectionContext(d, out, drawn=drawn, split=split)
+        built = (registry or REGISTRY).build(ctx)
     docs: dict[str, list[tuple[SectionSpec, Section]]] = {p: [] for p in PLACEMENTS}
     for spec, sec in built:
         place = (sec.placement or spec.placement) if split else "main"

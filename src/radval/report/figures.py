@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -40,6 +40,7 @@ from radval.report._plots import (
 
 __all__ = [
     "OKABE_ITO",
+    "PendingFigures",
     "SAVE_OPTIONS",
     "calibration_figure",
     "decision_figure",
@@ -56,6 +57,7 @@ __all__ = [
     "roc_figure",
     "save",
     "score_distribution_figure",
+    "start_figures",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -614,24 +616,30 @@ def instability_figure(results: Any, out_dir: str | Path) -> Path | None:
 
 # ------------------------------------------------------------------------------ drawing
 def figure_jobs(d: ReportData) -> list[tuple[str, str, dict[str, Any]]]:
-    """Every figure of the report: (label, function name, keyword arguments)."""
+    """Every figure of the report: (label, function name, keyword arguments).
+
+    Listed in the order in which the sections use them: the worker processes draw them
+    in this order while the sections are written (:class:`PendingFigures`), so the
+    first section that needs a figure waits the least.
+    """
     main = d.primary_models
     sig_rows = [m for m in dict.fromkeys([d.signature_model, "nomogram"]) if m in d.models]
     jobs: list[tuple[str, str, dict[str, Any]]] = [
-        ("fig-calibration", "calibration_figure", {"models": sig_rows}),
-        ("fig-calibration-all", "calibration_figure",
-         {"models": d.models, "name": "fig-calibration-all"}),
+        ("fig-flow", "flow_figure", {}), ("fig-nomogram", "nomogram_figure", {}),
         ("fig-roc", "roc_figure", {"models": main}),
+        ("fig-calibration", "calibration_figure", {"models": sig_rows}),
         ("fig-dca", "decision_figure", {"models": main}),
-        ("fig-scores", "score_distribution_figure", {"predictions": True}),
-        ("fig-km", "km_figure", {}), ("fig-forest", "forest_figure", {"models": main}),
-        ("fig-flow", "flow_figure", {}), ("fig-funnel", "funnel_figure", {}),
-        ("fig-icc", "icc_figure", {}), ("fig-nomogram", "nomogram_figure", {}),
-        ("fig-instability", "instability_figure", {})]
-    if d.comparison_models:
-        jobs.append(("fig-roc-all", "roc_figure", {"models": d.models, "name": "fig-roc-all"}))
+        ("fig-km", "km_figure", {}), ("fig-funnel", "funnel_figure", {}),
+        ("fig-icc", "icc_figure", {})]
     jobs += [(lasso_label(fam), "lasso_figure", {"family": str(fam)})
              for fam in d.families]
+    jobs.append(("fig-instability", "instability_figure", {}))
+    if d.comparison_models:
+        jobs.append(("fig-roc-all", "roc_figure", {"models": d.models, "name": "fig-roc-all"}))
+    jobs += [("fig-calibration-all", "calibration_figure",
+              {"models": d.models, "name": "fig-calibration-all"}),
+             ("fig-scores", "score_distribution_figure", {"predictions": True}),
+             ("fig-forest", "forest_figure", {"models": main})]
     return jobs
 
 
@@ -665,6 +673,105 @@ def _draw_one(name: str, func: str, kwargs: dict[str, Any], d: ReportData, out_d
         return name, f"{type(exc).__name__}: {exc}"
 
 
+class PendingFigures(MutableMapping[str, "Path | None | str"]):
+    """The report's figures while worker processes draw them (:func:`start_figures`).
+
+    Which labels exist is known at once; looking one up waits for that figure only, so
+    the sections are written (and draw their own figures) while the workers draw the
+    rest.  Results set by the sections (``pending[label] = png``) are kept beside them.
+    Use as a context manager, or call :meth:`close`: it waits for every figure and
+    stops the workers (on an error, it cancels what has not started).
+    """
+
+    def __init__(self, futures: Mapping[str, Any] | None = None, pool: Any = None,
+                 done: Mapping[str, Path | None | str] | None = None) -> None:
+        self._futures = dict(futures or {})
+        self._pool = pool
+        self._done: dict[str, Path | None | str] = dict(done or {})
+
+    def __getitem__(self, label: str) -> Path | None | str:
+        if label not in self._done:
+            if label not in self._futures:
+                raise KeyError(label)
+            name, res = self._futures.pop(label).result()
+            self._done[name] = res
+        return self._done[label]
+
+    def __setitem__(self, label: str, value: Path | None | str) -> None:
+        self._futures.pop(label, None)
+        self._done[label] = value
+
+    def __delitem__(self, label: str) -> None:
+        self[label]  # a figure being drawn is waited for: its files exist afterwards
+        del self._done[label]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._done, *(k for k in self._futures if k not in self._done)])
+
+    def __len__(self) -> int:
+        return len(set(self._done) | set(self._futures))
+
+    def __contains__(self, label: object) -> bool:
+        return label in self._done or label in self._futures
+
+    def close(self, *, cancel: bool = False) -> dict[str, Path | None | str]:
+        """Wait for every figure (or, with ``cancel``, drop those not started) and stop
+        the workers; the figures drawn, by label."""
+        try:
+            if not cancel:
+                for label in list(self._futures):
+                    self[label]
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=cancel)
+                self._pool = None
+            self._futures.clear()
+        return dict(self._done)
+
+    def __enter__(self) -> PendingFigures:
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.close(cancel=exc_type is not None)
+
+
+def start_figures(results: ReportData | ResultsFile | Mapping[str, Any],
+                  predictions: pd.DataFrame | None, out_dir: str | Path, *,
+                  jobs: int | None = None) -> PendingFigures:
+    """Start drawing every report figure; with ``jobs`` > 1 in worker processes.
+
+    Parameters are those of :func:`draw_all`.  With one job the figures are drawn here,
+    before this returns.  Otherwise the workers draw them in the order of
+    :func:`figure_jobs` while the caller goes on (writing the sections and drawing their
+    figures: the main process would otherwise wait, one core idle).
+    """
+    import os
+
+    d = results if isinstance(results, ReportData) else ReportData.build(results, predictions)
+    todo = figure_jobs(d)
+    if jobs is not None:
+        n = jobs
+    else:  # worker start-up (~1-2 s) only pays off for the larger figures
+        size = len(d.cohorts) * max(1, len(d.models))
+        n = min(2, os.cpu_count() or 1) if size >= 4 else 1
+    if n <= 1:
+        return PendingFigures(done={name: _draw_one(name, func, kw, d, str(out_dir))[1]
+                                    for name, func, kw in todo})
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"),
+                               initializer=_init_worker,
+                               initargs=(d, dict(SAVE_OPTIONS), os.getpid()))
+    try:
+        futures = {name: pool.submit(_draw_in_worker, name, func, kw, str(out_dir))
+                   for name, func, kw in todo}
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    return PendingFigures(futures, pool)
+
+
 def draw_all(results: ReportData | ResultsFile | Mapping[str, Any],
              predictions: pd.DataFrame | None, out_dir: str | Path, *,
              jobs: int | None = None) -> dict[str, Path | None | str]:
@@ -685,29 +792,5 @@ def draw_all(results: ReportData | ResultsFile | Mapping[str, Any],
         Figure label (``fig-roc`` ...) -> PNG path, ``None`` (part not in the run) or an
         error message (the figure failed; the report says so).
     """
-    import os
-
-    d = results if isinstance(results, ReportData) else ReportData.build(results, predictions)
-    todo = figure_jobs(d)
-    if jobs is not None:
-        n = jobs
-    else:  # worker start-up (~1-2 s) only pays off for the larger figures
-        size = len(d.cohorts) * max(1, len(d.models))
-        n = min(2, os.cpu_count() or 1) if size >= 4 else 1
-    out: dict[str, Path | None | str] = {}
-    if n <= 1:
-        for name, func, kw in todo:
-            out[name] = _draw_one(name, func, kw, d, str(out_dir))[1]
-        return out
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker,
-                             initargs=(d, dict(SAVE_OPTIONS), os.getpid())) as ex:
-        futs = [ex.submit(_draw_in_worker, name, func, kw, str(out_dir))
-                for name, func, kw in todo]
-        for f in futs:
-            name, res = f.result()
-            out[name] = res
-    return out
+    with start_figures(results, predictions, out_dir, jobs=jobs) as pending:
+        return pending.close()
