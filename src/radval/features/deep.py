@@ -355,7 +355,8 @@ def _fit_network(crops: _F32, y: npt.NDArray[np.int64], cfg: DeepConfig,
         net = build_network(cfg.architecture, in_channels=cfg.in_channels,
                             channels=cfg.channels, feature_dim=cfg.feature_dim,
                             dropout=cfg.dropout, pooling=cfg.pooling).to(dev)
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                foreach=True)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
         loss_fn = torch.nn.BCEWithLogitsLoss(
             pos_weight=torch.tensor(n_neg / n_pos, dtype=torch.float32, device=dev))
@@ -400,6 +401,8 @@ def _augment(batch: _F32, cfg: DeepConfig, rng: np.random.Generator, margin: int
              s: int) -> _F32:
     """Random shift (sub-crop), flips and intensity jitter of one mini-batch."""
     out = np.empty((len(batch), batch.shape[1], s, s, s), dtype=np.float32)
+    # the draws of each sample in a fixed order (shift, flips, jitter): the same seed gives
+    # the same network; views and in-place float32 arithmetic instead of copies
     for j, x in enumerate(batch):
         oz, oy, ox = rng.integers(0, 2 * margin + 1, size=3) if margin else (0, 0, 0)
         v = x[:, oz:oz + s, oy:oy + s, ox:ox + s]
@@ -407,11 +410,13 @@ def _augment(batch: _F32, cfg: DeepConfig, rng: np.random.Generator, margin: int
             for axis in (1, 2, 3):
                 if rng.random() < 0.5:
                     v = np.flip(v, axis=axis)
-        v = np.array(v, dtype=np.float32)
+        out[j] = v
         if cfg.intensity_jitter > 0:
             jit = cfg.intensity_jitter
-            v[0] = v[0] * rng.uniform(1 - jit, 1 + jit) + rng.uniform(-jit, jit)
-        out[j] = v
+            scale, shift = rng.uniform(1 - jit, 1 + jit), rng.uniform(-jit, jit)
+            ch = out[j, 0]
+            ch *= scale
+            ch += shift
     return out
 
 

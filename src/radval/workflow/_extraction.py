@@ -188,7 +188,8 @@ def _deep_features(study: StudyConfig, manifest: pd.DataFrame, out_dir: Path,
                 model = deep_mod.load_deep_model(cached, deep_dir / "deep.json")
         if model is None:
             model = deep_mod.train_deep_model(rows.reset_index(drop=True), labels,
-                                              config=config, seed=study.seed)
+                                              config=config, seed=study.seed,
+                                              jobs=jobs or 1)
             model.save(deep_dir)
             atomic_write_json(key_file, {"key": key})
     if study.deep.weights is not None:
