@@ -450,10 +450,17 @@ def calibration_curve(y_true: Any, y_prob: Any, *, method: str = "loess",
                                  int(n_bootstrap), gen)
         failed = int(np.all(np.isnan(boot), axis=1).sum())
         used = np.isfinite(boot).sum(axis=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-            q = np.nanquantile(boot, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0,
-                               method="linear")
+        probs = [alpha / 2.0, 1.0 - alpha / 2.0]
+        # nanquantile sorts column by column; the columns without NaN (usually
+        # most) go through one vectorised quantile, which gives the same numbers
+        full = used == boot.shape[0]
+        q = np.empty((2, g.size))
+        q[:, full] = np.quantile(boot[:, full], probs, axis=0, method="linear")
+        if not full.all():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+                q[:, ~full] = np.nanquantile(boot[:, ~full], probs, axis=0,
+                                             method="linear")
         lo, hi = q[0], q[1]
     if failed:
         warnings.warn(f"calibration_curve: the {method} curve could not be refitted in "
@@ -556,8 +563,8 @@ def _bootstrap_curves(y: FloatArray, p: FloatArray, g: FloatArray, method: str, 
             # a zero-radius neighbourhood in any resample stops the whole batch, as
             # it stops R's loess; all rows of this chunk then stay NaN (failed)
             with contextlib.suppress(DataError):
-                out[start + rows] = loess_predict_many(pb[rows], yb[rows], g, span=span,
-                                                       degree=degree)
+                out[start + rows] = loess_predict_many(p, y, g, span=span, degree=degree,
+                                                       idx=idx[rows])
         elif method == "spline":
             out[start + rows] = _spline_many(pb[rows], yb[rows], g, n_knots)
         else:

@@ -351,23 +351,28 @@ def _moment_fits(xs: FloatArray, ys: FloatArray, rows: npt.NDArray[np.intp], q: 
     s = np.empty((q.size, 2 * degree + 1))
     t = np.empty((q.size, k))
     ones = np.ones(nf)
-    scale = math.sqrt(max(1.0, span))  # R's radius is the nf-th distance times this
     chunk = max(1, 32_768 // nf)
     pw = np.empty((k, chunk, nf))  # W, W dx, W dx^2 of one block
-    a = np.empty((chunk, nf))
+    dsq = np.empty((chunk, nf))
+    tmp = np.empty((chunk, nf))
     for first in range(0, q.size, chunk):
         sl = slice(first, first + chunk)
         c = q[sl].size
         dx = xwin[rows[sl], start[sl]]
         yw = ywin[rows[sl], start[sl]]
         dx -= q[sl, None]
-        h = np.maximum(-dx[:, 0], dx[:, -1]) * scale  # the window is sorted
-        if np.any(h <= 0.0):
+        d = np.multiply(dx, dx, out=dsq[:c])
+        # the window is sorted, so its largest distance is at one of its ends
+        rho = np.maximum(d[:, 0], d[:, -1]) * max(1.0, span)
+        if np.any(rho <= 0.0):
             msg = ("loess: a neighbourhood has radius 0 (too many tied x values for the "
                    "span); R stops with the same error.")
             raise DataError(msg)
-        r = np.abs(dx, out=a[:c])
-        r /= h[:, None]
+        # r exactly as R (and _local_fits) round it: points tied at the radius get
+        # weight 0 there and here alike, which matters when ties make the fit
+        # depend on such points (a nearly singular design)
+        r = np.divide(d, rho[:, None], out=tmp[:c])
+        np.sqrt(r, out=r)
         w = pw[0, :c]
         np.multiply(r, r, out=w)
         w *= r
@@ -382,8 +387,7 @@ def _moment_fits(xs: FloatArray, ys: FloatArray, rows: npt.NDArray[np.intp], q: 
         if degree >= 1:
             s[sl, k] = np.vecdot(p[-1], dx)
         if degree >= 2:
-            np.multiply(dx, dx, out=a[:c])
-            s[sl, k + 1] = np.vecdot(p[-1], a[:c])
+            s[sl, k + 1] = np.vecdot(p[-1], d)
     colnorm = np.sqrt(s[:, 0::2])
     colnorm[colnorm <= 0.0] = 1.0
     idx = np.arange(k)
@@ -391,8 +395,10 @@ def _moment_fits(xs: FloatArray, ys: FloatArray, rows: npt.NDArray[np.intp], q: 
     rhs = t / colnorm
     ev = np.linalg.eigvalsh(gram)
     good = ev[:, 0] > ev[:, -1] * 1e-8  # condition number of the design below 1e4
-    coef = np.empty((q.size, k))
-    if good.any():
+    if good.all():  # the usual case: no boolean-mask copies
+        coef = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0] / colnorm
+    else:
+        coef = np.empty((q.size, k))
         coef[good] = np.linalg.solve(gram[good], rhs[good][:, :, None])[:, :, 0] / colnorm[good]
     bad = np.flatnonzero(~good)
     if bad.size:  # R's path on the (rare) nearly singular local designs
@@ -419,14 +425,16 @@ class _Batch:
         z = np.asarray(z, dtype=np.float64)
         first, last = self.bounds[:-1], self.bounds[1:] - 1
         out = np.empty((first.size, z.size))
-        step = max(1, 4_000_000 // max(1, z.size * int(np.max(last - first + 1))))
+        # blocks of rows whose (rows, z) temporaries stay in the CPU cache
+        step = max(1, 65_536 // max(1, z.size))
         for r0 in range(0, first.size, step):
             f, e = first[r0:r0 + step], last[r0:r0 + step]
             width = e - f + 1
-            pos = f[:, None] + np.arange(int(width.max()))
-            v = self.vertices[np.minimum(pos, e[:, None])]  # padded with the row's last
-            # searchsorted(v, z, "left") of each row: the vertices below z
-            below = (v[:, :, None] < z).sum(axis=1)
+            # searchsorted(vertices, z, "left") of each row: its vertices below z (a
+            # row with fewer vertices repeats its last; the clip absorbs the extra)
+            below = np.zeros((f.size, z.size), dtype=np.intp)
+            for i in range(int(width.max())):
+                below += self.vertices[np.minimum(f + i, e)][:, None] < z
             j = f[:, None] + np.clip(below - 1, 0, width[:, None] - 2)
             lo, hi = self.vertices[j], self.vertices[j + 1]
             wd = hi - lo
@@ -442,15 +450,35 @@ class _Batch:
         return out
 
 
-def _fit_batch(x: FloatArray, y: FloatArray, *, span: float, degree: int,
+def _sorted_rows(x: FloatArray, y: FloatArray,
+                 idx: npt.NDArray[np.intp] | None) -> tuple[FloatArray, FloatArray]:
+    """Rows of ``x`` and ``y`` (or of ``x[idx]``, ``y[idx]``) sorted by ``x`` as the
+    stable argsort sorts them (R's QR path, taken on nearly singular local designs,
+    can depend on the order of tied x values through its rounding: keep one order).
+
+    With ``idx`` the sort is on integer keys (dense rank of the value, then column),
+    which order exactly as the stable float argsort and sort several times faster.
+    """
+    if idx is None:
+        b, n = x.shape
+        order = np.argsort(x, axis=1, kind="stable")
+        flat = (order + n * np.arange(b)[:, None]).ravel()
+        xs = np.ascontiguousarray(x, dtype=np.float64).ravel().take(flat).reshape(b, n)
+        ys = np.ascontiguousarray(y, dtype=np.float64).ravel().take(flat).reshape(b, n)
+        return xs, ys
+    b, n = idx.shape
+    _, rank = np.unique(x, return_inverse=True)  # equal values share a rank
+    key = np.sort(rank.reshape(-1)[idx] * n + np.arange(n), axis=1)
+    flat = (key % n + n * np.arange(b)[:, None]).ravel()
+    who = idx.ravel().take(flat).reshape(b, n)
+    return (np.asarray(x, dtype=np.float64)[who], np.asarray(y, dtype=np.float64)[who])
+
+
+def _fit_batch(xs: FloatArray, ys: FloatArray, *, span: float, degree: int,
                cell: float) -> _Batch:
-    b, n = x.shape
+    """Interpolating loess fits of the sorted rows ``xs`` with ``ys``."""
+    b, n = xs.shape
     nf = _n_neighbours(n, span, degree)
-    # any sort order works: tied x values differ only in the order of their terms in
-    # the sums (the quicksort argsort is several times faster than the stable one)
-    order = np.argsort(x, axis=1)
-    xs = np.take_along_axis(x, order, axis=1)
-    ys = np.take_along_axis(y, order, axis=1)
     rows, verts = _kd_vertices_many(xs, span=span, cell=cell)
     values, slopes = _moment_fits(xs, ys, rows, verts, span=span, degree=degree, nf=nf)
     bounds = np.searchsorted(rows, np.arange(b + 1))
@@ -466,7 +494,7 @@ def loess_fit_many(x: FloatArray, y: FloatArray, *, span: float = 0.75, degree: 
     normal equations where the local design is well conditioned, R's QR + SVD
     elsewhere), which is what makes a 2000-resample bootstrap band cheap.
     """
-    batch = _fit_batch(x, y, span=span, degree=degree, cell=cell)
+    batch = _fit_batch(*_sorted_rows(x, y, None), span=span, degree=degree, cell=cell)
     bd = batch.bounds
     return [LoessFit(vertices=batch.vertices[bd[i]:bd[i + 1]],
                      values=batch.values[bd[i]:bd[i + 1]],
@@ -474,7 +502,13 @@ def loess_fit_many(x: FloatArray, y: FloatArray, *, span: float = 0.75, degree: 
 
 
 def loess_predict_many(x: FloatArray, y: FloatArray, z: FloatArray, *, span: float = 0.75,
-                       degree: int = 2, cell: float = 0.2) -> FloatArray:
-    """``[loess_fit_many(x, y)[i].predict(z) for i in range(B)]`` as one (B, len(z))
-    array, without the per-row Python loop."""
-    return _fit_batch(x, y, span=span, degree=degree, cell=cell).predict(z)
+                       degree: int = 2, cell: float = 0.2,
+                       idx: npt.NDArray[np.intp] | None = None) -> FloatArray:
+    """``[fit.predict(z) for fit in loess_fit_many(x, y)]`` as one (B, len(z)) array,
+    without the per-row Python loop.
+
+    ``idx`` (B, n): bootstrap indices; the rows are then ``x[idx]`` and ``y[idx]``
+    for one-dimensional ``x`` and ``y`` (the same fits, sorted faster).
+    """
+    xs, ys = _sorted_rows(x, y, None if idx is None else np.asarray(idx, dtype=np.intp))
+    return _fit_batch(xs, ys, span=span, degree=degree, cell=cell).predict(z)
