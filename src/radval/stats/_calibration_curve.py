@@ -42,6 +42,7 @@ Harrell FE. Regression Modeling Strategies, 2nd ed. Springer, 2015 (``rms::calib
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Callable
@@ -333,9 +334,9 @@ def calibration_curve(y_true: Any, y_prob: Any, *, method: str = "loess",
     n_bootstrap : int, optional
         Bootstrap resamples for the band (default 2000, as ``val.prob.ci.2``);
         0 gives no band (``ci_low``/``ci_high`` NaN; Wilson intervals for
-        ``"grouped"``).  loess and spline refits are batched (about 0.6 s for
-        2000 resamples of 500 patients); lowess refits run one by one (about
-        4 ms each at n = 300).
+        ``"grouped"``).  loess and spline refits are batched (loess: about
+        0.15 s for 2000 resamples of 500 patients); lowess refits run one by one
+        (about 4 ms each at n = 300).
     confidence_level : float, optional
         Level of the pointwise band.
     rng : int, numpy.random.Generator or None, optional
@@ -449,10 +450,17 @@ def calibration_curve(y_true: Any, y_prob: Any, *, method: str = "loess",
                                  int(n_bootstrap), gen)
         failed = int(np.all(np.isnan(boot), axis=1).sum())
         used = np.isfinite(boot).sum(axis=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-            q = np.nanquantile(boot, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0,
-                               method="linear")
+        probs = [alpha / 2.0, 1.0 - alpha / 2.0]
+        # nanquantile sorts column by column; the columns without NaN (usually
+        # most) go through one vectorised quantile, which gives the same numbers
+        full = used == boot.shape[0]
+        q = np.empty((2, g.size))
+        q[:, full] = np.quantile(boot[:, full], probs, axis=0, method="linear")
+        if not full.all():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+                q[:, ~full] = np.nanquantile(boot[:, ~full], probs, axis=0,
+                                             method="linear")
         lo, hi = q[0], q[1]
     if failed:
         warnings.warn(f"calibration_curve: the {method} curve could not be refitted in "
@@ -550,14 +558,13 @@ def _bootstrap_curves(y: FloatArray, p: FloatArray, g: FloatArray, method: str, 
         both = yb.min(axis=1) != yb.max(axis=1)
         rows = np.flatnonzero(both)
         if method == "loess":
-            from radval.stats._loess import loess_fit_many
+            from radval.stats._loess import loess_predict_many
 
-            try:
-                fits = loess_fit_many(pb[rows], yb[rows], span=span, degree=degree)
-            except DataError:
-                fits = []
-            for r, fit in zip(rows, fits, strict=False):
-                out[start + r] = fit.predict(g)
+            # a zero-radius neighbourhood in any resample stops the whole batch, as
+            # it stops R's loess; all rows of this chunk then stay NaN (failed)
+            with contextlib.suppress(DataError):
+                out[start + rows] = loess_predict_many(p, y, g, span=span, degree=degree,
+                                                       idx=idx[rows])
         elif method == "spline":
             out[start + rows] = _spline_many(pb[rows], yb[rows], g, n_knots)
         else:
