@@ -491,3 +491,22 @@ def test_pooled_report_is_a_journal_docx(tmp_path: Path) -> None:
     svg = (tmp_path / "pooled" / "figures" / "forest_o_e.svg").read_text()
     assert "10^" not in svg and "mathdefault" not in svg
     assert out["paths"]["docx"] == "report/pooled.docx"
+
+
+def test_the_pandoc_shipped_with_pypandoc_binary_is_used_by_its_path(monkeypatch) -> None:
+    """Not pypandoc's pick by version: a system pandoc 2.x on PATH (no typst writer) must
+    not be chosen when asking the shipped binary for its version happens to fail."""
+    import pypandoc
+
+    from radval.report import render
+
+    monkeypatch.delenv("PYPANDOC_PANDOC", raising=False)
+
+    def broken() -> str:
+        raise AssertionError("pypandoc's search must not be needed")
+
+    monkeypatch.setattr(pypandoc, "get_pandoc_path", broken)
+    path = Path(render._pandoc())
+    assert path.parent == Path(pypandoc.__file__).resolve().parent / "files"
+    monkeypatch.setenv("PYPANDOC_PANDOC", "/opt/my/pandoc")
+    assert render._pandoc() == "/opt/my/pandoc"

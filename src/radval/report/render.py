@@ -82,6 +82,16 @@ def _pandoc() -> str:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise RadvalError("rendering without Quarto needs pypandoc-binary: "
                           "pip install 'radval[report]'") from exc
+    if os.environ.get("PYPANDOC_PANDOC"):  # the user's explicit choice
+        return str(os.environ["PYPANDOC_PANDOC"])
+    # The pandoc shipped with pypandoc-binary (3.x: writes typst) by its path.
+    # pypandoc's own choice (the highest version among those whose `pandoc --version`
+    # succeeds) once fell back to an older system pandoc (2.17: no typst writer) on a
+    # loaded machine, and the PDF failed.
+    files = Path(pypandoc.__file__).resolve().parent / "files"
+    for name in ("pandoc", "pandoc.exe"):
+        if (files / name).is_file() and os.access(files / name, os.X_OK):
+            return str(files / name)
     return str(pypandoc.get_pandoc_path())
 
 
