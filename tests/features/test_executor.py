@@ -187,3 +187,45 @@ def test_workers_exit_when_the_parent_is_killed() -> None:
             if _alive(p):
                 with contextlib.suppress(OSError):
                     os.kill(p, signal.SIGKILL)
+
+
+# ---- a pool started ahead of the work ----------------------------------------------------
+
+
+def loaded_and_pid(x: int) -> tuple[int, bool, int]:
+    """Top-level: was the preloaded module imported before this item ran?"""
+    return x * x, "colorsys" in sys.modules, os.getpid()
+
+
+def test_a_pool_started_ahead_runs_the_work_like_a_fresh_one() -> None:
+    from radval.features.executor import WorkerPool
+
+    with WorkerPool(2, preload=["colorsys", "no_such_module_for_radval"]) as pool:
+        out = map_cases(loaded_and_pid, list(range(6)), jobs=7, pool=pool, progress=False)
+        again = map_cases(square_or_fail, list(range(5)), pool=pool, progress=False)
+        assert pool.executor() is not None
+    assert [o.value[0] for o in out] == [x * x for x in range(6)]
+    assert all(o.value[1] for o in out)  # every worker imported the preload at start
+    assert len({o.value[2] for o in out}) <= 2 and os.getpid() not in {o.value[2] for o in out}
+    # the same pool serves a second call; errors are data as without a pool
+    assert [o.ok for o in again] == [True, True, True, False, True]
+    assert pool.executor() is None  # closed by the context manager
+
+
+def test_a_pool_whose_worker_dies_is_replaced() -> None:
+    from radval.features.executor import WorkerPool
+
+    with WorkerPool(2) as pool:
+        out = map_cases(die_on_two, list(range(5)), pool=pool, progress=False)
+        assert pool.executor() is None  # broken: not used again
+    assert [o.value[0] if o.ok else None for o in out] == [100, 101, None, 103, 104]
+    assert out[2].error is not None and out[2].error.startswith("WorkerDied")
+
+
+def test_worker_pool_arguments() -> None:
+    from radval.features.executor import WorkerPool
+
+    with pytest.raises(InputError, match="'jobs' parameter of WorkerPool"):
+        WorkerPool(1)
+    with pytest.raises(InputError, match="'pool' parameter of map_cases"):
+        map_cases(square_or_fail, [1], pool="two workers")  # type: ignore[arg-type]

@@ -22,7 +22,9 @@ a scheduler address (``"tcp://host:8786"``), an existing ``distributed.Client``,
 for a ``LocalCluster`` with ``jobs`` single-threaded worker processes.  Otherwise ``jobs``
 worker processes are started with :class:`concurrent.futures.ProcessPoolExecutor` in a
 ``spawn`` context (no fork of a multi-threaded parent); ``jobs=1`` runs in the calling process.
-``jobs=None`` uses every core available to the process.
+``jobs=None`` uses every core available to the process.  A caller that knows it will need
+workers later can start them ahead (:class:`WorkerPool`, passed as ``pool=``): their start-up
+then overlaps its own serial work (the optimism bootstrap does this).
 
 Worker processes never outlive the run: each one exits as soon as the process that started it
 dies, even by ``kill -9`` (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` on Linux, and a watchdog
@@ -49,8 +51,8 @@ from typing import Any
 
 from radval._validation import param_error
 
-__all__ = ["CaseOutcome", "available_cores", "case_seed", "die_with_parent", "map_cases",
-           "resolve_scheduler", "worker_process_init"]
+__all__ = ["CaseOutcome", "WorkerPool", "available_cores", "case_seed", "die_with_parent",
+           "map_cases", "resolve_scheduler", "worker_process_init"]
 
 logger = logging.getLogger(__name__)
 
@@ -281,10 +283,69 @@ def resolve_scheduler(scheduler: Any) -> Any:
     return scheduler
 
 
+def _preload(modules: tuple[str, ...]) -> None:
+    import importlib
+
+    for name in modules:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+class WorkerPool:
+    """Local worker processes started ahead of :func:`map_cases` (``pool=``).
+
+    Starting ``jobs`` spawned workers and importing what they need (torch, scikit-learn)
+    takes seconds; a caller that starts the pool before its own serial work (selection,
+    fitting, evaluation before the optimism bootstrap) hides that time.  The workers are
+    those of :func:`map_cases` (one thread each, they exit with their parent) and
+    ``preload`` names modules each one imports at once.  Use as a context manager or call
+    :meth:`close`.
+
+    Parameters
+    ----------
+    jobs : int
+        Worker processes (>= 2; with one job :func:`map_cases` runs in the caller).
+    preload : sequence of str, optional
+        Modules every worker imports as soon as it starts (one that cannot be imported
+        is skipped: the work itself will report it).
+    """
+
+    def __init__(self, jobs: int, *, preload: Sequence[str] = ()) -> None:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 2:
+            raise param_error("jobs", "WorkerPool", "an integer >= 2", jobs)
+        self.jobs = jobs
+        self._executor: Any = _new_executor(jobs)
+        # one preload task per worker: each submission starts one more worker process
+        modules = tuple(str(m) for m in preload)
+        self._warm = [self._executor.submit(_preload, modules) for _ in range(jobs)]
+
+    def executor(self) -> Any:
+        """The process pool (``None`` once closed or broken)."""
+        return self._executor
+
+    def discard(self) -> None:
+        """Forget a broken pool (a worker died); :func:`map_cases` starts new ones."""
+        ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the workers (waits for what is running)."""
+        ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+
 def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | None = None,
               scheduler: Any = None, progress: bool | None = None,
               on_result: Callable[[CaseOutcome], None] | None = None,
-              desc: str = "cases") -> list[CaseOutcome]:
+              desc: str = "cases", pool: WorkerPool | None = None) -> list[CaseOutcome]:
     """Apply ``fn`` to every item, in parallel, results in input order.
 
     Parameters
@@ -306,6 +367,10 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
         Called in this process with each :class:`CaseOutcome` as soon as it is available.
     desc : str, optional
         Label of the progress bar / log lines.
+    pool : WorkerPool, optional
+        Local worker processes started beforehand (:class:`WorkerPool`, so that their
+        start-up overlapped the caller's own work); its size replaces ``jobs``.  Not
+        used with a Dask ``scheduler``.  The caller closes it.
 
     Returns
     -------
@@ -315,6 +380,10 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
     if not callable(fn):
         raise param_error("fn", "map_cases", "a callable", fn)
     items = list(items)
+    if pool is not None and not isinstance(pool, WorkerPool):
+        raise param_error("pool", "map_cases", "a WorkerPool or None", pool)
+    if pool is not None:
+        jobs = pool.jobs
     if jobs is None:
         jobs = available_cores()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -339,7 +408,7 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
                 for i, item in enumerate(items):
                     _collect(_run_one(fn, i, item))
         else:
-            _run_processes(fn, items, min(jobs, len(items)), _collect)
+            _run_processes(fn, items, min(jobs, len(items)), _collect, pool=pool)
     finally:
         bar.close()
     return [r for r in results if r is not None]
@@ -349,22 +418,30 @@ _DIED = ("WorkerDied: the worker process died while running this case (a crash o
          "out-of-memory killer); the other cases were not affected")
 
 
+def _new_executor(jobs: int) -> Any:
+    """A spawn-context process pool of radval workers (:func:`worker_process_init`)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with _single_thread_env():
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                   initializer=worker_process_init, initargs=(os.getpid(),))
+
+
 def _pool_pass(fn: Callable[[Any], Any], items: list[Any], indices: list[int], jobs: int,
-               collect: Callable[[CaseOutcome], None]) -> tuple[list[int], list[int]]:
-    """Run ``indices`` in one process pool.
+               collect: Callable[[CaseOutcome], None], *, executor: Any = None
+               ) -> tuple[list[int], list[int]]:
+    """Run ``indices`` in one process pool (``executor``, left open, or a new one).
 
     Returns the items that were in flight when a worker died (pool broken) and the items not
     yet submitted; both empty when the pass completed.
     """
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("spawn")
     pending: dict[Future[CaseOutcome], int] = {}
-    with _single_thread_env(), ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
-                                                   initializer=worker_process_init,
-                                                   initargs=(os.getpid(),)) as pool:
+    own = executor is None
+    with (_new_executor(jobs) if own else contextlib.nullcontext(executor)) as pool:
         pos = 0
         try:
             while pos < len(indices) or pending:
@@ -393,16 +470,22 @@ def _pool_pass(fn: Callable[[Any], Any], items: list[Any], indices: list[int], j
 
 
 def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
-                   collect: Callable[[CaseOutcome], None]) -> None:
+                   collect: Callable[[CaseOutcome], None], *,
+                   pool: WorkerPool | None = None) -> None:
     """Local worker processes; a case that kills its worker fails alone.
 
     When a worker dies the pool is broken and every case in flight is lost; those cases are
     retried one at a time in a fresh single-worker pool (the one that dies again is recorded
-    as failed) and the run continues with a new pool.
+    as failed) and the run continues with a new pool.  A :class:`WorkerPool` serves the
+    first pass only (a broken one is not used again).
     """
     todo = list(range(len(items)))
+    first = pool.executor() if pool is not None else None
     while todo:
-        suspects, todo = _pool_pass(fn, items, todo, jobs, collect)
+        suspects, todo = _pool_pass(fn, items, todo, jobs, collect, executor=first)
+        if suspects and pool is not None:
+            pool.discard()
+        first = None
         for i in suspects:
             again, _ = _pool_pass(fn, items, [i], 1, collect)
             if again:

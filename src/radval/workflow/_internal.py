@@ -279,12 +279,31 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
     return rec
 
 
+def optimism_pool(study: Any, *, jobs: int | None, scheduler: Any = None) -> Any:
+    """Worker processes for :func:`optimism_bootstrap`, started now so that their start-up
+    (a Python each, importing torch and scikit-learn: seconds) overlaps the serial work the
+    caller does before the bootstrap; ``None`` when the bootstrap will not use local
+    workers (no resamples, one job, or a Dask scheduler)."""
+    from radval.features.executor import WorkerPool, available_cores, resolve_scheduler
+
+    n = jobs if jobs is not None else available_cores()
+    if study.evaluation.optimism <= 0 or n < 2 or resolve_scheduler(scheduler) is not None:
+        return None
+    preload = ["radval.workflow._internal", "radval.workflow._fitting",
+               "radval.workflow._selection", "sklearn.linear_model", "sklearn.ensemble",
+               "sklearn.svm"]
+    if getattr(study.deep, "enabled", False):
+        preload += ["torch", "radval.features.deep_refit"]
+    return WorkerPool(n, preload=preload)
+
+
 def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.DataFrame,
                        jobs: int | None = None, scheduler: Any = None,
                        n_chunks: int | None = None, levels: Any = None,
                        icc_dropped: dict[str, list[str]] | None = None,
                        comparison: bool = True, deep_refit: Any = None,
-                       not_refitted: list[str] | None = None) -> OptimismResult:
+                       not_refitted: list[str] | None = None,
+                       pool: Any = None) -> OptimismResult:
     """Harrell's bootstrap optimism of every refittable model in the development cohort.
 
     Parameters
@@ -317,6 +336,8 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     not_refitted : list of str, optional
         What the caller knows is fitted on the development cohort but not refitted here
         (e.g. a network whose features are taken as given); passed through.
+    pool : WorkerPool, optional
+        Worker processes started beforehand (:func:`optimism_pool`); replaces ``jobs``.
 
     Returns
     -------
@@ -396,7 +417,7 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         from radval.features.executor import map_cases
 
         outcomes = map_cases(_resample_chunk, items, jobs=jobs, scheduler=scheduler,
-                             progress=None, desc="bootstrap resamples (chunks)")
+                             progress=None, desc="bootstrap resamples (chunks)", pool=pool)
         raw: list[dict[str, Any]] = []
         chunk_failed = 0
         for o in outcomes:

@@ -9,6 +9,7 @@ commits once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ from radval.workflow._fitting import (
 )
 from radval.workflow._harmonisation import add_diagnostics, harmonise_data, manifest_of
 from radval.workflow._harmonisation import methods_sentence as harmonisation_methods
-from radval.workflow._internal import optimism_bootstrap
+from radval.workflow._internal import optimism_bootstrap, optimism_pool
 from radval.workflow._nomogram import nomogram_points
 from radval.workflow._outputs import RunFolder
 from radval.workflow._selection import run_selection
@@ -245,6 +246,21 @@ def _evaluate(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[
               models: dict[str, Any], preds: pd.DataFrame, stage: Path, *,
               jobs: int | None, scheduler: str | None, study_file: str | Path | None,
               timings: dict[str, float]) -> EvaluateStep:
+    # the bootstrap's workers start (and import torch, scikit-learn) during the serial work
+    # below; closed on every path
+    with contextlib.ExitStack() as stack:
+        pool = optimism_pool(study, jobs=jobs, scheduler=scheduler)
+        if pool is not None:
+            stack.enter_context(pool)
+        return _evaluate_in(study, data, selection, models, preds, stage, jobs=jobs,
+                            scheduler=scheduler, study_file=study_file, timings=timings,
+                            pool=pool)
+
+
+def _evaluate_in(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[str, Any]],
+                 models: dict[str, Any], preds: pd.DataFrame, stage: Path, *,
+                 jobs: int | None, scheduler: str | None, study_file: str | Path | None,
+                 timings: dict[str, float], pool: Any) -> EvaluateStep:
     cutoffs = {k: float(v) for k, v in models["cutoffs"].items()}
     ev = study.evaluation
     t0 = time.perf_counter()
@@ -273,7 +289,10 @@ def _evaluate(study: StudyConfig, data: AnalysisData, selection: dict[str, dict[
     optimism = optimism_bootstrap(study, data, n_resamples=ev.optimism, jobs=jobs,
                                   scheduler=scheduler, preds=preds, levels=designs,
                                   icc_dropped=icc_dropped, comparison=ev.optimism_comparison,
-                                  deep_refit=deep_refit, not_refitted=not_refitted)
+                                  deep_refit=deep_refit, not_refitted=not_refitted,
+                                  pool=pool)
+    if pool is not None:
+        pool.close()  # its workers' memory is not needed any more
     timings["optimism"] = time.perf_counter() - t0
     warn += optimism.flags
     survival = None
