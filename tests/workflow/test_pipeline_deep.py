@@ -177,3 +177,53 @@ def test_separate_steps_give_the_run_result_with_both_families(deep_study: Path)
         assert main([step, str(both), "--out", str(out), "-q", "--jobs", "2"]) == 0
     steps = json.loads((out / "results.json").read_text())
     assert strip_created(steps) == strip_created(run)
+
+
+def test_the_network_trains_beside_the_radiomics_and_a_failure_waits_for_it(
+        deep_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deep step runs in a thread while the radiomics are extracted; when the
+    extraction fails, the run waits for the network (it writes its cache) and then
+    reports the extraction's error, and a failure of the network reaches the caller."""
+    import threading
+    import time
+
+    import radval.features
+    from radval.exceptions import ExtractionError
+    from radval.workflow import _extraction
+    from radval.workflow._study import load_study
+
+    doc = yaml.safe_load(deep_study.read_text())
+    doc["radiomics"] = {"enabled": True}
+    study_file = tmp_path / "both.yaml"
+    study_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    for name in ("manifest.csv", "clinical.csv", "images", "masks"):
+        (tmp_path / name).symlink_to(deep_study.parent / name)
+    study = load_study(study_file)
+    events: list[str] = []
+    deep_started = threading.Event()
+
+    def slow_deep(*args: Any, **kwargs: Any) -> Any:
+        deep_started.set()
+        time.sleep(0.5)
+        events.append("deep done")
+        raise RuntimeError("network failed")
+
+    def failing_radiomics(*args: Any, **kwargs: Any) -> Any:
+        assert deep_started.wait(5), "the deep step did not start beside the radiomics"
+        events.append("radiomics failed")
+        raise ExtractionError("every case failed")
+
+    monkeypatch.setattr(_extraction, "_deep_features", slow_deep)
+    monkeypatch.setattr(radval.features, "extract_radiomics", failing_radiomics)
+    with pytest.raises(ExtractionError, match="every case failed"):
+        _extraction.extract_features(study, tmp_path / "out")
+    assert events == ["radiomics failed", "deep done"]  # waited for the thread
+
+    class Result:
+        features = pd.DataFrame({"patient_id": ["a"], "reader": ["1"], "cohort": ["c"]})
+        failures = None
+        provenance: dict[str, Any] = {}
+
+    monkeypatch.setattr(radval.features, "extract_radiomics", lambda *a, **k: Result())
+    with pytest.raises(RuntimeError, match="network failed"):
+        _extraction.extract_features(study, tmp_path / "out2")

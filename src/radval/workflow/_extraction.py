@@ -75,19 +75,28 @@ def extract_features(study: StudyConfig, out_dir: Path, *, jobs: int | None = No
     known = {c.name for c in study.cohorts}
     manifest = manifest[manifest["cohort"].astype(str).isin(known)].reset_index(drop=True)
     frames: list[pd.DataFrame] = []
+    # The network is trained (and its features extracted) in a thread of this process
+    # while the worker processes extract the radiomics: the deep step is mostly
+    # single-threaded and would otherwise leave a core idle for its whole duration.
+    deep = _Background(_deep_features, study, manifest, out_dir, info, jobs=jobs,
+                       clinical=clinical) if study.deep.enabled else None
     if study.radiomics.enabled:
         from radval.features import extract_radiomics
 
         params = study.path(study.radiomics.params)
-        res = extract_radiomics(manifest, params=params, out_dir=feat_dir, jobs=jobs,
-                                scheduler=scheduler, settings=_check_settings(study))
+        try:
+            res = extract_radiomics(manifest, params=params, out_dir=feat_dir, jobs=jobs,
+                                    scheduler=scheduler, settings=_check_settings(study))
+        except BaseException:
+            if deep is not None:
+                deep.wait()  # it writes the network's cache: never half a file
+            raise
         frames.append(normalise_features(res.features))
         if res.failures is not None and len(res.failures):
             failures = pd.concat([failures, res.failures], ignore_index=True)
         info["radiomics"] = _params_info(res, params)
-    if study.deep.enabled:
-        deep_feats = _deep_features(study, manifest, out_dir, info, jobs=jobs,
-                                    clinical=clinical)
+    if deep is not None:
+        deep_feats = deep.result()
         deep_failures = deep_feats.attrs.pop("failures", None)
         if deep_failures is not None and len(deep_failures):
             failures = pd.concat([failures, deep_failures], ignore_index=True)
@@ -97,6 +106,41 @@ def extract_features(study: StudyConfig, out_dir: Path, *, jobs: int | None = No
         feats = feats.merge(extra.drop(columns=["cohort"], errors="ignore"),
                             on=["patient_id", "reader"], how="outer")
     return {"features": feats, "failures": failures, "extraction": info}
+
+
+class _Background:
+    """``fn(*args, **kwargs)`` in a daemon thread; :meth:`result` joins it and returns its
+    value or raises its exception.  A daemon thread, so that a second Ctrl-C while
+    :meth:`wait` waits ends the run at once."""
+
+    def __init__(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        import threading
+
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                self._value = fn(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=target, name="radval-deep-features",
+                                        daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def wait(self) -> None:
+        """The caller failed: let the thread finish (its outcome is not used)."""
+        if self._thread.is_alive():
+            logger.warning("waiting for the deep network's training to finish "
+                           "(Ctrl-C again to stop at once)")
+        self._thread.join()
 
 
 def _check_settings(study: StudyConfig) -> Any:
