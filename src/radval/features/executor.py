@@ -283,12 +283,18 @@ def resolve_scheduler(scheduler: Any) -> Any:
     return scheduler
 
 
-def _preload(modules: tuple[str, ...]) -> None:
+def _init_and_preload(parent_pid: int, modules: tuple[str, ...]) -> None:
+    """Initializer of a :class:`WorkerPool`'s workers: radval's, then the imports."""
     import importlib
 
+    worker_process_init(parent_pid)
     for name in modules:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+
+
+def _nothing() -> None:
+    return None
 
 
 class WorkerPool:
@@ -314,10 +320,11 @@ class WorkerPool:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 2:
             raise param_error("jobs", "WorkerPool", "an integer >= 2", jobs)
         self.jobs = jobs
-        self._executor: Any = _new_executor(jobs)
-        # one preload task per worker: each submission starts one more worker process
-        modules = tuple(str(m) for m in preload)
-        self._warm = [self._executor.submit(_preload, modules) for _ in range(jobs)]
+        self._executor: Any = _new_executor(jobs, tuple(str(m) for m in preload))
+        # the pool starts a worker per submission while none is idle: start them all now
+        # (each runs the imports in its initializer, before any task)
+        for _ in range(jobs):
+            self._executor.submit(_nothing)
 
     def executor(self) -> Any:
         """The process pool (``None`` once closed or broken)."""
@@ -418,12 +425,17 @@ _DIED = ("WorkerDied: the worker process died while running this case (a crash o
          "out-of-memory killer); the other cases were not affected")
 
 
-def _new_executor(jobs: int) -> Any:
-    """A spawn-context process pool of radval workers (:func:`worker_process_init`)."""
+def _new_executor(jobs: int, preload: tuple[str, ...] = ()) -> Any:
+    """A spawn-context process pool of radval workers (:func:`worker_process_init`, then
+    the ``preload`` imports)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     with _single_thread_env():
+        if preload:
+            return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                       initializer=_init_and_preload,
+                                       initargs=(os.getpid(), preload))
         return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
                                    initializer=worker_process_init, initargs=(os.getpid(),))
 
