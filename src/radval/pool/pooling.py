@@ -98,8 +98,10 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str],
     head = ["---", 'title: "Multi-site external validation: pooled results"']
     if built:
         head.append(f"date: {yaml_str('Built ' + built)}")
-    # the meta-analysis' own level (pool_shares(confidence_level=)), not a site's
-    ci = level_percent(pooled["confidence_level"])
+    # the meta-analysis' own level (pool_shares(confidence_level=)), not a site's; 0.95,
+    # pool_shares' default, for a hand-made dict without it
+    level = float(pooled.get("confidence_level", 0.95))
+    ci = level_percent(level)
     lines = [*head, "---", "",
              "# Sites {#sec-sites}", "",
              "| Site | n | Events | AUC | Slope | CITL | O/E | Brier | Shifted features |",
