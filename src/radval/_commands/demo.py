@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
                 report = {"error": str(exc)}
         timings["report"] = time.perf_counter() - t1
     timings["total"] = time.perf_counter() - t0
-    print_summary(res.summary, res.out_dir, args)
+    print_summary(res.summary, res.out_dir, args,
+                  confidence_level=study.evaluation.confidence_level)
     if report and not getattr(args, "json", False) and not getattr(args, "quiet", False):
         for fmt, path in report.items():
             print(f"report ({fmt}): {path}")

@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     study = load(args)
     res = run_evaluate(study, args.out, jobs=args.jobs, scheduler=args.scheduler,
                        study_file=args.study)
-    print_summary(res.summary, res.out_dir, args)
+    print_summary(res.summary, res.out_dir, args,
+                  confidence_level=study.evaluation.confidence_level)
     return EXIT_OK, {"out_dir": str(res.out_dir),
                      "results": str(res.out_dir / "results.json"),
                      "auc": summary_records(res.summary),

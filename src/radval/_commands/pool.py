@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """Run the subcommand."""
     from radval.pool.pooling import pool_shares
+    from radval.report._data import level_percent
 
     formats = [] if args.formats.strip().lower() == "none" else \
         [f.strip() for f in args.formats.split(",") if f.strip()]
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     if not args.json and not args.quiet:
         auc = summary.get("auc")
         pooled_auc = "" if not isinstance(auc, dict) else (
-            f"; pooled AUC {auc['pooled']:.3f} (95% CI {auc['ci'][0]:.3f}-{auc['ci'][1]:.3f}, "
+            f"; pooled AUC {auc['pooled']:.3f} ({level_percent(pooled['confidence_level'])} "
+            f"CI {auc['ci'][0]:.3f}-{auc['ci'][1]:.3f}, "
             f"I2 {auc['i2']:.0f}%)")
         print(f"pooled {len(summary['sites'])} site(s) ({', '.join(summary['sites'])})"
               f"{pooled_auc} -> {args.out}")

@@ -50,14 +50,19 @@ def load(args: argparse.Namespace) -> Any:
     return load_study(args.study)
 
 
-def print_summary(summary: Any, out_dir: Path, args: argparse.Namespace) -> None:
-    """Print where the results are and the cohort x model AUC table (not with --json/-q)."""
+def print_summary(summary: Any, out_dir: Path, args: argparse.Namespace, *,
+                  confidence_level: float = 0.95) -> None:
+    """Print where the results are and the cohort x model AUC table (not with --json/-q);
+    ``confidence_level`` is the study's (the level of the DeLong intervals)."""
     if getattr(args, "json", False) or getattr(args, "quiet", False):
         return
     if summary is None or len(summary) == 0:
         return
     stream = sys.stdout
-    stream.write(f"\nResults in {out_dir}\nAUC (95% CI, DeLong) by cohort and model:\n")
+    from radval.report._data import level_percent
+
+    ci = level_percent(confidence_level)
+    stream.write(f"\nResults in {out_dir}\nAUC ({ci} CI, DeLong) by cohort and model:\n")
     stream.write(summary.to_string() + "\n")
     stream.flush()
 
@@ -77,7 +82,8 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     study = load(args)
     res = run_study(study, args.out, jobs=args.jobs, scheduler=args.scheduler,
                     study_file=args.study, signing_key=args.signing_key)
-    print_summary(res.summary, res.out_dir, args)
+    print_summary(res.summary, res.out_dir, args,
+                  confidence_level=study.evaluation.confidence_level)
     code = EXIT_PARTIAL if res.partial else EXIT_OK
     if res.partial:
         logger.warning("some cases failed extraction (see %s); everything else was written",

@@ -7,7 +7,7 @@ NaN is written as ``null``; an undefined metric keeps its row with ``undefined_r
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -51,6 +51,8 @@ __all__ = ["RESULTS_SCHEMA_VERSION", "ResultsFile"]
 RESULTS_SCHEMA_VERSION = "1"
 
 Role = Literal["development", "internal_validation", "external_validation"]
+#: A confidence level, strictly between 0 and 1 (0.95, not 95).
+Level = Annotated[float, Field(gt=0.0, lt=1.0)]
 
 
 _f = described
@@ -87,6 +89,10 @@ class StudyInfo(Record):
     development_cohort: str | None = _f("name of the development cohort (null at a site)")
     signature_model: str = _f("the model that is the signature: combined, or the single "
                               "score's model")
+    confidence_level: Level = _f("level of the run's confidence intervals and bands (the "
+                                 "study file's evaluation.confidence_level; radval validate: "
+                                 "0.95); absent in files written before radval recorded it",
+                                 0.95)
 
 
 class CohortRow(Record):

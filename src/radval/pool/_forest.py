@@ -64,7 +64,8 @@ def pool_sites(sites: pd.DataFrame, *, transform: str | None, method: str, hksj:
 
 def forest_plot(sites: pd.DataFrame, result: Any, *, title: str, null: float,
                 log_scale: bool = False, out_base: Path) -> list[Path]:
-    """Draw a forest plot (site estimates with 95% CIs, pooled diamond, prediction interval).
+    """Draw a forest plot (site estimates with their CIs, pooled diamond, prediction interval;
+    every interval at the level the sites were pooled at, :func:`pool_sites`).
 
     Writes ``<out_base>.png`` (300 dpi) and ``<out_base>.svg``; returns the paths.  Drawn on
     a figure of its own inside radval's ``matplotlib.rc_context`` (no pyplot, no global

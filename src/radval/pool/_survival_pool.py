@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from radval.report._data import level_percent
 from radval.report._escape import csv_frame, md_text
 
 __all__ = ["pool_survival", "survival_markdown"]
@@ -133,10 +134,13 @@ def _fmt(x: Any, d: int = 3) -> str:
     return f"{x:.{d}f}"
 
 
-def survival_markdown(pooled: dict[str, Any] | None) -> str:
-    """The time-to-event section of the pooled report ('' without one)."""
+def survival_markdown(pooled: dict[str, Any] | None, *,
+                      confidence_level: float = 0.95) -> str:
+    """The time-to-event section of the pooled report ('' without one); the intervals
+    were computed at ``confidence_level`` (``pooled.json``'s)."""
     if not pooled:
         return ""
+    ci = level_percent(confidence_level)
     lines = ["", "# Time-to-event endpoint {#sec-survival-pooled}", "",
              f"Discrimination of the frozen model's time-to-event marker "
              f"({md_text(', '.join(pooled['models']))}) at each site: Harrell's C, Uno's C "
@@ -152,7 +156,7 @@ def survival_markdown(pooled: dict[str, Any] | None) -> str:
     lines += ["", ": Time-to-event discrimination per site (from share.json; '-' = "
               "withheld by the site's disclosure control or undefined). "
               "{#tbl-survival-sites}", "",
-              "| Measure | k | Pooled | 95% CI | 95% PI | tau\u00b2 | I\u00b2 |",
+              f"| Measure | k | Pooled | {ci} CI | {ci} PI | tau\u00b2 | I\u00b2 |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     left_out = []
     for m in pooled["measures"].values():

@@ -46,6 +46,7 @@ import pandas as pd
 from radval._provenance import atomic_write_json, atomic_write_text, utc_now
 from radval.exceptions import DataError, InputError
 from radval.pool._forest import forest_plot, pool_sites
+from radval.report._data import level_percent
 from radval.report._escape import csv_frame, md_text, yaml_str
 
 __all__ = ["MEASURES", "pool_shares"]
@@ -97,6 +98,10 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str],
     head = ["---", 'title: "Multi-site external validation: pooled results"']
     if built:
         head.append(f"date: {yaml_str('Built ' + built)}")
+    # the meta-analysis' own level (pool_shares(confidence_level=)), not a site's; 0.95,
+    # pool_shares' default, for a hand-made dict without it
+    level = float(pooled.get("confidence_level", 0.95))
+    ci = level_percent(level)
     lines = [*head, "---", "",
              "# Sites {#sec-sites}", "",
              "| Site | n | Events | AUC | Slope | CITL | O/E | Brier | Shifted features |",
@@ -122,11 +127,11 @@ def _report_markdown(pooled: dict[str, Any], figures: dict[str, str],
               f"{' with Hartung-Knapp-Sidik-Jonkman CIs' if pooled['hksj'] else ''}; AUC "
               "pooled on the logit scale and O/E on the log scale (Debray et al. 2017), "
               "back-transformed for display. tau\u00b2: between-site variance; I\u00b2: share of "
-              "the variability due to between-site heterogeneity; the 95% prediction interval "
+              f"the variability due to between-site heterogeneity; the {ci} prediction interval "
               "(metafor predict(): normal quantile, t with k - 1 df under HKSJ) is where the "
               "performance in a new, similar site is expected. With few sites tau\u00b2 and the "
               "prediction interval are very imprecise (Riley et al. 2011).", "",
-              "| Measure | k | Pooled | 95% CI | 95% PI | tau\u00b2 | I\u00b2 | Q (p) |",
+              f"| Measure | k | Pooled | {ci} CI | {ci} PI | tau\u00b2 | I\u00b2 | Q (p) |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, m in pooled["measures"].items():
         r = m.get("result")
@@ -205,7 +210,8 @@ def _write_report(report_dir: Path, pooled: dict[str, Any], fig_paths: dict[str,
         logger.warning("report layer not available: pooled.qmd not rendered")
         report_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(report_dir / "pooled.qmd", _report_markdown(pooled, fig_paths)
-                          + survival_markdown(pooled.get("survival")))
+                          + survival_markdown(pooled.get("survival"),
+                                              confidence_level=pooled["confidence_level"]))
         return {"qmd": os.path.relpath(report_dir / "pooled.qmd", out_dir)}
     when = build_date()
     stage = staging_folder(report_dir)
@@ -213,7 +219,8 @@ def _write_report(report_dir: Path, pooled: dict[str, Any], fig_paths: dict[str,
         qmd = stage / "pooled.qmd"
         atomic_write_text(qmd, _report_markdown(pooled, fig_paths,
                                                 when.strftime("%Y-%m-%d %H:%M UTC"))
-                          + survival_markdown(pooled.get("survival")))
+                          + survival_markdown(pooled.get("survival"),
+                                              confidence_level=pooled["confidence_level"]))
         rendered = render_document(qmd, formats=list(formats), when=when) if formats else {}
         replace_folder(stage, report_dir)
     finally:

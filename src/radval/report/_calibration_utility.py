@@ -385,14 +385,14 @@ def _band_part(ctx: SectionContext, w: Any) -> None:
     def paragraph(drawn: bool) -> str:
         return (f"Flexible calibration curves {cite('vancalster')} ({md_text(method)}"
                 f"{', as CalibrationCurves val.prob.ci.2' if method == 'loess' else ''}) "
-                f"with pointwise 95% bootstrap percentile bands{resamples}"
+                f"with pointwise {d.ci} bootstrap percentile bands{resamples}"
                 f"{' are shown in @fig-calibration-band' if drawn else ''}. A curve on the "
                 "diagonal is perfect calibration; the band shows where the data leave it in "
                 "doubt." + (" " + scale if scale else ""))
 
     cohorts = _cohorts(d, band)
     models = _figure_models(d, list(dict.fromkeys(band["model"].astype(str))))
-    _presented(w, paragraph, "fig-calibration-band", "Calibration curves with 95% "
+    _presented(w, paragraph, "fig-calibration-band", f"Calibration curves with {d.ci} "
                "pointwise bootstrap bands; rows are models, columns cohorts; integrated "
                "calibration index (ICI) on each panel.",
                draw=lambda: _band_figure(ctx, band, cohorts, models),
@@ -541,7 +541,7 @@ def _difference_figure(ctx: SectionContext, diff: pd.DataFrame,
                 if pd.to_numeric(g["difference"], errors="coerce").notna().any():
                     plot_net_benefit_difference(g, title=_wrap(d.labels.cohort(c)),
                                                 ylabel="Δ net benefit" if j == 0 else "",
-                                                ax=ax)
+                                                confidence_level=d.ci_level, ax=ax)
                     ax.xaxis.label.set_fontsize(8)
                     ax.yaxis.label.set_fontsize(8)
                 else:
@@ -569,15 +569,16 @@ def _difference_part(ctx: SectionContext, w: Any) -> None:
     _presented(
         w, lambda drawn: (
             f"The difference in net benefit {cite('vickers')} between two models evaluated "
-            "on the same patients, with a paired, stratified bootstrap 95% CI at every "
+            f"on the same patients, with a paired, stratified bootstrap {d.ci} CI at every "
             f"threshold{resamples}{', is shown in @fig-nb-difference' if drawn else ''}: "
             "where the band excludes 0 the first model is more (above 0) or less useful "
             "than the second at that threshold. Restrict the reading to the thresholds that "
             "are clinically reasonable; @tbl-nb-difference gives the differences at the key "
             "thresholds."),
-        "fig-nb-difference", "Difference in net benefit (first minus second model) with 95% "
-        "bootstrap CIs, one row of panels per pair of models (threshold probabilities up to "
-        f"{upper:g}).", draw=lambda: _difference_figure(ctx, diff, pairs, cohorts, upper),
+        "fig-nb-difference", "Difference in net benefit (first minus second model) with "
+        f"{d.ci} bootstrap CIs, one row of panels per pair of models (threshold "
+        f"probabilities up to {upper:g}).",
+        draw=lambda: _difference_figure(ctx, diff, pairs, cohorts, upper),
         width=_width(len(cohorts)))
     rows = []
     for c in cohorts:
@@ -593,7 +594,7 @@ def _difference_part(ctx: SectionContext, w: Any) -> None:
                                                  r.iloc[0]["ci_high"], 3) if len(r) else "–"
             rows.append(row)
     df = pd.DataFrame(rows)
-    w.table(df, "tbl-nb-difference", "Difference in net benefit (95% bootstrap CI) at the "
+    w.table(df, "tbl-nb-difference", f"Difference in net benefit ({d.ci} bootstrap CI) at the "
             "key threshold probabilities.", markdown=grouped(df, "Cohort") if len(df)
             else None)
 
@@ -609,10 +610,10 @@ def _partial_auc_part(ctx: SectionContext, w: Any) -> None:
         f"{md_text(r0['focus'])} {fmt_num(r0['low'], 2)} to {fmt_num(r0['high'], 2)}"
         f"{' (McClish-standardised)' if bool(r0['correct']) else ''}, computed as pROC "
         f"{cite('proc')}, "
-        "with stratified bootstrap 95% CIs.")
+        f"with stratified bootstrap {d.ci} CIs.")
     df = pd.DataFrame({"Cohort": [d.labels.cohort(str(c)) for c in pa["cohort"]],
                        "Model": [d.labels.model(str(m)) for m in pa["model"]],
-                       "Partial AUC (95% CI)": [
+                       f"Partial AUC ({d.ci} CI)": [
                            fmt_ci(e, lo, hi, 3) if _finite(e) else
                            f"– ({_text(u) or 'undefined'})" for e, lo, hi, u in
                            zip(pa["estimate"], pa["ci_low"], pa["ci_high"],
@@ -654,6 +655,8 @@ def site_sample_size(ctx: SectionContext) -> Section | None:
                "in particular, are less precise than targeted and should be pooled with "
                "other sites rather than read alone.")
     source = f" (source: {md_text(ss.cstatistic_source)})" if ss.cstatistic_source else ""
+    # the criteria's targets are widths of 95% CIs whatever the study's level (Riley et al.
+    # 2021; radval.stats._sample_size uses z = 1.96): this label stays 95%
     w.p(f"This site validated the signature in {ss.n} patients with {ss.events} events. "
         f"The minimum sample size for a precise external validation {cite('riley_validation')} "
         "(95% CI widths 0.2 for O/E and the calibration slope, 0.1 for the C-statistic, 0.2 for "

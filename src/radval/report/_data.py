@@ -67,7 +67,8 @@ from radval.contracts._results_utility import (
 if TYPE_CHECKING:
     from radval.workflow._study import StudyConfig
 
-__all__ = ["LabelSet", "ReportData", "as_results", "in_sentence", "records_frame"]
+__all__ = ["LabelSet", "ReportData", "as_results", "in_sentence", "level_percent",
+           "records_frame"]
 
 _OP_TEXT = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
@@ -75,6 +76,12 @@ _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 #: shown on one line of Table 1 (the count of the second).
 _BINARY = ({"0", "1"}, {"false", "true"}, {"no", "yes"}, {"absent", "present"},
            {"negative", "positive"}, {"n", "y"})
+
+
+def level_percent(level: float) -> str:
+    """A confidence level as a label: 0.95 -> ``"95%"``, 0.9 -> ``"90%"``, 0.975 ->
+    ``"97.5%"`` (rounded to 1e-10 %: ``100 * 0.9`` is 90.00000000000001)."""
+    return f"{round(100.0 * float(level), 10):.12g}%"
 
 
 def in_sentence(text: str) -> str:
@@ -293,6 +300,35 @@ class ReportData:
             return StudyConfig.model_validate({**rec, "base_dir": "."})
         except ValidationError:
             return None
+
+    # -- the level of the intervals ------------------------------------------------------
+    @cached_property
+    def ci_level(self) -> float:
+        """The level of the run's confidence intervals and bands
+        (``results.study.confidence_level``).  A file written before radval recorded it:
+        the ``evaluation.confidence_level`` of its study file, else 0.95.
+
+        Label an interval with :attr:`ci` when it was computed at this level; an interval
+        computed at a fixed level whatever the study (a sample-size target, the quantiles
+        of a range) keeps its own label."""
+        st = self.results.study
+        if "confidence_level" in st.model_fields_set:
+            return float(st.confidence_level)
+        study = self.study
+        return float(study.evaluation.confidence_level) if study is not None else 0.95
+
+    @property
+    def ci(self) -> str:
+        """:attr:`ci_level` as a label: ``"95%"``, ``"90%"``, ``"97.5%"``."""
+        return level_percent(self.ci_level)
+
+    @cached_property
+    def ci_z(self) -> float:
+        """The standard normal quantile of a two-sided :attr:`ci_level` interval (1.96 at
+        0.95), for the Wald intervals the report builds from a recorded standard error."""
+        from scipy.stats import norm
+
+        return float(norm.ppf(0.5 + self.ci_level / 2.0))
 
     @property
     def families(self) -> dict[str, FamilySelection]:

@@ -67,7 +67,7 @@ def summary(ctx: SectionContext) -> Section | None:
         if auc is not None:
             parts.append(f"{auc} in {md_text(d.labels.cohort(c.name))}")
     if parts:
-        text = (f"**Result.** The {md_text(d.labels.model(sig))} had an AUC (95% CI) of "
+        text = (f"**Result.** The {md_text(d.labels.model(sig))} had an AUC ({d.ci} CI) of "
                 + ", ".join(parts))
         opt = d.optimism
         o = opt[(opt["model"] == sig) & (opt["metric"] == "auc")]
@@ -191,9 +191,9 @@ def performance(ctx: SectionContext) -> Section | None:
     outcome = d.labels.variable(d.results.study.outcome, unit=False)
     perf = T.performance_table(d, d.primary_models, cutoff=False, n_in_cohort=True)
     w.table(perf, "tbl-performance",
-            f"Prediction of {in_sentence(outcome)}: AUC (95% DeLong CI) and, at the probability "
-            "cut-off frozen on the development cohort, sensitivity, specificity, positive "
-            "and negative predictive value (95% Wilson CIs).",
+            f"Prediction of {in_sentence(outcome)}: AUC ({d.ci} DeLong CI) and, at the "
+            "probability cut-off frozen on the development cohort, sensitivity, specificity, "
+            f"positive and negative predictive value ({d.ci} Wilson CIs).",
             markdown=T.grouped(perf, "Cohort"))
     w.p("@tbl-performance gives discrimination and classification of the study's models "
         "(the cut-offs are in @tbl-models); every model, with accuracy and bootstrap "
@@ -205,7 +205,7 @@ def performance(ctx: SectionContext) -> Section | None:
         w.p("@tbl-internal corrects the development performance for optimism; each metric's "
             "optimism is in @tbl-optimism.")
     if w.figure("fig-roc", "ROC curves by cohort; the legend gives each model's AUC, the "
-                "shaded band the 95% confidence band of the signature."):
+                f"shaded band the {d.ci} confidence band of the signature."):
         w.p("@fig-roc shows the ROC curves.")
     return w.section()
 
@@ -219,7 +219,7 @@ def comparison(ctx: SectionContext) -> Section | None:
     w = ctx.writer()
     w.h(2, "Comparison of the models", "sec-comparison")
     w.table(tab, "tbl-comparison", f"The {d.labels.model(d.signature_model)} against the "
-            "study's other models: difference in AUC (95% CI) and Holm-adjusted p-value of "
+            f"study's other models: difference in AUC ({d.ci} CI) and Holm-adjusted p-value of "
             "DeLong's test, per cohort.")
     w.p("@tbl-comparison compares the signature with the other models; every pairwise "
         "comparison is in @sec-comparisons-all.")
@@ -234,7 +234,7 @@ def calibration(ctx: SectionContext) -> Section | None:
     w = ctx.writer()
     w.h(2, "Calibration", "sec-calibration")
     drew = w.figure("fig-calibration", "Calibration: observed against predicted risk "
-                    "(risk groups with 95% CIs and a smoothed curve); intercept, slope, "
+                    f"(risk groups with {d.ci} CIs and a smoothed curve); intercept, slope, "
                     "Brier score and ICI on each panel.", width="85%")
     cal = d.calibration
     sig = cal[cal["model"] == d.signature_model]

@@ -235,7 +235,7 @@ def _site_missing(ctx: SectionContext, w: SectionWriter) -> None:
             "Missing values of the models' predictors at this site.")
     if w.table(site_imputation_table(d), "tbl-site-imputation",
                "The clinical models at this site on all patients, on the complete cases "
-               "and on the imputed patients (DeLong 95% CI of the AUC; calibration "
+               f"and on the imputed patients (DeLong {d.ci} CI of the AUC; calibration "
                "intercept and slope of logit(y) on logit(p))."):
         w.p("A large difference between the complete cases and the imputed patients "
             "would question the imputation at this site; small subsets give wide "
@@ -381,6 +381,7 @@ def _site_harmonisation(ctx: SectionContext, w: SectionWriter) -> None:
             + (f", on the harmonised features {fmt_num(after, 3)}." if after is not None
                else "."))
     m = shift_merged(d)
+    # "5-95%": the development quantiles of the shift check, not a confidence level
     if w.table(shift_harmonisation_table(d), "tbl-shift-harmonisation",
                "Dataset-shift diagnostics of the selected features against the development "
                "cohort, before and after the frozen harmonisation: standardised mean "

@@ -393,7 +393,7 @@ def pooled_coefficients_table(d: ReportData) -> pd.DataFrame:
         "Model": [d.labels.model(m) for m in coef["model"]],
         "Term": ["Intercept" if t == "(Intercept)" else predictor_label(d, str(t))
                  for t in coef["term"]],
-        "Estimate (95% CI)": [fmt_ci(e, lo, hi, 3) for e, lo, hi in
+        f"Estimate ({d.ci} CI)": [fmt_ci(e, lo, hi, 3) for e, lo, hi in
                               zip(coef["estimate"], coef["ci_low"], coef["ci_high"],
                                   strict=True)],
         "SE": [fmt_num(v, 3) for v in coef["se"]],
@@ -424,9 +424,9 @@ def pooled_performance_table(d: ReportData) -> pd.DataFrame:
         rows.append({"Cohort": d.labels.cohort(str(cohort)),
                      "Model": d.labels.model(str(model)),
                      "n": str(int(g["n"].iloc[0])),
-                     "AUC (95% CI)": cell("auc"),
-                     "Calibration intercept (95% CI)": cell("calibration_intercept"),
-                     "Calibration slope (95% CI)": cell("calibration_slope"),
+                     f"AUC ({d.ci} CI)": cell("auc"),
+                     f"Calibration intercept ({d.ci} CI)": cell("calibration_intercept"),
+                     f"Calibration slope ({d.ci} CI)": cell("calibration_slope"),
                      "FMI (AUC)": fmt_num(auc["fmi"] if auc else None, 3)})
     return pd.DataFrame(rows)
 
@@ -488,7 +488,7 @@ def site_imputation_table(d: ReportData) -> pd.DataFrame:
         "Patients": [_SUBSETS.get(str(s), str(s)) for s in mod["subset"]],
         "n (events)": [f"{int(n)} ({int(e)})" for n, e in zip(mod["n"], mod["events"],
                                                               strict=True)],
-        "AUC (95% CI)": [auc_text(*x) for x in zip(mod["auc"], mod["auc_ci_low"],
+        f"AUC ({d.ci} CI)": [auc_text(*x) for x in zip(mod["auc"], mod["auc_ci_low"],
                                               mod["auc_ci_high"], mod["undefined_reason"],
                                               strict=True)],
         "Calibration intercept": [fmt_num(v, 3) for v in mod["calibration_intercept"]],
@@ -502,6 +502,7 @@ def shift_harmonisation_table(d: ReportData) -> pd.DataFrame:
     m = shift_merged(d)
     if m.empty:
         return pd.DataFrame()
+    # "5-95%": the development 5% and 95% quantiles (radval.models.shift), not a CI
     return pd.DataFrame({
         "Feature": m["feature"].astype(str),
         "SMD before": [fmt_num(v, 2) for v in m["smd_before"]],

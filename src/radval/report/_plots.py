@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radval.report._data import level_percent
 from radval.report._escape import mpl_text
 
 __all__ = ["OKABE_ITO", "STYLE", "log_axis", "new_figure", "plot_calibration",
@@ -346,7 +347,7 @@ def plot_calibration_band(curves: pd.DataFrame, *, by: str | None = None,
 
 def plot_net_benefit_difference(diff: pd.DataFrame, *, title: str | None = None,
                                 ylabel: str = "difference in net benefit",
-                                ax: Any = None) -> Any:
+                                confidence_level: float = 0.95, ax: Any = None) -> Any:
     """Difference in net benefit between two models with its confidence band.
 
     Parameters
@@ -356,6 +357,8 @@ def plot_net_benefit_difference(diff: pd.DataFrame, *, title: str | None = None,
         records of one cohort and pair, or
         :func:`radval.stats.decision_curve_difference`).
     title, ylabel : str, optional
+    confidence_level : float, default 0.95
+        The level ``ci_low, ci_high`` were computed at (the band's legend entry).
     ax : matplotlib Axes, optional
 
     Returns
@@ -371,7 +374,7 @@ def plot_net_benefit_difference(diff: pd.DataFrame, *, title: str | None = None,
         ok = np.isfinite(lo) & np.isfinite(hi)
         if ok.any():
             ax.fill_between(t[ok], lo[ok], hi[ok], color=OKABE_ITO[0], alpha=0.2, lw=0,
-                            label="95% CI")
+                            label=f"{level_percent(confidence_level)} CI")
         ax.plot(t, d["difference"], color=OKABE_ITO[0], lw=1.4, label="difference")
         ax.axhline(0, color="0.3", lw=0.8)
         ax.set_xlim(float(np.nanmin(t)), float(np.nanmax(t)))

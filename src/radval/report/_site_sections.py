@@ -38,6 +38,8 @@ def shift(ctx: SectionContext) -> Section | None:
         return None
     w = ctx.writer()
     w.h(1, "Dataset shift against the development cohort", "sec-shift")
+    # "5-95%": the development 5% and 95% quantiles (radval.models.shift), a fixed range
+    # and not a confidence interval: not the run's level
     w.p("Standardised mean difference (SMD, pooled SD) of each selected feature and the "
         "share of values outside the development 5-95% range (local-mean quantiles; about "
         f"10% without shift). Features are flagged when |SMD| > {sh.smd_threshold:g} or more "

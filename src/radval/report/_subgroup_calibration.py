@@ -34,7 +34,6 @@ from radval.report.tables import fmt_ci, fmt_num, fmt_p, grouped
 
 __all__ = ["SECTION", "SECTIONS", "subgroup_detail"]
 
-_Z95 = 1.959963984540054
 _MEASURE = {"citl": "calibration-in-the-large", "slope": "calibration slope",
             "log_o_e": "log O/E", "net_benefit": "net benefit"}
 
@@ -109,12 +108,14 @@ def _subgroup_table(d: ReportData, model: str) -> pd.DataFrame:
         if _text(r["undefined_reason"]) and not _finite(r["citl"]):
             row.update({"CITL": "–", "Slope": "–", "O/E": "–"})
         else:
-            row["CITL"] = fmt_ci(r["citl"], _lin(r["citl"], r["citl_se"], -_Z95),
-                                 _lin(r["citl"], r["citl_se"], _Z95))
-            row["Slope"] = fmt_ci(r["slope"], _lin(r["slope"], r["slope_se"], -_Z95),
-                                  _lin(r["slope"], r["slope_se"], _Z95))
-            row["O/E"] = fmt_ci(r["o_e"], _exp(r["log_o_e"], r["log_o_e_se"], -_Z95),
-                                _exp(r["log_o_e"], r["log_o_e_se"], _Z95))
+            # Wald intervals from the recorded standard errors, at the run's level
+            z = d.ci_z
+            row["CITL"] = fmt_ci(r["citl"], _lin(r["citl"], r["citl_se"], -z),
+                                 _lin(r["citl"], r["citl_se"], z))
+            row["Slope"] = fmt_ci(r["slope"], _lin(r["slope"], r["slope_se"], -z),
+                                  _lin(r["slope"], r["slope_se"], z))
+            row["O/E"] = fmt_ci(r["o_e"], _exp(r["log_o_e"], r["log_o_e_se"], -z),
+                                _exp(r["log_o_e"], r["log_o_e_se"], z))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -160,7 +161,7 @@ def subgroup_detail(ctx: SectionContext) -> Section | None:
         subgroups = list(dict.fromkeys(sub_c["subgroup"].astype(str)))
         cohorts = _cohorts(d, sub_c)
         if w.figure("fig-calibration-subgroup", f"Calibration curves of the "
-                    f"{d.labels.model(model)} by subgroup level with 95% bootstrap bands; "
+                    f"{d.labels.model(model)} by subgroup level with {d.ci} bootstrap bands; "
                     "rows are subgroups, columns cohorts.",
                     draw=lambda: _subgroup_figure(ctx, curves, model, subgroups, cohorts),
                     width=_width(len(cohorts), 14)):
@@ -168,12 +169,12 @@ def subgroup_detail(ctx: SectionContext) -> Section | None:
     if not cal.empty:
         df = _subgroup_table(d, model)
         if w.table(df, "tbl-subgroup-calibration", "Calibration-in-the-large (CITL), "
-                   f"calibration slope and O/E (95% CIs) of the {d.labels.model(model)} by "
+                   f"calibration slope and O/E ({d.ci} CIs) of the {d.labels.model(model)} by "
                    "subgroup level.", markdown=grouped(df, "Cohort")):
             w.p("@tbl-subgroup-calibration gives the calibration per level.")
     if not nb.empty:
         df = _subgroup_nb_table(d, model, _key_thresholds(d))
-        if w.table(df, "tbl-subgroup-net-benefit", f"Net benefit (95% CI) of the "
+        if w.table(df, "tbl-subgroup-net-benefit", f"Net benefit ({d.ci} CI) of the "
                    f"{d.labels.model(model)} by subgroup level at the key threshold "
                    "probabilities.", markdown=grouped(df, "Cohort")):
             w.p("@tbl-subgroup-net-benefit gives the net benefit per level.")

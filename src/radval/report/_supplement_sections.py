@@ -107,6 +107,8 @@ def stability(ctx: SectionContext) -> Section | None:
         w.p("The deep network was trained again in every resample, so a deep feature of one "
             "resample is not the same feature in another; only the number of deep features "
             "selected is comparable.")
+    # a fixed 2.5-97.5% quantile range of the resamples' predictions (workflow._internal),
+    # not an interval at the run's level
     if w.figure("fig-instability", "Prediction instability: for each development patient, "
                 "the range (2.5th–97.5th percentile) of the predictions of the models "
                 "developed in the bootstrap resamples; MAPE is the mean absolute difference "
@@ -125,9 +127,9 @@ def performance_all(ctx: SectionContext) -> Section | None:
     w.h(1, "Performance of every model", "sec-performance-all")
     perf = T.performance_table(d, accuracy=True, bootstrap=True)
     w.table(perf, "tbl-performance-all",
-            "Performance of every model: AUC with DeLong and stratified bootstrap 95% CIs; "
-            "at the frozen cut-off, sensitivity, specificity, PPV, NPV and accuracy (95% "
-            "Wilson CIs).", markdown=T.grouped(perf, "Cohort"))
+            f"Performance of every model: AUC with DeLong and stratified bootstrap {d.ci} "
+            "CIs; at the frozen cut-off, sensitivity, specificity, PPV, NPV and accuracy "
+            f"({d.ci} Wilson CIs).", markdown=T.grouped(perf, "Cohort"))
     w.p("@tbl-performance-all includes the machine-learning comparison classifiers.")
     if w.figure("fig-roc-all", "ROC curves of every model by cohort."):
         w.p("@fig-roc-all shows the ROC curves of every model.")
@@ -198,7 +200,7 @@ def subgroups(ctx: SectionContext) -> Section | None:
     drew_t = w.table(sub, "tbl-subgroups",
                      "AUC by subgroup with the test of heterogeneity across its levels.",
                      markdown=T.grouped(sub, "Cohort"))
-    drew_f = w.figure("fig-forest", "Subgroup forest plot: AUC (95% CI) by cohort and "
+    drew_f = w.figure("fig-forest", f"Subgroup forest plot: AUC ({d.ci} CI) by cohort and "
                       "subgroup level.")
     if not (drew_t or drew_f):
         return None

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from radval.contracts._results import Survival
-from radval.report._data import ReportData
+from radval.report._data import ReportData, level_percent
 from radval.report._escape import mpl_text
 from radval.report._plots import LINE_STYLES, OKABE_ITO, new_figure, style
 
@@ -61,8 +61,8 @@ def _num(series: Any) -> Any:
 
 def td_auc_plot(data: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
                 order: Sequence[str] | None = None, time_unit: str = "",
-                legend: bool = True, ax: Any = None) -> Any:
-    """AUC(t) with its 95% CI against the horizon, one line per cohort.
+                legend: bool = True, confidence_level: float = 0.95, ax: Any = None) -> Any:
+    """AUC(t) with its CI against the horizon, one line per cohort.
 
     Parameters
     ----------
@@ -75,6 +75,8 @@ def td_auc_plot(data: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
     time_unit : str
         Unit of the horizons (axis label).
     legend : bool
+    confidence_level : float, default 0.95
+        The level ``ci_low, ci_high`` were computed at (the axis label).
     ax : matplotlib Axes, optional
         Drawn into when given; else on a new figure.
 
@@ -110,7 +112,7 @@ def td_auc_plot(data: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
             ax.set_xticks(hs, [f"{h:g}" for h in hs])
             ax.set_xlim(hs[0] - 0.15 * span, hs[-1] + 0.15 * span)
         ax.set_xlabel(f"horizon, {mpl_text(time_unit)}" if time_unit else "horizon")
-        ax.set_ylabel("AUC(t) (95% CI)")
+        ax.set_ylabel(f"AUC(t) ({level_percent(confidence_level)} CI)")
         if legend and cohorts:
             ax.legend(frameon=False, loc="lower left")
     return ax
@@ -358,7 +360,8 @@ def auc_figure(d: ReportData, out: Path) -> Path | None:
     with style():
         fig, ax = new_figure(figsize=(4.6, 3.2))
         td_auc_plot(auc, labels={c: d.labels.cohort(c) for c in d.cohorts}, order=d.cohorts,
-                    time_unit=_unit(d.results.survival), legend=False, ax=ax)
+                    time_unit=_unit(d.results.survival), legend=False,
+                    confidence_level=d.ci_level, ax=ax)
         fig.tight_layout()
         _shared_legend(fig, d, _cohorts_of(d, auc))
     return _save(fig, out, "fig-survival-auc")

@@ -54,8 +54,6 @@ __all__ = ["SECTION", "SECTIONS", "SUPPLEMENT_SECTION", "build_detail", "build_m
            "main_horizon", "survival_calibration_plot", "survival_decision_plot",
            "survival_tripod_values", "td_auc_plot"]
 
-_Z = 1.959963984540054  # standard normal 97.5% quantile (Wald intervals of Harrell's C)
-
 
 # --------------------------------------------------------------------------- text
 def _and(items: Sequence[str]) -> str:
@@ -65,12 +63,13 @@ def _and(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _wald(c: Any, se: Any, sign: float) -> float | None:
-    """A limit of Harrell's C: C ± z SE (the infinitesimal-jackknife SE, as R's
-    ``survival::concordance``)."""
+def _wald(c: Any, se: Any, z: float) -> float | None:
+    """A limit of Harrell's C: C + z SE (the infinitesimal-jackknife SE, as R's
+    ``survival::concordance``), ``z`` signed (``-ReportData.ci_z`` for the lower limit:
+    the interval is at the run's level)."""
     if not (T._finite(c) and T._finite(se)):
         return None
-    return float(c) + sign * _Z * float(se)
+    return float(c) + z * float(se)
 
 
 def main_horizon(d: ReportData) -> float | None:
@@ -126,7 +125,7 @@ def survival_tripod_values(results: ReportData | ResultsFile | Mapping[str, Any]
            "event": d.labels.variable(surv.event, unit=False) if surv.event else "–",
            "time_unit": unit,
            "horizons": ", ".join(_h(h) for h in surv.horizons or []) or "none",
-           "cutoff": fmt_num(surv.cutoff, 3), "n_resamples": str(resamples)}
+           "cutoff": fmt_num(surv.cutoff, 3), "n_resamples": str(resamples), "ci": d.ci}
     summ = d.survival_summary
     if len(summ):
         name = {c: d.labels.cohort(c) for c in summ["cohort"]}
@@ -139,7 +138,7 @@ def survival_tripod_values(results: ReportData | ResultsFile | Mapping[str, Any]
         perf = []
         for rec in summ.to_dict(orient="records"):
             c, se = rec["c_index"], rec["c_index_se"]
-            harrell = fmt_ci(c, _wald(c, se, -1), _wald(c, se, 1), 3)
+            harrell = fmt_ci(c, _wald(c, se, -d.ci_z), _wald(c, se, d.ci_z), 3)
             uno = fmt_ci(rec["c_uno"], rec["c_uno_ci_low"], rec["c_uno_ci_high"], 3)
             part = f"{name[rec['cohort']]}: Harrell's C {harrell}, Uno's C {uno}"
             for r in auc[auc["cohort"] == rec["cohort"]].to_dict(orient="records"):
@@ -171,7 +170,7 @@ def survival_tripod_values(results: ReportData | ResultsFile | Mapping[str, Any]
 # --------------------------------------------------------------------------- tables
 def discrimination_table(d: ReportData) -> pd.DataFrame:
     """Per cohort: n (events), median follow-up, Harrell's and Uno's C and AUC(t) at each
-    horizon, with 95% CIs."""
+    horizon, with CIs at the run's level."""
     summ = d.survival_summary
     if summ.empty:
         return pd.DataFrame()
@@ -184,11 +183,12 @@ def discrimination_table(d: ReportData) -> pd.DataFrame:
         row = {"Cohort": d.labels.cohort(rec["cohort"]),
                "n (events)": f"{rec['n']} ({rec['events']})",
                median: fmt_num(rec["median_follow_up"], 1),
-               "Harrell's C (95% CI)": fmt_ci(c, _wald(c, se, -1), _wald(c, se, 1)),
-               "Uno's C (95% CI)": fmt_ci(rec["c_uno"], rec["c_uno_ci_low"],
-                                          rec["c_uno_ci_high"])}
+               f"Harrell's C ({d.ci} CI)": fmt_ci(c, _wald(c, se, -d.ci_z),
+                                                  _wald(c, se, d.ci_z)),
+               f"Uno's C ({d.ci} CI)": fmt_ci(rec["c_uno"], rec["c_uno_ci_low"],
+                                              rec["c_uno_ci_high"])}
         for r in auc[auc["cohort"] == rec["cohort"]].to_dict(orient="records"):
-            row[f"AUC at {_h(r['horizon'])} {unit}".rstrip() + " (95% CI)"] = \
+            row[f"AUC at {_h(r['horizon'])} {unit}".rstrip() + f" ({d.ci} CI)"] = \
                 fmt_ci(r["auc"], r["ci_low"], r["ci_high"])
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -219,7 +219,7 @@ def _undefined_notes(d: ReportData) -> list[str]:
 
 def calibration_table(d: ReportData, horizon: float | None = None) -> pd.DataFrame:
     """Accuracy and calibration of the absolute risks per cohort (and horizon): observed
-    (Kaplan-Meier) and mean predicted risk, O/E and slope with 95% CIs, ICI, Brier score
+    (Kaplan-Meier) and mean predicted risk, O/E and slope with CIs, ICI, Brier score
     and IPA; one horizon when ``horizon`` is given (no horizon column)."""
     cal = d.survival_calibration
     if horizon is not None:
@@ -239,8 +239,8 @@ def calibration_table(d: ReportData, horizon: float | None = None) -> pd.DataFra
             "n (events)": f"{r['n']} ({r['events']})",
             "Observed risk": fmt_num(r["observed_risk"], 3),
             "Mean predicted risk": fmt_num(r["mean_predicted"], 3),
-            "O/E (95% CI)": fmt_ci(r["o_e_ratio"], r["o_e_ci_low"], r["o_e_ci_high"]),
-            "Slope (95% CI)": fmt_ci(r["slope"], r["slope_ci_low"], r["slope_ci_high"]),
+            f"O/E ({d.ci} CI)": fmt_ci(r["o_e_ratio"], r["o_e_ci_low"], r["o_e_ci_high"]),
+            f"Slope ({d.ci} CI)": fmt_ci(r["slope"], r["slope_ci_low"], r["slope_ci_high"]),
             "ICI": fmt_num(r["ici"], 3),
             "Brier": fmt_num(b.get("brier"), 3),
             "IPA": fmt_num(b.get("ipa"), 3)})
@@ -249,7 +249,7 @@ def calibration_table(d: ReportData, horizon: float | None = None) -> pd.DataFra
 
 
 def _median_text(m: Any, lo: Any, hi: Any) -> str:
-    """Median event-free time (95% CI): "not reached", and "NR" for a limit the curve
+    """Median event-free time (CI): "not reached", and "NR" for a limit the curve
     does not reach (survfit's NA)."""
     if not T._finite(m):
         return "not reached"
@@ -273,12 +273,12 @@ def risk_group_table(d: ReportData) -> pd.DataFrame:
         "Cohort": [d.labels.cohort(c) for c in rg["cohort"]],
         "Risk group": rg["group"].astype(str),
         "n (events)": [f"{n} ({e})" for n, e in zip(rg["n"], rg["events"])],
-        f"Median event-free time{', ' + unit if unit else ''} (95% CI)":
+        f"Median event-free time{', ' + unit if unit else ''} ({d.ci} CI)":
             [_median_text(m, lo, hi) for m, lo, hi in
              zip(rg["median"], rg["median_ci_low"], rg["median_ci_high"])],
         # the low-risk group is the reference (HR 1, no interval or p-value); a cohort
         # whose patients all fall in one group has no hazard ratio (null)
-        "HR (95% CI)": [("1 (reference)" if g == _REFERENCE and T._finite(h)
+        f"HR ({d.ci} CI)": [("1 (reference)" if g == _REFERENCE and T._finite(h)
                          else fmt_ci(h, lo, hi))
                         for g, h, lo, hi in zip(rg["group"], rg["hr"], rg["hr_ci_low"],
                                                 rg["hr_ci_high"])],
@@ -368,7 +368,7 @@ def build_main(ctx: SectionContext) -> Section | None:
     w.p(text)
     disc = discrimination_table(d)
     if w.table(disc, "tbl-survival-discrimination",
-               "Discrimination of the time-to-event predictions: Harrell's C (95% Wald CI, "
+               f"Discrimination of the time-to-event predictions: Harrell's C ({d.ci} Wald CI, "
                "infinitesimal-jackknife SE), Uno's C and the cumulative/dynamic AUC(t) "
                "(inverse probability of censoring weights) at each horizon; median "
                "follow-up by reverse Kaplan-Meier.", notes=_undefined_notes(d)):
@@ -388,7 +388,7 @@ def build_main(ctx: SectionContext) -> Section | None:
         drew_f = w.figure(
             "fig-survival-horizon",
             f"Absolute risks at {at}. Left: calibration, Kaplan-Meier risk by tenth of "
-            "predicted risk (95% CI) and the flexible calibration curve; dotted: ideal. "
+            f"predicted risk ({d.ci} CI) and the flexible calibration curve; dotted: ideal. "
             "Right: net benefit of the risks against the threshold probability (thin "
             "lines: treat all; 0: treat none).", width="90%",
             draw=lambda: horizon_figure(d, h, ctx.fig_dir))
@@ -431,7 +431,7 @@ def build_detail(ctx: SectionContext) -> Section | None:
                "reached) and hazard ratio against the low-risk group (Cox)."):
         w.p("@tbl-survival-risk-groups describes the risk groups of the Kaplan-Meier "
             "curves.")
-    if w.figure("fig-survival-auc", "Time-dependent AUC (95% CI) over the horizons, per "
+    if w.figure("fig-survival-auc", f"Time-dependent AUC ({d.ci} CI) over the horizons, per "
                 "cohort; dotted: 0.5.", width="70%", draw=lambda: auc_figure(d, ctx.fig_dir)):
         w.p("@fig-survival-auc shows how the discrimination changes with the horizon.")
     if w.table(optimism_table(d), "tbl-survival-optimism",
@@ -445,8 +445,8 @@ def build_detail(ctx: SectionContext) -> Section | None:
         w.h(2, "Calibration and clinical utility at every horizon",
             "sec-survival-calibration-all")
         drew_f = w.figure("fig-survival-calibration", "Calibration of the absolute risks at "
-                          "each horizon: Kaplan-Meier risk by tenth of predicted risk (95% "
-                          "CI) and the flexible calibration curve; dotted: ideal.",
+                          "each horizon: Kaplan-Meier risk by tenth of predicted risk "
+                          f"({d.ci} CI) and the flexible calibration curve; dotted: ideal.",
                           draw=lambda: per_horizon_figure(d, "calibration", ctx.fig_dir))
         drew_t = w.table(cal, "tbl-survival-calibration",
                          "Accuracy and calibration of the absolute risks at each horizon: "

@@ -405,7 +405,8 @@ def decision_figure(results: Any, out_dir: str | Path, models: Sequence[str] | N
 @_styled
 def forest_figure(results: Any, out_dir: str | Path, models: Sequence[str] | None = None
                   ) -> Path | None:
-    """Subgroup forest plot: AUC (95% CI) per cohort x subgroup level, one colour per model."""
+    """Subgroup forest plot: AUC (CI at the run's level) per cohort x subgroup level, one
+    colour per model."""
     d = _data(results)
     df = d.subgroups
     if df.empty:
@@ -438,7 +439,7 @@ def forest_figure(results: Any, out_dir: str | Path, models: Sequence[str] | Non
             drawn.add(m)
     ax.axvline(0.5, color="0.6", lw=0.7, ls=":")
     ax.set_yticks([y for y, _ in ylabels], [t for _, t in ylabels], fontsize=7)
-    ax.set_xlabel("AUC (95% CI)")
+    ax.set_xlabel(f"AUC ({d.ci} CI)")
     ax.set_xlim(0.0, 1.0)
     if drawn:
         ax.legend(loc="lower left", frameon=False, fontsize=6.5)

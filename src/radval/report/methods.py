@@ -227,7 +227,7 @@ def methods_markdown(d: ReportData) -> str:
     n_boot = ev.bootstrap_ci if ev is not None else None
     paras.append(
         "**Discrimination** was measured by the area under the ROC curve (AUC) with DeLong "
-        f"95% confidence intervals {cite('delong', 'sunxu', 'proc')}"
+        f"{d.ci} confidence intervals {cite('delong', 'sunxu', 'proc')}"
         + (f" and stratified percentile bootstrap intervals ({n_boot} resamples)"
            if n_boot else "")
         + "; correlated AUCs within a cohort were compared with DeLong's test and the "

@@ -255,7 +255,7 @@ def selection_size_text(d: ReportData) -> str:
 
 # ----------------------------------------------------------------------- performance
 def summary_auc_table(d: ReportData, models: Sequence[str] | None = None) -> pd.DataFrame:
-    """AUC (95% DeLong CI): one row per model, one column per cohort."""
+    """AUC (DeLong CI at the run's level): one row per model, one column per cohort."""
     perf = d.order(d.performance, models=models)
     if perf.empty:
         return pd.DataFrame()
@@ -273,8 +273,9 @@ def summary_auc_table(d: ReportData, models: Sequence[str] | None = None) -> pd.
 def performance_table(d: ReportData, models: Sequence[str] | None = None, *,
                       accuracy: bool = False, bootstrap: bool = False,
                       cutoff: bool = True, n_in_cohort: bool = False) -> pd.DataFrame:
-    """Cohort x model: n (events), AUC (95% DeLong CI) and, at the frozen cut-off,
-    sensitivity, specificity, PPV and NPV (95% Wilson CIs); optionally the bootstrap CI
+    """Cohort x model: n (events), AUC (DeLong CI) and, at the frozen cut-off,
+    sensitivity, specificity, PPV and NPV (Wilson CIs), at the run's level
+    (:attr:`ReportData.ci`); optionally the bootstrap CI
     of the AUC, the cut-off and the accuracy.  ``n_in_cohort`` writes the cohort's
     patients and events in its cell instead of a column of their own (a narrower table)."""
     perf = d.order(d.performance, models=models)
@@ -291,9 +292,10 @@ def performance_table(d: ReportData, models: Sequence[str] | None = None, *,
             "Model": d.labels.model(r["model"])}
         if not n_in_cohort:
             row["n (events)"] = n_events
-        row["AUC (95% CI)"] = fmt_ci(r["auc"], r["auc_ci_low"], r["auc_ci_high"])
+        auc = f"AUC ({d.ci} CI)"
+        row[auc] = fmt_ci(r["auc"], r["auc_ci_low"], r["auc_ci_high"])
         if not _finite(r["auc"]) and r["undefined_reason"]:
-            row["AUC (95% CI)"] = f"undefined ({r['undefined_reason']})"
+            row[auc] = f"undefined ({r['undefined_reason']})"
         if bootstrap:
             row["AUC bootstrap CI"] = (f"{fmt_num(r['auc_boot_ci_low'])}–"
                                        f"{fmt_num(r['auc_boot_ci_high'])}"
@@ -381,7 +383,7 @@ def _defined(df: pd.DataFrame) -> pd.DataFrame:
 
 def key_comparison_table(d: ReportData) -> pd.DataFrame:
     """The paper's comparison: the signature model against each of the study's other
-    models (not the comparison classifiers), per cohort: AUC difference (95% CI) and the
+    models (not the comparison classifiers), per cohort: AUC difference (CI) and the
     Holm-adjusted p-value of DeLong's test."""
     comp = _defined(d.comparisons)
     sig = d.signature_model
@@ -468,20 +470,20 @@ def subgroup_table(d: ReportData, models: Sequence[str] | None = None) -> pd.Dat
                      "Subgroup": f"{d.labels.subgroup(r['subgroup'])}: "
                                  f"{d.labels.subgroup_level(r['subgroup'], r['level'])}",
                      "n (events)": f"{int(r['n'])} ({int(r['events'])})",
-                     "AUC (95% CI)": auc,
+                     f"AUC ({d.ci} CI)": auc,
                      "Heterogeneity p": fmt_p(h.iloc[0]["p_value"]) if len(h) else "–"})
     return pd.DataFrame(rows)
 
 
 def survival_table(d: ReportData) -> pd.DataFrame:
-    """The signature as a prognostic marker per cohort: HR (95% CI), log-rank, C-index."""
+    """The signature as a prognostic marker per cohort: HR (CI), log-rank, C-index."""
     df = d.survival_summary
     if df.empty:
         return pd.DataFrame()
     return pd.DataFrame({
         "Cohort": [d.labels.cohort(c) for c in df["cohort"]],
         "n (events)": [f"{int(n)} ({int(e)})" for n, e in zip(df["n"], df["events"])],
-        "HR (95% CI)": [fmt_ci(h, lo, hi) for h, lo, hi in
+        f"HR ({d.ci} CI)": [fmt_ci(h, lo, hi) for h, lo, hi in
                         zip(df["hr"], df["hr_ci_low"], df["hr_ci_high"])],
         "Log-rank χ²": [fmt_num(v, 2) for v in df["logrank_statistic"]],
         "Log-rank p": [fmt_p(v) for v in df["logrank_p"]],

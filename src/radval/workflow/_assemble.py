@@ -183,7 +183,7 @@ def write_tables(out_dir: Path, results: Mapping[str, Any]) -> None:
 
 
 def summary_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Cohort x model AUC (95% CI) from results (whole cohorts)."""
+    """Cohort x model AUC (DeLong CI at the study's level) from results (whole cohorts)."""
     perf = results["performance"]
     perf = perf if isinstance(perf, pd.DataFrame) else pd.DataFrame(perf)
     perf = perf[perf["subgroup"] == "all"]
@@ -314,7 +314,8 @@ def build_results(study: StudyConfig, data: AnalysisData, *, selection: Mapping[
                   "definition": study.outcome.definition, "question": study.question,
                   "prediction_moment": study.prediction_moment,
                   "development_cohort": study.development,
-                  "signature_model": signature_model},
+                  "signature_model": signature_model,
+                  "confidence_level": study.evaluation.confidence_level},
         "cohorts": cohort_rows(study, data),
         "patient_flow": data.flow,
         "missing": data.missing,

@@ -279,7 +279,7 @@ def _perf_row(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, n_boot
 
 
 def _threshold_rows(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64],
-                    cutoff: float) -> list[dict[str, Any]]:
+                    cutoff: float, level: float) -> list[dict[str, Any]]:
     from radval import stats
 
     if not math.isfinite(cutoff):
@@ -290,7 +290,8 @@ def _threshold_rows(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64],
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RadvalWarning)
-            tm = stats.threshold_metrics(y, prob, threshold=cutoff).to_frame()
+            tm = stats.threshold_metrics(y, prob, threshold=cutoff,
+                                         confidence_level=level).to_frame()
     except InputError as exc:
         return [{"metric": m, "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan,
                  "numerator": None, "denominator": None, "undefined_reason": str(exc)}
@@ -318,7 +319,8 @@ def _threshold_rows(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64],
 
 
 def _calibration(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, hl_groups: int,
-                 development: bool) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+                 development: bool, level: float
+                 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     # imported from the modules: radval.stats._calibration is also a submodule name
     from radval.stats._calibration import calibration, grouped_calibration, hosmer_lemeshow
 
@@ -333,12 +335,13 @@ def _calibration(y: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, hl_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RadvalWarning)
         try:
-            cal = calibration(y, p, n_groups=hl_groups)
+            cal = calibration(y, p, n_groups=hl_groups, confidence_level=level)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             # InputError is a ValueError; other ValueErrors come from degenerate fits
             # (e.g. perfectly separated development predictions)
             row["undefined_reason"] = f"calibration undefined: {exc}"
-            return row, grouped_calibration(y.astype(float), p, n_groups=hl_groups), empty_s
+            return row, grouped_calibration(y.astype(float), p, n_groups=hl_groups,
+                                            confidence_level=level), empty_s
         for key in ("intercept", "slope", "citl", "brier", "emax", "e90", "eavg", "ici",
                     "spiegelhalter_z", "spiegelhalter_p", "o_e_ratio"):
             row[key] = float(getattr(cal, key))
@@ -386,6 +389,10 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
         Subgroup name -> level label -> set of patient IDs in that level.
     n_bootstrap : int
         Resamples of the bootstrap AUC CI (0 skips).
+    confidence_level : float
+        Level of every interval and band computed here (DeLong and bootstrap AUC, Wilson
+        intervals at the cut-off, risk-group calibration, DeLong differences, ROC and
+        calibration bands, net benefit, partial AUC).
     dca_thresholds : sequence of float, optional
         Thresholds of the decision curves.
     seed : int
@@ -484,7 +491,8 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
             row = _perf_row(y, prob, n_boot=n_bootstrap, level=confidence_level,
                             rng=stable_rng(seed, "auc", cohort, model, "all"))
             perf.append({**key, "subgroup": "all", **row, "cutoff": cut})
-            thr.extend({**key, "subgroup": "all", **r} for r in _threshold_rows(y, prob, cut))
+            thr.extend({**key, "subgroup": "all", **r}
+                       for r in _threshold_rows(y, prob, cut, confidence_level))
             # score models: calibration of the score recalibrated on development
             p_cal, scale, ra, rb, cal_reason = risk_for_calibration(model, prob, recal,
                                                                     raw_score_models)
@@ -492,7 +500,7 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
                             "recalibration_slope": rb}
             if cal_reason is None:
                 c_row, g_df, s_df = _calibration(y, p_cal, hl_groups=hl_groups,
-                                                 development=dev)
+                                                 development=dev, level=confidence_level)
                 curve, summary = calibration_curves(
                     y, p_cal, key=key, method=calibration_method, band=calibration_band,
                     level=confidence_level, rng=_rng(seed, "calband", cohort, model))
@@ -552,7 +560,7 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
                     perf.append({**key, "subgroup": level, **srow, "cutoff": cut})
                     if ys.size:
                         thr.extend({**key, "subgroup": level, **r}
-                                   for r in _threshold_rows(ys, ps, cut))
+                                   for r in _threshold_rows(ys, ps, cut, confidence_level))
                     sub_rows.append({**key, "subgroup": sg_name, "level": level,
                                      "n": srow["n"], "events": srow["events"],
                                      "auc": srow["auc"], "ci_low": srow["auc_ci_low"],
@@ -579,7 +587,8 @@ def evaluate_predictions(predictions: pd.DataFrame, *, cutoffs: Mapping[str, flo
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RadvalWarning)
-                    tab = stats.delong_test_many(y_ref, scores, adjust="holm")
+                    tab = stats.delong_test_many(y_ref, scores, adjust="holm",
+                                                 confidence_level=confidence_level)
                 comps.append(tab.assign(cohort=cohort, undefined_reason=None))
             except InputError as exc:
                 names = list(scores)

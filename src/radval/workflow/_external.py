@@ -51,6 +51,9 @@ __all__ = ["load_features_for_bundle", "validate_bundle"]
 logger = logging.getLogger(__name__)
 
 MODEL = "signature"
+#: Level of a site's intervals: ``radval validate`` has no option for it (the pooled
+#: meta-analysis works from the standard errors); recorded in results.json
+SITE_CONFIDENCE_LEVEL = 0.95
 
 
 def load_features_for_bundle(bundle: Any, manifest: pd.DataFrame, *, out_dir: Path,
@@ -346,7 +349,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     from radval.workflow._survival_site import site_survival
 
     surv = site_survival(sig, clin, pred, site=site_label, time=survival_time,
-                         event=survival_event)
+                         event=survival_event, confidence_level=SITE_CONFIDENCE_LEVEL)
     if surv is not None:
         warn_records += surv.flags
     if not b.origin.verified:
@@ -366,6 +369,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
         tables = evaluate_predictions(preds, cutoffs={MODEL: sig.cutoff},
                                       roles={site_label: "external_validation"},
                                       n_bootstrap=n_bootstrap, dca_thresholds=None, seed=seed,
+                                      confidence_level=SITE_CONFIDENCE_LEVEL,
                                       raw_score_models=(MODEL,) if single_score else ())
         shift = dataset_shift(feats, sig, probabilities=prob, y_true=y)
         recal = recalibrate(y, lp) if 0 < y.sum() < y.size else None
@@ -424,7 +428,7 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
                   "positive_label": sig.outcome.get("positive_label", 1),
                   "definition": sig.outcome.get("definition"), "question": sig.intended_use,
                   "prediction_moment": sig.prediction_moment, "development_cohort": None,
-                  "signature_model": MODEL},
+                  "signature_model": MODEL, "confidence_level": SITE_CONFIDENCE_LEVEL},
         "cohorts": [{"name": site_label, "role": "external_validation", "n": int(y.size),
                      "events": int(y.sum()), "prevalence": float(y.mean()),
                      "n_excluded": int(sum(r["n"] for r in flow
@@ -475,7 +479,8 @@ def validate_bundle(bundle: str | os.PathLike[str], *, manifest: str | os.PathLi
     from radval.workflow._imputation import site_results
 
     results.update(site_results(sig, raw_feats, feats, clin, y, harm, seed=seed,
-                                methods=results["methods"]))
+                                methods=results["methods"],
+                                confidence_level=SITE_CONFIDENCE_LEVEL))
     ResultsFile.from_data(results).write(stage / "results.json")
     folder.commit(stage, steps=["validate"])
     report: dict[str, str] = {}

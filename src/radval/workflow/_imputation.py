@@ -225,8 +225,10 @@ def pool_fits(fits: Sequence[Any]) -> Any:
                        converged=all(f.converged for f in fits))
 
 
-def pooled_coefficients(model: str, fits: Sequence[Any]) -> pd.DataFrame:
-    """Rubin's rules for every coefficient (mice ``pool``: complete-data df ``n - p``).
+def pooled_coefficients(model: str, fits: Sequence[Any], *,
+                        confidence_level: float = 0.95) -> pd.DataFrame:
+    """Rubin's rules for every coefficient (mice ``pool``: complete-data df ``n - p``), with
+    t intervals at ``confidence_level``.
 
     Returns
     -------
@@ -243,7 +245,8 @@ def pooled_coefficients(model: str, fits: Sequence[Any]) -> pd.DataFrame:
         warnings.simplefilter("ignore", RadvalWarning)
         ok = np.isfinite(u).all() and np.isfinite(q).all()
         if ok:
-            tab = rubin_pool_many(q, u, names=list(fits[0].names), dfcom=max(n - k, 1))
+            tab = rubin_pool_many(q, u, names=list(fits[0].names), dfcom=max(n - k, 1),
+                                  confidence_level=confidence_level)
             out = tab.to_frame().drop(columns=["variance", "confidence_level"],
                                       errors="ignore")
         else:  # a coefficient not estimable in some completed set
@@ -398,10 +401,11 @@ def fit_record(study: StudyConfig, data: Any, fm: Any) -> dict[str, Any] | None:
                            "max_iter": study.missing_data.max_iter,
                            "variables": [p.name for p in imputation_predictors(study)]}
     out.update(fm.imputation or {})
-    coefs = [pooled_coefficients(name, fits) for name, fits in fm.imputed.items()]
+    level = study.evaluation.confidence_level
+    coefs = [pooled_coefficients(name, fits, confidence_level=level)
+             for name, fits in fm.imputed.items()]
     out["pooled_coefficients"] = pd.concat(coefs, ignore_index=True) if coefs else []
-    perf = pooled_performance(study, data, fm,
-                              confidence_level=study.evaluation.confidence_level)
+    perf = pooled_performance(study, data, fm, confidence_level=level)
     out["pooled_performance"] = perf if len(perf) else []
     if fm.designs:
         # what the bundle's deployment imputer (deployment_spec) holds
@@ -478,7 +482,8 @@ def deployment_spec(study: StudyConfig, data: Any, fm: Any) -> dict[str, Any] | 
 
 
 def site_imputation(signature: Any, features: pd.DataFrame, clinical: pd.DataFrame,
-                    y: npt.ArrayLike, *, seed: int = 0) -> dict[str, Any] | None:
+                    y: npt.ArrayLike, *, seed: int = 0,
+                    confidence_level: float = 0.95) -> dict[str, Any] | None:
     """Score the bundle's clinical models at a site, imputing missing predictors.
 
     Parameters
@@ -493,6 +498,8 @@ def site_imputation(signature: Any, features: pd.DataFrame, clinical: pd.DataFra
         Outcomes of ``features``' patients.
     seed : int
         Seed of the imputation draws.
+    confidence_level : float
+        Level of the DeLong interval of the AUC.
 
     Returns
     -------
@@ -574,7 +581,7 @@ def site_imputation(signature: Any, features: pd.DataFrame, clinical: pd.DataFra
         for subset, mask in (("all", usable), ("complete_cases", usable & ~incomplete),
                              ("imputed", usable & incomplete)):
             rows.append({"model": name, "label": LABELS.get(name), "subset": subset,
-                         **_site_metrics(y_arr[mask], prob[mask])})
+                         **_site_metrics(y_arr[mask], prob[mask], confidence_level)})
     table = []
     for v in variables:
         n_miss = int(clin[v].isna().sum())
@@ -586,7 +593,8 @@ def site_imputation(signature: Any, features: pd.DataFrame, clinical: pd.DataFra
             "predictions": pd.concat(preds, ignore_index=True)}
 
 
-def _site_metrics(y: npt.NDArray[np.int64], p: npt.NDArray[np.float64]) -> dict[str, Any]:
+def _site_metrics(y: npt.NDArray[np.int64], p: npt.NDArray[np.float64],
+                  level: float) -> dict[str, Any]:
     from radval import stats
     from radval.models.logistic import fit_logistic, logit
 
@@ -600,7 +608,7 @@ def _site_metrics(y: npt.NDArray[np.int64], p: npt.NDArray[np.float64]) -> dict[
         return out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RadvalWarning)
-        d = stats.delong_ci(y, p)
+        d = stats.delong_ci(y, p, confidence_level=level)
         out.update(auc=d.estimate, auc_ci_low=d.ci_low, auc_ci_high=d.ci_high)
         fit = fit_logistic(logit(p).reshape(-1, 1), y)
     if fit.converged and all(math.isfinite(v) for v in fit.coef):
@@ -637,7 +645,8 @@ def write_extra_tables(out_dir: Any, results: Mapping[str, Any]) -> None:
 
 def site_results(signature: Any, raw_features: pd.DataFrame, features: pd.DataFrame,
                  clinical: pd.DataFrame, y: npt.ArrayLike, harmonised: Any, *, seed: int,
-                 methods: Mapping[str, str]) -> dict[str, Any]:
+                 methods: Mapping[str, str], confidence_level: float = 0.95
+                 ) -> dict[str, Any]:
     """The ``missing_data``, ``harmonisation`` and ``methods`` entries of a site's
     results.json (``radval validate``).
 
@@ -651,7 +660,8 @@ def site_results(signature: Any, raw_features: pd.DataFrame, features: pd.DataFr
     y_arr = np.asarray(y, dtype=np.int64)
     out: dict[str, Any] = {}
     meth = dict(methods)
-    site = site_imputation(signature, features, clinical, y_arr, seed=seed)
+    site = site_imputation(signature, features, clinical, y_arr, seed=seed,
+                           confidence_level=confidence_level)
     if site is not None:
         site.pop("predictions")
         out["missing_data"] = {"method": site["method"], "variables": site["variables"],

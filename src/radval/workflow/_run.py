@@ -117,7 +117,7 @@ class EvaluateStep:
     results : ResultsFile
         ``results.json``.
     summary : DataFrame
-        Cohort x model AUC (95% CI).
+        Cohort x model AUC (CI at the study's confidence_level).
     timings : dict
     warnings : list of dict
         The flags of the run (``results.warnings``).
@@ -140,7 +140,7 @@ class RunResult:
     results_path : Path
         ``results.json``.
     summary : DataFrame
-        Cohort x model AUC (95% CI).
+        Cohort x model AUC (CI at the study's confidence_level).
     timings : dict
     warnings : list of dict
     partial : bool
