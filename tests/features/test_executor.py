@@ -187,3 +187,19 @@ def test_workers_exit_when_the_parent_is_killed() -> None:
             if _alive(p):
                 with contextlib.suppress(OSError):
                     os.kill(p, signal.SIGKILL)
+
+
+def test_worker_import_chain_is_light() -> None:
+    """What a worker imports before its first case: no table, plotting or learning stack
+    (each spawned or Dask worker would pay for it before running anything)."""
+    import subprocess
+
+    code = ("import sys\n"
+            "import radval.features._worker, radval.features.executor, radval._paths\n"
+            "heavy = ('pandas', 'pyarrow', 'sklearn', 'matplotlib', 'torch', 'pydantic', "
+            "'distributed', 'importlib.metadata')\n"
+            "print(','.join(m for m in heavy if m in sys.modules))\n")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": src})
+    assert out.stdout.strip() == ""
