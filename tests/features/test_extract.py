@@ -172,8 +172,12 @@ def test_dask_local_cluster_gives_identical_output(study: Callable[..., Path],
                                  scheduler=client, progress=False)
         by_address = extract_radiomics(manifest, params=light_params, out_dir=None,
                                        scheduler=cluster.scheduler_address, progress=False)
+    # radval's own LocalCluster (workers forked from its fork server on Linux)
+    own = extract_radiomics(manifest, params=light_params, out_dir=None, jobs=2,
+                            scheduler="local", progress=False)
     pd.testing.assert_frame_equal(local.features, dask.features)
     pd.testing.assert_frame_equal(local.features, by_address.features)
+    pd.testing.assert_frame_equal(local.features, own.features)
     pd.testing.assert_frame_equal(local.diagnostics, dask.diagnostics)
 
 

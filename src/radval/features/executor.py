@@ -20,14 +20,28 @@ Backends
 ``scheduler`` (or the environment variable ``RADVAL_DASK_SCHEDULER``) selects Dask distributed:
 a scheduler address (``"tcp://host:8786"``), an existing ``distributed.Client``, or ``"local"``
 for a ``LocalCluster`` with ``jobs`` single-threaded worker processes.  Otherwise ``jobs``
-worker processes are started with :class:`concurrent.futures.ProcessPoolExecutor` in a
-``spawn`` context (no fork of a multi-threaded parent); ``jobs=1`` runs in the calling process.
-``jobs=None`` uses every core available to the process.
+worker processes are started with :class:`concurrent.futures.ProcessPoolExecutor`; ``jobs=1``
+runs in the calling process.  ``jobs=None`` uses every core available to the process.
 
-Worker processes never outlive the run: each one exits as soon as the process that started it
-dies, even by ``kill -9`` (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` on Linux, and a watchdog
-thread that polls the parent's pid everywhere).  Dask workers are left to Dask, whose nannies
-end their workers when the client process is gone.
+How worker processes start
+--------------------------
+A worker must not be a fork of the calling process (it may run threads: progress bars, Dask,
+a GUI), and importing Python, numpy, SimpleITK and PyRadiomics takes about 0.4 s of CPU per
+process.  On Linux the workers are therefore forked from multiprocessing's *fork server*: a
+single-threaded process that radval starts once per calling process, with the thread variables
+below set to 1, and that imports the worker modules (:data:`PRELOAD`) before it forks anything.
+Each worker then starts in milliseconds, shares the imported modules' memory with the server,
+and leaves without tearing the interpreter down; the server is idle between runs and exits
+with the calling process.  If a fork server was already started by other code (its environment
+is unknown), and on other systems, workers are started with ``spawn`` (a fresh interpreter
+each).  The ``LocalCluster`` of ``scheduler="local"`` forks its Dask workers from the same
+server.
+
+Worker processes never outlive the run: each one exits as soon as the process that started the
+run dies, even by ``kill -9``: a thread of the worker waits on a pipe whose writing end only
+that process holds, and the kernel closes it when the process dies (:func:`worker_process_init`;
+:func:`die_with_parent` for pools that start their workers with ``spawn`` themselves).  Dask
+workers are left to Dask, whose nannies end their workers when the client process is gone.
 
 Every worker runs one case at a time with one thread: ``OMP_NUM_THREADS``,
 ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS`` are
@@ -45,18 +59,28 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radval._validation import param_error
 
-__all__ = ["CaseOutcome", "available_cores", "case_seed", "die_with_parent", "map_cases",
-           "resolve_scheduler", "worker_process_init"]
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import BaseContext
+
+__all__ = ["PRELOAD", "CaseOutcome", "available_cores", "case_seed", "die_with_parent",
+           "exit_with_run", "map_cases", "resolve_scheduler", "worker_process_init"]
 
 logger = logging.getLogger(__name__)
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "NUMEXPR_NUM_THREADS")
 ENV_SCHEDULER = "RADVAL_DASK_SCHEDULER"
+
+#: Modules the fork server imports once, before forking workers (Linux): what a feature
+#: extraction worker runs (:mod:`radval.features._worker`: numpy, SimpleITK, PyRadiomics).
+#: Other functions passed to :func:`map_cases` import the rest themselves.
+PRELOAD = ("radval.features.executor", "radval._paths", "radval.features._worker", "SimpleITK",
+           "radiomics.featureextractor")
 
 
 @dataclass(frozen=True)
@@ -171,11 +195,35 @@ def die_with_parent(parent_pid: int | None = None, *,
                      name="radval-parent-watchdog").start()
 
 
-def worker_process_init(parent_pid: int | None = None) -> None:
+def exit_with_run(alive: Connection) -> None:
+    """Make the calling (worker) process exit as soon as the run's process dies.
+
+    ``alive`` is the reading end of a one-way pipe (``multiprocessing.Pipe(duplex=False)``)
+    whose writing end only the run's process holds.  Nothing is ever sent: a daemon thread
+    waits on the pipe, and the kernel closes the writing end when that process ends, however
+    it ends (``kill -9``, the out-of-memory killer), which wakes the thread at once.  Unlike
+    :func:`die_with_parent`, this holds for a worker forked by a fork server (whose parent
+    process is the server, not the run).
+    """
+    def _wait() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            while True:
+                alive.recv_bytes()
+        os._exit(1)
+
+    threading.Thread(target=_wait, daemon=True, name="radval-run-watchdog").start()
+
+
+def worker_process_init(parent_pid: int | None = None, alive: Connection | None = None) -> None:
     """Initializer of radval's worker processes (``ProcessPoolExecutor(initializer=...,
     initargs=(os.getpid(),))``): one thread per worker, exit with the parent, and what the
     worker prints on stderr/stdout (warnings, log records) without absolute paths, warnings
-    on one line (as in the parent, :mod:`radval.cli`)."""
+    on one line (as in the parent, :mod:`radval.cli`).
+
+    With ``alive`` (see :func:`exit_with_run`) the worker exits when the run's process dies
+    whatever its start method; else, with ``parent_pid``, when its parent process dies
+    (:func:`die_with_parent`, for workers started with ``spawn``).
+    """
     import warnings
 
     from radval._paths import ScrubbedStream, one_line_warning
@@ -187,7 +235,11 @@ def worker_process_init(parent_pid: int | None = None) -> None:
         sys.stderr = ScrubbedStream(sys.stderr)  # type: ignore[assignment]
         sys.stdout = ScrubbedStream(sys.stdout)  # type: ignore[assignment]
     warnings.formatwarning = one_line_warning  # type: ignore[assignment]
-    if parent_pid is not None:
+    if alive is not None:
+        exit_with_run(alive)
+        if parent_pid is not None and os.getppid() == parent_pid:
+            die_with_parent(parent_pid)  # spawned: the kernel's death signal as well
+    elif parent_pid is not None:
         die_with_parent(parent_pid)
 
 
@@ -212,6 +264,39 @@ def _single_thread_env() -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+#: pid of the fork server radval started in this process (None: none yet).
+_SERVER_PID: int | None = None
+
+
+def _pool_context(extra_preload: Sequence[str] = ()) -> BaseContext:
+    """The start method of worker processes: radval's fork server on Linux, else ``spawn``.
+
+    The fork server is started here, once per process, with the thread variables set to 1 and
+    :data:`PRELOAD` (+ ``extra_preload``, used only if it starts now) imported before it forks
+    anything.  A fork server started by other code is not used (``spawn`` then).
+    """
+    global _SERVER_PID
+    import multiprocessing as mp
+
+    if not sys.platform.startswith("linux"):
+        return mp.get_context("spawn")
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    running = getattr(server, "_forkserver_pid", None)
+    if running is not None and running != _SERVER_PID:
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    if running is None:
+        ctx.set_forkserver_preload([*PRELOAD, *extra_preload])
+        with _single_thread_env():
+            forkserver.ensure_running()
+        _SERVER_PID = getattr(server, "_forkserver_pid", None)
+        if _SERVER_PID is None:  # pragma: no cover - multiprocessing's internals changed
+            return mp.get_context("spawn")
+    return ctx
 
 
 @contextlib.contextmanager
@@ -360,11 +445,17 @@ def _pool_pass(fn: Callable[[Any], Any], items: list[Any], indices: list[int], j
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("spawn")
+    ctx = _pool_context()
     pending: dict[Future[CaseOutcome], int] = {}
-    with _single_thread_env(), ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
-                                                   initializer=worker_process_init,
-                                                   initargs=(os.getpid(),)) as pool:
+    # the workers' lifeline (exit_with_run): this process holds the only writing end
+    alive, keep = mp.Pipe(duplex=False)
+    with contextlib.ExitStack() as stack:
+        stack.callback(alive.close)
+        stack.callback(keep.close)  # after the pool's shutdown below (last in, first out)
+        stack.enter_context(_single_thread_env())
+        pool = stack.enter_context(ProcessPoolExecutor(
+            max_workers=jobs, mp_context=ctx, initializer=worker_process_init,
+            initargs=(os.getpid(), alive)))
         pos = 0
         try:
             while pos < len(indices) or pending:
@@ -419,7 +510,14 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
     if isinstance(sched, Client):
         client = sched
     elif sched == "local":
-        with _single_thread_env():
+        import dask
+
+        # Dask's workers forked from radval's fork server (see the module docstring): they
+        # start without importing Python again and leave without tearing it down (a spawned
+        # Dask worker takes ~0.6 s to exit); distributed is preloaded if the server starts now
+        method = _pool_context(extra_preload=("distributed",)).get_start_method()
+        with _single_thread_env(), dask.config.set(
+                {"distributed.worker.multiprocessing-method": method}):
             cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
         client = Client(cluster)
