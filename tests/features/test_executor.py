@@ -229,6 +229,12 @@ def worker_threads(_: int) -> tuple[int, int]:
     return _threads(), threading.active_count()
 
 
+def preloaded(_: int) -> list[str]:
+    from radval.features.executor import PRELOAD
+
+    return [m for m in PRELOAD if m in sys.modules]
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_workers_and_their_fork_server_are_single_threaded() -> None:
     from radval.features import executor
@@ -240,6 +246,9 @@ def test_workers_and_their_fork_server_are_single_threaded() -> None:
     assert {o.value for o in out} == {(2, 2)}
     # nothing is forked from a process that runs threads
     assert _threads(executor._SERVER_PID) == 1
+    # the worker modules were imported by the server, not by each worker
+    got = map_cases(preloaded, [0, 1], jobs=2, progress=False)
+    assert [o.value for o in got] == [list(executor.PRELOAD)] * 2
     # a second run reuses the server
     first = executor._SERVER_PID
     assert map_cases(worker_threads, [0, 1], jobs=2, progress=False)[0].ok

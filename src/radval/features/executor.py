@@ -274,8 +274,9 @@ def _pool_context(extra_preload: Sequence[str] = ()) -> BaseContext:
     """The start method of worker processes: radval's fork server on Linux, else ``spawn``.
 
     The fork server is started here, once per process, with the thread variables set to 1 and
-    :data:`PRELOAD` (+ ``extra_preload``, used only if it starts now) imported before it forks
-    anything.  A fork server started by other code is not used (``spawn`` then).
+    :data:`PRELOAD` (through :mod:`radval.features._preload`; + ``extra_preload``, used only
+    if it starts now) imported before it forks anything.  A fork server started by other code
+    is not used (``spawn`` then).
     """
     global _SERVER_PID
     import multiprocessing as mp
@@ -290,7 +291,7 @@ def _pool_context(extra_preload: Sequence[str] = ()) -> BaseContext:
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
     if running is None:
-        ctx.set_forkserver_preload([*PRELOAD, *extra_preload])
+        ctx.set_forkserver_preload(["radval.features._preload", *extra_preload])
         with _single_thread_env():
             forkserver.ensure_running()
         _SERVER_PID = getattr(server, "_forkserver_pid", None)
