@@ -23,8 +23,8 @@ mask).
 A compressed single-file NIfTI (``.nii.gz``) is decompressed once: :func:`inflate_nifti`
 verifies it as above and writes the decompressed stream, as it passes, to an uncompressed
 ``.nii`` in a folder the caller owns, which ITK then reads without inflating the file again
-(its gzip reader also inflates the header and the data separately: reading the copy takes a
-quarter of the time of reading the ``.nii.gz``).  The copy holds exactly the bytes ITK's own
+(ITK's gzip reading is slow on small files: a built-in study image of 63 x 63 x 37 voxels reads
+in 0.7 ms from the copy, 3.1 ms from the ``.nii.gz``).  The copy holds exactly the bytes ITK's own
 decompression would give; it is given up (the reader then reads the original file) when the
 stream is longer than the header's size plus :data:`_COPY_SLACK` (a decompression bomb gets
 no further), when the header is not a single-file NIfTI-1/-2 with its data after the header,
