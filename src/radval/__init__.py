@@ -9,13 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-
-try:
-    __version__ = version("radval")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -24,8 +18,24 @@ _SUBMODULES = ("exceptions", "features", "harmonize", "impute", "io", "models", 
 
 __all__ = ["__version__", *_SUBMODULES]
 
+__version__: str  # set on first access by __getattr__ below
+
+
+def _version() -> str:
+    # Looked up on first use: importlib.metadata costs every worker process ~40 ms.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("radval")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0+unknown"
+
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value = _version()
+        globals()["__version__"] = value
+        return value
     if name in _SUBMODULES:
         return importlib.import_module(f"radval.{name}")
     msg = f"module 'radval' has no attribute {name!r}"

@@ -138,9 +138,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, durable: bool 
     atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
-def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int = 2,
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2,
                       durable: bool = True) -> None:
-    """Write ``obj`` as strict JSON (NaN -> null, sorted keys) atomically."""
+    """Write ``obj`` as strict JSON (NaN -> null, sorted keys) atomically.
+
+    ``indent=None`` writes one compact line with the C encoder of :mod:`json` (an indented
+    document goes through its pure-Python encoder, about twice slower on large records).
+    """
     text = json.dumps(jsonable(obj), indent=indent, sort_keys=True, allow_nan=False)
     atomic_write_text(path, text + "\n", durable=durable)
 

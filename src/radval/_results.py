@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Result", "jsonable"]
 
@@ -37,13 +40,23 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, pd.DataFrame):
+    if _is_frame(value):
         return [jsonable(r) for r in value.to_dict(orient="records")]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _is_frame(value: Any) -> bool:
+    """Whether ``value`` is a pandas DataFrame, without importing pandas.
+
+    A process that never imported pandas holds no DataFrame; worker processes convert their
+    results with :func:`jsonable` and must not pay for importing pandas.
+    """
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.DataFrame)
 
 
 class Result:
@@ -66,13 +79,15 @@ class Result:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             v = getattr(self, f.name)
-            if isinstance(v, np.ndarray | pd.DataFrame | list | dict):
+            if isinstance(v, np.ndarray | list | dict) or _is_frame(v):
                 continue
             out[f.name] = v
         return out
 
     def to_frame(self) -> pd.DataFrame:
         """Return the scalar fields as a one-row tidy DataFrame."""
+        import pandas as pd
+
         return pd.DataFrame([self._scalar_fields()])
 
     def _repr_html_(self) -> str:

@@ -164,10 +164,17 @@ def test_workers_exit_when_the_parent_is_killed() -> None:
     env = {**os.environ, "PYTHONPATH": src}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env)
     workers: dict[int, str] = {}
+    servers: dict[int, str] = {}
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            workers = {p: c for p, c in _children(proc.pid).items() if "spawn_main" in c}
+            # spawned workers are children of the run; on Linux they are forked by the fork
+            # server, a child of the run
+            children = _children(proc.pid)
+            servers = {p: c for p, c in children.items() if "forkserver" in c}
+            workers = {p: c for p, c in children.items() if "spawn_main" in c}
+            for s in servers:
+                workers.update(_children(s))
             if len(workers) == 2:
                 break
             time.sleep(0.2)
@@ -176,17 +183,76 @@ def test_workers_exit_when_the_parent_is_killed() -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        while time.monotonic() < deadline and any(_alive(p) for p in [*workers, *servers]):
             time.sleep(0.1)
         left = [p for p in workers if _alive(p)]
         assert not left, f"worker process(es) {left} still running after the parent was killed"
+        assert not [p for p in servers if _alive(p)], "the fork server is still running"
     finally:
         if proc.poll() is None:
             proc.kill()
-        for p in workers:  # only the processes this test started
+        for p in [*workers, *servers]:  # only the processes this test started
             if _alive(p):
                 with contextlib.suppress(OSError):
                     os.kill(p, signal.SIGKILL)
+
+
+def test_worker_import_chain_is_light() -> None:
+    """What a worker imports before its first case: no table, plotting or learning stack
+    (each spawned or Dask worker would pay for it before running anything)."""
+    import subprocess
+
+    code = ("import sys\n"
+            "import radval.features._worker, radval.features.executor, radval._paths\n"
+            "heavy = ('pandas', 'pyarrow', 'sklearn', 'matplotlib', 'torch', 'pydantic', "
+            "'distributed', 'importlib.metadata')\n"
+            "print(','.join(m for m in heavy if m in sys.modules))\n")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": src})
+    assert out.stdout.strip() == ""
+
+
+def _threads(pid: int | str = "self") -> int:
+    """Threads of a process (Linux /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("Threads:")))
+
+
+def worker_threads(_: int) -> tuple[int, int]:
+    """Threads of the worker process: all of them, and those Python started."""
+    import threading
+
+    import numpy as np
+
+    np.linalg.inv(np.eye(200) + 1)  # BLAS in use: its threads would show now
+    return _threads(), threading.active_count()
+
+
+def preloaded(_: int) -> list[str]:
+    from radval.features.executor import PRELOAD
+
+    return [m for m in PRELOAD if m in sys.modules]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_and_their_fork_server_are_single_threaded() -> None:
+    from radval.features import executor
+
+    out = map_cases(worker_threads, list(range(4)), jobs=2, progress=False)
+    assert executor._SERVER_PID is not None  # radval's fork server forked them
+    # the case's thread and the thread waiting for the end of the run (exit_with_run);
+    # no thread of a native library (OpenBLAS starts one per core unless told otherwise)
+    assert {o.value for o in out} == {(2, 2)}
+    # nothing is forked from a process that runs threads
+    assert _threads(executor._SERVER_PID) == 1
+    # the worker modules were imported by the server, not by each worker
+    got = map_cases(preloaded, [0, 1], jobs=2, progress=False)
+    assert [o.value for o in got] == [list(executor.PRELOAD)] * 2
+    # a second run reuses the server
+    first = executor._SERVER_PID
+    assert map_cases(worker_threads, [0, 1], jobs=2, progress=False)[0].ok
+    assert first == executor._SERVER_PID
 
 
 # ---- a pool started ahead of the work ----------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-import radval.features.extract as extract_mod
+import radval.features._worker as worker_mod
 from radval.cli import main
 from radval.exceptions import EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_PARTIAL, ExtractionError
 from radval.features.extract import FAILURE_COLUMNS, extract_radiomics
@@ -112,7 +112,7 @@ def test_resume_after_interrupt(study: Callable[..., Path], light_params: Path,
     out = manifest.parent / "out"
     reference = extract_radiomics(manifest, params=light_params, out_dir=None, jobs=1,
                                   progress=False).features
-    real = extract_mod.extract_case
+    real = worker_mod.extract_case
     calls: list[str] = []
 
     def counting(*args: Any, interrupt_at: int | None = None, **kw: Any) -> Any:
@@ -121,14 +121,14 @@ def test_resume_after_interrupt(study: Callable[..., Path], light_params: Path,
             raise KeyboardInterrupt
         return real(*args, **kw)
 
-    monkeypatch.setattr(extract_mod, "extract_case",
+    monkeypatch.setattr(worker_mod, "extract_case",
                         lambda *a, **k: counting(*a, interrupt_at=3, **k))
     with pytest.raises(KeyboardInterrupt):
         extract_radiomics(manifest, params=light_params, out_dir=out, jobs=1, progress=False)
     assert len(list((out / ".cache").glob("*.json"))) == 2
     assert not (out / "features.parquet").exists()  # no half-written table
     calls.clear()
-    monkeypatch.setattr(extract_mod, "extract_case", counting)
+    monkeypatch.setattr(worker_mod, "extract_case", counting)
     res = extract_radiomics(manifest, params=light_params, out_dir=out, jobs=1, progress=False)
     assert len(calls) == 2 and res.n_cached == 2 and res.n_extracted == 2
     pd.testing.assert_frame_equal(res.features, reference)
@@ -172,8 +172,12 @@ def test_dask_local_cluster_gives_identical_output(study: Callable[..., Path],
                                  scheduler=client, progress=False)
         by_address = extract_radiomics(manifest, params=light_params, out_dir=None,
                                        scheduler=cluster.scheduler_address, progress=False)
+    # radval's own LocalCluster (workers forked from its fork server on Linux)
+    own = extract_radiomics(manifest, params=light_params, out_dir=None, jobs=2,
+                            scheduler="local", progress=False)
     pd.testing.assert_frame_equal(local.features, dask.features)
     pd.testing.assert_frame_equal(local.features, by_address.features)
+    pd.testing.assert_frame_equal(local.features, own.features)
     pd.testing.assert_frame_equal(local.diagnostics, dask.diagnostics)
 
 

@@ -18,6 +18,7 @@ changes the key, so stale results are never reused.  JSON keeps Python floats ex
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -29,15 +30,21 @@ from radval._provenance import atomic_write_json
 __all__ = ["CaseCache", "case_key"]
 
 
-def case_key(image_sha256: str, mask_sha256: str, label: int, params_sha256: str,
-             *, extra: str = "") -> str:
-    """Cache key of one case (hex SHA-256); see the module docstring."""
+@functools.cache
+def _pyradiomics_version() -> str:
+    # One metadata lookup per process (a few ms each, once per case otherwise).
     try:
         from importlib.metadata import version
 
-        rad = version("pyradiomics")
+        return version("pyradiomics")
     except Exception:  # noqa: BLE001 - missing metadata only changes the key
-        rad = "unknown"
+        return "unknown"
+
+
+def case_key(image_sha256: str, mask_sha256: str, label: int, params_sha256: str,
+             *, extra: str = "") -> str:
+    """Cache key of one case (hex SHA-256); see the module docstring."""
+    rad = _pyradiomics_version()
     text = "|".join([image_sha256, mask_sha256, str(int(label)), params_sha256, rad, extra])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -79,9 +86,10 @@ class CaseCache:
         """Store ``record`` under ``key`` atomically.
 
         No fsync per case: a cache entry lost in a crash is simply recomputed, and the
-        rename still guarantees that no half-written entry is ever read.
+        rename still guarantees that no half-written entry is ever read.  One compact JSON
+        line (the fast encoder; floats written exactly as with an indented document).
         """
-        atomic_write_json(self.path(key), {**record, "key": key}, indent=0, durable=False)
+        atomic_write_json(self.path(key), {**record, "key": key}, indent=None, durable=False)
 
     def __len__(self) -> int:
         return len(list(self.folder.glob("*.json"))) if self.folder.is_dir() else 0

@@ -20,16 +20,31 @@ Backends
 ``scheduler`` (or the environment variable ``RADVAL_DASK_SCHEDULER``) selects Dask distributed:
 a scheduler address (``"tcp://host:8786"``), an existing ``distributed.Client``, or ``"local"``
 for a ``LocalCluster`` with ``jobs`` single-threaded worker processes.  Otherwise ``jobs``
-worker processes are started with :class:`concurrent.futures.ProcessPoolExecutor` in a
-``spawn`` context (no fork of a multi-threaded parent); ``jobs=1`` runs in the calling process.
-``jobs=None`` uses every core available to the process.  A caller that knows it will need
-workers later can start them ahead (:class:`WorkerPool`, passed as ``pool=``): their start-up
-then overlaps its own serial work (the optimism bootstrap does this).
+worker processes are started with :class:`concurrent.futures.ProcessPoolExecutor`; ``jobs=1``
+runs in the calling process.  ``jobs=None`` uses every core available to the process.  A caller that
+knows it will need workers later can start them ahead (:class:`WorkerPool`, passed as
+``pool=``): their start-up then overlaps its own serial work (the optimism bootstrap does
+this).
 
-Worker processes never outlive the run: each one exits as soon as the process that started it
-dies, even by ``kill -9`` (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` on Linux, and a watchdog
-thread that polls the parent's pid everywhere).  Dask workers are left to Dask, whose nannies
-end their workers when the client process is gone.
+How worker processes start
+--------------------------
+A worker must not be a fork of the calling process (it may run threads: progress bars, Dask,
+a GUI), and importing Python, numpy, SimpleITK and PyRadiomics takes about 0.4 s of CPU per
+process.  On Linux the workers are therefore forked from multiprocessing's *fork server*: a
+single-threaded process that radval starts once per calling process, with the thread variables
+below set to 1, and that imports the worker modules (:data:`PRELOAD`) before it forks anything.
+Each worker then starts in milliseconds, shares the imported modules' memory with the server,
+and leaves without tearing the interpreter down; the server is idle between runs and exits
+with the calling process.  If a fork server was already started by other code (its environment
+is unknown), and on other systems, workers are started with ``spawn`` (a fresh interpreter
+each).  The ``LocalCluster`` of ``scheduler="local"`` forks its Dask workers from the same
+server.
+
+Worker processes never outlive the run: each one exits as soon as the process that started the
+run dies, even by ``kill -9``: a thread of the worker waits on a pipe whose writing end only
+that process holds, and the kernel closes it when the process dies (:func:`worker_process_init`;
+:func:`die_with_parent` for pools that start their workers with ``spawn`` themselves).  Dask
+workers are left to Dask, whose nannies end their workers when the client process is gone.
 
 Every worker runs one case at a time with one thread: ``OMP_NUM_THREADS``,
 ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS`` are
@@ -47,18 +62,29 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radval._validation import param_error
 
-__all__ = ["CaseOutcome", "WorkerPool", "available_cores", "case_seed", "die_with_parent",
-           "map_cases", "resolve_scheduler", "worker_process_init"]
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import BaseContext
+
+__all__ = ["PRELOAD", "CaseOutcome", "WorkerPool", "available_cores", "case_seed",
+           "die_with_parent", "exit_with_run", "map_cases", "resolve_scheduler",
+           "worker_process_init"]
 
 logger = logging.getLogger(__name__)
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "NUMEXPR_NUM_THREADS")
 ENV_SCHEDULER = "RADVAL_DASK_SCHEDULER"
+
+#: Modules the fork server imports once, before forking workers (Linux): what a feature
+#: extraction worker runs (:mod:`radval.features._worker`: numpy, SimpleITK, PyRadiomics).
+#: Other functions passed to :func:`map_cases` import the rest themselves.
+PRELOAD = ("radval.features.executor", "radval._paths", "radval.features._worker", "SimpleITK",
+           "radiomics.featureextractor")
 
 
 @dataclass(frozen=True)
@@ -173,11 +199,35 @@ def die_with_parent(parent_pid: int | None = None, *,
                      name="radval-parent-watchdog").start()
 
 
-def worker_process_init(parent_pid: int | None = None) -> None:
+def exit_with_run(alive: Connection) -> None:
+    """Make the calling (worker) process exit as soon as the run's process dies.
+
+    ``alive`` is the reading end of a one-way pipe (``multiprocessing.Pipe(duplex=False)``)
+    whose writing end only the run's process holds.  Nothing is ever sent: a daemon thread
+    waits on the pipe, and the kernel closes the writing end when that process ends, however
+    it ends (``kill -9``, the out-of-memory killer), which wakes the thread at once.  Unlike
+    :func:`die_with_parent`, this holds for a worker forked by a fork server (whose parent
+    process is the server, not the run).
+    """
+    def _wait() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            while True:
+                alive.recv_bytes()
+        os._exit(1)
+
+    threading.Thread(target=_wait, daemon=True, name="radval-run-watchdog").start()
+
+
+def worker_process_init(parent_pid: int | None = None, alive: Connection | None = None) -> None:
     """Initializer of radval's worker processes (``ProcessPoolExecutor(initializer=...,
     initargs=(os.getpid(),))``): one thread per worker, exit with the parent, and what the
     worker prints on stderr/stdout (warnings, log records) without absolute paths, warnings
-    on one line (as in the parent, :mod:`radval.cli`)."""
+    on one line (as in the parent, :mod:`radval.cli`).
+
+    With ``alive`` (see :func:`exit_with_run`) the worker exits when the run's process dies
+    whatever its start method; else, with ``parent_pid``, when its parent process dies
+    (:func:`die_with_parent`, for workers started with ``spawn``).
+    """
     import warnings
 
     from radval._paths import ScrubbedStream, one_line_warning
@@ -189,7 +239,11 @@ def worker_process_init(parent_pid: int | None = None) -> None:
         sys.stderr = ScrubbedStream(sys.stderr)  # type: ignore[assignment]
         sys.stdout = ScrubbedStream(sys.stdout)  # type: ignore[assignment]
     warnings.formatwarning = one_line_warning  # type: ignore[assignment]
-    if parent_pid is not None:
+    if alive is not None:
+        exit_with_run(alive)
+        if parent_pid is not None and os.getppid() == parent_pid:
+            die_with_parent(parent_pid)  # spawned: the kernel's death signal as well
+    elif parent_pid is not None:
         die_with_parent(parent_pid)
 
 
@@ -214,6 +268,40 @@ def _single_thread_env() -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+#: pid of the fork server radval started in this process (None: none yet).
+_SERVER_PID: int | None = None
+
+
+def _pool_context(extra_preload: Sequence[str] = ()) -> BaseContext:
+    """The start method of worker processes: radval's fork server on Linux, else ``spawn``.
+
+    The fork server is started here, once per process, with the thread variables set to 1 and
+    :data:`PRELOAD` (through :mod:`radval.features._preload`; + ``extra_preload``, used only
+    if it starts now) imported before it forks anything.  A fork server started by other code
+    is not used (``spawn`` then).
+    """
+    global _SERVER_PID
+    import multiprocessing as mp
+
+    if not sys.platform.startswith("linux"):
+        return mp.get_context("spawn")
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    running = getattr(server, "_forkserver_pid", None)
+    if running is not None and running != _SERVER_PID:
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    if running is None:
+        ctx.set_forkserver_preload(["radval.features._preload", *extra_preload])
+        with _single_thread_env():
+            forkserver.ensure_running()
+        _SERVER_PID = getattr(server, "_forkserver_pid", None)
+        if _SERVER_PID is None:  # pragma: no cover - multiprocessing's internals changed
+            return mp.get_context("spawn")
+    return ctx
 
 
 @contextlib.contextmanager
@@ -283,11 +371,12 @@ def resolve_scheduler(scheduler: Any) -> Any:
     return scheduler
 
 
-def _init_and_preload(parent_pid: int, modules: tuple[str, ...]) -> None:
-    """Initializer of a :class:`WorkerPool`'s workers: radval's, then the imports."""
+def _init_and_preload(parent_pid: int, alive: Connection,
+                      modules: tuple[str, ...] = ()) -> None:
+    """Initializer of radval's pools: :func:`worker_process_init`, then ``modules``."""
     import importlib
 
-    worker_process_init(parent_pid)
+    worker_process_init(parent_pid, alive)
     for name in modules:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
@@ -300,7 +389,7 @@ def _nothing() -> None:
 class WorkerPool:
     """Local worker processes started ahead of :func:`map_cases` (``pool=``).
 
-    Starting ``jobs`` spawned workers and importing what they need (torch, scikit-learn)
+    Starting ``jobs`` workers and importing what they need (torch, scikit-learn)
     takes seconds; a caller that starts the pool before its own serial work (selection,
     fitting, evaluation before the optimism bootstrap) hides that time.  The workers are
     those of :func:`map_cases` (one thread each, they exit with their parent) and
@@ -320,7 +409,7 @@ class WorkerPool:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 2:
             raise param_error("jobs", "WorkerPool", "an integer >= 2", jobs)
         self.jobs = jobs
-        self._executor: Any = _new_executor(jobs, tuple(str(m) for m in preload))
+        self._executor: _Pool | None = _Pool(jobs, tuple(str(m) for m in preload))
         # the pool starts a worker per submission while none is idle: start them all now
         # (each runs the imports in its initializer, before any task)
         for _ in range(jobs):
@@ -425,19 +514,45 @@ _DIED = ("WorkerDied: the worker process died while running this case (a crash o
          "out-of-memory killer); the other cases were not affected")
 
 
-def _new_executor(jobs: int, preload: tuple[str, ...] = ()) -> Any:
-    """A spawn-context process pool of radval workers (:func:`worker_process_init`, then
-    the ``preload`` imports)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+class _Pool:
+    """A process pool of radval workers: started as :func:`_pool_context` says, each one
+    initialised by :func:`worker_process_init` with the lifeline of :func:`exit_with_run`,
+    then importing ``preload``.  This process holds the lifeline's only writing end until
+    :meth:`shutdown`."""
 
-    with _single_thread_env():
-        if preload:
-            return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                                       initializer=_init_and_preload,
-                                       initargs=(os.getpid(), preload))
-        return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                                   initializer=worker_process_init, initargs=(os.getpid(),))
+    def __init__(self, jobs: int, preload: tuple[str, ...] = ()) -> None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = _pool_context()
+        self._alive, self._keep = mp.Pipe(duplex=False)
+        try:
+            with _single_thread_env():
+                self._executor = ProcessPoolExecutor(
+                    max_workers=jobs, mp_context=ctx, initializer=_init_and_preload,
+                    initargs=(os.getpid(), self._alive, preload))
+        except BaseException:
+            self._close_pipe()
+            raise
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+        return self._executor.submit(fn, *args)
+
+    def shutdown(self, *, wait: bool = True, cancel_futures: bool = False) -> None:
+        try:
+            self._executor.shutdown(wait=wait, cancel_futures=cancel_futures)
+        finally:
+            self._close_pipe()  # after the workers are gone: they exit if this process dies
+
+    def _close_pipe(self) -> None:
+        self._alive.close()
+        self._keep.close()
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.shutdown(wait=True)
 
 
 def _pool_pass(fn: Callable[[Any], Any], items: list[Any], indices: list[int], jobs: int,
@@ -452,8 +567,7 @@ def _pool_pass(fn: Callable[[Any], Any], items: list[Any], indices: list[int], j
     from concurrent.futures.process import BrokenProcessPool
 
     pending: dict[Future[CaseOutcome], int] = {}
-    own = executor is None
-    with (_new_executor(jobs) if own else contextlib.nullcontext(executor)) as pool:
+    with (_Pool(jobs) if executor is None else contextlib.nullcontext(executor)) as pool:
         pos = 0
         try:
             while pos < len(indices) or pending:
@@ -514,7 +628,14 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
     if isinstance(sched, Client):
         client = sched
     elif sched == "local":
-        with _single_thread_env():
+        import dask
+
+        # Dask's workers forked from radval's fork server (see the module docstring): they
+        # start without importing Python again and leave without tearing it down (a spawned
+        # Dask worker takes ~0.6 s to exit); distributed is preloaded if the server starts now
+        method = _pool_context(extra_preload=("distributed",)).get_start_method()
+        with _single_thread_env(), dask.config.set(
+                {"distributed.worker.multiprocessing-method": method}):
             cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
         client = Client(cluster)

@@ -46,10 +46,11 @@ from radval._provenance import (
 from radval._results import Result
 from radval._validation import check_choice, param_error
 from radval.exceptions import ExtractionError
+from radval.features._worker import check_task, extract_task
 from radval.features.cache import CaseCache, case_key
-from radval.features.checks import CheckSettings, check_case, check_loaded, load_case, problem
+from radval.features.checks import CheckSettings, check_case, problem
 from radval.features.executor import CaseOutcome, map_cases
-from radval.features.radiomics import ParamFile, extract_case, param_setting, resolve_params
+from radval.features.radiomics import ParamFile, param_setting, resolve_params
 from radval.report._escape import csv_frame
 
 __all__ = ["FAILURE_COLUMNS", "ExtractionResult", "check_manifest", "extract_radiomics",
@@ -122,33 +123,6 @@ def _row(rec: pd.Series, root: Any) -> dict[str, Any]:
     return out
 
 
-def _check_task(task: dict[str, Any]) -> list[dict[str, Any]]:
-    settings = CheckSettings(**task["settings"])
-    return check_case(task["row"], settings=settings)
-
-
-def _extract_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Worker: read, check, extract one case.  Top-level so it pickles."""
-    row = task["row"]
-    settings = CheckSettings(**task["settings"])
-    image, mask, problems = load_case(row)
-    if problems or image is None or mask is None:
-        return {"problems": problems}
-    problems = check_loaded(row, image, mask, settings)
-    if problems:
-        return {"problems": problems}
-    params = ParamFile(task["params_path"])
-    if params.sha256 != task["params_sha256"]:
-        return {"problems": [problem(row, "extract", "the parameter file changed during the run")]}
-    try:
-        feats, diags = extract_case(image, mask, params=params, label=int(row["label"]))
-    except Exception as exc:  # noqa: BLE001 - PyRadiomics raises ValueError/RuntimeError/...
-        msg = str(exc).strip().splitlines()
-        return {"problems": [problem(row, "extract", f"PyRadiomics failed: {type(exc).__name__}: "
-                                     f"{msg[-1] if msg else ''}")]}
-    return {"names": list(feats), "values": list(feats.values()), "diagnostics": diags}
-
-
 def _settings_dict(settings: CheckSettings | None, params: ParamFile) -> dict[str, Any]:
     """The check settings as a dict for the workers, ``min_dims`` taken from the parameter
     file (``minimumROIDimensions``) unless set explicitly."""
@@ -186,7 +160,7 @@ def check_manifest(manifest: Any, *, settings: CheckSettings | None = None,
     sd = _settings_dict(settings, resolve_params(params))
     root = m.attrs.get("root")
     tasks = [{"row": _row(r, root), "settings": sd} for _, r in m.iterrows()]
-    outs = map_cases(_check_task, tasks, jobs=jobs, scheduler=scheduler, progress=progress,
+    outs = map_cases(check_task, tasks, jobs=jobs, scheduler=scheduler, progress=progress,
                      desc="check")
     rows: list[dict[str, Any]] = []
     for task, o in zip(tasks, outs):
@@ -315,7 +289,7 @@ def extract_radiomics(manifest: Any, *, params: str | os.PathLike[str] | ParamFi
             f0 = failures[0][1]
             raise ExtractionError(f"{f0['patient_id']} (reader {f0['reader']}): "
                                   f"{f0['reason']}")
-        checks = map_cases(_check_task, tasks, jobs=jobs, scheduler=scheduler,
+        checks = map_cases(check_task, tasks, jobs=jobs, scheduler=scheduler,
                            progress=progress, desc="check")
         for task, o in zip(tasks, checks):
             probs = o.value if o.ok else [problem(task["row"], "check", str(o.error))]
@@ -333,7 +307,7 @@ def extract_radiomics(manifest: Any, *, params: str | os.PathLike[str] | ParamFi
 
     logger.info("extract: %d case(s) to compute, %d from the cache, %d failed before "
                 "extraction", len(tasks), n_cached, len(failures))
-    outcomes = map_cases(_extract_task, tasks, jobs=jobs, scheduler=scheduler,
+    outcomes = map_cases(extract_task, tasks, jobs=jobs, scheduler=scheduler,
                          progress=progress, on_result=_on_result, desc="extract")
     for o in outcomes:
         i = task_pos[o.index]

@@ -19,6 +19,17 @@ ITK's NIfTI reader also turns NaN and infinite voxels into 0; while the bytes pa
 positions of non-finite voxels of a floating-point NIfTI file are collected so that
 :func:`radval.io.images.read_image` can put them back (the checks then refuse them near the
 mask).
+
+A compressed single-file NIfTI (``.nii.gz``) is decompressed once: :func:`inflate_nifti`
+verifies it as above and writes the decompressed stream, as it passes, to an uncompressed
+``.nii`` in a folder the caller owns, which ITK then reads without inflating the file again
+(ITK's gzip reading is slow on small files: a built-in study image of 63 x 63 x 37 voxels reads
+in 0.7 ms from the copy, 3.1 ms from the ``.nii.gz``).  The copy holds exactly the bytes ITK's own
+decompression would give; it is given up (the reader then reads the original file) when the
+stream is longer than the header's size plus :data:`_COPY_SLACK` (a decompression bomb gets
+no further), when the header is not a single-file NIfTI-1/-2 with its data after the header,
+or when the copy cannot be written (disk full).  NRRD and MetaImage files are read from the
+original file, after the check (their compressed forms are rare in practice).
 """
 
 from __future__ import annotations
@@ -31,15 +42,19 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
 from radval.exceptions import InputError
 
-__all__ = ["verify_image_file"]
+__all__ = ["inflate_nifti", "verify_image_file"]
 
 _CHUNK = 1 << 20
+#: Decompressed bytes beyond the size its header declares that a ``.nii.gz`` may hold and
+#: still be read through an uncompressed copy (writers pad a few bytes at most).
+_COPY_SLACK = 1 << 20
 
 _NRRD_TYPES = {
     1: ("signed char", "int8", "int8_t", "uchar", "unsigned char", "uint8", "uint8_t"),
@@ -120,6 +135,7 @@ class _NiftiHeader:
     offset: int            # vox_offset
     n_voxels: int
     float_dtype: str | None  # numpy dtype of float voxels (NaN possible), else None
+    single_file: bool      # magic "n+1" / "n+2" and the data after the header
 
 
 def _nifti_header(head: bytes) -> _NiftiHeader | None:
@@ -132,11 +148,13 @@ def _nifti_header(head: bytes) -> _NiftiHeader | None:
             dims = struct.unpack(endian + "8h", head[40:56])
             datatype, bitpix = struct.unpack(endian + "2h", head[70:74])
             vox_offset = struct.unpack(endian + "f", head[108:112])[0]
+            single = head[344:348] == b"n+1\0" and vox_offset >= 352
             break
         if size == 540 and len(head) >= 540:
             datatype, bitpix = struct.unpack(endian + "2h", head[12:16])
             dims = struct.unpack(endian + "8q", head[16:80])
             vox_offset = struct.unpack(endian + "q", head[168:176])[0]
+            single = head[4:8] == b"n+2\0" and vox_offset >= 544
             break
     else:
         return None
@@ -147,7 +165,8 @@ def _nifti_header(head: bytes) -> _NiftiHeader | None:
     floats = {16: "f4", 64: "f8"}  # NIFTI_TYPE_FLOAT32, NIFTI_TYPE_FLOAT64
     dtype = endian + floats[datatype] if datatype in floats else None
     return _NiftiHeader(need=int(vox_offset) + (n_vox * int(bitpix) + 7) // 8,
-                        offset=int(vox_offset), n_voxels=n_vox, float_dtype=dtype)
+                        offset=int(vox_offset), n_voxels=n_vox, float_dtype=dtype,
+                        single_file=single)
 
 
 class _NiftiScan:
@@ -205,23 +224,132 @@ class _NiftiScan:
         return np.concatenate(self.bad) if self.bad else np.zeros(0, dtype=np.int64)
 
 
-def _check_nifti(path: Path) -> npt.NDArray[np.int64]:
+class _Copy:
+    """Writes the decompressed bytes of a ``.nii.gz`` to ``target`` as they pass by.
+
+    Gives up (deletes ``target``; :attr:`path` is then ``None``) as soon as the header is not
+    a single-file NIfTI, the stream grows past the declared size plus :data:`_COPY_SLACK`,
+    or a write fails: the file is then read from its original, compressed form.
+    """
+
+    def __init__(self, target: Path, scan: _NiftiScan) -> None:
+        self.scan = scan
+        self.path: Path | None = target
+        self.written = 0
+        self.fh: BinaryIO | None = open(target, "wb")  # noqa: SIM115 - closed in close()/drop()
+
+    def feed(self, out: bytes) -> None:
+        if self.fh is None:
+            return
+        h = self.scan.header
+        if self.scan.parsed and (h is None or not h.single_file
+                                 or self.written + len(out) > h.need + _COPY_SLACK):
+            self.drop()
+            return
+        try:
+            self.fh.write(out)
+        except OSError:  # disk full, quota: read the original instead
+            self.drop()
+            return
+        self.written += len(out)
+
+    def drop(self) -> None:
+        """Give the copy up and delete it."""
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
+
+    def close(self) -> Path | None:
+        """Finish the copy; its path, or ``None`` when it was given up."""
+        if self.fh is not None:
+            try:
+                self.fh.close()
+            except OSError:
+                self.fh = None
+                self.drop()
+            self.fh = None
+        h = self.scan.header
+        if self.path is not None and (h is None or not h.single_file):
+            self.drop()  # a stream shorter than a header: nothing to read from a copy
+        return self.path
+
+
+def _check_nifti(path: Path, copy_to: Path | None = None
+                 ) -> tuple[npt.NDArray[np.int64], Path | None]:
+    """Verify a NIfTI file; with ``copy_to``, a ``.nii.gz`` is also written there inflated.
+
+    Returns the non-finite voxels and the path of the uncompressed copy (``None`` when no
+    copy was asked for, the file is not compressed, or the copy was given up).
+    """
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"  # by content: a .nii.gz may be stored uncompressed
     scan = _NiftiScan()
-    if gz:
-        got = _inflated_size(path, _chunks(path), kind="zlib", sink=scan.feed)
-    else:
-        got = 0
-        for block in _chunks(path):
-            got += len(block)
-            scan.feed(block)
-    scan.finish_header()
-    h = scan.header
-    if h is not None and got < h.need:
-        raise _damaged(path, f"it holds {got:,} bytes{' once decompressed' if gz else ''}, "
-                             f"its NIfTI header declares {h.need:,}")
-    return scan.non_finite()
+    copy = None
+    if gz and copy_to is not None:
+        try:
+            copy = _Copy(copy_to, scan)
+        except OSError:  # the folder cannot take the copy: read the original file
+            copy = None
+    try:
+        if gz:
+            if copy is None:
+                sink = scan.feed
+            else:
+                def sink(out: bytes) -> None:
+                    scan.feed(out)
+                    copy.feed(out)
+            got = _inflated_size(path, _chunks(path), kind="zlib", sink=sink)
+        else:
+            got = 0
+            for block in _chunks(path):
+                got += len(block)
+                scan.feed(block)
+        scan.finish_header()
+        h = scan.header
+        if h is not None and got < h.need:
+            raise _damaged(path, f"it holds {got:,} bytes{' once decompressed' if gz else ''}, "
+                                 f"its NIfTI header declares {h.need:,}")
+    except BaseException:
+        if copy is not None:
+            copy.drop()
+        raise
+    return scan.non_finite(), (copy.close() if copy is not None else None)
+
+
+def inflate_nifti(path: str | os.PathLike[str], folder: str | os.PathLike[str]
+                  ) -> tuple[npt.NDArray[np.int64], Path | None]:
+    """:func:`verify_image_file`, and a compressed NIfTI file decompressed once.
+
+    Parameters
+    ----------
+    path : path
+        An image file (any format :func:`verify_image_file` checks).
+    folder : path
+        A private folder of the caller's where the uncompressed copy is written (named as
+        ``path`` without ``.gz``); the caller deletes it.
+
+    Returns
+    -------
+    non_finite : ndarray of int64
+        As returned by :func:`verify_image_file`.
+    copy : Path or None
+        The uncompressed copy of a gzip-compressed single-file NIfTI: the complete
+        decompressed stream, byte for byte; ``None`` for any other file, or when the copy was
+        given up (see the module docstring).  Read the original file then.
+
+    Raises
+    ------
+    InputError
+        As :func:`verify_image_file` (no copy is left behind).
+    """
+    p = Path(os.fspath(path))
+    name = p.name.lower()
+    if not p.is_file() or not name.endswith(".nii.gz"):
+        return verify_image_file(p), None
+    return _check_nifti(p, Path(os.fspath(folder)) / p.name[:-3])
 
 
 def _read_header(path: Path, *, sep: str,
@@ -350,7 +478,7 @@ def verify_image_file(path: str | os.PathLike[str]) -> npt.NDArray[np.int64]:
         return none
     name = p.name.lower()
     if name.endswith((".nii.gz", ".nii")):
-        return _check_nifti(p)
+        return _check_nifti(p)[0]
     if name.endswith((".nrrd", ".nhdr")):
         _check_nrrd(p)
     elif name.endswith((".mha", ".mhd")):

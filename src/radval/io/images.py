@@ -17,11 +17,12 @@ SimpleITK is imported inside the functions (``import radval`` stays light).
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from radval.exceptions import InputError, MissingInputError
-from radval.io._integrity import verify_image_file
+from radval.io._integrity import inflate_nifti, verify_image_file
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -93,6 +94,14 @@ def read_image(path: str | os.PathLike[str]) -> sitk.Image:
         NaN where a floating-point NIfTI file holds NaN or an infinite value (ITK's reader
         alone would return 0 there).
 
+    Notes
+    -----
+    A ``.nii.gz`` is decompressed once: the integrity check writes the decompressed bytes to
+    an uncompressed ``.nii`` in a private temporary folder, which ITK reads and which is
+    deleted at once (:func:`radval.io._integrity.inflate_nifti`); the image is the one ITK
+    reads from the ``.nii.gz`` itself.  The temporary folder (``TMPDIR``) briefly holds the
+    uncompressed image; when it cannot, the ``.nii.gz`` is read directly.
+
     Raises
     ------
     MissingInputError
@@ -102,21 +111,32 @@ def read_image(path: str | os.PathLike[str]) -> sitk.Image:
         corrupt compressed stream: :func:`radval.io._integrity.verify_image_file`), or the
         folder holds zero or several DICOM series.
     """
-    import SimpleITK as sitk
 
     p = _check_exists(path, "image")
     if p.is_dir():
         return _read_dicom_series(p)
-    # SimpleITK zero-fills a truncated file without an error: check the size first
-    non_finite = verify_image_file(p)
+    if not p.name.lower().endswith(".nii.gz"):
+        # SimpleITK zero-fills a truncated file without an error: check the size first
+        return _read_file(p, p, verify_image_file(p))
+    # A .nii.gz is decompressed once, by the check, into a private folder deleted at once
+    with tempfile.TemporaryDirectory(prefix="radval-read-") as tmp:
+        non_finite, copy = inflate_nifti(p, tmp)
+        return _read_file(p, copy or p, non_finite)
+
+
+def _read_file(p: Path, source: Path, non_finite: Any) -> sitk.Image:
+    """Read ``source`` (``p`` itself or its uncompressed copy); messages name ``p``."""
+    import SimpleITK as sitk
+
     # ITK prints its warnings (with the file's absolute path) straight to the process's
     # stderr, past radval's path rewriting: they are not shown while reading
     shown = sitk.ProcessObject.GetGlobalWarningDisplay()
     sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
-        img = sitk.ReadImage(str(p))
+        img = sitk.ReadImage(str(source))
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
+        text = str(exc).strip().replace(str(source), str(p))
+        first = text.splitlines()[-1] if text else "unknown error"
         raise InputError(f"{p.name}: unreadable image ({first})") from exc
     finally:
         sitk.ProcessObject.SetGlobalWarningDisplay(shown)
