@@ -292,7 +292,9 @@ def optimism_pool(study: Any, *, jobs: int | None, scheduler: Any = None) -> Any
     preload = ["radval.workflow._internal", "radval.workflow._fitting",
                "radval.workflow._selection", "sklearn.linear_model", "sklearn.ensemble",
                "sklearn.svm"]
-    if getattr(study.deep, "enabled", False):
+    # torch only where the resamples train a network (deep_refit_for_optimism's conditions)
+    if (study.deep.enabled and study.evaluation.optimism_deep == "retrain"
+            and study.deep.weights is None and study.features is None):
         preload += ["torch", "radval.features.deep_refit"]
     return WorkerPool(n, preload=preload)
 
