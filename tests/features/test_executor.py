@@ -295,3 +295,31 @@ def test_worker_pool_arguments() -> None:
         WorkerPool(1)
     with pytest.raises(InputError, match="'pool' parameter of map_cases"):
         map_cases(square_or_fail, [1], pool="two workers")  # type: ignore[arg-type]
+
+
+def blas_threads(_: int) -> int:
+    """Top-level: threads of the BLAS the worker's numpy uses."""
+    import numpy as np
+    import threadpoolctl
+
+    np.linalg.inv(np.eye(50) + 1)
+    return max((d["num_threads"] for d in threadpoolctl.threadpool_info()), default=1)
+
+
+def test_spawned_workers_start_single_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where workers are spawned (not Linux, or a fork server of other code), a worker
+    started when a case is submitted inherits the thread variables set to 1, with or
+    without a pool started ahead."""
+    import multiprocessing as mp
+
+    pytest.importorskip("threadpoolctl")
+    from radval.features import executor
+
+    monkeypatch.setattr(executor, "_pool_context", lambda *a: mp.get_context("spawn"))
+    for k in executor._THREAD_ENV:
+        monkeypatch.delenv(k, raising=False)
+    out = map_cases(blas_threads, [0, 1, 2], jobs=2, progress=False)
+    assert [o.value for o in out] == [1, 1, 1]
+    with executor.WorkerPool(2) as pool:
+        out = map_cases(blas_threads, [0, 1, 2], pool=pool, progress=False)
+    assert [o.value for o in out] == [1, 1, 1]

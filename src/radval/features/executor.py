@@ -411,9 +411,10 @@ class WorkerPool:
         self.jobs = jobs
         self._executor: _Pool | None = _Pool(jobs, tuple(str(m) for m in preload))
         # the pool starts a worker per submission while none is idle: start them all now
-        # (each runs the imports in its initializer, before any task)
-        for _ in range(jobs):
-            self._executor.submit(_nothing)
+        # (each runs the imports in its initializer, before any task), single-threaded
+        with _single_thread_env():
+            for _ in range(jobs):
+                self._executor.submit(_nothing)
 
     def executor(self) -> Any:
         """The process pool (``None`` once closed or broken)."""
@@ -567,7 +568,10 @@ def _pool_pass(fn: Callable[[Any], Any], items: list[Any], indices: list[int], j
     from concurrent.futures.process import BrokenProcessPool
 
     pending: dict[Future[CaseOutcome], int] = {}
-    with (_Pool(jobs) if executor is None else contextlib.nullcontext(executor)) as pool:
+    # the thread variables stay at 1 for the whole pass: the pool starts a worker when a
+    # case is submitted and none is idle (with spawn, the worker inherits them then)
+    with _single_thread_env(), (_Pool(jobs) if executor is None
+                                else contextlib.nullcontext(executor)) as pool:
         pos = 0
         try:
             while pos < len(indices) or pending:
