@@ -207,16 +207,22 @@ class LoessFit:
         z = np.asarray(z, dtype=np.float64)
         inside = (z >= v[0]) & (z <= v[-1])
         j = np.clip(np.searchsorted(v, z, side="left") - 1, 0, v.size - 2)
-        lo, hi = v[j], v[j + 1]
-        width = hi - lo
-        h = (z - lo) / width
-        phi0 = (1.0 - h) ** 2 * (1.0 + 2.0 * h)
-        phi1 = h**2 * (3.0 - 2.0 * h)
-        psi0 = h * (1.0 - h) ** 2
-        psi1 = h**2 * (h - 1.0)
-        s = (phi0 * self.values[j] + phi1 * self.values[j + 1]
-             + (psi0 * self.slopes[j] + psi1 * self.slopes[j + 1]) * width)
+        s = _hermite(z, v[j], v[j + 1], self.values[j], self.values[j + 1], self.slopes[j],
+                     self.slopes[j + 1])
         return np.where(inside, s, np.nan)
+
+
+def _hermite(z: FloatArray, lo: FloatArray, hi: FloatArray, v0: FloatArray, v1: FloatArray,
+             s0: FloatArray, s1: FloatArray) -> FloatArray:
+    """Cubic Hermite interpolant on ``[lo, hi]`` with end values ``v0, v1`` and slopes
+    ``s0, s1`` (R's ``ehg128``), shared by one fit and the batch of a band."""
+    width = hi - lo
+    h = (z - lo) / width
+    phi0 = (1.0 - h) ** 2 * (1.0 + 2.0 * h)
+    phi1 = h**2 * (3.0 - 2.0 * h)
+    psi0 = h * (1.0 - h) ** 2
+    psi1 = h**2 * (h - 1.0)
+    return np.asarray(phi0 * v0 + phi1 * v1 + (psi0 * s0 + psi1 * s1) * width)
 
 
 def _kd_vertices(xs: FloatArray, *, span: float, cell: float) -> FloatArray:
@@ -466,15 +472,8 @@ class _Batch:
             for i in range(int(width.max())):
                 below += self.vertices[np.minimum(f + i, e)][:, None] < z
             j = f[:, None] + np.clip(below - 1, 0, width[:, None] - 2)
-            lo, hi = self.vertices[j], self.vertices[j + 1]
-            wd = hi - lo
-            h = (z - lo) / wd
-            phi0 = (1.0 - h) ** 2 * (1.0 + 2.0 * h)
-            phi1 = h**2 * (3.0 - 2.0 * h)
-            psi0 = h * (1.0 - h) ** 2
-            psi1 = h**2 * (h - 1.0)
-            s = (phi0 * self.values[j] + phi1 * self.values[j + 1]
-                 + (psi0 * self.slopes[j] + psi1 * self.slopes[j + 1]) * wd)
+            s = _hermite(z, self.vertices[j], self.vertices[j + 1], self.values[j],
+                         self.values[j + 1], self.slopes[j], self.slopes[j + 1])
             inside = (z >= self.vertices[f][:, None]) & (z <= self.vertices[e][:, None])
             out[r0:r0 + step] = np.where(inside, s, np.nan)
         return out
