@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -122,3 +124,51 @@ def test_pending_figures_cancel_what_has_not_started_on_an_error() -> None:
         raise RuntimeError("a section failed")
     assert queued.cancelled()  # never started
     assert first.done()  # the running one was waited for: no worker left behind
+
+
+def _section_figure() -> Any:
+    from radval.report._plots import new_figure, style
+
+    with style():
+        fig, ax = new_figure(figsize=(3, 2))
+        ax.plot([0, 1, 2], [0.2, 0.5, 0.4], label="combined")
+        ax.set_title("A section's figure")
+        ax.legend()
+    return fig
+
+
+def test_a_section_figure_written_by_a_worker_is_the_same_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PendingFigures.save: a figure built in the report's process is pickled to a worker
+    process, which writes SVG, PDF and PNG identical to the files written in place."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from radval.report import figures
+
+    monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 60)
+    here = figures.save(_section_figure(), tmp_path / "here", "fig-x")
+    pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"),
+                               initializer=figures._init_worker,
+                               initargs=(None, dict(figures.SAVE_OPTIONS), os.getpid()))
+    pending = figures.PendingFigures({}, pool)
+    png = pending.save(_section_figure(), tmp_path / "worker", "fig-x")
+    assert png == tmp_path / "worker" / "fig-x.png"
+    pending.close()
+    for ext in ("svg", "pdf", "png"):
+        assert (tmp_path / "worker" / f"fig-x.{ext}").read_bytes() == \
+            here.with_suffix(f".{ext}").read_bytes(), ext
+
+
+def test_a_section_figure_that_cannot_be_written_fails_the_report(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from radval.exceptions import OutputError
+    from radval.report import figures
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    pending = figures.PendingFigures({}, ThreadPoolExecutor(max_workers=1))
+    pending.save(_section_figure(), blocked / "figures", "fig-broken")
+    with pytest.raises(OutputError, match="fig-broken"):
+        pending.close()

@@ -166,3 +166,44 @@ def test_resample_cv_folds_group_the_copies_of_a_patient(
         # row "d012#7" is a copy of patient d012
         assert [r.split("#")[0] for r in rows] == list(groups)
         assert len(set(groups)) < len(groups)
+
+
+def test_results_do_not_depend_on_the_chunks_or_the_workers(
+        leaky: tuple[Any, Any, pd.DataFrame]) -> None:
+    # each resample has its own seed: one chunk, many small chunks (the default, with the
+    # payload shared as bytes) and two worker processes give the same tables to the bit
+    study, data, preds = leaky
+    runs = [optimism_bootstrap(study, data, n_resamples=12, preds=preds, jobs=1, n_chunks=1),
+            optimism_bootstrap(study, data, n_resamples=12, preds=preds, jobs=1),
+            optimism_bootstrap(study, data, n_resamples=12, preds=preds, jobs=2)]
+    for other in runs[1:]:
+        assert other.n_resamples == runs[0].n_resamples == 12
+        pd.testing.assert_frame_equal(other.table, runs[0].table, check_exact=True)
+        pd.testing.assert_frame_equal(other.prediction_instability,
+                                      runs[0].prediction_instability, check_exact=True)
+        pd.testing.assert_frame_equal(other.selection_frequency,
+                                      runs[0].selection_frequency, check_exact=True)
+
+
+def test_the_shared_payload_is_unpickled_once_per_process(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    from radval.workflow import _internal
+
+    loads: list[int] = []
+    real = pickle.loads
+
+    def counting(blob: bytes) -> Any:
+        loads.append(len(blob))
+        return real(blob)
+
+    monkeypatch.setattr(pickle, "loads", counting)
+    monkeypatch.setattr(_internal, "_SHARED", {})
+    blob = pickle.dumps({"study": "s", "data": [1, 2, 3]})
+    first = _internal._shared_payload("t1", blob)
+    assert _internal._shared_payload("t1", blob) is first  # the second chunk: cached
+    assert loads == [len(blob)]
+    other = pickle.dumps({"study": "other"})
+    assert _internal._shared_payload("t2", other) == {"study": "other"}  # a new bootstrap
+    assert len(loads) == 2 and list(_internal._SHARED) == ["token", "value"]

@@ -114,9 +114,7 @@ def _cohorts(d: ReportData, df: pd.DataFrame) -> list[str]:
 
 
 def _save(ctx: SectionContext, fig: Any, name: str) -> Path:
-    from radval.report.figures import save
-
-    return save(fig, ctx.fig_dir, name)
+    return ctx.save(fig, name)
 
 
 def _width(panels: int, extra: int = 0) -> str:

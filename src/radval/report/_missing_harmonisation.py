@@ -101,10 +101,8 @@ def _drawer(ctx: SectionContext, label: str, make: Any) -> Any:
     """``draw`` of :meth:`SectionWriter.figure`: the figure of ``make(ctx.data)`` saved
     as ``label`` (``None`` when there is nothing to draw)."""
     def draw() -> Path | None:
-        from radval.report.figures import save
-
         fig = make(ctx.data)
-        return None if fig is None else save(fig, ctx.fig_dir, label)
+        return None if fig is None else ctx.save(fig, label)
     return draw
 
 

@@ -247,6 +247,16 @@ class SectionContext:
         self.where: dict[str, Placement] = {}
         self.split = split
 
+    def save(self, fig: Any, name: str) -> Path:
+        """Write a figure built by a section as ``fig_dir/name.{svg,pdf,png}``; the PNG's
+        path.  With worker processes (:class:`radval.report.figures.PendingFigures`) a
+        worker writes the files while the sections go on."""
+        from radval.report import figures
+
+        if isinstance(self.drawn, figures.PendingFigures):
+            return self.drawn.save(fig, self.fig_dir, name)
+        return figures.save(fig, self.fig_dir, name)
+
     @property
     def results(self) -> ResultsFile:
         """The typed results."""

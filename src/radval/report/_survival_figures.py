@@ -14,7 +14,7 @@ The ``*_figure`` functions compose them into the report's figures and save them 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,10 @@ from radval.contracts._results import Survival
 from radval.report._data import ReportData, level_percent
 from radval.report._escape import mpl_text
 from radval.report._plots import LINE_STYLES, OKABE_ITO, new_figure, style
+
+#: Writes a figure under a name and returns its PNG
+#: (:meth:`radval.report._sections.SectionContext.save`).
+Saver = Callable[[Any, str], Path]
 
 __all__ = ["auc_figure", "horizon_figure", "per_horizon_figure", "survival_calibration_plot",
            "survival_decision_plot", "td_auc_plot"]
@@ -285,7 +289,7 @@ def _at(df: pd.DataFrame, horizon: float) -> pd.DataFrame:
     return df[abs(_num(df["horizon"]) - horizon) < 1e-9]
 
 
-def horizon_figure(d: ReportData, horizon: float, out: Path) -> Path | None:
+def horizon_figure(d: ReportData, horizon: float, save: Saver) -> Path | None:
     """Main report: calibration and net benefit at one horizon, side by side."""
     grp, cur = _at(d.survival_calibration_grouped, horizon), \
         _at(d.survival_calibration_curve, horizon)
@@ -309,10 +313,10 @@ def horizon_figure(d: ReportData, horizon: float, out: Path) -> Path | None:
                                        title=f"Net benefit at {_h(horizon)} {unit}")
         fig.tight_layout()
         _shared_legend(fig, d, _cohorts_of(d, grp, cur, dca))
-    return _save(fig, out, "fig-survival-horizon")
+    return save(fig, "fig-survival-horizon")
 
 
-def per_horizon_figure(d: ReportData, kind: str, out: Path) -> Path | None:
+def per_horizon_figure(d: ReportData, kind: str, save: Saver) -> Path | None:
     """Supplement: one panel per horizon (at most three a row) of the calibration or the
     decision curves."""
     if kind == "calibration":
@@ -350,10 +354,10 @@ def per_horizon_figure(d: ReportData, kind: str, out: Path) -> Path | None:
                 ax.set_ylabel("")  # one axis title per row
         fig.tight_layout()
         _shared_legend(fig, d, _cohorts_of(d, *frames))
-    return _save(fig, out, name)
+    return save(fig, name)
 
 
-def auc_figure(d: ReportData, out: Path) -> Path | None:
+def auc_figure(d: ReportData, save: Saver) -> Path | None:
     auc = d.survival_auc
     if auc.empty or not pd.notna(_num(auc["auc"])).any():
         return None
@@ -364,10 +368,5 @@ def auc_figure(d: ReportData, out: Path) -> Path | None:
                     confidence_level=d.ci_level, ax=ax)
         fig.tight_layout()
         _shared_legend(fig, d, _cohorts_of(d, auc))
-    return _save(fig, out, "fig-survival-auc")
+    return save(fig, "fig-survival-auc")
 
-
-def _save(fig: Any, out: Path, name: str) -> Path:
-    from radval.report.figures import save
-
-    return save(fig, out, name)

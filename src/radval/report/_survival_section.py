@@ -391,7 +391,7 @@ def build_main(ctx: SectionContext) -> Section | None:
             f"predicted risk ({d.ci} CI) and the flexible calibration curve; dotted: ideal. "
             "Right: net benefit of the risks against the threshold probability (thin "
             "lines: treat all; 0: treat none).", width="90%",
-            draw=lambda: horizon_figure(d, h, ctx.fig_dir))
+            draw=lambda: horizon_figure(d, h, ctx.save))
         drew_t = w.table(calibration_table(d, h), "tbl-survival-calibration-main",
                          f"Accuracy and calibration of the absolute risks at {at}: "
                          "observed (Kaplan-Meier) and mean predicted risk, observed/expected "
@@ -432,7 +432,7 @@ def build_detail(ctx: SectionContext) -> Section | None:
         w.p("@tbl-survival-risk-groups describes the risk groups of the Kaplan-Meier "
             "curves.")
     if w.figure("fig-survival-auc", f"Time-dependent AUC ({d.ci} CI) over the horizons, per "
-                "cohort; dotted: 0.5.", width="70%", draw=lambda: auc_figure(d, ctx.fig_dir)):
+                "cohort; dotted: 0.5.", width="70%", draw=lambda: auc_figure(d, ctx.save)):
         w.p("@fig-survival-auc shows how the discrimination changes with the horizon.")
     if w.table(optimism_table(d), "tbl-survival-optimism",
                "Bootstrap optimism of the time-to-event discrimination on the development "
@@ -447,7 +447,7 @@ def build_detail(ctx: SectionContext) -> Section | None:
         drew_f = w.figure("fig-survival-calibration", "Calibration of the absolute risks at "
                           "each horizon: Kaplan-Meier risk by tenth of predicted risk "
                           f"({d.ci} CI) and the flexible calibration curve; dotted: ideal.",
-                          draw=lambda: per_horizon_figure(d, "calibration", ctx.fig_dir))
+                          draw=lambda: per_horizon_figure(d, "calibration", ctx.save))
         drew_t = w.table(cal, "tbl-survival-calibration",
                          "Accuracy and calibration of the absolute risks at each horizon: "
                          "observed (Kaplan-Meier) and mean predicted risk, observed/expected "
@@ -455,7 +455,7 @@ def build_detail(ctx: SectionContext) -> Section | None:
                          "score and IPA.")
         drew_d = w.figure("fig-survival-dca", "Decision curves of the absolute risks at each "
                           "horizon (thin lines: treat all; 0: treat none).",
-                          draw=lambda: per_horizon_figure(d, "decision", ctx.fig_dir))
+                          draw=lambda: per_horizon_figure(d, "decision", ctx.save))
         refs = [x for x, ok in (("@fig-survival-calibration", drew_f),
                                 ("@tbl-survival-calibration", drew_t),
                                 ("@fig-survival-dca", drew_d)) if ok]

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from radval.contracts._results import ResultsFile
+from radval.exceptions import OutputError
 from radval.report._data import ReportData
 from radval.report._escape import md_identifier, mpl_text
 from radval.report._plots import (
@@ -674,14 +675,23 @@ def _draw_one(name: str, func: str, kwargs: dict[str, Any], d: ReportData, out_d
         return name, f"{type(exc).__name__}: {exc}"
 
 
+def _save_pickled(blob: bytes, out_dir: str, name: str) -> Path:
+    """Worker: :func:`save` a figure built in the report's process (pickled there)."""
+    import pickle
+
+    return save(pickle.loads(blob), out_dir, name)  # noqa: S301 - the report's own bytes
+
+
 class PendingFigures(MutableMapping[str, "Path | None | str"]):
     """The report's figures while worker processes draw them (:func:`start_figures`).
 
     Which labels exist is known at once; looking one up waits for that figure only, so
     the sections are written (and draw their own figures) while the workers draw the
     rest.  Results set by the sections (``pending[label] = png``) are kept beside them.
-    Use as a context manager, or call :meth:`close`: it waits for every figure and
-    stops the workers (on an error, it cancels what has not started).
+    The figures the sections build are written by the workers too (:meth:`save`):
+    writing SVG, PDF and PNG is most of a figure's cost.  Use as a context manager, or
+    call :meth:`close`: it waits for every figure and stops the workers (on an error,
+    it cancels what has not started).
     """
 
     def __init__(self, futures: Mapping[str, Any] | None = None, pool: Any = None,
@@ -689,6 +699,24 @@ class PendingFigures(MutableMapping[str, "Path | None | str"]):
         self._futures = dict(futures or {})
         self._pool = pool
         self._done: dict[str, Path | None | str] = dict(done or {})
+        self._saves: list[tuple[str, Any]] = []
+
+    def save(self, fig: Any, out_dir: str | Path, name: str) -> Path:
+        """:func:`save` ``fig`` in a worker when there are workers, else here; the PNG's
+        path, whose files exist once :meth:`close` has returned.
+
+        The figure travels pickled (matplotlib figures are picklable; the files are the
+        same to the byte).  A save that fails makes :meth:`close` raise: the document
+        already refers to the figure.
+        """
+        if self._pool is None:
+            return save(fig, out_dir, name)
+        import pickle
+
+        blob = pickle.dumps(fig, protocol=pickle.HIGHEST_PROTOCOL)
+        self._saves.append((name, self._pool.submit(_save_pickled, blob, str(out_dir),
+                                                    name)))
+        return Path(out_dir) / f"{md_identifier(name)}.png"
 
     def __getitem__(self, label: str) -> Path | None | str:
         if label not in self._done:
@@ -718,15 +746,27 @@ class PendingFigures(MutableMapping[str, "Path | None | str"]):
     def close(self, *, cancel: bool = False) -> dict[str, Path | None | str]:
         """Wait for every figure (or, with ``cancel``, drop those not started) and stop
         the workers; the figures drawn, by label."""
+        failed: list[str] = []
+        errno: int | None = None
         try:
             if not cancel:
                 for label in list(self._futures):
                     self[label]
+                for name, fut in self._saves:
+                    try:
+                        fut.result()
+                    except Exception as exc:  # noqa: BLE001 - reported below, every one
+                        failed.append(f"{name} ({type(exc).__name__}: {exc})")
+                        errno = errno or getattr(exc, "errno", None)
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=cancel)
                 self._pool = None
             self._futures.clear()
+            self._saves.clear()
+        if failed:
+            raise OutputError(f"report figures could not be written: {'; '.join(failed)}",
+                              errno=errno)
         return dict(self._done)
 
     def __enter__(self) -> PendingFigures:
