@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sys
 import threading
@@ -247,11 +248,67 @@ def worker_process_init(parent_pid: int | None = None, alive: Connection | None 
         die_with_parent(parent_pid)
 
 
-def _worker_init() -> None:
-    """Initializer of Dask workers: one thread (their lifetime is Dask's business)."""
-    for k in _THREAD_ENV:
-        os.environ[k] = "1"
-    _one_thread()
+class _OneThreadWhileRunning:
+    """Dask workers: one thread in SimpleITK and in the BLAS/OpenMP pools while radval items
+    run in this process, the worker's own settings restored when the last one ends.
+
+    radval's own workers are single-threaded from the start (the thread variables are set
+    before numpy loads).  A Dask worker already has numpy loaded, where those variables do
+    nothing, so threadpoolctl limits the pools; and it may be the user's, running other work
+    between radval's items, whose thread counts radval has no business changing for good.
+    Items running concurrently (a worker with several threads) share one save/restore: the
+    first saves, the last restores.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._limiter: Any = None
+        self._sitk_old: int | None = None
+        # threadpoolctl's controller and the number of modules loaded when it was made:
+        # building it scans the loaded libraries (~1 ms), and an import since may have loaded
+        # another BLAS/OpenMP library
+        self._controller: tuple[Any, int] | None = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._running += 1
+            if self._running > 1:
+                return
+            sitk = sys.modules.get("SimpleITK")
+            if sitk is not None:
+                self._sitk_old = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+                sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+                return
+            if self._controller is None or self._controller[1] != len(sys.modules):
+                self._controller = (ThreadpoolController(), len(sys.modules))
+            self._limiter = self._controller[0].limit(limits=1)
+            self._limiter.__enter__()
+
+    def __exit__(self, *_: Any) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running > 0:
+                return
+            limiter, self._limiter = self._limiter, None
+            if limiter is not None:
+                limiter.__exit__(None, None, None)
+            old, self._sitk_old = self._sitk_old, None
+            # SimpleITK imported by an item (not loaded before): its default was never changed
+            if old is not None and "SimpleITK" in sys.modules:
+                sys.modules["SimpleITK"].ProcessObject.SetGlobalDefaultNumberOfThreads(old)
+
+
+_DASK_THREADS = _OneThreadWhileRunning()
+
+
+def _run_dask_one(fn: Callable[[Any], Any], index: int, item: Any) -> CaseOutcome:
+    """Dask-side wrapper of :func:`_run_one` (see :class:`_OneThreadWhileRunning`)."""
+    with _DASK_THREADS:
+        return _run_one(fn, index, item)
 
 
 @contextlib.contextmanager
@@ -442,7 +499,8 @@ class WorkerPool:
 def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | None = None,
               scheduler: Any = None, progress: bool | None = None,
               on_result: Callable[[CaseOutcome], None] | None = None,
-              desc: str = "cases", pool: WorkerPool | None = None) -> list[CaseOutcome]:
+              desc: str = "cases", pool: WorkerPool | None = None,
+              cost: Sequence[float] | None = None) -> list[CaseOutcome]:
     """Apply ``fn`` to every item, in parallel, results in input order.
 
     Parameters
@@ -468,6 +526,13 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
         Local worker processes started beforehand (:class:`WorkerPool`, so that their
         start-up overlapped the caller's own work); its size replaces ``jobs``.  Not
         used with a Dask ``scheduler``.  The caller closes it.
+    cost : sequence of float, optional
+        An estimate of each item's run time, in any unit (extraction passes the size of the
+        mask file).  With several workers the items are started longest first, so that the
+        run does not end with one worker busy on a long item that started last while the
+        others idle (the classic longest-processing-time-first rule: the idle tail is then
+        at most about the shortest items' time); results still come back in input order, and
+        ``on_result`` is called as items finish.  Default: input order.
 
     Returns
     -------
@@ -486,6 +551,7 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise param_error("jobs", "map_cases", "an integer >= 1 or None", jobs)
     sched = resolve_scheduler(scheduler)
+    order = _start_order(len(items), cost)
     bar = _Progress(len(items), desc, progress)
     results: list[CaseOutcome | None] = [None] * len(items)
 
@@ -499,16 +565,31 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
         if not items:
             return []
         if sched is not None:
-            _run_dask(fn, items, sched, jobs, _collect)
+            _run_dask(fn, items, sched, jobs, _collect, order=order, desc=desc)
         elif jobs == 1 or len(items) == 1:
             with _sitk_threads(1):
                 for i, item in enumerate(items):
                     _collect(_run_one(fn, i, item))
         else:
-            _run_processes(fn, items, min(jobs, len(items)), _collect, pool=pool)
+            _run_processes(fn, items, min(jobs, len(items)), _collect, pool=pool,
+                           order=order)
     finally:
         bar.close()
     return [r for r in results if r is not None]
+
+
+def _start_order(n: int, cost: Sequence[float] | None) -> list[int]:
+    """Indices ``0..n-1`` by decreasing ``cost`` (ties and ``None``: input order)."""
+    if cost is None:
+        return list(range(n))
+    try:
+        c = [float(x) for x in cost]
+    except (TypeError, ValueError):
+        raise param_error("cost", "map_cases", "a sequence of finite numbers", cost) from None
+    if len(c) != n or not all(math.isfinite(x) for x in c):
+        raise param_error("cost", "map_cases",
+                          f"a sequence of {n} finite numbers (one per item)", cost)
+    return sorted(range(n), key=lambda i: -c[i])
 
 
 _DIED = ("WorkerDied: the worker process died while running this case (a crash or the "
@@ -601,7 +682,7 @@ def _pool_pass(fn: Callable[[Any], Any], items: list[Any], indices: list[int], j
 
 def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
                    collect: Callable[[CaseOutcome], None], *,
-                   pool: WorkerPool | None = None) -> None:
+                   pool: WorkerPool | None = None, order: list[int] | None = None) -> None:
     """Local worker processes; a case that kills its worker fails alone.
 
     When a worker dies the pool is broken and every case in flight is lost; those cases are
@@ -609,7 +690,7 @@ def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
     as failed) and the run continues with a new pool.  A :class:`WorkerPool` serves the
     first pass only (a broken one is not used again).
     """
-    todo = list(range(len(items)))
+    todo = list(range(len(items))) if order is None else list(order)
     first = pool.executor() if pool is not None else None
     while todo:
         suspects, todo = _pool_pass(fn, items, todo, jobs, collect, executor=first)
@@ -623,8 +704,29 @@ def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
                 collect(CaseOutcome(i, False, None, _DIED))
 
 
+#: Dask configuration of the ``LocalCluster`` radval starts for ``scheduler="local"``, passed
+#: to its workers by their nannies.  The worker profiler samples the running task's stack
+#: 100 times a second in the worker's event loop, which has to take the GIL from the task for
+#: each sample; it feeds the dashboard only, and radval's own cluster has none (nobody can
+#: connect to it).  Measured: 0.25 CPU-s per 10 CPU-s of extraction, and the task threads
+#: waited ~3% longer for the GIL.
+OWN_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+
+
 def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
-              collect: Callable[[CaseOutcome], None]) -> None:
+              collect: Callable[[CaseOutcome], None], *, order: list[int] | None = None,
+              desc: str = "cases") -> None:
+    """Run the items on a Dask cluster, in ``order`` (default: input order).
+
+    One task per item, all submitted at once with ``fn`` pickled by reference (a top-level
+    function: a few dozen bytes, nothing to scatter); the scheduler then hands them out in
+    the submission order.  Results are gathered in the background as tasks finish
+    (``with_results``: no round trip per result) and each task is released as soon as its
+    result is collected, so that a long run does not keep every result in the workers'
+    memory.
+    """
+    import uuid
+
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -639,7 +741,7 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
         # Dask worker takes ~0.6 s to exit); distributed is preloaded if the server starts now
         method = _pool_context(extra_preload=("distributed",)).get_start_method()
         with _single_thread_env(), dask.config.set(
-                {"distributed.worker.multiprocessing-method": method}):
+                {"distributed.worker.multiprocessing-method": method, **OWN_CLUSTER_CONFIG}):
             cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
         client = Client(cluster)
@@ -650,18 +752,23 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
     else:
         raise param_error("scheduler", "map_cases",
                           "a scheduler address, 'local' or a distributed.Client", sched)
+    if order is None:
+        order = list(range(len(items)))
+    # readable task names on the user's dashboard ("radval-extract"); the zero-padded rank
+    # keeps the names in submission order
+    label = "".join(c if c.isalnum() else "_" for c in desc) or "cases"
+    token = uuid.uuid4().hex
+    keys = [f"radval-{label}-{token}-{r:06d}" for r in range(len(order))]
     try:
-        client.run(_worker_init)
-        futures = client.map(_run_one, [fn] * len(items), range(len(items)), items,
-                             pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
+        futures = client.map(_run_dask_one, [fn] * len(order), order,
+                             [items[i] for i in order], key=keys, pure=False)
+        index = {f.key: i for f, i in zip(futures, order)}
         try:
-            for fut in as_completed(futures):
-                try:
-                    out = fut.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: one case fails
+            for fut, out in as_completed(futures, with_results=True, raise_errors=False):
+                if not isinstance(out, CaseOutcome):  # e.g. KilledWorker: one case fails
                     out = CaseOutcome(index[fut.key], False, None,
-                                      f"{type(exc).__name__}: {exc}")
+                                      f"{type(out).__name__}: {out}")
+                fut.release()  # the result leaves the worker's memory now, not at the end
                 collect(out)
         except BaseException:
             client.cancel(futures)
