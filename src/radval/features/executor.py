@@ -49,7 +49,14 @@ workers are left to Dask, whose nannies end their workers when the client proces
 Every worker runs one case at a time with one thread: ``OMP_NUM_THREADS``,
 ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS`` are
 set to 1 for the worker processes, and SimpleITK's global thread count is set to 1 before each
-item.  Results therefore do not depend on the backend or the number of workers.
+item.  A Dask worker has numpy loaded already (the variables would do nothing) and may be the
+user's: there each item runs with SimpleITK and the BLAS/OpenMP pools (threadpoolctl) at one
+thread, and the worker's own settings are restored when radval's items end.  Results therefore
+do not depend on the backend or the number of workers.
+
+With a ``cost`` per item (extraction: the mask file's size), items start longest first, on
+every backend: a long case that started last would otherwise keep one worker busy while the
+others idle at the end of the run.
 """
 
 from __future__ import annotations
@@ -764,7 +771,11 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
                              [items[i] for i in order], key=keys, pure=False)
         index = {f.key: i for f, i in zip(futures, order)}
         try:
-            for fut, out in as_completed(futures, with_results=True, raise_errors=False):
+            # the futures' own client's loop: as_completed defaults to the default client's,
+            # another one when the process has several clients (the user's and radval's own)
+            done = as_completed(futures, loop=client.loop, with_results=True,
+                                raise_errors=False)
+            for fut, out in done:
                 if not isinstance(out, CaseOutcome):  # e.g. KilledWorker: one case fails
                     out = CaseOutcome(index[fut.key], False, None,
                                       f"{type(out).__name__}: {out}")

@@ -1,0 +1,146 @@
+"""map_cases on Dask and the start order (``cost``): longest items first, results in input
+order, the worker's thread settings restored, results released as they are collected."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from radval.exceptions import InputError
+from radval.features.executor import _start_order, map_cases
+
+distributed = pytest.importorskip("distributed")
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+def threads_seen(_: int) -> tuple[int, int]:
+    """SimpleITK's thread count and the largest BLAS/OpenMP pool while an item runs."""
+    import SimpleITK as sitk
+    from threadpoolctl import threadpool_info
+
+    pools = [d["num_threads"] for d in threadpool_info()]
+    return sitk.ProcessObject.GetGlobalDefaultNumberOfThreads(), max(pools, default=1)
+
+
+def profiler_enabled(_: int) -> bool:
+    import dask
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """One worker thread in this process: the order of execution is the start order, and
+    the worker's state (SimpleITK, BLAS, environment) is this process's."""
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def test_start_order() -> None:
+    assert _start_order(4, None) == [0, 1, 2, 3]
+    assert _start_order(5, [1.0, 5, 3, 5, 0]) == [1, 3, 2, 0, 4]  # ties: input order
+    with pytest.raises(InputError, match="'cost' parameter of map_cases must be a sequence "
+                                         "of 3 finite numbers"):
+        _start_order(3, [1.0, 2.0])
+    with pytest.raises(InputError, match="'cost' parameter"):
+        _start_order(2, [1.0, math.nan])
+    with pytest.raises(InputError, match="'cost' parameter"):
+        _start_order(1, ["big"])  # type: ignore[list-item]
+    with pytest.raises(InputError, match="'cost' parameter"):
+        map_cases(double, [1, 2], jobs=1, cost=[1.0])
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_cost_keeps_results_in_input_order(jobs: int) -> None:
+    out = map_cases(double, list(range(6)), jobs=jobs, progress=False,
+                    cost=[0, 5, 1, 4, 2, 3])
+    assert [o.index for o in out] == list(range(6))
+    assert [o.value for o in out] == [0, 2, 4, 6, 8, 10]
+
+
+def test_dask_runs_the_longest_first_and_keeps_input_order(client: Any) -> None:
+    finished: list[int] = []
+    out = map_cases(double, list(range(8)), scheduler=client, progress=False,
+                    cost=[3, 9, 1, 7, 7, 0, 5, 2], on_result=lambda o: finished.append(o.index))
+    assert [o.value for o in out] == [2 * i for i in range(8)]
+    assert finished == [1, 3, 4, 6, 0, 7, 2, 5]  # one worker thread: in start order
+    finished.clear()
+    map_cases(double, list(range(5)), scheduler=client, progress=False,
+              on_result=lambda o: finished.append(o.index))
+    assert finished == [0, 1, 2, 3, 4]  # no cost: input order
+
+
+def set_blas_threads(n: int) -> list[int]:
+    """The user's own BLAS setting, made by a task in the worker's thread and kept."""
+    from threadpoolctl import ThreadpoolController, threadpool_info
+
+    ThreadpoolController().limit(limits=n)
+    return [d["num_threads"] for d in threadpool_info()]
+
+
+def test_dask_items_run_single_threaded_and_the_worker_is_restored(client: Any) -> None:
+    import os
+
+    import SimpleITK as sitk
+    from threadpoolctl import threadpool_info
+
+    env = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    old_sitk = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    old_blas = [d["num_threads"] for d in threadpool_info()]
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(3)
+    try:
+        user = client.submit(set_blas_threads, 2, pure=False).result()
+        assert user and set(user) == {2}
+        out = map_cases(threads_seen, [0, 1, 2], scheduler=client, progress=False)
+        assert {o.value for o in out} == {(1, 1)}
+        assert [d["num_threads"] for d in threadpool_info()] == user
+        assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == 3
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(old_sitk)
+        client.submit(set_blas_threads, max(old_blas), pure=False).result()
+    # nothing written into the worker's environment either
+    assert {k: os.environ.get(k) for k in env} == env
+
+
+def test_dask_results_are_released_as_they_are_collected(client: Any) -> None:
+    def held() -> int:
+        return int(client.run_on_scheduler(
+            lambda dask_scheduler: sum(ts.state == "memory"
+                                       for ts in dask_scheduler.tasks.values())))
+
+    counts: list[int] = []
+
+    def on_result(o: Any) -> None:
+        if o.index == 9:  # the last one: the nine before must be gone from the worker
+            deadline = time.monotonic() + 5
+            while held() > 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            counts.append(held())
+
+    out = map_cases(double, list(range(10)), scheduler=client, progress=False,
+                    on_result=on_result)
+    assert [o.value for o in out] == [2 * i for i in range(10)]
+    assert counts and counts[0] <= 1
+
+
+@pytest.mark.slow
+def test_own_cluster_runs_without_the_worker_profiler(client: Any) -> None:
+    """radval's LocalCluster (``scheduler="local"``) has no dashboard: its workers do not
+    sample stacks for one.  Another client (``client``, the default one) is open meanwhile:
+    the results are tracked on the loop of radval's client (on the default client's loop,
+    gathering raced with it and the run could hang)."""
+    out = map_cases(profiler_enabled, list(range(30)), jobs=2, scheduler="local",
+                    progress=False)
+    assert [o.value for o in out] == [False] * 30
+    import dask
+
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # not here
