@@ -11,10 +11,12 @@ machine a load change then falls on one side of a ratio only.  This script runs,
 - ``local``: ``scheduler="local"`` (radval starts and stops its own cluster each run,
   ``extract/dask_local_vs_processes``).
 
-It prints one JSON line per run (wall seconds, CPU seconds of this process, load average)
-and, at the end, per Dask configuration: the ratio to ``proc`` of the same round (min,
-median, max) and the benchmark's ratio (best of the rounds over best of the rounds).  Run it
-for two versions of radval with ``PYTHONPATH`` to compare them.  Not collected by
+It prints one JSON line per run: wall seconds, CPU seconds of this process (scheduler, client)
+and of everything (this process, its Dask workers, the workers of radval's fork server: less
+sensitive than the wall time to the load of a shared machine), load average.  At the end, per
+Dask configuration: the ratio to ``proc`` of the same round (min, median, max), the
+benchmark's ratio (best of the rounds over best of the rounds) and the median CPU ratio.  Run
+it for two versions of radval with ``PYTHONPATH`` to compare them.  Not collected by
 ``run_all.py`` (not a ``bench_*.py`` file).
 
 Usage: ``PYTHONPATH=src .venv/bin/python analysis/benchmarks/dask_rows.py [--reps N]
@@ -61,14 +63,14 @@ def main(reps: int = 5,
         extract_radiomics(manifest, out_dir=root / "warm", jobs=1, progress=False)
         counter = iter(range(100_000))
 
-        def run(scheduler: Any) -> tuple[float, float]:
-            c0, t0 = _self_cpu(), time.perf_counter()
+        def run(scheduler: Any) -> tuple[float, float, float]:
+            a0, c0, t0 = be._cpu(), _self_cpu(), time.perf_counter()
             res = extract_radiomics(manifest, out_dir=root / f"out{next(counter)}", jobs=2,
                                     scheduler=scheduler, progress=False)
             dt = time.perf_counter() - t0
             if not res.ok or res.n_cached:
                 raise RuntimeError("run failed or hit the cache")
-            return dt, _self_cpu() - c0
+            return dt, _self_cpu() - c0, be._cpu() - a0
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
@@ -77,13 +79,14 @@ def main(reps: int = 5,
             for rnd in range(reps):
                 for mode in modes:
                     sched = {"proc": None, "client": client, "local": "local"}[mode]
-                    wall, cpu = run(sched)
+                    wall, cpu, cpu_all = run(sched)
                     row = {"round": rnd, "mode": mode, "wall_s": round(wall, 3),
-                           "self_cpu_s": round(cpu, 3),
+                           "self_cpu_s": round(cpu, 3), "cpu_s": round(cpu_all, 3),
                            "load_avg_1min": round(os.getloadavg()[0], 2)}
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     walls = {m: [r["wall_s"] for r in rows if r["mode"] == m] for m in modes}
+    cpus = {m: [r["cpu_s"] for r in rows if r["mode"] == m] for m in modes}
     if "proc" in modes:
         for m in modes:
             if m == "proc":
@@ -94,7 +97,11 @@ def main(reps: int = 5,
                 "ratio_same_round_median": round(statistics.median(per_round), 3),
                 "ratio_same_round_max": round(max(per_round), 3),
                 "ratio_best_over_best": round(min(walls[m]) / min(walls["proc"]), 3),
-                "wall_s_min": min(walls[m]), "proc_wall_s_min": min(walls["proc"])}))
+                "wall_s_min": min(walls[m]), "proc_wall_s_min": min(walls["proc"]),
+                "cpu_ratio_median": round(statistics.median(
+                    d / p for d, p in zip(cpus[m], cpus["proc"], strict=True)), 3),
+                "cpu_s_median": statistics.median(cpus[m]),
+                "proc_cpu_s_median": statistics.median(cpus["proc"])}))
     return rows
 
 
