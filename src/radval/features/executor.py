@@ -51,8 +51,10 @@ Every worker runs one case at a time with one thread: ``OMP_NUM_THREADS``,
 set to 1 for the worker processes, and SimpleITK's global thread count is set to 1 before each
 item.  A Dask worker has numpy loaded already (the variables would do nothing) and may be the
 user's: there each item runs with SimpleITK and the BLAS/OpenMP pools (threadpoolctl) at one
-thread, and the worker's own settings are restored when radval's items end.  Results therefore
-do not depend on the backend or the number of workers.
+thread, and the worker's own settings are restored when radval's items end
+(:mod:`radval.features._dask_task`, which also lifts the malloc thresholds Dask's nanny fixes
+while the items run).  Results therefore do not depend on the backend or the number of
+workers.
 
 With a ``cost`` per item (extraction: the mask file's size), items start longest first, on
 every backend: a long case that started last would otherwise keep one worker busy while the
@@ -253,69 +255,6 @@ def worker_process_init(parent_pid: int | None = None, alive: Connection | None 
             die_with_parent(parent_pid)  # spawned: the kernel's death signal as well
     elif parent_pid is not None:
         die_with_parent(parent_pid)
-
-
-class _OneThreadWhileRunning:
-    """Dask workers: one thread in SimpleITK and in the BLAS/OpenMP pools while radval items
-    run in this process, the worker's own settings restored when the last one ends.
-
-    radval's own workers are single-threaded from the start (the thread variables are set
-    before numpy loads).  A Dask worker already has numpy loaded, where those variables do
-    nothing, so threadpoolctl limits the pools; and it may be the user's, running other work
-    between radval's items, whose thread counts radval has no business changing for good.
-    Items running concurrently (a worker with several threads) share one save/restore: the
-    first saves, the last restores.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-        self._limiter: Any = None
-        self._sitk_old: int | None = None
-        # threadpoolctl's controller and the number of modules loaded when it was made:
-        # building it scans the loaded libraries (~1 ms), and an import since may have loaded
-        # another BLAS/OpenMP library
-        self._controller: tuple[Any, int] | None = None
-
-    def __enter__(self) -> None:
-        with self._lock:
-            self._running += 1
-            if self._running > 1:
-                return
-            sitk = sys.modules.get("SimpleITK")
-            if sitk is not None:
-                self._sitk_old = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
-                sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
-            try:
-                from threadpoolctl import ThreadpoolController
-            except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-                return
-            if self._controller is None or self._controller[1] != len(sys.modules):
-                self._controller = (ThreadpoolController(), len(sys.modules))
-            self._limiter = self._controller[0].limit(limits=1)
-            self._limiter.__enter__()
-
-    def __exit__(self, *_: Any) -> None:
-        with self._lock:
-            self._running -= 1
-            if self._running > 0:
-                return
-            limiter, self._limiter = self._limiter, None
-            if limiter is not None:
-                limiter.__exit__(None, None, None)
-            old, self._sitk_old = self._sitk_old, None
-            # SimpleITK imported by an item (not loaded before): its default was never changed
-            if old is not None and "SimpleITK" in sys.modules:
-                sys.modules["SimpleITK"].ProcessObject.SetGlobalDefaultNumberOfThreads(old)
-
-
-_DASK_THREADS = _OneThreadWhileRunning()
-
-
-def _run_dask_one(fn: Callable[[Any], Any], index: int, item: Any) -> CaseOutcome:
-    """Dask-side wrapper of :func:`_run_one` (see :class:`_OneThreadWhileRunning`)."""
-    with _DASK_THREADS:
-        return _run_one(fn, index, item)
 
 
 @contextlib.contextmanager
@@ -736,6 +675,8 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
 
     from distributed import Client, LocalCluster, as_completed
 
+    from radval.features._dask_task import run_item
+
     cluster = None
     own_client = False
     if isinstance(sched, Client):
@@ -767,7 +708,7 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
     token = uuid.uuid4().hex
     keys = [f"radval-{label}-{token}-{r:06d}" for r in range(len(order))]
     try:
-        futures = client.map(_run_dask_one, [fn] * len(order), order,
+        futures = client.map(run_item, [fn] * len(order), order,
                              [items[i] for i in order], key=keys, pure=False)
         index = {f.key: i for f, i in zip(futures, order)}
         try:
