@@ -4,8 +4,10 @@ order, the worker's thread settings restored, results released as they are colle
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,3 +146,125 @@ def test_own_cluster_runs_without_the_worker_profiler(client: Any) -> None:
     import dask
 
     assert dask.config.get("distributed.worker.profile.enabled") is True  # not here
+
+
+# ------------------------------------------------ malloc thresholds of Dask's workers
+def test_fixed_malloc_thresholds_from_the_start_environment() -> None:
+    from radval.features._dask_task import (
+        M_MMAP_THRESHOLD,
+        M_TRIM_THRESHOLD,
+        fixed_malloc_thresholds,
+    )
+
+    assert fixed_malloc_thresholds(b"PATH=/bin\0HOME=/root\0") is None  # glibc's dynamic
+    assert fixed_malloc_thresholds(b"PATH=/bin\0MALLOC_TRIM_THRESHOLD_=65536\0") == {
+        M_TRIM_THRESHOLD: 65536, M_MMAP_THRESHOLD: 128 * 1024}
+    assert fixed_malloc_thresholds(b"MALLOC_MMAP_THRESHOLD_=1000\0MALLOC_TOP_PAD_=0") == {
+        M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_THRESHOLD: 1000}
+    assert fixed_malloc_thresholds(b"MALLOC_TRIM_THRESHOLD_=lots\0") is None
+    assert fixed_malloc_thresholds(b"") is None
+
+
+class _FakeLibc:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append(("mallopt", param, value))
+        return 1
+
+    def malloc_trim(self, pad: int) -> int:
+        self.calls.append(("trim", pad, 0))
+        return 1
+
+
+def test_malloc_thresholds_raised_during_a_run_and_restored_after(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raised once when the first item starts, kept between the items of a run, restored
+    to the environment's values (and the memory trimmed) once no item ran for a while."""
+    import radval.features._dask_task as dt
+
+    libc = _FakeLibc()
+    fixed = {dt.M_TRIM_THRESHOLD: 65536, dt.M_MMAP_THRESHOLD: 131072}
+    monkeypatch.setattr(dt, "_process_thresholds", lambda: dict(fixed))
+    monkeypatch.setattr(dt, "_glibc", lambda: libc)
+    monkeypatch.setattr(dt, "RESTORE_AFTER", 0.2)
+    state = dt._WhileItemsRun()
+    monkeypatch.setattr(dt, "_STATE", state)
+    raised = [("mallopt", dt.M_MMAP_THRESHOLD, dt.ITEM_MMAP_THRESHOLD),
+              ("mallopt", dt.M_TRIM_THRESHOLD, dt.ITEM_TRIM_THRESHOLD)]
+    for i in range(3):
+        assert dt.run_item(double, i, i).value == 2 * i
+    assert libc.calls == raised  # once for the whole run
+    deadline = time.monotonic() + 5
+    while len(libc.calls) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert libc.calls == [*raised, ("mallopt", dt.M_TRIM_THRESHOLD, 65536),
+                          ("mallopt", dt.M_MMAP_THRESHOLD, 131072), ("trim", 0, 0)]
+    dt.run_item(double, 0, 0)  # a later run raises them again
+    state.restore_now()
+    assert libc.calls[5:] == [*raised, ("mallopt", dt.M_TRIM_THRESHOLD, 65536),
+                              ("mallopt", dt.M_MMAP_THRESHOLD, 131072), ("trim", 0, 0)]
+
+
+def test_malloc_left_alone_with_glibc_dynamic_threshold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import radval.features._dask_task as dt
+
+    libc = _FakeLibc()
+    monkeypatch.setattr(dt, "_process_thresholds", lambda: None)
+    monkeypatch.setattr(dt, "_glibc", lambda: libc)
+    state = dt._WhileItemsRun()
+    monkeypatch.setattr(dt, "_STATE", state)
+    assert dt.run_item(double, 0, 4).value == 8
+    state.restore_now()
+    assert libc.calls == []
+
+
+def allocate_images(_: int) -> tuple[int, float]:
+    """Minor page faults and system seconds of 100 image-sized buffers (1 MiB: a 64^3 float32
+    crop; numpy asks for huge pages above 4 MiB, which fault far less often)."""
+    import resource
+
+    import numpy as np
+
+    r0 = resource.getrusage(resource.RUSAGE_THREAD)
+    for _ in range(100):
+        a = np.ones(128 * 1024)
+        del a
+    r1 = resource.getrusage(resource.RUSAGE_THREAD)
+    return r1.ru_minflt - r0.ru_minflt, r1.ru_stime - r0.ru_stime
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc")
+def test_dask_worker_with_fixed_thresholds_stops_faulting_and_is_restored() -> None:
+    """A real process started as Dask's nanny starts its workers: the buffers are reused
+    instead of faulting in anew each time, and the thresholds are back afterwards."""
+    import json
+    import os
+    import subprocess
+
+    code = (
+        "import json, time\n"
+        "import radval.features._dask_task as dt\n"
+        "from tests.features.test_executor_dask import allocate_images\n"
+        "dt.RESTORE_AFTER = 0.1\n"
+        "plain = allocate_images(0)\n"
+        "ours = dt.run_item(allocate_images, 0, 0).value\n"
+        "raised = dt._STATE._malloc_raised\n"
+        "time.sleep(0.5)\n"
+        "print(json.dumps({'plain': plain[0], 'ours': ours[0], 'raised': raised,\n"
+        "                  'restored': not dt._STATE._malloc_raised,\n"
+        "                  'fixed': dt._STATE._malloc_fixed}))\n")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536",
+           "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root),
+                                          os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["raised"] and got["restored"]
+    assert got["fixed"] == {"-1": 65536, "-3": 131072}
+    # 256 pages fault in for each buffer with the fixed threshold; a reused one faults once
+    assert got["plain"] > 100 * 200
+    assert got["ours"] < got["plain"] / 5
