@@ -140,9 +140,14 @@ def test_own_cluster_runs_without_the_worker_profiler(client: Any) -> None:
     sample stacks for one.  Another client (``client``, the default one) is open meanwhile:
     the results are tracked on the loop of radval's client (on the default client's loop,
     gathering raced with it and the run could hang)."""
+    import os
+
+    environ = dict(os.environ)
     out = map_cases(profiler_enabled, list(range(30)), jobs=2, scheduler="local",
                     progress=False)
     assert [o.value for o in out] == [False] * 30
+    # the nanny's pre-spawn environment (MALLOC_TRIM_THRESHOLD_, PYTHONHASHSEED) not left here
+    assert dict(os.environ) == environ
     import dask
 
     assert dask.config.get("distributed.worker.profile.enabled") is True  # not here

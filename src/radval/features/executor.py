@@ -656,7 +656,20 @@ def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
 #: each sample; it feeds the dashboard only, and radval's own cluster has none (nobody can
 #: connect to it).  Measured: 0.25 CPU-s per 10 CPU-s of extraction, and the task threads
 #: waited ~3% longer for the GIL.
-OWN_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+#: Its workers are forked from radval's fork server, which started with the environment
+#: they need: the nanny's pre-spawn environment (set in this process before each worker
+#: start, a restart included) would only be left behind in this process.
+OWN_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False,
+                                      "distributed.nanny.pre-spawn-environ": {}}
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    """Make ``os.environ`` equal to ``saved`` again."""
+    for k in [k for k in os.environ if k not in saved]:
+        del os.environ[k]
+    for k, v in saved.items():
+        if os.environ.get(k) != v:
+            os.environ[k] = v
 
 
 def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
@@ -688,10 +701,19 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
         # start without importing Python again and leave without tearing it down (a spawned
         # Dask worker takes ~0.6 s to exit); distributed is preloaded if the server starts now
         method = _pool_context(extra_preload=("distributed",)).get_start_method()
-        with _single_thread_env(), dask.config.set(
-                {"distributed.worker.multiprocessing-method": method, **OWN_CLUSTER_CONFIG}):
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+        environ = dict(os.environ)
+        try:
+            with _single_thread_env(), dask.config.set(
+                    {"distributed.worker.multiprocessing-method": method,
+                     **OWN_CLUSTER_CONFIG}):
+                cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+        finally:
+            # Dask's nanny writes its pre-spawn environment (PYTHONHASHSEED, with Dask's
+            # defaults MALLOC_TRIM_THRESHOLD_ and thread counts) into this process's
+            # environment to pass it on to spawned workers.  Not radval's to leave behind:
+            # processes started later (radval's own workers among them) would inherit it.
+            _restore_environ(environ)
         client = Client(cluster)
         own_client = True
     elif isinstance(sched, str):
