@@ -134,6 +134,30 @@ def test_dask_results_are_released_as_they_are_collected(client: Any) -> None:
     assert counts and counts[0] <= 1
 
 
+def die_on_two(x: int) -> int:
+    """Kills its worker process for item 2 (a segfault, the out-of-memory killer)."""
+    import os
+
+    if x == 2:
+        os._exit(3)
+    return x + 100
+
+
+@pytest.mark.slow
+def test_dask_item_that_kills_its_worker_fails_alone() -> None:
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        out = map_cases(die_on_two, [2], scheduler=c, progress=False)
+        again = map_cases(die_on_two, [0, 1], scheduler=c, progress=False)
+    assert not out[0].ok and out[0].error is not None
+    assert out[0].error.startswith("KilledWorker: ")
+    assert [o.value for o in again] == [100, 101]
+
+
 @pytest.mark.slow
 def test_own_cluster_runs_without_the_worker_profiler(client: Any) -> None:
     """radval's LocalCluster (``scheduler="local"``) has no dashboard: its workers do not

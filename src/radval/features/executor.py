@@ -740,8 +740,11 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
                                 raise_errors=False)
             for fut, out in done:
                 if not isinstance(out, CaseOutcome):  # e.g. KilledWorker: one case fails
+                    # an error comes as (type, exception, traceback), a cancellation as the
+                    # CancelledError itself
+                    exc = out[1] if isinstance(out, tuple) and len(out) == 3 else out
                     out = CaseOutcome(index[fut.key], False, None,
-                                      f"{type(out).__name__}: {out}")
+                                      f"{type(exc).__name__}: {exc}")
                 fut.release()  # the result leaves the worker's memory now, not at the end
                 collect(out)
         except BaseException:
