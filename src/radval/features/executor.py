@@ -49,13 +49,23 @@ workers are left to Dask, whose nannies end their workers when the client proces
 Every worker runs one case at a time with one thread: ``OMP_NUM_THREADS``,
 ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS`` are
 set to 1 for the worker processes, and SimpleITK's global thread count is set to 1 before each
-item.  Results therefore do not depend on the backend or the number of workers.
+item.  A Dask worker has numpy loaded already (the variables would do nothing) and may be the
+user's: there each item runs with SimpleITK and the BLAS/OpenMP pools (threadpoolctl) at one
+thread, and the worker's own settings are restored when radval's items end
+(:mod:`radval.features._dask_task`, which also lifts the malloc thresholds Dask's nanny fixes
+while the items run).  Results therefore do not depend on the backend or the number of
+workers.
+
+With a ``cost`` per item (extraction: the mask file's size), items start longest first, on
+every backend: a long case that started last would otherwise keep one worker busy while the
+others idle at the end of the run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sys
 import threading
@@ -247,13 +257,6 @@ def worker_process_init(parent_pid: int | None = None, alive: Connection | None 
         die_with_parent(parent_pid)
 
 
-def _worker_init() -> None:
-    """Initializer of Dask workers: one thread (their lifetime is Dask's business)."""
-    for k in _THREAD_ENV:
-        os.environ[k] = "1"
-    _one_thread()
-
-
 @contextlib.contextmanager
 def _single_thread_env() -> Iterator[None]:
     """Set the thread variables to 1 while worker processes are started (they inherit them)."""
@@ -442,7 +445,8 @@ class WorkerPool:
 def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | None = None,
               scheduler: Any = None, progress: bool | None = None,
               on_result: Callable[[CaseOutcome], None] | None = None,
-              desc: str = "cases", pool: WorkerPool | None = None) -> list[CaseOutcome]:
+              desc: str = "cases", pool: WorkerPool | None = None,
+              cost: Sequence[float] | None = None) -> list[CaseOutcome]:
     """Apply ``fn`` to every item, in parallel, results in input order.
 
     Parameters
@@ -468,6 +472,13 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
         Local worker processes started beforehand (:class:`WorkerPool`, so that their
         start-up overlapped the caller's own work); its size replaces ``jobs``.  Not
         used with a Dask ``scheduler``.  The caller closes it.
+    cost : sequence of float, optional
+        An estimate of each item's run time, in any unit (extraction passes the size of the
+        mask file).  With several workers the items are started longest first, so that the
+        run does not end with one worker busy on a long item that started last while the
+        others idle (the classic longest-processing-time-first rule: the idle tail is then
+        at most about the shortest items' time); results still come back in input order, and
+        ``on_result`` is called as items finish.  Default: input order.
 
     Returns
     -------
@@ -486,6 +497,7 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise param_error("jobs", "map_cases", "an integer >= 1 or None", jobs)
     sched = resolve_scheduler(scheduler)
+    order = _start_order(len(items), cost)
     bar = _Progress(len(items), desc, progress)
     results: list[CaseOutcome | None] = [None] * len(items)
 
@@ -499,16 +511,31 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
         if not items:
             return []
         if sched is not None:
-            _run_dask(fn, items, sched, jobs, _collect)
+            _run_dask(fn, items, sched, jobs, _collect, order=order, desc=desc)
         elif jobs == 1 or len(items) == 1:
             with _sitk_threads(1):
                 for i, item in enumerate(items):
                     _collect(_run_one(fn, i, item))
         else:
-            _run_processes(fn, items, min(jobs, len(items)), _collect, pool=pool)
+            _run_processes(fn, items, min(jobs, len(items)), _collect, pool=pool,
+                           order=order)
     finally:
         bar.close()
     return [r for r in results if r is not None]
+
+
+def _start_order(n: int, cost: Sequence[float] | None) -> list[int]:
+    """Indices ``0..n-1`` by decreasing ``cost`` (ties and ``None``: input order)."""
+    if cost is None:
+        return list(range(n))
+    try:
+        c = [float(x) for x in cost]
+    except (TypeError, ValueError):
+        raise param_error("cost", "map_cases", "a sequence of finite numbers", cost) from None
+    if len(c) != n or not all(math.isfinite(x) for x in c):
+        raise param_error("cost", "map_cases",
+                          f"a sequence of {n} finite numbers (one per item)", cost)
+    return sorted(range(n), key=lambda i: -c[i])
 
 
 _DIED = ("WorkerDied: the worker process died while running this case (a crash or the "
@@ -601,7 +628,7 @@ def _pool_pass(fn: Callable[[Any], Any], items: list[Any], indices: list[int], j
 
 def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
                    collect: Callable[[CaseOutcome], None], *,
-                   pool: WorkerPool | None = None) -> None:
+                   pool: WorkerPool | None = None, order: list[int] | None = None) -> None:
     """Local worker processes; a case that kills its worker fails alone.
 
     When a worker dies the pool is broken and every case in flight is lost; those cases are
@@ -609,7 +636,7 @@ def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
     as failed) and the run continues with a new pool.  A :class:`WorkerPool` serves the
     first pass only (a broken one is not used again).
     """
-    todo = list(range(len(items)))
+    todo = list(range(len(items))) if order is None else list(order)
     first = pool.executor() if pool is not None else None
     while todo:
         suspects, todo = _pool_pass(fn, items, todo, jobs, collect, executor=first)
@@ -623,9 +650,45 @@ def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
                 collect(CaseOutcome(i, False, None, _DIED))
 
 
+#: Dask configuration of the ``LocalCluster`` radval starts for ``scheduler="local"``, passed
+#: to its workers by their nannies.  The worker profiler samples the running task's stack
+#: 100 times a second in the worker's event loop, which has to take the GIL from the task for
+#: each sample; it feeds the dashboard only, and radval's own cluster has none (nobody can
+#: connect to it).  Measured: 0.25 CPU-s per 10 CPU-s of extraction, and the task threads
+#: waited ~3% longer for the GIL.
+#: Its workers are forked from radval's fork server, which started with the environment
+#: they need: the nanny's pre-spawn environment (set in this process before each worker
+#: start, a restart included) would only be left behind in this process.
+OWN_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False,
+                                      "distributed.nanny.pre-spawn-environ": {}}
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    """Make ``os.environ`` equal to ``saved`` again."""
+    for k in [k for k in os.environ if k not in saved]:
+        del os.environ[k]
+    for k, v in saved.items():
+        if os.environ.get(k) != v:
+            os.environ[k] = v
+
+
 def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
-              collect: Callable[[CaseOutcome], None]) -> None:
+              collect: Callable[[CaseOutcome], None], *, order: list[int] | None = None,
+              desc: str = "cases") -> None:
+    """Run the items on a Dask cluster, in ``order`` (default: input order).
+
+    One task per item, all submitted at once with ``fn`` pickled by reference (a top-level
+    function: a few dozen bytes, nothing to scatter); the scheduler then hands them out in
+    the submission order.  Results are gathered in the background as tasks finish
+    (``with_results``: no round trip per result) and each task is released as soon as its
+    result is collected, so that a long run does not keep every result in the workers'
+    memory.
+    """
+    import uuid
+
     from distributed import Client, LocalCluster, as_completed
+
+    from radval.features._dask_task import run_item
 
     cluster = None
     own_client = False
@@ -638,10 +701,19 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
         # start without importing Python again and leave without tearing it down (a spawned
         # Dask worker takes ~0.6 s to exit); distributed is preloaded if the server starts now
         method = _pool_context(extra_preload=("distributed",)).get_start_method()
-        with _single_thread_env(), dask.config.set(
-                {"distributed.worker.multiprocessing-method": method}):
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+        environ = dict(os.environ)
+        try:
+            with _single_thread_env(), dask.config.set(
+                    {"distributed.worker.multiprocessing-method": method,
+                     **OWN_CLUSTER_CONFIG}):
+                cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+        finally:
+            # Dask's nanny writes its pre-spawn environment (PYTHONHASHSEED, with Dask's
+            # defaults MALLOC_TRIM_THRESHOLD_ and thread counts) into this process's
+            # environment to pass it on to spawned workers.  Not radval's to leave behind:
+            # processes started later (radval's own workers among them) would inherit it.
+            _restore_environ(environ)
         client = Client(cluster)
         own_client = True
     elif isinstance(sched, str):
@@ -650,18 +722,30 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
     else:
         raise param_error("scheduler", "map_cases",
                           "a scheduler address, 'local' or a distributed.Client", sched)
+    if order is None:
+        order = list(range(len(items)))
+    # readable task names on the user's dashboard ("radval-extract"); the zero-padded rank
+    # keeps the names in submission order
+    label = "".join(c if c.isalnum() else "_" for c in desc) or "cases"
+    token = uuid.uuid4().hex
+    keys = [f"radval-{label}-{token}-{r:06d}" for r in range(len(order))]
     try:
-        client.run(_worker_init)
-        futures = client.map(_run_one, [fn] * len(items), range(len(items)), items,
-                             pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
+        futures = client.map(run_item, [fn] * len(order), order,
+                             [items[i] for i in order], key=keys, pure=False)
+        index = {f.key: i for f, i in zip(futures, order)}
         try:
-            for fut in as_completed(futures):
-                try:
-                    out = fut.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: one case fails
+            # the futures' own client's loop: as_completed defaults to the default client's,
+            # another one when the process has several clients (the user's and radval's own)
+            done = as_completed(futures, loop=client.loop, with_results=True,
+                                raise_errors=False)
+            for fut, out in done:
+                if not isinstance(out, CaseOutcome):  # e.g. KilledWorker: one case fails
+                    # an error comes as (type, exception, traceback), a cancellation as the
+                    # CancelledError itself
+                    exc = out[1] if isinstance(out, tuple) and len(out) == 3 else out
                     out = CaseOutcome(index[fut.key], False, None,
                                       f"{type(exc).__name__}: {exc}")
+                fut.release()  # the result leaves the worker's memory now, not at the end
                 collect(out)
         except BaseException:
             client.cancel(futures)
