@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from radval.exceptions import InputError
-from radval.features.executor import _start_order, map_cases
+from radval.features.executor import _run_one, _start_order, map_cases
 
 distributed = pytest.importorskip("distributed")
 
@@ -223,14 +223,14 @@ def test_malloc_thresholds_raised_during_a_run_and_restored_after(
     raised = [("mallopt", dt.M_MMAP_THRESHOLD, dt.ITEM_MMAP_THRESHOLD),
               ("mallopt", dt.M_TRIM_THRESHOLD, dt.ITEM_TRIM_THRESHOLD)]
     for i in range(3):
-        assert dt.run_item(double, i, i).value == 2 * i
+        assert dt.run_item(_run_one, double, i, i).value == 2 * i
     assert libc.calls == raised  # once for the whole run
     deadline = time.monotonic() + 5
     while len(libc.calls) < 5 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert libc.calls == [*raised, ("mallopt", dt.M_TRIM_THRESHOLD, 65536),
                           ("mallopt", dt.M_MMAP_THRESHOLD, 131072), ("trim", 0, 0)]
-    dt.run_item(double, 0, 0)  # a later run raises them again
+    dt.run_item(_run_one, double, 0, 0)  # a later run raises them again
     state.restore_now()
     assert libc.calls[5:] == [*raised, ("mallopt", dt.M_TRIM_THRESHOLD, 65536),
                               ("mallopt", dt.M_MMAP_THRESHOLD, 131072), ("trim", 0, 0)]
@@ -245,7 +245,7 @@ def test_malloc_left_alone_with_glibc_dynamic_threshold(
     monkeypatch.setattr(dt, "_glibc", lambda: libc)
     state = dt._WhileItemsRun()
     monkeypatch.setattr(dt, "_STATE", state)
-    assert dt.run_item(double, 0, 4).value == 8
+    assert dt.run_item(_run_one, double, 0, 4).value == 8
     state.restore_now()
     assert libc.calls == []
 
@@ -276,10 +276,11 @@ def test_dask_worker_with_fixed_thresholds_stops_faulting_and_is_restored() -> N
     code = (
         "import json, time\n"
         "import radval.features._dask_task as dt\n"
+        "from radval.features.executor import _run_one\n"
         "from tests.features.test_executor_dask import allocate_images\n"
         "dt.RESTORE_AFTER = 0.1\n"
         "plain = allocate_images(0)\n"
-        "ours = dt.run_item(allocate_images, 0, 0).value\n"
+        "ours = dt.run_item(_run_one, allocate_images, 0, 0).value\n"
         "raised = dt._STATE._malloc_raised\n"
         "time.sleep(0.5)\n"
         "print(json.dumps({'plain': plain[0], 'ours': ours[0], 'raised': raised,\n"

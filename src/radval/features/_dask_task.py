@@ -36,8 +36,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from radval.features.executor import CaseOutcome, _run_one
-
 __all__ = ["RESTORE_AFTER", "run_item"]
 
 #: Seconds without a radval item running after which the worker's malloc settings are
@@ -203,8 +201,10 @@ class _WhileItemsRun:
 _STATE = _WhileItemsRun()
 
 
-def run_item(fn: Callable[[Any], Any], index: int, item: Any) -> CaseOutcome:
-    """Run one item in a Dask worker (:func:`radval.features.executor._run_one` with the
-    settings of the module docstring)."""
+def run_item(run: Callable[[Callable[[Any], Any], int, Any], Any],
+             fn: Callable[[Any], Any], index: int, item: Any) -> Any:
+    """Run one item in a Dask worker: ``run(fn, index, item)``
+    (:func:`radval.features.executor._run_one`, passed in by the executor, which imports
+    this module) with the settings of the module docstring."""
     with _STATE:
-        return _run_one(fn, index, item)
+        return run(fn, index, item)

@@ -730,7 +730,7 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
     token = uuid.uuid4().hex
     keys = [f"radval-{label}-{token}-{r:06d}" for r in range(len(order))]
     try:
-        futures = client.map(run_item, [fn] * len(order), order,
+        futures = client.map(run_item, [_run_one] * len(order), [fn] * len(order), order,
                              [items[i] for i in order], key=keys, pure=False)
         index = {f.key: i for f, i in zip(futures, order)}
         try:
