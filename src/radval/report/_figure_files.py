@@ -74,6 +74,11 @@ class PendingFigures(MutableMapping[str, "Path | None | str"]):
         self._done: dict[str, Path | None | str] = dict(done or {})
         self._saves: list[tuple[str, Any]] = []
 
+    @property
+    def workers(self) -> bool:
+        """Whether worker processes draw and write the figures (else the caller does)."""
+        return self._pool is not None
+
     def save(self, fig: Any, out_dir: str | Path, name: str) -> Path:
         """:func:`save` ``fig`` in a worker when there are workers, else here; the PNG's
         path, whose files exist once :meth:`close` has returned.

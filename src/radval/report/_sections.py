@@ -253,7 +253,7 @@ class SectionContext:
         worker writes the files while the sections go on."""
         from radval.report import figures
 
-        if isinstance(self.drawn, figures.PendingFigures):
+        if isinstance(self.drawn, figures.PendingFigures) and self.drawn.workers:
             return self.drawn.save(fig, self.fig_dir, name)
         return figures.save(fig, self.fig_dir, name)
 
