@@ -183,27 +183,3 @@ def test_results_do_not_depend_on_the_chunks_or_the_workers(
                                       runs[0].prediction_instability, check_exact=True)
         pd.testing.assert_frame_equal(other.selection_frequency,
                                       runs[0].selection_frequency, check_exact=True)
-
-
-def test_the_shared_payload_is_unpickled_once_per_process(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import pickle
-
-    from radval.workflow import _internal
-
-    loads: list[int] = []
-    real = pickle.loads
-
-    def counting(blob: bytes) -> Any:
-        loads.append(len(blob))
-        return real(blob)
-
-    monkeypatch.setattr(pickle, "loads", counting)
-    monkeypatch.setattr(_internal, "_SHARED", {})
-    blob = pickle.dumps({"study": "s", "data": [1, 2, 3]})
-    first = _internal._shared_payload("t1", blob)
-    assert _internal._shared_payload("t1", blob) is first  # the second chunk: cached
-    assert loads == [len(blob)]
-    other = pickle.dumps({"study": "other"})
-    assert _internal._shared_payload("t2", other) == {"study": "other"}  # a new bootstrap
-    assert len(loads) == 2 and list(_internal._SHARED) == ["token", "value"]

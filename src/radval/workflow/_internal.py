@@ -166,33 +166,11 @@ def performance_indexes(y: npt.ArrayLike, prob: npt.ArrayLike) -> dict[str, floa
     return out
 
 
-#: The payload shared by every chunk, unpickled once per worker process (token, value).
-_SHARED: dict[str, Any] = {}
-
-
-def _shared_payload(token: str, blob: bytes) -> dict[str, Any]:
-    """The chunks' common payload (study, data, network crops: megabytes), unpickled once
-    per process.  Every chunk carries it as bytes, which cost a copy through the pipe,
-    not a pickle pass; so chunks can be small and the workers stay busy to the end.
-    (Pickle between the processes of one run, as :mod:`multiprocessing` itself does.)"""
-    if _SHARED.get("token") != token:
-        import pickle
-
-        _SHARED.clear()
-        _SHARED.update(token=token, value=pickle.loads(blob))  # noqa: S301 - our own bytes
-    value: dict[str, Any] = _SHARED["value"]
-    return value
-
-
 def _resample_chunk(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """Worker: run selection + fitting in each resample of the chunk (top-level: picklable).
 
-    ``payload`` holds ``resamples`` and either the common entries or, as ``shared``, their
-    pickled bytes and a token (:func:`_shared_payload`).  A resample that fails is
-    returned as ``{"b", "error"}`` and counted, not fatal.
+    A resample that fails is returned as ``{"b", "error"}`` and counted, not fatal.
     """
-    if "shared" in payload:
-        payload = {**_shared_payload(*payload["shared"]), "resamples": payload["resamples"]}
     study = payload["study"]
     data = payload["data"]
     y0 = data.patients["y"].to_numpy(dtype=np.int64)
@@ -427,28 +405,14 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
                 for m, g in pdev0.groupby("model", sort=False)}
     spec = curve_spec(method="lowess", thresholds=study.evaluation.dca_thresholds, y=y_dev,
                       apparent=apparent)
-    common = {"study": study, "data": dev, "levels": levels, "comparison": comparison,
-              "deep_refit": deep_refit if refit_deep else None, "curve_spec": spec}
-    from radval.features.executor import available_cores, resolve_scheduler
-
-    shared: dict[str, Any] = common
-    if resolve_scheduler(scheduler) is None:
-        # local worker processes: the common payload is pickled once and travels as
-        # bytes.  Results do not depend on the chunks: each resample has its own seed.
-        workers = pool.jobs if pool is not None else jobs or available_cores()
-        if workers > 1:
-            import hashlib
-            import pickle
-
-            blob = pickle.dumps(common, protocol=pickle.HIGHEST_PROTOCOL)
-            shared = {"shared": (hashlib.sha256(blob).hexdigest(), blob)}
-    # a few chunks per worker: chunks of ~2 resamples made the demo's bootstrap slower
-    # (205 s against 166 s, 1.09 s per network against 0.89; cause not found), so the
-    # layout measured before is kept
+    # the crops of a re-trained network travel with every chunk: fewer, larger chunks
     per_worker = 2 if refit_deep else 4
     k = n_chunks or max(1, min(n_resamples, per_worker * max(1, jobs or 2)))
     chunks = [resamples[i::k] for i in range(k)]
-    items = [{**shared, "resamples": c} for c in chunks if c]
+    items = [{"study": study, "data": dev, "resamples": c, "levels": levels,
+              "comparison": comparison, "deep_refit": deep_refit if refit_deep else None,
+              "curve_spec": spec}
+             for c in chunks if c]
     logger.info("internal validation: %d bootstrap resamples (selection + fitting repeated) "
                 "in %d chunks", n_resamples, len(items))
     try:
@@ -469,8 +433,6 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         chunk_failed = 0
         for it in items:
             raw.extend(_resample_chunk(it))
-    finally:
-        _SHARED.clear()  # one job: the chunks ran here; do not keep the payload alive
     errors = [r for r in raw if "error" in r]
     results = sorted((r for r in raw if "error" not in r), key=lambda r: r["b"])
     n_failed = chunk_failed + len(errors)
