@@ -141,16 +141,13 @@ def test_a_section_figure_written_by_a_worker_is_the_same_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """PendingFigures.save: a figure built in the report's process is pickled to a worker
     process, which writes SVG, PDF and PNG identical to the files written in place."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
+    from radval.features.executor import WorkerPool
     from radval.report import figures
 
     monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 60)
     here = figures.save(_section_figure(), tmp_path / "here", "fig-x")
-    pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"),
-                               initializer=figures._init_worker,
-                               initargs=(None, dict(figures.SAVE_OPTIONS), os.getpid()))
+    pool = WorkerPool(2, initializer=figures._init_worker,
+                      initargs=(None, dict(figures.SAVE_OPTIONS))).executor()
     pending = figures.PendingFigures({}, pool)
     png = pending.save(_section_figure(), tmp_path / "worker", "fig-x")
     assert png == tmp_path / "worker" / "fig-x.png"
@@ -172,3 +169,49 @@ def test_a_section_figure_that_cannot_be_written_fails_the_report(tmp_path: Path
     pending.save(_section_figure(), blocked / "figures", "fig-broken")
     with pytest.raises(OutputError, match="fig-broken"):
         pending.close()
+
+
+def test_a_dead_figure_worker_leaves_its_figures_to_the_report_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    """A worker process that dies (crash, out-of-memory killer) breaks the pool: the
+    figures it had not returned are drawn in the report's process, and the figures the
+    sections hand over afterwards, or had handed over, are written there."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from radval.features.executor import WorkerPool
+    from radval.report import figures
+
+    monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 40)
+    pool = WorkerPool(2, initializer=figures._init_worker,
+                      initargs=(None, dict(figures.SAVE_OPTIONS))).executor()
+    dies = pool.submit(os._exit, 1)  # the worker process ends without a word
+    redrawn: list[str] = []
+
+    def redraw(label: str) -> tuple[str, str]:
+        redrawn.append(label)
+        return label, f"{label}.png"
+
+    pending = figures.PendingFigures({"fig-a": dies}, pool, redraw=redraw)
+    with caplog.at_level("WARNING"):
+        assert pending["fig-a"] == "fig-a.png"
+    assert redrawn == ["fig-a"] and "worker process died" in caplog.text
+    png = pending.save(_section_figure(), tmp_path / "after", "fig-x")
+    assert pending.close() == {"fig-a": "fig-a.png"}
+    assert png.is_file() and png.with_suffix(".pdf").is_file()
+
+    class _Broken:  # a save handed to a worker that then died
+        def submit(self, *_: Any) -> Future[None]:
+            fut: Future[None] = Future()
+            fut.set_exception(BrokenProcessPool("a worker died"))
+            return fut
+
+        def shutdown(self, **_: Any) -> None:
+            return None
+
+    pending = figures.PendingFigures({}, _Broken())
+    png = pending.save(_section_figure(), tmp_path / "before", "fig-y")
+    assert not png.exists()
+    pending.close()
+    assert png.is_file() and png.with_suffix(".svg").is_file()

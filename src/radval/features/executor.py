@@ -40,6 +40,10 @@ is unknown), and on other systems, workers are started with ``spawn`` (a fresh i
 each).  The ``LocalCluster`` of ``scheduler="local"`` forks its Dask workers from the same
 server.
 
+Worker processes import the main script again, so a script that calls radval outside ``if
+__name__ == "__main__":`` would call it again in each of them: radval then warns, naming the
+line, and runs in the calling process (:mod:`radval._main_guard`).
+
 Worker processes never outlive the run: each one exits as soon as the process that started the
 run dies, even by ``kill -9``: a thread of the worker waits on a pipe whose writing end only
 that process holds, and the kernel closes it when the process dies (:func:`worker_process_init`;
@@ -74,6 +78,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from radval._main_guard import worker_jobs
 from radval._validation import param_error
 
 if TYPE_CHECKING:
@@ -374,15 +379,19 @@ def resolve_scheduler(scheduler: Any) -> Any:
     return scheduler
 
 
-def _init_and_preload(parent_pid: int, alive: Connection,
-                      modules: tuple[str, ...] = ()) -> None:
-    """Initializer of radval's pools: :func:`worker_process_init`, then ``modules``."""
+def _init_and_preload(parent_pid: int, alive: Connection, modules: tuple[str, ...] = (),
+                      init: Callable[..., Any] | None = None, init_args: tuple[Any, ...] = ()
+                      ) -> None:
+    """Initializer of radval's pools: :func:`worker_process_init`, ``modules``, then the
+    caller's ``init(*init_args)``."""
     import importlib
 
     worker_process_init(parent_pid, alive)
     for name in modules:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    if init is not None:
+        init(*init_args)
 
 
 def _nothing() -> None:
@@ -402,17 +411,30 @@ class WorkerPool:
     Parameters
     ----------
     jobs : int
-        Worker processes (>= 2; with one job :func:`map_cases` runs in the caller).
+        Worker processes (>= 2; with one job :func:`map_cases` runs in the caller).  None
+        start, and ``jobs`` is 1, when the main script calls radval outside its ``if
+        __name__ == "__main__":`` guard (:mod:`radval._main_guard`; a warning says so).
     preload : sequence of str, optional
         Modules every worker imports as soon as it starts (one that cannot be imported
         is skipped: the work itself will report it).
+    initializer : callable, optional
+        Top-level function each worker calls with ``initargs`` after the imports (e.g. to
+        keep data every task needs: it is then sent once per worker, not once per task).
+    initargs : tuple, optional
     """
 
-    def __init__(self, jobs: int, *, preload: Sequence[str] = ()) -> None:
+    def __init__(self, jobs: int, *, preload: Sequence[str] = (),
+                 initializer: Callable[..., Any] | None = None,
+                 initargs: tuple[Any, ...] = ()) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 2:
             raise param_error("jobs", "WorkerPool", "an integer >= 2", jobs)
-        self.jobs = jobs
-        self._executor: _Pool | None = _Pool(jobs, tuple(str(m) for m in preload))
+        # workers that would run the main script again are not started (one job, here)
+        self.jobs = worker_jobs(jobs, "WorkerPool")
+        self._executor: _Pool | None = None
+        if self.jobs == 1:
+            return
+        self._executor = _Pool(jobs, tuple(str(m) for m in preload), initializer,
+                               tuple(initargs))
         # the pool starts a worker per submission while none is idle: start them all now
         # (each runs the imports in its initializer, before any task), single-threaded
         with _single_thread_env():
@@ -497,6 +519,9 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise param_error("jobs", "map_cases", "an integer >= 1 or None", jobs)
     sched = resolve_scheduler(scheduler)
+    if (sched == "local" or (sched is None and jobs > 1 and len(items) > 1 and pool is None)
+            ) and worker_jobs(jobs if jobs > 1 else 2, "map_cases") == 1:
+        sched, jobs = None, 1  # the workers would run the main script again: run here
     order = _start_order(len(items), cost)
     bar = _Progress(len(items), desc, progress)
     results: list[CaseOutcome | None] = [None] * len(items)
@@ -548,7 +573,9 @@ class _Pool:
     then importing ``preload``.  This process holds the lifeline's only writing end until
     :meth:`shutdown`."""
 
-    def __init__(self, jobs: int, preload: tuple[str, ...] = ()) -> None:
+    def __init__(self, jobs: int, preload: tuple[str, ...] = (),
+                 init: Callable[..., Any] | None = None, init_args: tuple[Any, ...] = ()
+                 ) -> None:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
@@ -558,7 +585,7 @@ class _Pool:
             with _single_thread_env():
                 self._executor = ProcessPoolExecutor(
                     max_workers=jobs, mp_context=ctx, initializer=_init_and_preload,
-                    initargs=(os.getpid(), self._alive, preload))
+                    initargs=(os.getpid(), self._alive, preload, init, init_args))
         except BaseException:
             self._close_pipe()
             raise

@@ -7,7 +7,8 @@ there.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping
+import logging
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,10 @@ from radval.report._escape import md_identifier
 from radval.report._plots import style
 
 __all__ = ["SAVE_OPTIONS", "PendingFigures", "save"]
+
+logger = logging.getLogger("radval.report.figures")
+
+_Drawn = tuple[str, "Path | None | str"]
 
 
 #: Formats written by :func:`save` and the PNG resolution (changed only by tests).
@@ -64,15 +69,25 @@ class PendingFigures(MutableMapping[str, "Path | None | str"]):
     The figures the sections build are written by the workers too (:meth:`save`):
     writing SVG, PDF and PNG is most of a figure's cost.  Use as a context manager, or
     call :meth:`close`: it waits for every figure and stops the workers (on an error,
-    it cancels what has not started).
+    it cancels what has not started).  If a worker process dies, ``redraw(label)``
+    draws its figures here instead, and the figures to write are written here.
     """
 
     def __init__(self, futures: Mapping[str, Any] | None = None, pool: Any = None,
-                 done: Mapping[str, Path | None | str] | None = None) -> None:
+                 done: Mapping[str, Path | None | str] | None = None, *,
+                 redraw: Callable[[str], _Drawn] | None = None) -> None:
         self._futures = dict(futures or {})
         self._pool = pool
         self._done: dict[str, Path | None | str] = dict(done or {})
-        self._saves: list[tuple[str, Any]] = []
+        self._saves: list[tuple[str, bytes, str, Any]] = []
+        self._redraw = redraw
+        self._broken = False
+
+    def _lost(self) -> None:
+        if not self._broken:
+            logger.warning("report figures: a worker process died; its figures are drawn "
+                           "in this process")
+        self._broken = True
 
     @property
     def workers(self) -> bool:
@@ -87,20 +102,34 @@ class PendingFigures(MutableMapping[str, "Path | None | str"]):
         same to the byte).  A save that fails makes :meth:`close` raise: the document
         already refers to the figure.
         """
-        if self._pool is None:
+        if self._pool is None or self._broken:
             return save(fig, out_dir, name)
         import pickle
+        from concurrent.futures.process import BrokenProcessPool
 
         blob = pickle.dumps(fig, protocol=pickle.HIGHEST_PROTOCOL)
-        self._saves.append((name, self._pool.submit(_save_pickled, blob, str(out_dir),
-                                                    name)))
+        try:
+            fut = self._pool.submit(_save_pickled, blob, str(out_dir), name)
+        except BrokenProcessPool:
+            self._lost()
+            return save(fig, out_dir, name)
+        self._saves.append((name, blob, str(out_dir), fut))
         return Path(out_dir) / f"{md_identifier(name)}.png"
 
     def __getitem__(self, label: str) -> Path | None | str:
         if label not in self._done:
             if label not in self._futures:
                 raise KeyError(label)
-            name, res = self._futures.pop(label).result()
+            from concurrent.futures.process import BrokenProcessPool
+
+            fut = self._futures.pop(label)
+            try:
+                name, res = fut.result()
+            except BrokenProcessPool:
+                if self._redraw is None:
+                    raise
+                self._lost()
+                name, res = self._redraw(label)
             self._done[name] = res
         return self._done[label]
 
@@ -124,15 +153,21 @@ class PendingFigures(MutableMapping[str, "Path | None | str"]):
     def close(self, *, cancel: bool = False) -> dict[str, Path | None | str]:
         """Wait for every figure (or, with ``cancel``, drop those not started) and stop
         the workers; the figures drawn, by label."""
+        from concurrent.futures.process import BrokenProcessPool
+
         failed: list[str] = []
         errno: int | None = None
         try:
             if not cancel:
                 for label in list(self._futures):
                     self[label]
-                for name, fut in self._saves:
+                for name, blob, out_dir, fut in self._saves:
                     try:
-                        fut.result()
+                        try:
+                            fut.result()
+                        except BrokenProcessPool:
+                            self._lost()
+                            _save_pickled(blob, out_dir, name)
                     except Exception as exc:  # noqa: BLE001 - reported below, every one
                         failed.append(f"{name} ({type(exc).__name__}: {exc})")
                         errno = errno or getattr(exc, "errno", None)

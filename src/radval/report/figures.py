@@ -14,6 +14,7 @@ matplotlib is imported inside the functions so that ``import radval.report`` sta
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,8 @@ from radval.report._plots import (
     plot_roc,
     style,
 )
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "OKABE_ITO",
@@ -618,12 +621,9 @@ def figure_jobs(d: ReportData) -> list[tuple[str, str, dict[str, Any]]]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(d: ReportData, options: dict[str, Any], parent_pid: int) -> None:
-    # once per worker process: the results are pickled once, not once per figure; the
-    # worker exits with the report's process (no orphans when it is killed)
-    from radval.features.executor import die_with_parent
-
-    die_with_parent(parent_pid)
+def _init_worker(d: ReportData, options: dict[str, Any]) -> None:
+    # once per worker process: the results are pickled once, not once per figure (the
+    # worker is radval's: it exits with the report's process, no orphans when it is killed)
     SAVE_OPTIONS.update(options)
     _WORKER["data"] = d
 
@@ -664,22 +664,37 @@ def start_figures(results: ReportData | ResultsFile | Mapping[str, Any],
     else:  # worker start-up (~1-2 s) only pays off for the larger figures
         size = len(d.cohorts) * max(1, len(d.models))
         n = min(2, os.cpu_count() or 1) if size >= 4 else 1
-    if n <= 1:
+    pool = None
+    if n > 1:
+        from radval.features.executor import WorkerPool
+
+        # radval's worker processes (forked from its fork server on Linux: no Python to
+        # start; none when the main script would run again in them)
+        pool = WorkerPool(n, preload=("radval.report.figures",), initializer=_init_worker,
+                          initargs=(d, dict(SAVE_OPTIONS))).executor()
+    if pool is None:
         return PendingFigures(done={name: _draw_one(name, func, kw, d, str(out_dir))[1]
                                     for name, func, kw in todo})
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    specs = {name: (func, kw) for name, func, kw in todo}
 
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"),
-                               initializer=_init_worker,
-                               initargs=(d, dict(SAVE_OPTIONS), os.getpid()))
+    def redraw(label: str) -> tuple[str, Path | None | str]:
+        func, kw = specs[label]
+        return _draw_one(label, func, kw, d, str(out_dir))
+
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         futures = {name: pool.submit(_draw_in_worker, name, func, kw, str(out_dir))
                    for name, func, kw in todo}
+    except BrokenProcessPool:  # a worker died while starting: draw them here
+        pool.shutdown(wait=True, cancel_futures=True)
+        logger.warning("report figures: a worker process died while starting; the figures "
+                       "are drawn in this process")
+        return PendingFigures(done={name: redraw(name)[1] for name in specs})
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    return PendingFigures(futures, pool)
+    return PendingFigures(futures, pool, redraw=redraw)
 
 
 def draw_all(results: ReportData | ResultsFile | Mapping[str, Any],
