@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -266,6 +267,41 @@ def test_crop_geometry_and_window(tmp_path: Path) -> None:
     # ... i <= 3 (x <= 8.5 mm, left of the first voxel's edge at 10 mm) is outside:
     # -1024 HU, clipped to the window's low end -> 0
     assert np.allclose(x[:, :, :4], 0.0)
+
+
+def test_crops_are_built_once_per_file_version(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """radval run crops the development scans for the network, then again for the optimism
+    bootstrap: the second time they come from memory, unless the file or the settings
+    changed."""
+    from radval.features import _deep_crops
+    from radval.io.manifest import prepare_manifest
+
+    man = prepare_manifest(pd.DataFrame([_toy_case(tmp_path, i, 100.0) for i in range(3)]),
+                           root=tmp_path)
+    cfg = deep.DeepConfig(crop_size=16, channels=(4, 8), spacing_mm=1.0)
+    monkeypatch.setattr(_deep_crops, "_MEMO", _deep_crops._CropMemo(2**20))
+    built: list[str] = []
+    crop_one = _deep_crops._crop_one
+
+    def counted(*args: Any) -> Any:
+        built.append(Path(args[0]).name)
+        return crop_one(*args)
+
+    monkeypatch.setattr(_deep_crops, "_crop_one", counted)
+    first, _, _ = deep.build_crops(man, cfg, margin=2)
+    again, _, _ = deep.build_crops(man, cfg, margin=2, jobs=2)
+    assert len(built) == 3 and np.array_equal(first, again) and again.flags.writeable
+    deep.build_crops(man, cfg, margin=0)  # other settings
+    assert len(built) == 6
+    _toy_case(tmp_path, 1, 300.0)  # the scan of p1 written again
+    third, _, _ = deep.build_crops(man, cfg, margin=2)
+    assert built[6:] == ["img1.nii.gz"]
+    assert np.array_equal(third[0], first[0]) and not np.array_equal(third[1], first[1])
+    small = _deep_crops._CropMemo(first[0].nbytes)  # room for one crop: oldest dropped
+    small.put(("a",), first[0])
+    small.put(("b",), first[1])
+    assert small.get(("a",)) is None and small.get(("b",)) is not None
 
 
 def test_non_finite_or_damaged_images_are_failures(tmp_path: Path) -> None:

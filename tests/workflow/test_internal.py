@@ -170,8 +170,8 @@ def test_resample_cv_folds_group_the_copies_of_a_patient(
 
 def test_results_do_not_depend_on_the_chunks_or_the_workers(
         leaky: tuple[Any, Any, pd.DataFrame]) -> None:
-    # each resample has its own seed: one chunk, many small chunks (the default, with the
-    # payload shared as bytes) and two worker processes give the same tables to the bit
+    # each resample has its own seed: one chunk, the default chunks and two worker
+    # processes give the same tables to the bit
     study, data, preds = leaky
     runs = [optimism_bootstrap(study, data, n_resamples=12, preds=preds, jobs=1, n_chunks=1),
             optimism_bootstrap(study, data, n_resamples=12, preds=preds, jobs=1),
@@ -183,3 +183,30 @@ def test_results_do_not_depend_on_the_chunks_or_the_workers(
                                       runs[0].prediction_instability, check_exact=True)
         pd.testing.assert_frame_equal(other.selection_frequency,
                                       runs[0].selection_frequency, check_exact=True)
+
+
+def test_the_callers_work_runs_while_the_workers_run_the_resamples(
+        leaky: tuple[Any, Any, pd.DataFrame]) -> None:
+    """``meanwhile`` (radval evaluate: the final models' evaluation) runs in a thread of
+    this process while worker processes run the resamples, first when they run here; the
+    tables do not change, and its error is raised once the resamples are done."""
+    import threading
+
+    study, data, preds = leaky
+    where: list[str] = []
+
+    def work() -> None:
+        where.append(threading.current_thread().name)
+
+    with_workers = optimism_bootstrap(study, data, n_resamples=6, preds=preds, jobs=2,
+                                      meanwhile=work)
+    here = optimism_bootstrap(study, data, n_resamples=6, preds=preds, jobs=1,
+                              meanwhile=work)
+    assert where == ["radval-meanwhile", threading.current_thread().name]
+    pd.testing.assert_frame_equal(with_workers.table, here.table, check_exact=True)
+
+    def fails() -> None:
+        raise ValueError("the evaluation failed")
+
+    with pytest.raises(ValueError, match="the evaluation failed"):
+        optimism_bootstrap(study, data, n_resamples=4, preds=preds, jobs=2, meanwhile=fails)

@@ -3,12 +3,20 @@
 A crop of ``crop_size^3`` voxels at an isotropic ``spacing_mm`` (identity direction,
 centred on the mask's centroid) is resampled from the image (linear, outside = -1024 HU)
 and the mask (linear: a soft partial-volume mask).
+
+The crops built in this process are kept (:class:`_CropMemo`, at most 256 MB, least
+recently used dropped first) under the files' identity (path, size, modification time) and
+the crop settings: ``radval run`` crops the development scans to train the network, then
+again for the optimism bootstrap's networks
+(:func:`radval.features.deep_refit.prepare_refit`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -34,6 +42,56 @@ _F32 = npt.NDArray[np.float32]
 
 
 # --------------------------------------------------------------------------- crops
+class _CropMemo:
+    """The crops built in this process, by file identity and crop settings (thread-safe)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], _F32] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(image_path: str, mask_path: str, label: int, cfg: DeepConfig,
+            margin: int) -> tuple[Any, ...] | None:
+        try:
+            files = tuple((os.path.realpath(p), st.st_size, st.st_mtime_ns, st.st_ino)
+                          for p in (image_path, mask_path) for st in [os.stat(p)])
+        except OSError:
+            return None  # reported when the crop is built
+        return (files, label, margin, cfg.crop_size, cfg.spacing_mm, tuple(cfg.window),
+                cfg.mask_channel)
+
+    def get(self, key: tuple[Any, ...] | None) -> _F32 | None:
+        with self._lock:
+            if key is None or key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: tuple[Any, ...] | None, crop: _F32) -> None:
+        if key is None or crop.nbytes > self.max_bytes:
+            return
+        crop = crop.copy()
+        crop.flags.writeable = False  # shared by every later caller
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = crop
+            self._bytes += crop.nbytes
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+_MEMO = _CropMemo(256 * 2**20)
+
+
 def _load_manifest(manifest: Any, *, caller: str) -> pd.DataFrame:
     """A manifest with ``image_path``/``mask_path`` columns (radval.io.manifest)."""
     from radval.io.manifest import prepare_manifest, read_manifest
@@ -127,8 +185,13 @@ def build_crops(manifest: Any, config: DeepConfig | Mapping[str, Any] | None = N
     def one(i: int) -> _F32 | str:
         r = man.iloc[i]
         try:
-            return _crop_one(str(r["image_path"]), str(r["mask_path"]), int(r["label"]), cfg,
-                             margin)
+            args = (str(r["image_path"]), str(r["mask_path"]), int(r["label"]), cfg, margin)
+            key = _MEMO.key(*args)
+            crop = _MEMO.get(key)
+            if crop is None:
+                crop = _crop_one(*args)
+                _MEMO.put(key, crop)
+            return crop
         except (InputError, MissingInputError, ExtractionError, RuntimeError) as exc:
             return f"{type(exc).__name__}: {exc}"
 

@@ -370,7 +370,7 @@ def _fit_network(crops: _F32, y: npt.NDArray[np.int64], cfg: DeepConfig,
                 idx = perm[start:start + cfg.batch_size]
                 if len(idx) < 2:  # BatchNorm needs more than one sample
                     continue
-                xb = _augment(crops[idx], cfg, rng, margin, s)
+                xb = _augment(crops, idx, cfg, rng, margin, s)
                 if cfg.normalisation == "window_zscore":
                     xb[:, 0] = (xb[:, 0] - norm_mean) / norm_sd
                 xt = torch.from_numpy(xb).to(dev)
@@ -397,26 +397,40 @@ def _fit_network(crops: _F32, y: npt.NDArray[np.int64], cfg: DeepConfig,
     return model
 
 
-def _augment(batch: _F32, cfg: DeepConfig, rng: np.random.Generator, margin: int,
-             s: int) -> _F32:
-    """Random shift (sub-crop), flips and intensity jitter of one mini-batch."""
-    out = np.empty((len(batch), batch.shape[1], s, s, s), dtype=np.float32)
-    # the draws of each sample in a fixed order (shift, flips, jitter): the same seed gives
-    # the same network; views and in-place float32 arithmetic instead of copies
-    for j, x in enumerate(batch):
-        oz, oy, ox = rng.integers(0, 2 * margin + 1, size=3) if margin else (0, 0, 0)
-        v = x[:, oz:oz + s, oy:oy + s, ox:ox + s]
+def _augment(crops: _F32, idx: npt.NDArray[np.int64], cfg: DeepConfig,
+             rng: np.random.Generator, margin: int, s: int) -> _F32:
+    """Random shift (sub-crop), flips and intensity jitter of the mini-batch ``crops[idx]``.
+
+    Each sample draws, in this order, its shift (``integers(0, 2 * margin + 1, size=3)``),
+    its three flips (``random(3)``, the same numbers as three ``random()``) and its jitter
+    (two ``uniform``); the same seed gives the same batches and so the same network.
+    """
+    n = len(idx)
+    out = np.empty((n, crops.shape[1], s, s, s), dtype=np.float32)
+    jit = cfg.intensity_jitter
+    # float32 like the crops: x * float32(scale) + float32(shift), as with Python floats
+    scales = np.empty(n, dtype=np.float32)
+    shifts = np.empty(n, dtype=np.float32)
+    k = 2 * margin + 1
+    for j, i in enumerate(idx):  # views of the crop, one copy into the batch
+        oz, oy, ox = rng.integers(0, k, size=3) if margin else (0, 0, 0)
+        v = crops[i, :, oz:oz + s, oy:oy + s, ox:ox + s]
         if cfg.flips:
-            for axis in (1, 2, 3):
-                if rng.random() < 0.5:
-                    v = np.flip(v, axis=axis)
+            flip = rng.random(3) < 0.5
+            if flip[0]:
+                v = v[:, ::-1]
+            if flip[1]:
+                v = v[:, :, ::-1]
+            if flip[2]:
+                v = v[:, :, :, ::-1]
         out[j] = v
-        if cfg.intensity_jitter > 0:
-            jit = cfg.intensity_jitter
-            scale, shift = rng.uniform(1 - jit, 1 + jit), rng.uniform(-jit, jit)
-            ch = out[j, 0]
-            ch *= scale
-            ch += shift
+        if jit > 0:
+            scales[j] = rng.uniform(1 - jit, 1 + jit)
+            shifts[j] = rng.uniform(-jit, jit)
+    if jit > 0:
+        ch = out[:, 0]
+        ch *= scales[:, None, None, None]
+        ch += shifts[:, None, None, None]
     return out
 
 

@@ -54,7 +54,9 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -279,6 +281,56 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
     return rec
 
 
+def _in_workers(jobs: int | None, scheduler: Any, pool: Any, n_items: int) -> bool:
+    """Whether :func:`radval.features.executor.map_cases` will run the chunks in other
+    processes (local workers or Dask), as it decides."""
+    from radval._main_guard import unguarded_main
+    from radval.features.executor import available_cores, resolve_scheduler
+
+    sched = resolve_scheduler(scheduler)
+    if sched is not None and sched != "local":
+        return True
+    n = pool.jobs if pool is not None else (jobs if jobs is not None else available_cores())
+    return (sched == "local" or (n > 1 and n_items > 1)) and unguarded_main() is None
+
+
+class _Meanwhile:
+    """Context: ``work()`` runs in a thread while the block runs (``parallel``), else
+    before it; its exception is raised after the block.  In a thread only while the
+    block waits for other processes: in-process resamples change the warning filters,
+    which are global (``warnings.catch_warnings``)."""
+
+    def __init__(self, work: Callable[[], Any] | None, parallel: bool) -> None:
+        self._work = work
+        self._parallel = parallel
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            if self._work is not None:
+                self._work()
+        except BaseException as exc:  # noqa: BLE001 - raised in the calling thread
+            self._error = exc
+
+    def __enter__(self) -> _Meanwhile:
+        if self._work is None:
+            return self
+        if not self._parallel:
+            self._work()
+            return self
+        self._thread = threading.Thread(target=self._run, name="radval-meanwhile",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None and exc_type is None:
+            raise self._error
+
+
 def optimism_pool(study: Any, *, jobs: int | None, scheduler: Any = None) -> Any:
     """Worker processes for :func:`optimism_bootstrap`, started now so that their start-up
     (a Python each, importing torch and scikit-learn: seconds) overlaps the serial work the
@@ -305,7 +357,8 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
                        icc_dropped: dict[str, list[str]] | None = None,
                        comparison: bool = True, deep_refit: Any = None,
                        not_refitted: list[str] | None = None,
-                       pool: Any = None) -> OptimismResult:
+                       pool: Any = None, meanwhile: Callable[[], Any] | None = None
+                       ) -> OptimismResult:
     """Harrell's bootstrap optimism of every refittable model in the development cohort.
 
     Parameters
@@ -340,6 +393,11 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         (e.g. a network whose features are taken as given); passed through.
     pool : WorkerPool, optional
         Worker processes started beforehand (:func:`optimism_pool`); replaces ``jobs``.
+    meanwhile : callable, optional
+        The caller's own work (no arguments; e.g. the evaluation of the final models),
+        run in a thread of this process while worker processes run the resamples, so
+        that this process does not sit idle; run first when the resamples run here.  An
+        exception it raises is raised once the resamples are done.
 
     Returns
     -------
@@ -357,6 +415,8 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
         "n_resamples": 0, "n_failed": 0, "flags": [], "refitted": [], "not_refitted": [],
     }
     if n_resamples <= 0:
+        if meanwhile is not None:
+            meanwhile()
         return OptimismResult(**empty)
     from radval.workflow._cohort import AnalysisData
 
@@ -418,8 +478,10 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     try:
         from radval.features.executor import map_cases
 
-        outcomes = map_cases(_resample_chunk, items, jobs=jobs, scheduler=scheduler,
-                             progress=None, desc="bootstrap resamples (chunks)", pool=pool)
+        with _Meanwhile(meanwhile, _in_workers(jobs, scheduler, pool, len(items))):
+            outcomes = map_cases(_resample_chunk, items, jobs=jobs, scheduler=scheduler,
+                                 progress=None, desc="bootstrap resamples (chunks)",
+                                 pool=pool)
         raw: list[dict[str, Any]] = []
         chunk_failed = 0
         for o in outcomes:
@@ -429,6 +491,8 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
                 logger.warning("bootstrap chunk failed: %s", o.error)
                 chunk_failed += len(items[o.index]["resamples"])
     except ImportError:  # pragma: no cover - executor unavailable: run here
+        if meanwhile is not None:
+            meanwhile()
         raw = []
         chunk_failed = 0
         for it in items:

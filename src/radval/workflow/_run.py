@@ -263,20 +263,6 @@ def _evaluate_in(study: StudyConfig, data: AnalysisData, selection: dict[str, di
                  timings: dict[str, float], pool: Any) -> EvaluateStep:
     cutoffs = {k: float(v) for k, v in models["cutoffs"].items()}
     ev = study.evaluation
-    t0 = time.perf_counter()
-    logger.info("evaluating %d models in %d cohorts", preds["model"].nunique(),
-                preds["cohort"].nunique())
-    tables = evaluate_predictions(
-        preds, cutoffs=cutoffs, roles=study.roles, subgroup_ids=subgroup_ids(study, data),
-        n_bootstrap=ev.bootstrap_ci, confidence_level=ev.confidence_level,
-        dca_thresholds=ev.dca_thresholds, hl_groups=ev.hl_groups, seed=study.seed,
-        **evaluation_options(study, cutoffs))
-    timings["evaluation"] = time.perf_counter() - t0
-    warn = list(data.warnings) + list(models.get("flags", []))
-    warn += evaluation_flags(tables, selection)
-    sample, ss_flags = sample_size(study, data, models["models"])
-    warn += ss_flags
-    t0 = time.perf_counter()
     designs = {k: DesignSpec.from_dict(v) for k, v in models.get("designs", {}).items()}
     # the ICC step depends only on the second readers, which the resamples do not change
     icc_dropped = {fam: [r["feature"] for r in sel.get("features", [])
@@ -285,14 +271,35 @@ def _evaluate_in(study: StudyConfig, data: AnalysisData, selection: dict[str, di
     # the completed development data sets the optimism resamples are tested on
     complete_data(study, data, selection)
     deep_refit, not_refitted, refit_flags = deep_refit_for_optimism(study, data, jobs=jobs)
-    warn += refit_flags
+    done: dict[str, Any] = {}
+
+    def evaluation() -> None:
+        # the final models' evaluation: in a thread while the workers run the resamples
+        t0 = time.perf_counter()
+        logger.info("evaluating %d models in %d cohorts", preds["model"].nunique(),
+                    preds["cohort"].nunique())
+        done["tables"] = evaluate_predictions(
+            preds, cutoffs=cutoffs, roles=study.roles,
+            subgroup_ids=subgroup_ids(study, data), n_bootstrap=ev.bootstrap_ci,
+            confidence_level=ev.confidence_level, dca_thresholds=ev.dca_thresholds,
+            hl_groups=ev.hl_groups, seed=study.seed, **evaluation_options(study, cutoffs))
+        timings["evaluation"] = time.perf_counter() - t0
+        done["sample"] = sample_size(study, data, models["models"])
+
+    t0 = time.perf_counter()
     optimism = optimism_bootstrap(study, data, n_resamples=ev.optimism, jobs=jobs,
                                   scheduler=scheduler, preds=preds, levels=designs,
                                   icc_dropped=icc_dropped, comparison=ev.optimism_comparison,
                                   deep_refit=deep_refit, not_refitted=not_refitted,
-                                  pool=pool)
+                                  pool=pool, meanwhile=evaluation)
     if pool is not None:
         pool.close()  # its workers' memory is not needed any more
+    tables = done["tables"]
+    sample, ss_flags = done["sample"]
+    warn = list(data.warnings) + list(models.get("flags", []))
+    warn += evaluation_flags(tables, selection)
+    warn += ss_flags
+    warn += refit_flags
     timings["optimism"] = time.perf_counter() - t0
     warn += optimism.flags
     survival = None
