@@ -147,7 +147,7 @@ def test_a_section_figure_written_by_a_worker_is_the_same_file(
     monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 60)
     here = figures.save(_section_figure(), tmp_path / "here", "fig-x")
     pool = WorkerPool(2, initializer=figures._init_worker,
-                      initargs=(None, dict(figures.SAVE_OPTIONS))).executor()
+                      initargs=(dict(figures.SAVE_OPTIONS),)).executor()
     pending = figures.PendingFigures({}, pool)
     png = pending.save(_section_figure(), tmp_path / "worker", "fig-x")
     assert png == tmp_path / "worker" / "fig-x.png"
@@ -185,7 +185,7 @@ def test_a_dead_figure_worker_leaves_its_figures_to_the_report_process(
 
     monkeypatch.setitem(figures.SAVE_OPTIONS, "dpi", 40)
     pool = WorkerPool(2, initializer=figures._init_worker,
-                      initargs=(None, dict(figures.SAVE_OPTIONS))).executor()
+                      initargs=(dict(figures.SAVE_OPTIONS),)).executor()
     dies = pool.submit(os._exit, 1)  # the worker process ends without a word
     redrawn: list[str] = []
 

@@ -621,15 +621,23 @@ def figure_jobs(d: ReportData) -> list[tuple[str, str, dict[str, Any]]]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(d: ReportData, options: dict[str, Any]) -> None:
-    # once per worker process: the results are pickled once, not once per figure (the
-    # worker is radval's: it exits with the report's process, no orphans when it is killed)
+def _init_worker(options: dict[str, Any]) -> None:
+    # once per worker process (radval's: it exits with the report's process)
     SAVE_OPTIONS.update(options)
-    _WORKER["data"] = d
 
 
-def _draw_in_worker(name: str, func: str, kwargs: dict[str, Any], out_dir: str
-                    ) -> tuple[str, Path | None | str]:
+def _draw_in_worker(name: str, func: str, kwargs: dict[str, Any], out_dir: str,
+                    data: tuple[str, bytes]) -> tuple[str, Path | None | str]:
+    # the report's data travel with every task as the same pickled bytes (the pipe copies
+    # them, ~ms) and are unpickled once per worker and report (``data[0]``).  Not in the
+    # pool's initargs: those are written into the worker's start-up pipe before it has
+    # imported anything, and the report's process would wait for that (~1 s per worker)
+    token, blob = data
+    if _WORKER.get("token") != token:
+        import pickle
+
+        _WORKER["data"] = pickle.loads(blob)  # noqa: S301 - the report's own bytes
+        _WORKER["token"] = token
     return _draw_one(name, func, kwargs, _WORKER["data"], out_dir)
 
 
@@ -666,12 +674,12 @@ def start_figures(results: ReportData | ResultsFile | Mapping[str, Any],
         n = min(2, os.cpu_count() or 1) if size >= 4 else 1
     pool = None
     if n > 1:
-        from radval.features.executor import WorkerPool
-
         # radval's worker processes (forked from its fork server on Linux: no Python to
         # start; none when the main script would run again in them)
+        from radval.features.executor import WorkerPool
+
         pool = WorkerPool(n, preload=("radval.report.figures",), initializer=_init_worker,
-                          initargs=(d, dict(SAVE_OPTIONS))).executor()
+                          initargs=(dict(SAVE_OPTIONS),)).executor()
     if pool is None:
         return PendingFigures(done={name: _draw_one(name, func, kw, d, str(out_dir))[1]
                                     for name, func, kw in todo})
@@ -684,7 +692,11 @@ def start_figures(results: ReportData | ResultsFile | Mapping[str, Any],
     from concurrent.futures.process import BrokenProcessPool
 
     try:
-        futures = {name: pool.submit(_draw_in_worker, name, func, kw, str(out_dir))
+        import pickle
+        import uuid
+
+        data = (uuid.uuid4().hex, pickle.dumps(d, protocol=pickle.HIGHEST_PROTOCOL))
+        futures = {name: pool.submit(_draw_in_worker, name, func, kw, str(out_dir), data)
                    for name, func, kw in todo}
     except BrokenProcessPool:  # a worker died while starting: draw them here
         pool.shutdown(wait=True, cancel_futures=True)
