@@ -177,6 +177,37 @@ def test_own_cluster_runs_without_the_worker_profiler(client: Any) -> None:
     assert dask.config.get("distributed.worker.profile.enabled") is True  # not here
 
 
+def profiler_sampling(_: int) -> bool:
+    """Whether the worker running this item samples stacks (checked after its loop ran)."""
+    from distributed import get_worker
+
+    time.sleep(0.2)  # the pause is scheduled on the worker's event loop
+    return bool(get_worker().periodic_callbacks["profile"].is_running())
+
+
+def test_user_worker_profiler_paused_while_items_run(client: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's worker samples its tasks' stacks for the dashboard, taking the GIL from
+    them 100 times a second: paused while radval's items run, resumed afterwards."""
+    import radval.features._dask_task as dt
+
+    monkeypatch.setattr(dt, "RESTORE_AFTER", 0.2)
+    monkeypatch.setattr(dt, "_STATE", dt._WhileItemsRun())
+    sampling = client.run(lambda dask_worker: dask_worker.periodic_callbacks[
+        "profile"].is_running())
+    assert list(sampling.values()) == [True]
+    out = map_cases(profiler_sampling, [0, 1, 2], scheduler=client, progress=False)
+    assert [o.value for o in out] == [False, False, False]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        sampling = client.run(lambda dask_worker: dask_worker.periodic_callbacks[
+            "profile"].is_running())
+        if list(sampling.values()) == [True]:
+            break
+        time.sleep(0.05)
+    assert list(sampling.values()) == [True]
+
+
 # ------------------------------------------------ malloc thresholds of Dask's workers
 def test_fixed_malloc_thresholds_from_the_start_environment() -> None:
     from radval.features._dask_task import (

@@ -27,6 +27,15 @@ Memory allocator
     there would make the next item fault its memory in again.  A worker with glibc's dynamic
     threshold (no such variable; radval's own cluster, whose workers are forked from a server
     started without it) is left alone: its threshold could not be given back.
+
+Profiler
+    A Dask worker samples the stack of its running tasks 100 times a second (the dashboard's
+    Profile page), in its event loop, which takes the GIL from the task thread for each
+    sample: 0.3-0.45 CPU-s per 40 extraction cases, and the task threads waited longer for
+    the GIL.  While radval's items run, that sampling is paused; it resumes with the malloc
+    settings, :data:`RESTORE_AFTER` seconds after the last item (radval's items are then
+    missing from the worker's profile, nothing else is).  radval's own cluster runs without
+    it (:data:`radval.features.executor.OWN_CLUSTER_CONFIG`).
 """
 
 from __future__ import annotations
@@ -126,6 +135,7 @@ class _WhileItemsRun:
         self._malloc_fixed: dict[int, int] | None = None
         self._libc: Any = None
         self._malloc_raised = False
+        self._profiler: tuple[Any, Any] | None = None  # (worker loop, its sampling callback)
         self._timer: threading.Timer | None = None
 
     def __enter__(self) -> None:
@@ -137,6 +147,7 @@ class _WhileItemsRun:
             if self._running > 1:
                 return
             self._raise_malloc()
+            self._pause_profiler()
             sitk = sys.modules.get("SimpleITK")
             if sitk is not None:
                 self._sitk_old = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
@@ -162,10 +173,35 @@ class _WhileItemsRun:
             # SimpleITK imported by an item (not loaded before): its default was never changed
             if old is not None and "SimpleITK" in sys.modules:
                 sys.modules["SimpleITK"].ProcessObject.SetGlobalDefaultNumberOfThreads(old)
-            if self._malloc_raised:
-                self._timer = threading.Timer(RESTORE_AFTER, self._restore_malloc)
+            if self._malloc_raised or self._profiler is not None:
+                self._timer = threading.Timer(RESTORE_AFTER, self._restore_later)
                 self._timer.daemon = True
                 self._timer.start()
+
+    def _pause_profiler(self) -> None:
+        if self._profiler is not None:
+            return  # still paused since the last item (not resumed yet)
+        try:
+            from distributed import get_worker
+
+            worker = get_worker()
+        except (ImportError, ValueError):
+            return  # not in a Dask worker (tests, radval's own processes)
+        sampling = getattr(worker, "periodic_callbacks", {}).get("profile")
+        loop = getattr(worker, "loop", None)
+        if sampling is None or loop is None or not sampling.is_running():
+            return
+        loop.add_callback(sampling.stop)  # the callback belongs to the worker's loop
+        self._profiler = (loop, sampling)
+
+    def _restore_later(self) -> None:
+        self._restore_malloc()
+        with self._lock:
+            if self._running > 0 or self._profiler is None:
+                return
+            loop, sampling = self._profiler
+            self._profiler = None
+        loop.add_callback(sampling.start)
 
     def _raise_malloc(self) -> None:
         if not self._malloc_checked:
@@ -190,12 +226,13 @@ class _WhileItemsRun:
             self._timer = None
 
     def restore_now(self) -> None:
-        """Restore the malloc settings at once (tests; a worker about to be closed)."""
+        """Restore the malloc settings and the profiler at once (tests; a worker about to be
+        closed)."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-        self._restore_malloc()
+        self._restore_later()
 
 
 _STATE = _WhileItemsRun()
