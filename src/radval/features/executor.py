@@ -418,9 +418,11 @@ class WorkerPool:
         Modules every worker imports as soon as it starts (one that cannot be imported
         is skipped: the work itself will report it).
     initializer : callable, optional
-        Top-level function each worker calls with ``initargs`` after the imports (e.g. to
-        keep data every task needs: it is then sent once per worker, not once per task).
+        Top-level function each worker calls with ``initargs`` after the imports.
     initargs : tuple, optional
+        Small (settings): they are written into each worker's start-up pipe, and beyond
+        the pipe's 64 KB this process waits until the worker has imported the main
+        script.  Large data go with the tasks.
     """
 
     def __init__(self, jobs: int, *, preload: Sequence[str] = (),
