@@ -54,10 +54,11 @@ def test_an_unguarded_script_runs_in_one_process_with_a_warning(tmp_path: Path) 
     script again); the report's figure workers could wait for ever."""
     res = _run(tmp_path, """
         out = map_cases(abs, [-1, -2, -3], jobs=2)
-        print([o.value for o in out])
+        from radval.features.executor import runs_in_workers
+        print([o.value for o in out], runs_in_workers(3, jobs=2))
     """)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "[1, 2, 3]"
+    assert res.stdout.strip() == "[1, 2, 3] False"  # as map_cases decided, no 2nd warning
     warning = [ln for ln in res.stderr.splitlines() if "RadvalWarning" in ln]
     assert len(warning) == 1
     assert "analysis.py, line 6" in warning[0] and '__name__ == "__main__"' in warning[0]
@@ -71,7 +72,8 @@ def test_a_guarded_script_starts_its_workers(tmp_path: Path) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
                 out = map_cases(os.getpgid, [0, 0, 0, 0], jobs=2)
-            print(all(o.ok for o in out))
+            from radval.features.executor import runs_in_workers
+            print(all(o.ok for o in out), runs_in_workers(4, jobs=2))
     """)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "True"
+    assert res.stdout.strip() == "True True"

@@ -83,11 +83,6 @@ class _CropMemo:
                 _, old = self._items.popitem(last=False)
                 self._bytes -= old.nbytes
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
 
 _MEMO = _CropMemo(256 * 2**20)
 

@@ -78,7 +78,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from radval._main_guard import worker_jobs
+from radval._main_guard import unguarded_main, worker_jobs
 from radval._validation import param_error
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PRELOAD", "CaseOutcome", "WorkerPool", "available_cores", "case_seed",
            "die_with_parent", "exit_with_run", "map_cases", "resolve_scheduler",
-           "worker_process_init"]
+           "runs_in_workers", "worker_process_init"]
 
 logger = logging.getLogger(__name__)
 
@@ -382,8 +382,7 @@ def resolve_scheduler(scheduler: Any) -> Any:
 def _init_and_preload(parent_pid: int, alive: Connection, modules: tuple[str, ...] = (),
                       init: Callable[..., Any] | None = None, init_args: tuple[Any, ...] = ()
                       ) -> None:
-    """Initializer of radval's pools: :func:`worker_process_init`, ``modules``, then the
-    caller's ``init(*init_args)``."""
+    """Initializer of radval's pools: :func:`worker_process_init`, ``modules``, ``init``."""
     import importlib
 
     worker_process_init(parent_pid, alive)
@@ -420,9 +419,8 @@ class WorkerPool:
     initializer : callable, optional
         Top-level function each worker calls with ``initargs`` after the imports.
     initargs : tuple, optional
-        Small (settings): they are written into each worker's start-up pipe, and beyond
-        the pipe's 64 KB this process waits until the worker has imported the main
-        script.  Large data go with the tasks.
+        Small (settings): written into each worker's start-up pipe, past 64 KB they keep
+        this process waiting until the worker has imported the main script.
     """
 
     def __init__(self, jobs: int, *, preload: Sequence[str] = (),
@@ -430,8 +428,7 @@ class WorkerPool:
                  initargs: tuple[Any, ...] = ()) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 2:
             raise param_error("jobs", "WorkerPool", "an integer >= 2", jobs)
-        # workers that would run the main script again are not started (one job, here)
-        self.jobs = worker_jobs(jobs, "WorkerPool")
+        self.jobs = worker_jobs(jobs, "WorkerPool")  # 1: none started (see jobs)
         self._executor: _Pool | None = None
         if self.jobs == 1:
             return
@@ -520,10 +517,7 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
         jobs = available_cores()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise param_error("jobs", "map_cases", "an integer >= 1 or None", jobs)
-    sched = resolve_scheduler(scheduler)
-    if (sched == "local" or (sched is None and jobs > 1 and len(items) > 1 and pool is None)
-            ) and worker_jobs(jobs if jobs > 1 else 2, "map_cases") == 1:
-        sched, jobs = None, 1  # the workers would run the main script again: run here
+    sched, jobs = _backend(resolve_scheduler(scheduler), jobs, len(items), pool, warn=True)
     order = _start_order(len(items), cost)
     bar = _Progress(len(items), desc, progress)
     results: list[CaseOutcome | None] = [None] * len(items)
@@ -549,6 +543,26 @@ def map_cases(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int | Non
     finally:
         bar.close()
     return [r for r in results if r is not None]
+
+
+def _backend(sched: Any, jobs: int, n_items: int, pool: WorkerPool | None, *,
+             warn: bool) -> tuple[Any, int]:
+    """``(scheduler, jobs)`` of a :func:`map_cases` run: ``(None, 1)`` instead of starting
+    worker processes (local, or radval's own Dask cluster) that would run the main script
+    again (:mod:`radval._main_guard`; ``warn``: say so)."""
+    starts = sched == "local" or (sched is None and jobs > 1 and n_items > 1 and pool is None)
+    unguarded = starts and (worker_jobs(max(jobs, 2), "map_cases") == 1 if warn
+                            else unguarded_main() is not None)
+    return (None, 1) if unguarded else (sched, jobs)
+
+
+def runs_in_workers(n_items: int, *, jobs: int | None = None, scheduler: Any = None,
+                    pool: WorkerPool | None = None) -> bool:
+    """Whether :func:`map_cases` with these arguments runs its ``n_items`` items in other
+    processes (local workers or Dask) rather than in the calling process."""
+    n = pool.jobs if pool is not None else (jobs if jobs is not None else available_cores())
+    sched, n = _backend(resolve_scheduler(scheduler), n, n_items, pool, warn=False)
+    return sched is not None or (n > 1 and n_items > 1)
 
 
 def _start_order(n: int, cost: Sequence[float] | None) -> list[int]:

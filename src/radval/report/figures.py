@@ -672,6 +672,12 @@ def start_figures(results: ReportData | ResultsFile | Mapping[str, Any],
     else:  # worker start-up (~1-2 s) only pays off for the larger figures
         size = len(d.cohorts) * max(1, len(d.models))
         n = min(2, os.cpu_count() or 1) if size >= 4 else 1
+    specs = {name: (func, kw) for name, func, kw in todo}
+
+    def redraw(label: str) -> tuple[str, Path | None | str]:  # here, in this process
+        func, kw = specs[label]
+        return _draw_one(label, func, kw, d, str(out_dir))
+
     pool = None
     if n > 1:
         # radval's worker processes (forked from its fork server on Linux: no Python to
@@ -681,14 +687,7 @@ def start_figures(results: ReportData | ResultsFile | Mapping[str, Any],
         pool = WorkerPool(n, preload=("radval.report.figures",), initializer=_init_worker,
                           initargs=(dict(SAVE_OPTIONS),)).executor()
     if pool is None:
-        return PendingFigures(done={name: _draw_one(name, func, kw, d, str(out_dir))[1]
-                                    for name, func, kw in todo})
-    specs = {name: (func, kw) for name, func, kw in todo}
-
-    def redraw(label: str) -> tuple[str, Path | None | str]:
-        func, kw = specs[label]
-        return _draw_one(label, func, kw, d, str(out_dir))
-
+        return PendingFigures(done={name: redraw(name)[1] for name in specs})
     from concurrent.futures.process import BrokenProcessPool
 
     try:

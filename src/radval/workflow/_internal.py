@@ -281,19 +281,6 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
     return rec
 
 
-def _in_workers(jobs: int | None, scheduler: Any, pool: Any, n_items: int) -> bool:
-    """Whether :func:`radval.features.executor.map_cases` will run the chunks in other
-    processes (local workers or Dask), as it decides."""
-    from radval._main_guard import unguarded_main
-    from radval.features.executor import available_cores, resolve_scheduler
-
-    sched = resolve_scheduler(scheduler)
-    if sched is not None and sched != "local":
-        return True
-    n = pool.jobs if pool is not None else (jobs if jobs is not None else available_cores())
-    return (sched == "local" or (n > 1 and n_items > 1)) and unguarded_main() is None
-
-
 class _Meanwhile:
     """Context: ``work()`` runs in a thread while the block runs (``parallel``), else
     before it; its exception is raised after the block.  In a thread only while the
@@ -476,9 +463,10 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     logger.info("internal validation: %d bootstrap resamples (selection + fitting repeated) "
                 "in %d chunks", n_resamples, len(items))
     try:
-        from radval.features.executor import map_cases
+        from radval.features.executor import map_cases, runs_in_workers
 
-        with _Meanwhile(meanwhile, _in_workers(jobs, scheduler, pool, len(items))):
+        with _Meanwhile(meanwhile, runs_in_workers(len(items), jobs=jobs, scheduler=scheduler,
+                                                   pool=pool)):
             outcomes = map_cases(_resample_chunk, items, jobs=jobs, scheduler=scheduler,
                                  progress=None, desc="bootstrap resamples (chunks)",
                                  pool=pool)
