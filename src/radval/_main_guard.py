@@ -66,7 +66,7 @@ def unguarded_main() -> str | None:
         running this call outside the guard (worker processes would run it again); ``None``
         otherwise: the call is under the guard, or comes from an interactive session, a
         notebook, ``python -c``, another thread, or a main module whose source cannot be
-        read (nothing to re-run, or nothing known).
+        read or has changed since it started (nothing to re-run, or nothing known).
     """
     main = sys.modules.get("__main__")
     if not getattr(main, "__file__", None):
@@ -76,8 +76,16 @@ def unguarded_main() -> str | None:
         return None
     filename, line = frame.f_code.co_filename, frame.f_lineno
     try:
-        tree = ast.parse("".join(linecache.getlines(filename)) or Path(filename).read_text())
+        source = "".join(linecache.getlines(filename)) or Path(filename).read_text()
+        tree = ast.parse(source)
+        # the file as it is now must be the one running (edited since it started: its lines
+        # are not those of the frame): same top-level bytecode, line by line
+        code = compile(tree, filename, "exec", dont_inherit=True)
     except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    running = frame.f_code
+    if (code.co_code, code.co_linetable, code.co_firstlineno) != (
+            running.co_code, running.co_linetable, running.co_firstlineno):
         return None
     for node in ast.walk(tree):
         lines = _guarded_lines(node) if isinstance(node, ast.If) else None

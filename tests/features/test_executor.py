@@ -255,6 +255,45 @@ def test_workers_and_their_fork_server_are_single_threaded() -> None:
     assert first == executor._SERVER_PID
 
 
+_DASK_USER = """
+import sys
+from pathlib import Path
+
+from radval.features import executor
+
+
+def has_distributed(_):
+    return "distributed" in sys.modules
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "dask":
+        import distributed  # noqa: F401
+    out = executor.map_cases(has_distributed, [0, 1], jobs=2, progress=False)
+    status = Path(f"/proc/{executor._SERVER_PID}/status").read_text()
+    threads = next(ln.split()[1] for ln in status.splitlines() if ln.startswith("Threads:"))
+    print([o.value for o in out], threads)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork server, /proc")
+@pytest.mark.parametrize(("mode", "expected"), [("dask", "[True, True] 1"),
+                                                ("plain", "[False, False] 1")])
+def test_fork_server_preloads_distributed_for_a_process_that_imported_it(
+        tmp_path: Path, mode: str, expected: str) -> None:
+    """Workers of radval's own Dask cluster fork from the server: with ``distributed``
+    preloaded they do not import it (0.3 s per cluster); a process that never imported it
+    does not pay for it; the server stays single-threaded either way."""
+    import subprocess
+
+    script = tmp_path / "dask_user.py"
+    script.write_text(_DASK_USER)
+    res = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True,
+                         timeout=240, cwd=tmp_path, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == expected
+
+
 # ---- a pool started ahead of the work ----------------------------------------------------
 
 

@@ -161,15 +161,22 @@ def test_dask_item_that_kills_its_worker_fails_alone() -> None:
 @pytest.mark.slow
 def test_own_cluster_runs_without_the_worker_profiler(client: Any) -> None:
     """radval's LocalCluster (``scheduler="local"``) has no dashboard: its workers do not
-    sample stacks for one.  Another client (``client``, the default one) is open meanwhile:
-    the results are tracked on the loop of radval's client (on the default client's loop,
-    gathering raced with it and the run could hang)."""
+    sample stacks for one, and it leaves Dask's dashboard port to the user.  Another client
+    (``client``, the default one) is open meanwhile: the results are tracked on the loop of
+    radval's client (on the default client's loop, gathering raced with it and the run could
+    hang)."""
     import os
+    import warnings
 
     environ = dict(os.environ)
-    out = map_cases(profiler_enabled, list(range(30)), jobs=2, scheduler="local",
-                    progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = map_cases(profiler_enabled, list(range(30)), jobs=2, scheduler="local",
+                        progress=False)
     assert [o.value for o in out] == [False] * 30
+    # its HTTP server (health checks) is not on Dask's 8787, held by the user's cluster:
+    # before, "Port 8787 is already in use. Perhaps you already have a cluster running?"
+    assert not [w for w in caught if "8787" in str(w.message)]
     # the nanny's pre-spawn environment (MALLOC_TRIM_THRESHOLD_, PYTHONHASHSEED) not left here
     assert dict(os.environ) == environ
     import dask

@@ -77,3 +77,37 @@ def test_a_guarded_script_starts_its_workers(tmp_path: Path) -> None:
     """)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "True True"
+
+
+@pytest.mark.parametrize("flags", [(), ("-O",)])
+def test_a_script_edited_while_it_runs_is_not_judged_by_its_new_lines(
+        tmp_path: Path, flags: tuple[str, ...]) -> None:
+    """Before: a guarded script whose file was edited during a long run (lines added above
+    the guard) was read anew, its running line fell outside the guard in the new text, and
+    radval ran everything in one process.  The file on disk is used only while its top-level
+    bytecode, line numbers included, is the running one."""
+    res = _run(tmp_path, """
+        from pathlib import Path
+        if __name__ == "__main__":
+            script = Path(__file__)
+            script.write_text("\\n" * 40 + script.read_text())  # every line moves down
+            print(unguarded_main())
+    """, *flags)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "None"
+    # unchanged files are still judged, with -O too (same bytecode as the running one)
+    res = _run(tmp_path, "print(unguarded_main())\n", *flags)
+    assert res.stdout.strip() == "analysis.py, line 5", res.stderr
+
+
+def test_a_module_run_with_dash_m_is_judged_by_its_source(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "job.py").write_text(_PROBE + "print(unguarded_main())\n"
+                                "if __name__ == '__main__':\n    print(unguarded_main())\n")
+    for _ in range(2):  # the second run loads the module's code from __pycache__
+        res = subprocess.run([sys.executable, "-m", "pkg.job"], capture_output=True,
+                             text=True, timeout=120, cwd=tmp_path, check=False)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split("\n")[:2] == ["job.py, line 5", "None"]

@@ -287,8 +287,8 @@ def _pool_context(extra_preload: Sequence[str] = ()) -> BaseContext:
 
     The fork server is started here, once per process, with the thread variables set to 1 and
     :data:`PRELOAD` (through :mod:`radval.features._preload`; + ``extra_preload``, used only
-    if it starts now) imported before it forks anything.  A fork server started by other code
-    is not used (``spawn`` then).
+    if it starts now; + ``distributed`` if this process imported it) imported before it forks
+    anything.  A fork server started by other code is not used (``spawn`` then).
     """
     global _SERVER_PID
     import multiprocessing as mp
@@ -303,7 +303,10 @@ def _pool_context(extra_preload: Sequence[str] = ()) -> BaseContext:
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
     if running is None:
-        ctx.set_forkserver_preload(["radval.features._preload", *extra_preload])
+        # a process using Dask may start radval's own cluster, forked from here: its workers then
+        # start in 0.15 s, not 0.45 s; other processes do not pay for the import (0.3 s)
+        dask = ("distributed",) if "distributed" in sys.modules else ()
+        ctx.set_forkserver_preload(["radval.features._preload", *extra_preload, *dask])
         with _single_thread_env():
             forkserver.ensure_running()
         _SERVER_PID = getattr(server, "_forkserver_pid", None)
@@ -393,10 +396,6 @@ def _init_and_preload(parent_pid: int, alive: Connection, modules: tuple[str, ..
         init(*init_args)
 
 
-def _nothing() -> None:
-    return None
-
-
 class WorkerPool:
     """Local worker processes started ahead of :func:`map_cases` (``pool=``).
 
@@ -435,10 +434,11 @@ class WorkerPool:
         self._executor = _Pool(jobs, tuple(str(m) for m in preload), initializer,
                                tuple(initargs))
         # the pool starts a worker per submission while none is idle: start them all now
-        # (each runs the imports in its initializer, before any task), single-threaded
+        # (each runs the imports in its initializer, before any task; ``int()`` is a no-op
+        # task), single-threaded
         with _single_thread_env():
             for _ in range(jobs):
-                self._executor.submit(_nothing)
+                self._executor.submit(int)
 
     def executor(self) -> Any:
         """The process pool (``None`` once closed or broken)."""
@@ -694,14 +694,11 @@ def _run_processes(fn: Callable[[Any], Any], items: list[Any], jobs: int,
 
 
 #: Dask configuration of the ``LocalCluster`` radval starts for ``scheduler="local"``, passed
-#: to its workers by their nannies.  The worker profiler samples the running task's stack
-#: 100 times a second in the worker's event loop, which has to take the GIL from the task for
-#: each sample; it feeds the dashboard only, and radval's own cluster has none (nobody can
-#: connect to it).  Measured: 0.25 CPU-s per 10 CPU-s of extraction, and the task threads
-#: waited ~3% longer for the GIL.
-#: Its workers are forked from radval's fork server, which started with the environment
-#: they need: the nanny's pre-spawn environment (set in this process before each worker
-#: start, a restart included) would only be left behind in this process.
+#: to its workers by their nannies.  No profiler: it samples the running task's stack 100
+#: times a second, taking the GIL from the task each time (0.25 CPU-s per 10 CPU-s of
+#: extraction, tasks waited ~3% longer for the GIL), for a dashboard this cluster does not
+#: have.  No pre-spawn environment: its workers fork from radval's fork server, which started
+#: with the environment they need; the nanny would only leave it behind in this process.
 OWN_CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False,
                                       "distributed.nanny.pre-spawn-environ": {}}
 
@@ -749,8 +746,11 @@ def _run_dask(fn: Callable[[Any], Any], items: list[Any], sched: Any, jobs: int,
             with _single_thread_env(), dask.config.set(
                     {"distributed.worker.multiprocessing-method": method,
                      **OWN_CLUSTER_CONFIG}):
+                # no dashboard, and its HTTP server (health checks) on a free local port: on
+                # Dask's 8787 it would take a user's dashboard port, or warn that it is taken
                 cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=None,
+                                       scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         finally:
             # Dask's nanny writes its pre-spawn environment (PYTHONHASHSEED, with Dask's
             # defaults MALLOC_TRIM_THRESHOLD_ and thread counts) into this process's
