@@ -305,8 +305,8 @@ def _pool_context(extra_preload: Sequence[str] = ()) -> BaseContext:
     if running is None:
         # a process using Dask may start radval's own cluster, forked from here: its workers then
         # start in 0.15 s, not 0.45 s; other processes do not pay for the import (0.3 s)
-        dask = ("distributed",) if "distributed" in sys.modules else ()
-        ctx.set_forkserver_preload(["radval.features._preload", *extra_preload, *dask])
+        dask_user = ("distributed",) if "distributed" in sys.modules else ()
+        ctx.set_forkserver_preload(["radval.features._preload", *extra_preload, *dask_user])
         with _single_thread_env():
             forkserver.ensure_running()
         _SERVER_PID = getattr(server, "_forkserver_pid", None)
