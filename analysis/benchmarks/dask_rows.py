@@ -1,8 +1,7 @@
-"""The Dask rows of ``bench_extraction.py`` alone, interleaved with their reference, repeated.
+"""The Dask rows of ``bench_extraction.py`` alone, with every round and the CPU time shown.
 
-``bench_extraction.py`` times each configuration twice, one after the other; on a shared
-machine a load change then falls on one side of a ratio only.  This script runs, in each of
-``--reps`` rounds, the three configurations back to back on the same 40 cases:
+``bench_extraction.py`` reports the best of its rounds only.  This script runs, in each of
+``--reps`` rounds, the same three configurations back to back on the same 40 cases:
 
 - ``proc``: radval's own 2 worker processes (``jobs=2``), the reference of both rows;
 - ``client``: a Dask ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

@@ -282,10 +282,11 @@ def _one_resample(study: Any, data: Any, y0: npt.NDArray[np.int64], b: int,
 
 
 class _Meanwhile:
-    """Context: ``work()`` runs in a thread while the block runs (``parallel``), else
-    before it; its exception is raised after the block.  In a thread only while the
-    block waits for other processes: in-process resamples change the warning filters,
-    which are global (``warnings.catch_warnings``)."""
+    """Context: ``work()`` runs in a thread while the block runs (``parallel``; its
+    exception is raised after the block), else before it (its exception is raised at
+    once, and the block does not run).  In a thread only while the block waits for other
+    processes: in-process resamples change the warning filters, which are global
+    (``warnings.catch_warnings``)."""
 
     def __init__(self, work: Callable[[], Any] | None, parallel: bool) -> None:
         self._work = work
@@ -383,8 +384,9 @@ def optimism_bootstrap(study: Any, data: Any, *, n_resamples: int, preds: pd.Dat
     meanwhile : callable, optional
         The caller's own work (no arguments; e.g. the evaluation of the final models),
         run in a thread of this process while worker processes run the resamples, so
-        that this process does not sit idle; run first when the resamples run here.  An
-        exception it raises is raised once the resamples are done.
+        that this process does not sit idle; an exception it raises is raised once the
+        resamples are done.  When the resamples run here it runs first, and its exception
+        is raised at once.
 
     Returns
     -------
